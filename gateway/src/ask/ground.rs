@@ -1,0 +1,129 @@
+//! Grounding: numbered sources + question rendered from `prompts/` templates (minijinja), within
+//! the model's token budget — the lowest-ranked sources are dropped until the prompt fits.
+
+use std::path::{Path, PathBuf};
+
+use minijinja::{Environment, context};
+use ragway_ingest::chunk::Chunker;
+use ragway_ingest::store::Hit;
+use serde::Serialize;
+
+use super::{Citation, GroundedPrompt, SourcePassage};
+use crate::error::GatewayError;
+use crate::llm::excerpt;
+
+const SYSTEM: &str = "system.jinja";
+const ANSWER: &str = "answer.jinja";
+const BUILTIN: &[(&str, &str)] = &[
+    (SYSTEM, include_str!("../../../prompts/system.jinja")),
+    (ANSWER, include_str!("../../../prompts/answer.jinja")),
+];
+/// Tokens a chat message costs beyond its content (role and separators).
+const MESSAGE_OVERHEAD: usize = 4;
+const SNIPPET_CHARS: usize = 240;
+
+pub struct Prompts {
+    env: Environment<'static>,
+}
+
+impl std::fmt::Debug for Prompts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Prompts")
+    }
+}
+
+#[derive(Serialize)]
+struct TemplateSource<'a> {
+    n: usize,
+    title: &'a str,
+    section: String,
+    text: String,
+}
+
+impl Prompts {
+    /// Built-in templates, each overridable by a file of the same name in `dir`.
+    pub fn load(dir: Option<&Path>) -> Result<Self, GatewayError> {
+        let mut env = Environment::new();
+        env.set_trim_blocks(true);
+        for (name, builtin) in BUILTIN {
+            let text = match dir.map(|d| d.join(name)).filter(|p| p.exists()) {
+                Some(path) => read(&path)?,
+                None => (*builtin).to_owned(),
+            };
+            env.add_template_owned(*name, text)
+                .map_err(|e| GatewayError::Template(format!("{name}: {e}")))?;
+        }
+        Ok(Self { env })
+    }
+
+    fn render(&self, name: &str, ctx: minijinja::Value) -> Result<String, GatewayError> {
+        self.env
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+            .map_err(|e| GatewayError::Template(format!("{name}: {e}")))
+    }
+
+    /// Builds the prompt from the ranked hits, dropping the lowest-ranked until it fits `budget` tokens.
+    pub fn ground(
+        &self,
+        question: &str,
+        hits: &[Hit],
+        chunker: &Chunker,
+        budget: usize,
+    ) -> Result<GroundedPrompt, GatewayError> {
+        let system = self.render(SYSTEM, context! {})?;
+        let system_tokens = chunker.count(&system) + MESSAGE_OVERHEAD;
+        let mut keep = hits.len();
+        loop {
+            let sources = passages(&hits[..keep]);
+            let template_sources: Vec<TemplateSource<'_>> = sources
+                .iter()
+                .map(|s| TemplateSource {
+                    n: s.citation.n,
+                    title: &s.citation.title,
+                    section: s.citation.heading_path.join(" > "),
+                    text: s.text.replace("</source", "</ source"),
+                })
+                .collect();
+            let user = self.render(ANSWER, context! { question, sources => template_sources })?;
+            let prompt_tokens = system_tokens + chunker.count(&user) + MESSAGE_OVERHEAD;
+            if prompt_tokens <= budget || keep <= 1 {
+                if prompt_tokens > budget {
+                    return Err(GatewayError::BadRequest(format!(
+                        "the question does not fit the model's context window ({prompt_tokens} tokens needed, {budget} available)"
+                    )));
+                }
+                return Ok(GroundedPrompt {
+                    system,
+                    user,
+                    sources,
+                    prompt_tokens,
+                });
+            }
+            keep -= 1;
+        }
+    }
+}
+
+fn passages(hits: &[Hit]) -> Vec<SourcePassage> {
+    hits.iter()
+        .enumerate()
+        .map(|(i, hit)| SourcePassage {
+            citation: Citation {
+                n: i + 1,
+                document_id: hit.payload.document_id.clone(),
+                title: hit.payload.title.clone(),
+                uri: hit.payload.uri.clone(),
+                heading_path: hit.payload.heading_path.clone(),
+                snippet: excerpt(&hit.payload.text, SNIPPET_CHARS),
+                score: hit.score,
+            },
+            text: hit.payload.text.clone(),
+        })
+        .collect()
+}
+
+fn read(path: &PathBuf) -> Result<String, GatewayError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| GatewayError::Template(format!("cannot read {}: {e}", path.display())))
+}

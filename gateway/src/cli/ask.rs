@@ -1,0 +1,75 @@
+use std::io::Write;
+
+use clap::Args;
+use futures::StreamExt;
+
+use super::out;
+use crate::ask::{AskEvent, AskRequest, ask};
+use crate::config::Config;
+use crate::error::GatewayError;
+use crate::http::Principal;
+use crate::state::AppState;
+
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    #[arg(long)]
+    tenant: String,
+    /// Passages to retrieve (default: retrieval.top_k).
+    #[arg(long)]
+    top_k: Option<usize>,
+    question: String,
+}
+
+pub async fn run(config: Config, args: AskArgs) -> Result<(), GatewayError> {
+    let top_k = args.top_k.unwrap_or(config.retrieval.top_k);
+    let state = AppState::open(config).await?;
+    state.catalog.require_tenant(&args.tenant).await?;
+    let request = AskRequest {
+        principal: Principal::local(&args.tenant),
+        question: args.question,
+        top_k,
+    };
+    let events = ask(state, request);
+    futures::pin_mut!(events);
+    let mut stdout = std::io::stdout();
+    while let Some(event) = events.next().await {
+        match event {
+            AskEvent::Sources { .. } => {}
+            AskEvent::Delta { text } => {
+                let _ = write!(stdout, "{text}");
+                let _ = stdout.flush();
+            }
+            AskEvent::Done {
+                citations,
+                usage,
+                mode,
+                ..
+            } => {
+                out("");
+                if !citations.is_empty() {
+                    out("\nSources:");
+                }
+                for c in citations {
+                    let section = if c.heading_path.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" › {}", c.heading_path.join(" › "))
+                    };
+                    out(format!("  [{}] {}{section} ({})", c.n, c.title, c.uri));
+                }
+                out(format!(
+                    "\n({} answer, {} tokens)",
+                    serde_json::to_value(mode)
+                        .unwrap_or_default()
+                        .as_str()
+                        .unwrap_or("?"),
+                    usage.total_tokens
+                ));
+            }
+            AskEvent::Error { code, message } => {
+                return Err(GatewayError::Llm(format!("{code}: {message}")));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,109 @@
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use ragway_ingest::SyncReport;
+use ragway_ingest::source::FolderSourceConfig;
+use ragway_ingest::sync::{DocumentOutcome, SyncEvent};
+
+use super::out;
+use crate::config::Config;
+use crate::error::GatewayError;
+use crate::state::AppState;
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Tenant that owns the documents.
+    #[arg(long)]
+    tenant: String,
+    /// Source name (default: the folder's name); re-using a name syncs the same source incrementally.
+    #[arg(long)]
+    source: Option<String>,
+    /// Only files matching these globs (relative to the folder), e.g. `--include 'it/**'`.
+    #[arg(long)]
+    include: Vec<String>,
+    /// Skip files matching these globs.
+    #[arg(long)]
+    exclude: Vec<String>,
+    /// Folder to sync.
+    dir: PathBuf,
+}
+
+pub async fn run(config: Config, args: IngestArgs) -> Result<(), GatewayError> {
+    let state = AppState::open(config).await?;
+    let source = args
+        .source
+        .clone()
+        .unwrap_or_else(|| folder_name(&args.dir));
+    let globs = FolderSourceConfig {
+        include: args.include,
+        exclude: args.exclude,
+    };
+    let report = sync_folder(&state, &args.tenant, &source, &args.dir, &globs).await?;
+    print_summary(&report);
+    Ok(())
+}
+
+pub fn folder_name(dir: &Path) -> String {
+    dir.canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "folder".to_owned())
+}
+
+/// Syncs with a progress bar on the terminal.
+pub async fn sync_folder(
+    state: &AppState,
+    tenant: &str,
+    source: &str,
+    dir: &Path,
+    globs: &FolderSourceConfig,
+) -> Result<SyncReport, GatewayError> {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let progress = |event: &SyncEvent| match event {
+        SyncEvent::Listed { total } => bar.set_length(*total as u64),
+        SyncEvent::Document { uri, outcome } => {
+            bar.inc(1);
+            if let DocumentOutcome::Failed(reason) = outcome {
+                bar.println(format!("  failed: {uri}: {reason}"));
+            }
+            bar.set_message(uri.clone());
+        }
+        SyncEvent::Removed { uri } => bar.println(format!("  removed: {uri}")),
+    };
+    let result = state
+        .indexer
+        .sync_folder(tenant, source, dir, globs, &progress)
+        .await;
+    bar.finish_and_clear();
+    Ok(result?)
+}
+
+pub fn print_summary(report: &SyncReport) {
+    out(format!(
+        "synced: {} seen, {} added, {} changed, {} unchanged, {} removed, {} failed ({} chunks written, {:.1} MB read; generation {})",
+        report.seen,
+        report.added,
+        report.changed,
+        report.unchanged,
+        report.removed,
+        report.failures.len(),
+        report.chunks_written,
+        report.bytes as f64 / 1_000_000.0,
+        report.generation,
+    ));
+    if report.unsupported > 0 {
+        out(format!(
+            "skipped {} file(s) of unsupported formats",
+            report.unsupported
+        ));
+    }
+    for failure in &report.failures {
+        out(format!("  failed: {}: {}", failure.uri, failure.reason));
+    }
+}

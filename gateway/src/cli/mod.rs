@@ -1,0 +1,98 @@
+//! The `ragway` command line. Every command shares one config and data directory, so
+//! `ragway ingest` then `ragway serve` just works.
+
+mod admin;
+mod ask;
+mod ingest;
+mod serve;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::error::GatewayError;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ragway",
+    version,
+    about = "Grounded, cited answers from your company's documents"
+)]
+pub struct Cli {
+    /// Configuration file (default: ./ragway.toml when present).
+    #[arg(long, global = true, env = "RAGWAY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory: the embedded index and the SQLite catalog.
+    #[arg(long, global = true, env = "RAGWAY_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP gateway.
+    Serve(serve::ServeArgs),
+    /// Sync a folder of documents into a tenant's index (incremental).
+    Ingest(ingest::IngestArgs),
+    /// Ask a question from the terminal (streams the answer with citations).
+    Ask(ask::AskArgs),
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenants(admin::TenantsCommand),
+    /// Manage tenant API keys.
+    #[command(subcommand)]
+    Keys(admin::KeysCommand),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(&GatewayError::Io(err)),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(&err),
+    }
+}
+
+fn fail(err: &GatewayError) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "error: {err}");
+    ExitCode::FAILURE
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RAGWAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> Result<(), GatewayError> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(dir) = cli.data_dir {
+        config.data_dir = dir;
+    }
+    match cli.command {
+        Command::Serve(args) => serve::run(config, args).await,
+        Command::Ingest(args) => ingest::run(config, args).await,
+        Command::Ask(args) => ask::run(config, args).await,
+        Command::Tenants(command) => admin::tenants(config, command).await,
+        Command::Keys(command) => admin::keys(config, command).await,
+    }
+}
+
+/// Writes a line of command output (stdout is the CLI's product; logs go to stderr).
+pub(crate) fn out(line: impl std::fmt::Display) {
+    let _ = writeln!(std::io::stdout(), "{line}");
+}

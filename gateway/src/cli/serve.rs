@@ -1,0 +1,132 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use ragway_ingest::source::FolderSourceConfig;
+use tokio::net::TcpListener;
+
+use super::ingest::{print_summary, sync_folder};
+use super::out;
+use crate::app::app;
+use crate::config::Config;
+use crate::error::GatewayError;
+use crate::state::AppState;
+
+const DEMO_TENANT: &str = "demo";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Listen address (default 127.0.0.1:8080).
+    #[arg(long, env = "RAGWAY_ADDR")]
+    addr: Option<std::net::SocketAddr>,
+    /// Demo mode: create the `demo` tenant, sync the sample handbook into it and print a ready API key.
+    #[arg(long)]
+    demo: bool,
+    /// Folder the demo ingests.
+    #[arg(long, default_value = "examples/handbook")]
+    demo_dir: PathBuf,
+}
+
+pub async fn run(mut config: Config, args: ServeArgs) -> Result<(), GatewayError> {
+    if let Some(addr) = args.addr {
+        config.addr = addr;
+    }
+    let state = AppState::open(config).await?;
+    let interrupted = state.catalog.fail_interrupted_sync_runs().await?;
+    if interrupted > 0 {
+        tracing::warn!(
+            interrupted,
+            "marked sync runs left running by a stopped process as failed"
+        );
+    }
+    state.catalog.ensure_tenant("default").await?;
+    let listener = TcpListener::bind(state.config.addr).await.map_err(|e| {
+        GatewayError::Config(format!("cannot listen on {}: {e}", state.config.addr))
+    })?;
+    let addr = listener.local_addr()?;
+    if args.demo {
+        demo(&state, &args.demo_dir, addr).await?;
+    }
+    tracing::info!(%addr, mode = ?state.chat.mode(), "ragway is listening");
+    let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
+    let tasks = state.tasks.clone();
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tasks.close();
+    if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+        tracing::warn!("background tasks did not finish within the shutdown grace period");
+    }
+    Ok(())
+}
+
+async fn demo(
+    state: &AppState,
+    dir: &std::path::Path,
+    addr: std::net::SocketAddr,
+) -> Result<(), GatewayError> {
+    if !dir.is_dir() {
+        return Err(GatewayError::Config(format!(
+            "the demo folder {} does not exist; run from the repository root or pass --demo-dir",
+            dir.display()
+        )));
+    }
+    state.catalog.ensure_tenant(DEMO_TENANT).await?;
+    let report = sync_folder(
+        state,
+        DEMO_TENANT,
+        "handbook",
+        dir,
+        &FolderSourceConfig::default(),
+    )
+    .await?;
+    print_summary(&report);
+    for old in state.catalog.api_keys(DEMO_TENANT).await? {
+        if old.name == "demo" && old.revoked_at.is_none() {
+            state.catalog.revoke_api_key(&old.id).await?;
+        }
+    }
+    let key = state.catalog.create_api_key(DEMO_TENANT, "demo").await?;
+    let mode = match state.chat.mode() {
+        crate::llm::AnswerMode::Generative => "generative answers",
+        crate::llm::AnswerMode::Extractive => {
+            "extractive answers (set OPENAI_API_KEY or [llm] in ragway.toml for generative ones)"
+        }
+    };
+    out(format!(
+        "\nragway demo is ready at http://{addr} — tenant `{DEMO_TENANT}`, {mode}"
+    ));
+    out(format!("API key (new each start): {}", key.secret));
+    out("Try:");
+    out(format!(
+        "  curl -s http://{addr}/api/v1/ask -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' \\\n    -d '{{\"question\": \"How do I connect to the VPN?\"}}'",
+        key.secret
+    ));
+    out("Stream it with \"stream\": true (and curl -N). Stop with Ctrl-C.\n");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: draining in-flight requests");
+}

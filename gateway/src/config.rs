@@ -1,0 +1,309 @@
+//! `ragway.toml` (unknown keys rejected) with `RAGWAY_…` environment overrides. Zero config works:
+//! data in `./data`, BM25 retrieval, extractive answers, 127.0.0.1:8080.
+//!
+//! Overrides: `RAGWAY_ADDR`, `RAGWAY_DATA_DIR`, and any key as `RAGWAY_<SECTION>__<KEY>`
+//! (e.g. `RAGWAY_LLM__MODEL=gpt-4o-mini`); `DATABASE_URL` for the catalog; `OPENAI_API_KEY`
+//! alone turns on generative answers with OpenAI's defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ragway_ingest::chunk::ChunkerConfig;
+use ragway_ingest::embed::{Bm25Config, OpenAiEmbedderConfig};
+use serde::Deserialize;
+
+use crate::error::GatewayError;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Catalog URL; `sqlite://<data_dir>/catalog.db` when unset.
+    pub database_url: Option<String>,
+    /// Directory whose templates override the built-in `prompts/`.
+    pub prompts_dir: Option<PathBuf>,
+    pub server: ServerConfig,
+    pub chunking: ChunkerConfig,
+    pub bm25: Bm25Config,
+    pub retrieval: RetrievalConfig,
+    pub ingest: IngestConfig,
+    pub embeddings: Option<OpenAiEmbedderConfig>,
+    pub llm: Option<LlmConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            prompts_dir: None,
+            server: ServerConfig::default(),
+            chunking: ChunkerConfig::default(),
+            bm25: Bm25Config::default(),
+            retrieval: RetrievalConfig::default(),
+            ingest: IngestConfig::default(),
+            embeddings: None,
+            llm: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub max_body_bytes: usize,
+    pub request_timeout_secs: u64,
+    pub max_question_chars: usize,
+    /// Seconds in-flight streams get to finish on shutdown.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 64 * 1024,
+            request_timeout_secs: 300,
+            max_question_chars: 4000,
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrievalConfig {
+    pub top_k: usize,
+    pub max_top_k: usize,
+    /// Candidates each retriever (BM25, dense) contributes before fusion.
+    pub candidates: usize,
+    /// BM25 scores below this are not relevant (the "nothing found" cut).
+    pub min_bm25_score: f32,
+    /// Cosine similarities below this are not relevant.
+    pub min_dense_score: f32,
+    pub rrf_k: usize,
+}
+
+impl Default for RetrievalConfig {
+    fn default() -> Self {
+        Self {
+            top_k: 5,
+            max_top_k: 20,
+            candidates: 40,
+            min_bm25_score: 4.0,
+            min_dense_score: 0.3,
+            rrf_k: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    pub max_document_bytes: u64,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            max_document_bytes: 20 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmConfig {
+    /// OpenAI-compatible base URL, e.g. `https://api.openai.com/v1`, `http://localhost:11434/v1`.
+    pub base_url: String,
+    pub model: String,
+    #[serde(default = "default_api_key_env")]
+    pub api_key_env: Option<String>,
+    #[serde(default = "default_context_window")]
+    pub context_window: usize,
+    #[serde(default = "default_max_completion_tokens")]
+    pub max_completion_tokens: usize,
+    #[serde(default)]
+    pub temperature: Option<f32>,
+    #[serde(default = "default_max_retries")]
+    pub max_retries: usize,
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+}
+
+fn default_api_key_env() -> Option<String> {
+    Some("OPENAI_API_KEY".into())
+}
+fn default_context_window() -> usize {
+    16_384
+}
+fn default_max_completion_tokens() -> usize {
+    1024
+}
+fn default_max_retries() -> usize {
+    2
+}
+fn default_timeout_secs() -> u64 {
+    120
+}
+
+impl LlmConfig {
+    /// What `OPENAI_API_KEY` alone means.
+    fn openai_default() -> Self {
+        Self {
+            base_url: "https://api.openai.com/v1".into(),
+            model: "gpt-4o-mini".into(),
+            api_key_env: default_api_key_env(),
+            context_window: 128_000,
+            max_completion_tokens: default_max_completion_tokens(),
+            temperature: None,
+            max_retries: default_max_retries(),
+            timeout_secs: default_timeout_secs(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads `path` (or `./ragway.toml` when present), then applies the environment.
+    pub fn load(path: Option<&Path>) -> Result<Self, GatewayError> {
+        let default_path = Path::new("ragway.toml");
+        let path = path.or_else(|| default_path.exists().then_some(default_path));
+        let text = match path {
+            Some(path) => std::fs::read_to_string(path).map_err(|e| {
+                GatewayError::Config(format!("cannot read {}: {e}", path.display()))
+            })?,
+            None => String::new(),
+        };
+        Self::from_toml_and_env(&text, std::env::vars())
+    }
+
+    pub fn from_toml_and_env(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, GatewayError> {
+        let mut value: toml::Table =
+            toml::from_str(text).map_err(|e| GatewayError::Config(format!("ragway.toml: {e}")))?;
+        let mut openai_key_set = false;
+        for (name, raw) in env {
+            if name == "OPENAI_API_KEY" {
+                openai_key_set = !raw.is_empty();
+                continue;
+            }
+            let path: Vec<String> = if name == "DATABASE_URL" {
+                vec!["database_url".into()]
+            } else if let Some(rest) = name.strip_prefix("RAGWAY_") {
+                if rest == "CONFIG" || rest == "LOG" {
+                    continue;
+                }
+                rest.split("__").map(str::to_ascii_lowercase).collect()
+            } else {
+                continue;
+            };
+            set_path(&mut value, &path, env_value(&raw));
+        }
+        let mut config: Config = toml::Value::Table(value)
+            .try_into()
+            .map_err(|e| GatewayError::Config(format!("configuration: {e}")))?;
+        if config.llm.is_none() && openai_key_set {
+            config.llm = Some(LlmConfig::openai_default());
+        }
+        Ok(config)
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| ragway_ingest::catalog::default_url(&self.data_dir))
+    }
+
+    pub fn index_dir(&self) -> PathBuf {
+        self.data_dir.join("index")
+    }
+}
+
+/// Numbers and booleans keep their type; anything else is a string.
+fn env_value(raw: &str) -> toml::Value {
+    match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+        Ok(mut table) => table
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.into())),
+        Err(_) => toml::Value::String(raw.into()),
+    }
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut current = table;
+    for key in parents {
+        let entry = current
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        let toml::Value::Table(next) = entry else {
+            return;
+        };
+        current = next;
+    }
+    current.insert(last.clone(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn zero_config_is_offline_and_extractive() {
+        let config = Config::from_toml_and_env("", env(&[])).unwrap();
+        assert_eq!(config, Config::default());
+        assert!(config.llm.is_none());
+        assert_eq!(config.addr.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn env_overrides_file_and_keeps_types() {
+        let text = "addr = \"0.0.0.0:9000\"\n[retrieval]\ntop_k = 3\n";
+        let config = Config::from_toml_and_env(
+            text,
+            env(&[
+                ("RAGWAY_ADDR", "127.0.0.1:9999"),
+                ("RAGWAY_RETRIEVAL__TOP_K", "7"),
+                ("RAGWAY_LLM__BASE_URL", "http://localhost:11434/v1"),
+                ("RAGWAY_LLM__MODEL", "llama3.1"),
+                ("DATABASE_URL", "postgres://localhost/test"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.addr.port(), 9999);
+        assert_eq!(config.retrieval.top_k, 7);
+        assert_eq!(config.llm.unwrap().model, "llama3.1");
+        assert_eq!(
+            config.database_url.as_deref(),
+            Some("postgres://localhost/test")
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_name() {
+        let err = Config::from_toml_and_env("[retrieval]\ntopk = 3\n", env(&[])).unwrap_err();
+        assert!(err.to_string().contains("topk"), "{err}");
+    }
+
+    #[test]
+    fn openai_key_alone_enables_generation() {
+        let config = Config::from_toml_and_env("", env(&[("OPENAI_API_KEY", "sk-x")])).unwrap();
+        assert_eq!(config.llm.unwrap().base_url, "https://api.openai.com/v1");
+    }
+}

@@ -1,0 +1,91 @@
+//! Tenant API keys → [`Principal`]. The tenant always comes from the credential, never the request.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use ragway_ingest::catalog::keys::{hash_key, key_id};
+use subtle::ConstantTimeEq;
+
+use super::ApiError;
+use crate::state::AppState;
+
+/// Who asks: the tenant, a user id and the groups that drive document ACLs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub tenant_id: String,
+    pub user_id: String,
+    pub groups: Vec<String>,
+}
+
+impl Principal {
+    /// A trusted local caller (the CLI) acting inside a tenant.
+    pub fn local(tenant_id: &str) -> Self {
+        Self {
+            tenant_id: tenant_id.to_owned(),
+            user_id: "cli".to_owned(),
+            groups: Vec::new(),
+        }
+    }
+}
+
+const INVALID: &str = "invalid API key";
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+            ApiError::unauthorized("missing `Authorization: Bearer <API key>` header")
+        })?;
+        let key = header
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header must be `Bearer <API key>`")
+            })?;
+        let id = key_id(key).ok_or_else(|| ApiError::unauthorized(INVALID))?;
+        let (record, stored_hash) = state
+            .catalog
+            .api_key_with_hash(id)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized(INVALID))?;
+        let matches: bool = hash_key(key)
+            .as_bytes()
+            .ct_eq(stored_hash.as_bytes())
+            .into();
+        if !matches {
+            return Err(ApiError::unauthorized(INVALID));
+        }
+        if record.revoked_at.is_some() {
+            return Err(ApiError::unauthorized("this API key has been revoked"));
+        }
+        if record
+            .expires_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .is_some_and(|t| t < chrono::Utc::now())
+        {
+            return Err(ApiError::unauthorized("this API key has expired"));
+        }
+        let catalog = state.catalog.clone();
+        let key_id = record.id.clone();
+        state.tasks.spawn(async move {
+            if let Err(err) = catalog.touch_api_key(&key_id).await {
+                tracing::warn!(%err, "could not record API key use");
+            }
+        });
+        Ok(Self {
+            tenant_id: record.tenant_id,
+            user_id: format!("key:{}", record.id),
+            groups: Vec::new(),
+        })
+    }
+}

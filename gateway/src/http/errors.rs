@@ -1,0 +1,115 @@
+//! Every error response leaves through [`error_envelope`], which gives it the JSON shape
+//! `{"error":{"code","message","request_id"}}` and logs 5xx once.
+
+use axum::Json;
+use axum::extract::Request;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::error::GatewayError;
+
+/// An error on its way to the caller; the envelope middleware adds the request id.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// Full internal detail for the log (never sent).
+    pub detail: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            detail: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+}
+
+impl From<GatewayError> for ApiError {
+    fn from(err: GatewayError) -> Self {
+        Self {
+            status: err.status(),
+            code: err.code(),
+            message: err.public_message(),
+            detail: Some(err.to_string()),
+        }
+    }
+}
+
+impl From<ragway_ingest::IngestError> for ApiError {
+    fn from(err: ragway_ingest::IngestError) -> Self {
+        GatewayError::from(err).into()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status;
+        let mut response = (
+            status,
+            Json(json!({"error": {"code": self.code, "message": self.message}})),
+        )
+            .into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+fn code_for(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::REQUEST_TIMEOUT => "timeout",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        s if s.is_server_error() => "internal_error",
+        _ => "invalid_request",
+    }
+}
+
+pub async fn error_envelope(request: Request, next: Next) -> Response {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let error = match response.extensions().get::<ApiError>() {
+        Some(error) => error.clone(),
+        None => ApiError::new(
+            status,
+            code_for(status),
+            status.canonical_reason().unwrap_or("error").to_owned(),
+        ),
+    };
+    if status.is_server_error() {
+        tracing::error!(%request_id, %method, %path, status = status.as_u16(),
+            detail = error.detail.as_deref().unwrap_or(&error.message), "request failed");
+    }
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let body =
+        json!({"error": {"code": error.code, "message": error.message, "request_id": request_id}});
+    (parts, Json(body)).into_response()
+}

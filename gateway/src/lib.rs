@@ -1,0 +1,16 @@
+//! ragway's gateway: the axum server, the ask pipeline, channel adapters and the `ragway` CLI.
+
+pub mod app;
+pub mod ask;
+pub mod channels;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod llm;
+pub mod state;
+
+pub use app::app;
+pub use config::Config;
+pub use error::GatewayError;
+pub use state::AppState;

@@ -1,0 +1,45 @@
+//! Answer generators behind one seam: an OpenAI-compatible LLM, or extractive passages when none
+//! is configured (the offline default).
+
+mod extractive;
+mod openai;
+
+pub use extractive::{Extractive, excerpt};
+pub use openai::OpenAiChat;
+
+use futures::stream::BoxStream;
+use serde::Serialize;
+
+use crate::ask::GroundedPrompt;
+use crate::error::GatewayError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnswerMode {
+    Generative,
+    Extractive,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    pub prompt_tokens: usize,
+    pub completion_tokens: usize,
+    pub total_tokens: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatChunk {
+    Delta(String),
+    Usage(Usage),
+}
+
+pub type ChatStream = BoxStream<'static, Result<ChatChunk, GatewayError>>;
+
+#[async_trait::async_trait]
+pub trait ChatModel: Send + Sync + std::fmt::Debug {
+    fn mode(&self) -> AnswerMode;
+    /// Context window in tokens (the grounding budget is this minus the completion reserve).
+    fn context_window(&self) -> usize;
+    fn max_completion_tokens(&self) -> usize;
+    async fn answer(&self, prompt: &GroundedPrompt) -> Result<ChatStream, GatewayError>;
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    ragway_gateway::cli::main()
+}

@@ -1,0 +1,85 @@
+//! Everything a request needs, built once at start-up and shared (cheap to clone).
+
+use std::sync::Arc;
+
+use ragway_ingest::Catalog;
+use ragway_ingest::chunk::Chunker;
+use ragway_ingest::embed::{Bm25Encoder, Embedder, OpenAiEmbedder};
+use ragway_ingest::store::{EdgeStore, VectorStore};
+use ragway_ingest::sync::Indexer;
+use tokio_util::task::TaskTracker;
+
+use crate::ask::{Prompts, Retriever};
+use crate::config::Config;
+use crate::error::GatewayError;
+use crate::llm::{ChatModel, Extractive, OpenAiChat};
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub catalog: Catalog,
+    pub store: Arc<dyn VectorStore>,
+    pub chunker: Arc<Chunker>,
+    pub retriever: Retriever,
+    pub indexer: Indexer,
+    pub chat: Arc<dyn ChatModel>,
+    pub prompts: Arc<Prompts>,
+    /// Background work (key bookkeeping, streams) that shutdown waits for.
+    pub tasks: TaskTracker,
+}
+
+impl AppState {
+    /// Opens the catalog and the index in the data directory and builds the pipeline.
+    pub async fn open(config: Config) -> Result<Self, GatewayError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            GatewayError::Config(format!(
+                "cannot create the data directory {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
+        let catalog = Catalog::connect(&config.database_url()).await?;
+        let embedder: Option<Arc<dyn Embedder>> = match &config.embeddings {
+            Some(settings) => Some(Arc::new(OpenAiEmbedder::new(settings.clone())?)),
+            None => None,
+        };
+        let store: Arc<dyn VectorStore> = Arc::new(
+            EdgeStore::open(
+                &config.index_dir(),
+                embedder.as_ref().map(|e| e.dimensions()),
+            )
+            .await?,
+        );
+        let chat: Arc<dyn ChatModel> = match &config.llm {
+            Some(llm) => Arc::new(OpenAiChat::new(llm.clone())?),
+            None => Arc::new(Extractive),
+        };
+        let chunker = Arc::new(ragway_ingest::chunk::Chunker::new(&config.chunking)?);
+        let bm25 = Arc::new(Bm25Encoder::new(&config.bm25)?);
+        let prompts = Arc::new(Prompts::load(config.prompts_dir.as_deref())?);
+        let indexer = Indexer {
+            catalog: catalog.clone(),
+            store: Arc::clone(&store),
+            chunker: Arc::clone(&chunker),
+            bm25: Arc::clone(&bm25),
+            embedder: embedder.clone(),
+            max_document_bytes: config.ingest.max_document_bytes,
+        };
+        let retriever = Retriever {
+            store: Arc::clone(&store),
+            bm25,
+            embedder,
+            config: config.retrieval.clone(),
+        };
+        Ok(Self {
+            config: Arc::new(config),
+            catalog,
+            store,
+            chunker,
+            retriever,
+            indexer,
+            chat,
+            prompts,
+            tasks: TaskTracker::new(),
+        })
+    }
+}

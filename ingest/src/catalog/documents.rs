@@ -1,0 +1,94 @@
+//! The document manifest: what is indexed for each source, with its content hash.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Catalog, now};
+use crate::error::Result;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ManifestEntry {
+    pub document_id: String,
+    pub uri: String,
+    pub title: String,
+    pub mime: String,
+    pub content_hash: String,
+    pub size_bytes: i64,
+    pub chunk_count: i64,
+}
+
+impl Catalog {
+    /// The source's manifest keyed by uri.
+    pub async fn manifest(&self, source_id: &str) -> Result<HashMap<String, ManifestEntry>> {
+        let rows = sqlx::query(
+            "SELECT id, uri, title, mime, content_hash, size_bytes, chunk_count FROM documents WHERE source_id = $1",
+        )
+        .bind(source_id)
+        .fetch_all(self.pool())
+        .await?;
+        let mut manifest = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let entry = ManifestEntry {
+                document_id: row.try_get("id")?,
+                uri: row.try_get("uri")?,
+                title: row.try_get("title")?,
+                mime: row.try_get("mime")?,
+                content_hash: row.try_get("content_hash")?,
+                size_bytes: row.try_get("size_bytes")?,
+                chunk_count: row.try_get("chunk_count")?,
+            };
+            manifest.insert(entry.uri.clone(), entry);
+        }
+        Ok(manifest)
+    }
+
+    /// Records (or replaces) a document's manifest row once its points are written.
+    pub async fn record_document(
+        &self,
+        tenant_id: &str,
+        source_id: &str,
+        entry: &ManifestEntry,
+    ) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM documents WHERE id = $1")
+            .bind(&entry.document_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO documents (id, tenant_id, source_id, uri, title, mime, content_hash, size_bytes, chunk_count, indexed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&entry.document_id)
+        .bind(tenant_id)
+        .bind(source_id)
+        .bind(&entry.uri)
+        .bind(&entry.title)
+        .bind(&entry.mime)
+        .bind(&entry.content_hash)
+        .bind(entry.size_bytes)
+        .bind(entry.chunk_count)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn forget_document(&self, document_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM documents WHERE id = $1")
+            .bind(document_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn document_count(&self, tenant_id: &str) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM documents WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+}

@@ -1,0 +1,105 @@
+//! The catalog: tenants, API keys, sources, the document manifest and sync runs, in SQL.
+//! SQLite file by default, PostgreSQL when `DATABASE_URL` says so; one migration set for both.
+
+mod documents;
+pub mod keys;
+mod sources;
+mod sync_runs;
+mod tenants;
+
+pub use documents::ManifestEntry;
+pub use keys::{ApiKeyRecord, GeneratedKey};
+pub use sources::SourceRecord;
+pub use sync_runs::SyncRunRecord;
+pub use tenants::Tenant;
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use sqlx::AnyPool;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+use crate::error::{IngestError, Result};
+
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pool: AnyPool,
+}
+
+/// `sqlite://<data dir>/catalog.db` unless a URL is given.
+pub fn default_url(data_dir: &Path) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("catalog.db").display()
+    )
+}
+
+fn migrator() -> Migrator {
+    let migrations = vec![Migration::new(
+        1,
+        Cow::Borrowed("catalog"),
+        MigrationType::Simple,
+        Cow::Borrowed(include_str!("../../migrations/0001_catalog.sql")),
+        false,
+    )];
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    }
+}
+
+impl Catalog {
+    /// Connects and brings the schema up to date.
+    pub async fn connect(url: &str) -> Result<Self> {
+        install_default_drivers();
+        let is_sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if is_sqlite { 4 } else { 10 })
+            .connect(url)
+            .await
+            .map_err(|e| {
+                IngestError::Config(format!("cannot open the catalog at {}: {e}", redact(url)))
+            })?;
+        if is_sqlite {
+            // WAL lets the server read while a sync writes; it persists in the file.
+            sqlx::query("PRAGMA journal_mode=WAL")
+                .execute(&pool)
+                .await?;
+        }
+        migrator().run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// Hides the password of a database URL in messages.
+fn redact(url: &str) -> Cow<'_, str> {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            Cow::Owned(format!("{}://***{}", &url[..scheme], &url[at..]))
+        }
+        _ => Cow::Borrowed(url),
+    }
+}
+
+pub(crate) fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("postgres://u:secret@db/x"), "postgres://***@db/x");
+        assert_eq!(
+            redact("sqlite://data/catalog.db"),
+            "sqlite://data/catalog.db"
+        );
+    }
+}

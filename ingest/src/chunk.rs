@@ -1,0 +1,436 @@
+//! Structure-aware, token-bounded chunking: sections (split at headings) are cut at the best
+//! boundary — paragraph, line, sentence, then word — so that every chunk's indexed text fits
+//! `max_tokens`, and consecutive chunks of a section share `overlap` tokens.
+
+use serde::{Deserialize, Serialize};
+use tiktoken_rs::CoreBPE;
+
+use crate::error::{IngestError, Result};
+use crate::model::{Chunk, ParsedDocument, Section};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenEncoding {
+    #[default]
+    #[serde(rename = "cl100k_base")]
+    Cl100kBase,
+    #[serde(rename = "o200k_base")]
+    O200kBase,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChunkerConfig {
+    pub encoding: TokenEncoding,
+    pub max_tokens: usize,
+    pub overlap: usize,
+}
+
+impl Default for ChunkerConfig {
+    fn default() -> Self {
+        Self {
+            encoding: TokenEncoding::Cl100kBase,
+            max_tokens: 512,
+            overlap: 64,
+        }
+    }
+}
+
+pub struct Chunker {
+    bpe: &'static CoreBPE,
+    max_tokens: usize,
+    overlap: usize,
+}
+
+impl std::fmt::Debug for Chunker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chunker")
+            .field("max_tokens", &self.max_tokens)
+            .field("overlap", &self.overlap)
+            .finish()
+    }
+}
+
+/// Where a cut may fall after a word, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Boundary {
+    Word,
+    Sentence,
+    Line,
+    Paragraph,
+}
+
+struct Word {
+    start: usize,
+    end: usize,
+    /// Tokens of the word with its leading whitespace.
+    tokens: usize,
+    /// Kind of cut allowed after this word.
+    boundary: Boundary,
+}
+
+impl Chunker {
+    pub fn new(config: &ChunkerConfig) -> Result<Self> {
+        if config.max_tokens < 32 {
+            return Err(IngestError::Config(format!(
+                "chunking.max_tokens must be at least 32 (got {})",
+                config.max_tokens
+            )));
+        }
+        if config.overlap * 2 > config.max_tokens {
+            return Err(IngestError::Config(format!(
+                "chunking.overlap ({}) must be at most half of max_tokens ({})",
+                config.overlap, config.max_tokens
+            )));
+        }
+        let bpe = match config.encoding {
+            TokenEncoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
+            TokenEncoding::O200kBase => tiktoken_rs::o200k_base_singleton(),
+        };
+        Ok(Self {
+            bpe,
+            max_tokens: config.max_tokens,
+            overlap: config.overlap,
+        })
+    }
+
+    pub fn max_tokens(&self) -> usize {
+        self.max_tokens
+    }
+
+    pub fn count(&self, text: &str) -> usize {
+        self.bpe.encode_ordinary(text).len()
+    }
+
+    /// Chunks a document (CPU-bound: run it off the async runtime for large documents).
+    pub fn chunk(&self, doc: &ParsedDocument) -> Vec<Chunk> {
+        let whole = whole_text(&doc.sections);
+        let title = self.fit_context(&doc.title, &[]);
+        let whole_tokens = self.count(&format!("{title}\n\n{whole}"));
+        if whole_tokens <= self.max_tokens {
+            return vec![Chunk {
+                index: 0,
+                heading_path: Vec::new(),
+                context: title,
+                text: whole,
+                tokens: whole_tokens,
+            }];
+        }
+        let mut chunks = Vec::new();
+        for section in &doc.sections {
+            let context = self.fit_context(&doc.title, &section.heading_path);
+            let budget = self.max_tokens - self.count(&format!("{context}\n\n"));
+            for text in self.split(&section.text, budget) {
+                let tokens = self.count(&format!("{context}\n\n{text}"));
+                chunks.push(Chunk {
+                    index: chunks.len(),
+                    heading_path: section.heading_path.clone(),
+                    context: context.clone(),
+                    text,
+                    tokens,
+                });
+            }
+        }
+        chunks
+    }
+
+    /// The context line, shortened (outer headings first, then the title) to at most half the budget.
+    fn fit_context(&self, title: &str, path: &[String]) -> String {
+        let limit = self.max_tokens / 2;
+        let mut path = path;
+        loop {
+            let context = std::iter::once(title)
+                .chain(path.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(" > ");
+            if self.count(&context) + 2 <= limit {
+                return context;
+            }
+            match path.split_first() {
+                Some((_, rest)) => path = rest,
+                None => return self.truncate(&context, limit.saturating_sub(2)),
+            }
+        }
+    }
+
+    fn truncate(&self, text: &str, tokens: usize) -> String {
+        let mut end = text.len();
+        while end > 0 && self.count(&text[..end]) > tokens {
+            end = floor_char_boundary(text, end * 3 / 4);
+        }
+        text[..end].to_owned()
+    }
+
+    /// Splits one section's text into pieces of at most `budget` tokens.
+    fn split(&self, text: &str, budget: usize) -> Vec<String> {
+        let words = self.words(text);
+        let mut pieces = Vec::new();
+        let mut start = 0;
+        while start < words.len() {
+            let end = self.cut(&words, start, budget);
+            let piece = self.bounded(text, &words, start, end, budget);
+            let end = piece.1;
+            pieces.push(piece.0);
+            if end >= words.len() {
+                break;
+            }
+            start = self.overlap_start(&words, start, end);
+        }
+        pieces
+    }
+
+    /// End (exclusive) of the chunk starting at `start`: the best boundary in the second half of the budget.
+    fn cut(&self, words: &[Word], start: usize, budget: usize) -> usize {
+        let mut used = 0;
+        let mut best: Option<(Boundary, usize)> = None;
+        for (i, word) in words.iter().enumerate().skip(start) {
+            if used + word.tokens > budget && i > start {
+                return best.map_or(i, |(_, end)| end);
+            }
+            used += word.tokens;
+            if used * 2 >= budget && best.is_none_or(|(kind, _)| word.boundary >= kind) {
+                best = Some((word.boundary, i + 1));
+            }
+        }
+        words.len()
+    }
+
+    /// The chunk text for words[start..end], shrunk if BPE merges across words pushed it over budget.
+    /// A single word longer than the budget is the only thing ever cut inside.
+    fn bounded(
+        &self,
+        text: &str,
+        words: &[Word],
+        start: usize,
+        mut end: usize,
+        budget: usize,
+    ) -> (String, usize) {
+        loop {
+            let piece = &text[words[start].start..words[end - 1].end];
+            if self.count(piece) <= budget {
+                return (piece.to_owned(), end);
+            }
+            if end - start == 1 {
+                return (self.truncate(piece, budget), end);
+            }
+            end -= 1;
+        }
+    }
+
+    /// First word of the next chunk: back up from `end` by at most `overlap` tokens, always moving forward.
+    fn overlap_start(&self, words: &[Word], start: usize, end: usize) -> usize {
+        let mut next = end;
+        let mut carried = 0;
+        while next > start + 1 && carried + words[next - 1].tokens <= self.overlap {
+            carried += words[next - 1].tokens;
+            next -= 1;
+        }
+        next
+    }
+
+    fn words(&self, text: &str) -> Vec<Word> {
+        let mut words: Vec<Word> = Vec::new();
+        let mut word_start: Option<usize> = None;
+        let mut prev_end = 0;
+        for (i, c) in text
+            .char_indices()
+            .chain(std::iter::once((text.len(), ' ')))
+        {
+            match (c.is_whitespace(), word_start) {
+                (false, None) => word_start = Some(i),
+                (true, Some(start)) => {
+                    let tokens = self.count(&text[prev_end..i]);
+                    words.push(Word {
+                        start,
+                        end: i,
+                        tokens,
+                        boundary: Boundary::Word,
+                    });
+                    prev_end = i;
+                    word_start = None;
+                }
+                _ => {}
+            }
+        }
+        for i in 0..words.len() {
+            let gap_end = words.get(i + 1).map_or(text.len(), |next| next.start);
+            let gap = &text[words[i].end..gap_end];
+            let last = text[words[i].start..words[i].end].chars().last();
+            words[i].boundary = if gap.matches('\n').count() >= 2 || i + 1 == words.len() {
+                Boundary::Paragraph
+            } else if gap.contains('\n') {
+                Boundary::Line
+            } else if matches!(last, Some('.' | '?' | '!' | ';' | ':')) {
+                Boundary::Sentence
+            } else {
+                Boundary::Word
+            };
+        }
+        words
+    }
+}
+
+fn whole_text(sections: &[Section]) -> String {
+    let mut parts = Vec::with_capacity(sections.len());
+    for section in sections {
+        match section.heading_path.last() {
+            Some(heading) => parts.push(format!("{heading}\n{}", section.text)),
+            None => parts.push(section.text.clone()),
+        }
+    }
+    parts.join("\n\n")
+}
+
+fn floor_char_boundary(text: &str, mut index: usize) -> usize {
+    while index > 0 && !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunker(max_tokens: usize, overlap: usize) -> Chunker {
+        Chunker::new(&ChunkerConfig {
+            encoding: TokenEncoding::Cl100kBase,
+            max_tokens,
+            overlap,
+        })
+        .unwrap()
+    }
+
+    fn doc(sections: Vec<(Vec<&str>, String)>) -> ParsedDocument {
+        ParsedDocument {
+            title: "Plant safety manual".into(),
+            mime: "text/markdown",
+            sections: sections
+                .into_iter()
+                .map(|(path, text)| Section {
+                    heading_path: path.into_iter().map(String::from).collect(),
+                    text,
+                })
+                .collect(),
+        }
+    }
+
+    fn long_text(words: usize) -> String {
+        (0..words)
+            .map(|i| {
+                let w = format!("palabra{i}");
+                if i % 13 == 12 { format!("{w}.") } else { w }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn small_documents_stay_one_chunk() {
+        let d = doc(vec![
+            (vec![], "Intro.".into()),
+            (vec!["PPE"], "Wear boots.".into()),
+        ]);
+        let chunks = chunker(512, 64).chunk(&d);
+        assert_eq!(chunks.len(), 1);
+        assert!(chunks[0].text.contains("PPE\nWear boots."));
+    }
+
+    #[test]
+    fn token_bounds_hold_and_headings_are_carried() {
+        let c = chunker(64, 8);
+        let d = doc(vec![
+            (vec!["Lockout"], long_text(300)),
+            (vec!["Lockout", "Steps"], long_text(120)),
+        ]);
+        let chunks = c.chunk(&d);
+        assert!(chunks.len() > 6, "{}", chunks.len());
+        for chunk in &chunks {
+            assert!(
+                chunk.tokens <= 64,
+                "chunk {} has {} tokens",
+                chunk.index,
+                chunk.tokens
+            );
+            assert_eq!(c.count(&chunk.indexed_text()), chunk.tokens);
+            assert!(chunk.context.starts_with("Plant safety manual > Lockout"));
+        }
+        assert_eq!(chunks.last().unwrap().heading_path, ["Lockout", "Steps"]);
+        let indexes: Vec<_> = chunks.iter().map(|c| c.index).collect();
+        assert_eq!(indexes, (0..chunks.len()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn overlap_is_as_configured_and_never_splits_words() {
+        let text = long_text(400);
+        let c = chunker(100, 20);
+        let pieces = c.split(&text, 100);
+        assert!(pieces.len() > 3);
+        let words: std::collections::HashSet<&str> = text.split_whitespace().collect();
+        for pair in pieces.windows(2) {
+            let prev: Vec<&str> = pair[0].split_whitespace().collect();
+            let next: Vec<&str> = pair[1].split_whitespace().collect();
+            let shared = (1..=prev.len().min(next.len()))
+                .rev()
+                .find(|&n| prev[prev.len() - n..] == next[..n])
+                .unwrap_or(0);
+            assert!(shared > 0, "no overlap between consecutive chunks");
+            let shared_tokens = c.count(&next[..shared].join(" "));
+            assert!(shared_tokens <= 20 + 1, "overlap of {shared_tokens} tokens");
+            assert!(
+                shared_tokens >= 10,
+                "overlap of only {shared_tokens} tokens"
+            );
+        }
+        for piece in &pieces {
+            for w in piece.split_whitespace() {
+                assert!(words.contains(w), "split inside a word: {w}");
+            }
+        }
+        let zero = chunker(100, 0).split(&text, 100);
+        let rejoined: Vec<&str> = zero.iter().flat_map(|p| p.split_whitespace()).collect();
+        assert_eq!(rejoined, text.split_whitespace().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn prefers_paragraph_boundaries() {
+        let para = |n: usize| long_text(n);
+        let text = format!("{}\n\n{}\n\n{}", para(30), para(30), para(30));
+        let pieces = chunker(128, 0).split(&text, 128);
+        assert!(
+            pieces[0].ends_with(&para(30)[para(30).len() - 10..]),
+            "{:?}",
+            pieces[0]
+        );
+    }
+
+    #[test]
+    fn unicode_is_safe() {
+        let text = "Señalización de áreas peligrosas — 危险 区域 🚧 ".repeat(200);
+        let c = chunker(48, 8);
+        let d = doc(vec![(vec!["Señales"], text.clone())]);
+        let chunks = c.chunk(&d);
+        assert!(chunks.len() > 5);
+        for chunk in &chunks {
+            assert!(chunk.tokens <= 48);
+            assert!(chunk.text.starts_with(|ch: char| !ch.is_whitespace()));
+        }
+        let giant = "x".repeat(5000);
+        let pieces = c.split(&giant, 40);
+        assert!(pieces.iter().all(|p| c.count(p) <= 40));
+    }
+
+    #[test]
+    fn rejects_bad_configuration() {
+        let bad = ChunkerConfig {
+            max_tokens: 100,
+            overlap: 80,
+            ..Default::default()
+        };
+        assert!(
+            Chunker::new(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("overlap")
+        );
+    }
+}

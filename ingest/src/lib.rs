@@ -1,0 +1,18 @@
+//! ragway's knowledge layer: sources, parsers, the chunker, embedders (dense + BM25), the vector
+//! store and the incremental sync pipeline. The gateway reads what this crate writes.
+
+pub mod catalog;
+pub mod chunk;
+pub mod embed;
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod openai;
+pub mod parse;
+pub mod source;
+pub mod store;
+pub mod sync;
+
+pub use catalog::Catalog;
+pub use error::{IngestError, Result};
+pub use sync::{Indexer, SyncEvent, SyncReport};

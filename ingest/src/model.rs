@@ -1,0 +1,44 @@
+//! The vocabulary of the write path: parsed documents, their sections and chunks.
+
+use serde::{Deserialize, Serialize};
+
+/// A parsed document: title plus its text split into sections at headings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedDocument {
+    pub title: String,
+    pub mime: &'static str,
+    pub sections: Vec<Section>,
+}
+
+impl ParsedDocument {
+    pub fn is_empty(&self) -> bool {
+        self.sections.iter().all(|s| s.text.trim().is_empty())
+    }
+}
+
+/// Text under one heading; `heading_path` lists the enclosing headings, outermost first.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Section {
+    pub heading_path: Vec<String>,
+    pub text: String,
+}
+
+/// A token-bounded piece of a document, ready to embed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chunk {
+    pub index: usize,
+    pub heading_path: Vec<String>,
+    /// "Title > Heading > Subheading": prepended when indexing so a passage keeps its context.
+    pub context: String,
+    /// The chunk's own text (what a citation shows).
+    pub text: String,
+    /// Tokens of [`Chunk::indexed_text`], never above the chunker's maximum.
+    pub tokens: usize,
+}
+
+impl Chunk {
+    /// Text that gets embedded and BM25-indexed.
+    pub fn indexed_text(&self) -> String {
+        format!("{}\n\n{}", self.context, self.text)
+    }
+}

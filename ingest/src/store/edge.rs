@@ -1,0 +1,325 @@
+//! [`VectorStore`] on the embedded qdrant-edge shard. Its API is synchronous and CPU/disk-bound,
+//! so every call runs on the blocking pool. A lock file keeps a second process off the shard.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use qdrant_edge::external::ordered_float::OrderedFloat;
+use qdrant_edge::external::uuid::Uuid as EdgeUuid;
+use qdrant_edge::{
+    Condition, CountRequest, CreateIndex, Distance, EdgeConfigBuilder, EdgeShard,
+    EdgeSparseVectorParamsBuilder, EdgeVectorParamsBuilder, FieldCondition, FieldIndexOperations,
+    Filter, Fusion, JsonPath, KeywordIndexParams, Match, Modifier, NamedQuery, PayloadFieldSchema,
+    PayloadSchemaParams, PointId, PointInsertOperations, PointOperations, PointStruct, Prefetch,
+    QueryEnum, QueryRequest, Range, ScoredPoint, ScoringQuery, SparseVector, UpdateOperation,
+    Vector, VectorInternal, Vectors, WithPayloadInterface, WithVector,
+};
+
+use super::{BM25, ChunkPayload, ChunkPoint, DENSE, Hit, SearchQuery, Sparse, VectorStore};
+use crate::error::{IngestError, Result};
+
+pub struct EdgeStore {
+    shard: Arc<EdgeShard>,
+    dense: Option<usize>,
+    path: PathBuf,
+    _lock: File,
+}
+
+impl std::fmt::Debug for EdgeStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EdgeStore")
+            .field("path", &self.path)
+            .field("dense", &self.dense)
+            .finish()
+    }
+}
+
+fn store_err(err: impl std::fmt::Display) -> IngestError {
+    IngestError::Store(err.to_string())
+}
+
+impl EdgeStore {
+    /// Opens (or creates) the shard in `dir`. `dense` is the embedder's dimension, if one is configured.
+    pub async fn open(dir: &Path, dense: Option<usize>) -> Result<Self> {
+        let dir = dir.to_path_buf();
+        tokio::task::spawn_blocking(move || Self::open_blocking(&dir, dense)).await?
+    }
+
+    fn open_blocking(dir: &Path, dense: Option<usize>) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| IngestError::io(dir, e))?;
+        let lock_path = dir.join("ragway.lock");
+        let lock = File::create(&lock_path).map_err(|e| IngestError::io(&lock_path, e))?;
+        if lock.try_lock().is_err() {
+            return Err(IngestError::StoreLocked(dir.to_path_buf()));
+        }
+        let exists = dir.join("edge_config.json").exists();
+        let shard = if exists {
+            EdgeShard::load(dir, None).map_err(store_err)?
+        } else {
+            let mut config = EdgeConfigBuilder::new().sparse_vector(
+                BM25,
+                EdgeSparseVectorParamsBuilder::new()
+                    .modifier(Modifier::Idf)
+                    .build(),
+            );
+            if let Some(size) = dense {
+                config = config.vector(
+                    DENSE,
+                    EdgeVectorParamsBuilder::new(size, Distance::Cosine).build(),
+                );
+            }
+            let shard = EdgeShard::new(dir, config.build()).map_err(store_err)?;
+            create_keyword_index(&shard, "tenant_id", true)?;
+            create_keyword_index(&shard, "document_id", false)?;
+            shard
+        };
+        let stored_dense = shard.config().vectors.get(DENSE).map(|p| p.size);
+        match (dense, stored_dense) {
+            (Some(wanted), Some(stored)) if wanted != stored => {
+                return Err(IngestError::Config(format!(
+                    "the index at {} holds {stored}-dimensional dense vectors but the embedder gives {wanted}; \
+                     remove the index directory and re-ingest",
+                    dir.display()
+                )));
+            }
+            (Some(_), None) => {
+                return Err(IngestError::Config(format!(
+                    "the index at {} was built without dense vectors; remove the index directory and \
+                     re-ingest to enable the embedder",
+                    dir.display()
+                )));
+            }
+            _ => {}
+        }
+        Ok(Self {
+            shard: Arc::new(shard),
+            dense: stored_dense.filter(|_| dense.is_some()),
+            path: dir.to_path_buf(),
+            _lock: lock,
+        })
+    }
+
+    async fn blocking<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&EdgeShard) -> Result<T> + Send + 'static,
+    {
+        let shard = Arc::clone(&self.shard);
+        tokio::task::spawn_blocking(move || f(&shard)).await?
+    }
+}
+
+fn create_keyword_index(shard: &EdgeShard, field: &str, is_tenant: bool) -> Result<()> {
+    let params = KeywordIndexParams {
+        is_tenant: Some(is_tenant),
+        ..KeywordIndexParams::default()
+    };
+    let op = FieldIndexOperations::CreateIndex(CreateIndex {
+        field_name: json_path(field)?,
+        field_schema: Some(PayloadFieldSchema::FieldParams(
+            PayloadSchemaParams::Keyword(params),
+        )),
+    });
+    shard
+        .update(UpdateOperation::FieldIndexOperation(op))
+        .map_err(store_err)
+}
+
+fn json_path(field: &str) -> Result<JsonPath> {
+    field
+        .parse()
+        .map_err(|_| store_err(format!("invalid payload field {field:?}")))
+}
+
+fn keyword(field: &str, value: &str) -> Result<Condition> {
+    Ok(Condition::Field(FieldCondition::new_match(
+        json_path(field)?,
+        Match::from(value.to_owned()),
+    )))
+}
+
+fn tenant_filter(tenant_id: &str) -> Result<Filter> {
+    Ok(Filter::new_must(keyword("tenant_id", tenant_id)?))
+}
+
+fn sparse_vector(sparse: &Sparse) -> SparseVector {
+    SparseVector {
+        indices: sparse.indices.clone(),
+        values: sparse.values.clone(),
+    }
+}
+
+fn to_point(point: ChunkPoint) -> Result<PointStruct> {
+    let mut vectors = vec![(
+        BM25.to_owned(),
+        Vector::new_sparse(point.sparse.indices, point.sparse.values).map_err(store_err)?,
+    )];
+    if let Some(dense) = point.dense {
+        vectors.push((DENSE.to_owned(), Vector::new_dense(dense)));
+    }
+    let payload = serde_json::to_value(&point.payload).map_err(store_err)?;
+    let id = PointId::Uuid(EdgeUuid::from_bytes(*point.id.as_bytes()));
+    Ok(PointStruct::new(id, Vectors::new_named(vectors), payload))
+}
+
+fn to_hit(point: ScoredPoint) -> Result<Hit> {
+    let id = match point.id {
+        PointId::Uuid(uuid) => uuid::Uuid::from_bytes(*uuid.as_bytes()),
+        PointId::NumId(n) => uuid::Uuid::from_u128(u128::from(n)),
+    };
+    let payload = point
+        .payload
+        .ok_or_else(|| store_err(format!("point {id} has no payload")))?;
+    let payload: ChunkPayload =
+        serde_json::from_value(serde_json::Value::Object(payload.0)).map_err(store_err)?;
+    Ok(Hit {
+        id,
+        score: point.score,
+        payload,
+    })
+}
+
+fn nearest(vector: VectorInternal, using: &str) -> ScoringQuery {
+    ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery::new(vector, using)))
+}
+
+fn build_query(query: &SearchQuery, dense_enabled: bool) -> Result<Option<QueryRequest>> {
+    let filter = tenant_filter(&query.tenant_id)?;
+    let bm25 = (!query.sparse.is_empty())
+        .then(|| nearest(VectorInternal::Sparse(sparse_vector(&query.sparse)), BM25));
+    let dense = query
+        .dense
+        .clone()
+        .filter(|_| dense_enabled)
+        .map(|v| nearest(VectorInternal::Dense(v), DENSE));
+    let (prefetches, scoring, threshold) = match (bm25, dense) {
+        (None, None) => return Ok(None),
+        (Some(bm25), None) => (Vec::new(), bm25, Some(query.min_bm25_score)),
+        (None, Some(dense)) => (Vec::new(), dense, Some(query.min_dense_score)),
+        (Some(bm25), Some(dense)) => {
+            let prefetch = |scoring: ScoringQuery, min: f32| Prefetch {
+                prefetches: Vec::new(),
+                query: Some(scoring),
+                limit: query.candidates,
+                params: None,
+                filter: Some(filter.clone()),
+                score_threshold: Some(OrderedFloat(min)),
+            };
+            let fusion = ScoringQuery::Fusion(Fusion::Rrf {
+                k: query.rrf_k,
+                weights: None,
+            });
+            (
+                vec![
+                    prefetch(bm25, query.min_bm25_score),
+                    prefetch(dense, query.min_dense_score),
+                ],
+                fusion,
+                None,
+            )
+        }
+    };
+    Ok(Some(QueryRequest {
+        prefetches,
+        query: Some(scoring),
+        filter: Some(filter),
+        score_threshold: threshold.map(OrderedFloat),
+        limit: query.limit,
+        offset: 0,
+        params: None,
+        with_vector: WithVector::Bool(false),
+        with_payload: WithPayloadInterface::Bool(true),
+    }))
+}
+
+#[async_trait::async_trait]
+impl VectorStore for EdgeStore {
+    fn dense_dimensions(&self) -> Option<usize> {
+        self.dense
+    }
+
+    async fn upsert(&self, points: Vec<ChunkPoint>) -> Result<()> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        self.blocking(move |shard| {
+            let points = points
+                .into_iter()
+                .map(|p| to_point(p).map(Into::into))
+                .collect::<Result<Vec<_>>>()?;
+            let op = PointOperations::UpsertPoints(PointInsertOperations::PointsList(points));
+            shard
+                .update(UpdateOperation::PointOperation(op))
+                .map_err(store_err)
+        })
+        .await
+    }
+
+    async fn delete_document_chunks(
+        &self,
+        tenant_id: &str,
+        document_id: &str,
+        from_index: usize,
+    ) -> Result<()> {
+        let mut filter = tenant_filter(tenant_id)?;
+        let mut must = vec![keyword("document_id", document_id)?];
+        if from_index > 0 {
+            let range = Range {
+                gte: Some(OrderedFloat(from_index as f64)),
+                ..Range::default()
+            };
+            must.push(Condition::Field(FieldCondition::new_range(
+                json_path("chunk_index")?,
+                range,
+            )));
+        }
+        filter.must.get_or_insert_with(Vec::new).extend(must);
+        self.blocking(move |shard| {
+            let op = PointOperations::DeletePointsByFilter(filter);
+            shard
+                .update(UpdateOperation::PointOperation(op))
+                .map_err(store_err)
+        })
+        .await
+    }
+
+    async fn delete_tenant(&self, tenant_id: &str) -> Result<()> {
+        let filter = tenant_filter(tenant_id)?;
+        self.blocking(move |shard| {
+            let op = PointOperations::DeletePointsByFilter(filter);
+            shard
+                .update(UpdateOperation::PointOperation(op))
+                .map_err(store_err)
+        })
+        .await
+    }
+
+    async fn search(&self, query: SearchQuery) -> Result<Vec<Hit>> {
+        let Some(request) = build_query(&query, self.dense.is_some())? else {
+            return Ok(Vec::new());
+        };
+        self.blocking(move |shard| {
+            shard
+                .query(request)
+                .map_err(store_err)?
+                .into_iter()
+                .map(to_hit)
+                .collect()
+        })
+        .await
+    }
+
+    async fn count(&self, tenant_id: &str) -> Result<usize> {
+        let filter = tenant_filter(tenant_id)?;
+        self.blocking(move |shard| {
+            shard
+                .count(CountRequest {
+                    filter: Some(filter),
+                    exact: true,
+                })
+                .map_err(store_err)
+        })
+        .await
+    }
+}

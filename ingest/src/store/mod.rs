@@ -1,0 +1,87 @@
+//! The vector index: one collection for all tenants, named vectors `dense` (optional) and `bm25`.
+
+mod edge;
+
+pub use edge::EdgeStore;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::Result;
+
+pub const DENSE: &str = "dense";
+pub const BM25: &str = "bm25";
+
+/// A sparse vector (term id → weight), the form BM25 vectors take.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sparse {
+    pub indices: Vec<u32>,
+    pub values: Vec<f32>,
+}
+
+impl Sparse {
+    pub fn is_empty(&self) -> bool {
+        self.indices.is_empty()
+    }
+}
+
+/// What is stored with every chunk; enough to cite it without going back to the catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkPayload {
+    pub tenant_id: String,
+    pub source_id: String,
+    pub document_id: String,
+    pub uri: String,
+    pub title: String,
+    pub heading_path: Vec<String>,
+    pub chunk_index: usize,
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChunkPoint {
+    pub id: Uuid,
+    pub dense: Option<Vec<f32>>,
+    pub sparse: Sparse,
+    pub payload: ChunkPayload,
+}
+
+/// One retrieval: always scoped to a tenant.
+#[derive(Debug, Clone)]
+pub struct SearchQuery {
+    pub tenant_id: String,
+    pub sparse: Sparse,
+    pub dense: Option<Vec<f32>>,
+    pub limit: usize,
+    /// Candidates each retriever contributes before fusion.
+    pub candidates: usize,
+    /// Minimum BM25 score (the relevance cut for keyword matches).
+    pub min_bm25_score: f32,
+    /// Minimum cosine similarity (the relevance cut for dense matches).
+    pub min_dense_score: f32,
+    pub rrf_k: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub id: Uuid,
+    pub score: f32,
+    pub payload: ChunkPayload,
+}
+
+#[async_trait::async_trait]
+pub trait VectorStore: Send + Sync + std::fmt::Debug {
+    /// Whether the index has a dense vector (an embedder was configured when it was created).
+    fn dense_dimensions(&self) -> Option<usize>;
+    async fn upsert(&self, points: Vec<ChunkPoint>) -> Result<()>;
+    /// Deletes a document's chunks with `chunk_index >= from_index` (0 deletes the whole document).
+    async fn delete_document_chunks(
+        &self,
+        tenant_id: &str,
+        document_id: &str,
+        from_index: usize,
+    ) -> Result<()>;
+    async fn delete_tenant(&self, tenant_id: &str) -> Result<()>;
+    async fn search(&self, query: SearchQuery) -> Result<Vec<Hit>>;
+    async fn count(&self, tenant_id: &str) -> Result<usize>;
+}

@@ -1,0 +1,390 @@
+//! Incremental sync of a source into the index: list → diff against the manifest → parse, chunk
+//! and embed only what changed → write points → record the manifest → delete what disappeared.
+//!
+//! Crash safety: a document's manifest row is written only after its points are, so a sync
+//! interrupted at any point converges when re-run (point ids are deterministic, writes idempotent).
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::catalog::{Catalog, ManifestEntry, SourceRecord};
+use crate::chunk::Chunker;
+use crate::embed::{Bm25Encoder, Embedder};
+use crate::error::{IngestError, Result};
+use crate::ids::{content_hash, document_id, point_id};
+use crate::model::Chunk;
+use crate::parse::{Format, parse};
+use crate::source::{FolderSource, FolderSourceConfig, SourceEntry};
+use crate::store::{ChunkPayload, ChunkPoint, Sparse, VectorStore};
+
+/// Points buffered before a write: large enough to amortise the store's per-call cost.
+const WRITE_BATCH_POINTS: usize = 256;
+/// Documents parsed concurrently (parsing and BM25 are CPU-bound; the machines have few cores).
+const PARSE_CONCURRENCY: usize = 2;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome", content = "reason")]
+pub enum DocumentOutcome {
+    Added,
+    Changed,
+    Unchanged,
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+pub enum SyncEvent {
+    Listed {
+        total: usize,
+    },
+    Document {
+        uri: String,
+        outcome: DocumentOutcome,
+    },
+    Removed {
+        uri: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DocumentFailure {
+    pub uri: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    pub run_id: String,
+    pub source_id: String,
+    pub seen: usize,
+    pub added: usize,
+    pub changed: usize,
+    pub unchanged: usize,
+    pub removed: usize,
+    pub failures: Vec<DocumentFailure>,
+    /// Files of formats ragway does not read (skipped, not failed).
+    pub unsupported: usize,
+    pub bytes: u64,
+    pub chunks_written: usize,
+    pub generation: i64,
+}
+
+impl SyncReport {
+    pub fn index_changed(&self) -> bool {
+        self.added + self.changed + self.removed > 0
+    }
+}
+
+pub type Progress<'a> = &'a (dyn Fn(&SyncEvent) + Send + Sync);
+
+/// Everything a sync needs; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Indexer {
+    pub catalog: Catalog,
+    pub store: Arc<dyn VectorStore>,
+    pub chunker: Arc<Chunker>,
+    pub bm25: Arc<Bm25Encoder>,
+    pub embedder: Option<Arc<dyn Embedder>>,
+    pub max_document_bytes: u64,
+}
+
+/// A document parsed and chunked, waiting to be written.
+struct Prepared {
+    entry: ManifestEntry,
+    chunks: Vec<(Chunk, Sparse)>,
+    previous_chunks: Option<usize>,
+}
+
+enum Step {
+    Unchanged,
+    Ready(Box<Prepared>),
+    Failed(String),
+}
+
+impl Indexer {
+    /// Syncs the folder `root` as the tenant's source `source_name` (created on first use).
+    pub async fn sync_folder(
+        &self,
+        tenant_id: &str,
+        source_name: &str,
+        root: &Path,
+        config: &FolderSourceConfig,
+        progress: Progress<'_>,
+    ) -> Result<SyncReport> {
+        self.catalog.require_tenant(tenant_id).await?;
+        let folder = FolderSource::new(root, config)?;
+        let settings = serde_json::json!({
+            "path": folder.root(),
+            "include": config.include,
+            "exclude": config.exclude,
+        });
+        let source = self
+            .catalog
+            .upsert_source(tenant_id, source_name, "folder", &settings)
+            .await?;
+        let run_id = self.catalog.start_sync_run(tenant_id, &source.id).await?;
+        let mut report = SyncReport {
+            run_id: run_id.clone(),
+            source_id: source.id.clone(),
+            ..SyncReport::default()
+        };
+        let outcome = self.run(&source, folder, &mut report, progress).await;
+        let message = outcome.as_ref().err().map(ToString::to_string);
+        self.catalog
+            .finish_sync_run(&run_id, &report, message.as_deref())
+            .await?;
+        outcome.map(|()| report)
+    }
+
+    async fn run(
+        &self,
+        source: &SourceRecord,
+        folder: FolderSource,
+        report: &mut SyncReport,
+        progress: Progress<'_>,
+    ) -> Result<()> {
+        let tenant_id = source.tenant_id.as_str();
+        let listing = tokio::task::spawn_blocking(move || folder.list()).await?;
+        report.unsupported = listing.unsupported.len();
+        let mut present: HashSet<String> = listing.entries.iter().map(|e| e.uri.clone()).collect();
+        for (uri, reason) in listing.errors {
+            present.insert(uri.clone());
+            self.fail(report, progress, uri, reason);
+        }
+        let manifest = self.catalog.manifest(&source.id).await?;
+        progress(&SyncEvent::Listed {
+            total: listing.entries.len(),
+        });
+
+        let mut steps = futures::stream::iter(listing.entries)
+            .map(|entry| {
+                let previous = manifest.get(&entry.uri).cloned();
+                self.prepare(tenant_id, &source.id, entry, previous)
+            })
+            .buffered(PARSE_CONCURRENCY);
+        let mut batch: Vec<Prepared> = Vec::new();
+        while let Some((entry, step)) = steps.next().await {
+            report.seen += 1;
+            report.bytes += entry.size;
+            match step {
+                Step::Unchanged => {
+                    report.unchanged += 1;
+                    progress(&SyncEvent::Document {
+                        uri: entry.uri,
+                        outcome: DocumentOutcome::Unchanged,
+                    });
+                }
+                Step::Failed(reason) => self.fail(report, progress, entry.uri, reason),
+                Step::Ready(prepared) => {
+                    batch.push(*prepared);
+                    if batch.iter().map(|p| p.chunks.len()).sum::<usize>() >= WRITE_BATCH_POINTS {
+                        self.write(
+                            tenant_id,
+                            &source.id,
+                            std::mem::take(&mut batch),
+                            report,
+                            progress,
+                        )
+                        .await?;
+                    }
+                }
+            }
+        }
+        drop(steps);
+        self.write(tenant_id, &source.id, batch, report, progress)
+            .await?;
+
+        for (uri, entry) in manifest {
+            if present.contains(&uri) {
+                continue;
+            }
+            self.store
+                .delete_document_chunks(tenant_id, &entry.document_id, 0)
+                .await?;
+            self.catalog.forget_document(&entry.document_id).await?;
+            report.removed += 1;
+            progress(&SyncEvent::Removed { uri });
+        }
+        report.generation = if report.index_changed() {
+            self.catalog.bump_generation(tenant_id).await?
+        } else {
+            self.catalog.require_tenant(tenant_id).await?.generation
+        };
+        Ok(())
+    }
+
+    fn fail(&self, report: &mut SyncReport, progress: Progress<'_>, uri: String, reason: String) {
+        tracing::warn!(uri = %uri, reason = %reason, "document skipped");
+        progress(&SyncEvent::Document {
+            uri: uri.clone(),
+            outcome: DocumentOutcome::Failed(reason.clone()),
+        });
+        report.failures.push(DocumentFailure { uri, reason });
+    }
+
+    /// Reads, hashes and (when new or changed) parses, chunks and BM25-encodes one document.
+    async fn prepare(
+        &self,
+        tenant_id: &str,
+        source_id: &str,
+        entry: SourceEntry,
+        previous: Option<ManifestEntry>,
+    ) -> (SourceEntry, Step) {
+        let indexer = self.clone();
+        let tenant_id = tenant_id.to_owned();
+        let source_id = source_id.to_owned();
+        let task_entry = entry.clone();
+        let step = tokio::task::spawn_blocking(move || {
+            indexer.prepare_blocking(&tenant_id, &source_id, &task_entry, previous)
+        })
+        .await
+        .unwrap_or_else(|e| Step::Failed(format!("internal error while parsing: {e}")));
+        (entry, step)
+    }
+
+    fn prepare_blocking(
+        &self,
+        tenant_id: &str,
+        source_id: &str,
+        entry: &SourceEntry,
+        previous: Option<ManifestEntry>,
+    ) -> Step {
+        if entry.size > self.max_document_bytes {
+            let err = IngestError::TooLarge {
+                uri: entry.uri.clone(),
+                size: entry.size,
+                limit: self.max_document_bytes,
+            };
+            return Step::Failed(err.to_string());
+        }
+        let bytes = match std::fs::read(&entry.path) {
+            Ok(bytes) => bytes,
+            Err(e) => return Step::Failed(format!("cannot read: {e}")),
+        };
+        let hash = content_hash(&bytes);
+        if previous.as_ref().is_some_and(|p| p.content_hash == hash) {
+            return Step::Unchanged;
+        }
+        let Some(format) = Format::from_path(&entry.path) else {
+            return Step::Failed("unsupported format".into());
+        };
+        let stem = entry
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let doc = match parse(format, &entry.uri, &stem, &bytes) {
+            Ok(doc) => doc,
+            Err(e) => return Step::Failed(e.to_string()),
+        };
+        let chunks: Vec<(Chunk, Sparse)> = self
+            .chunker
+            .chunk(&doc)
+            .into_iter()
+            .map(|chunk| {
+                let sparse = self.bm25.embed_document(&chunk.indexed_text());
+                let sparse = Sparse {
+                    indices: sparse.indices,
+                    values: sparse.values,
+                };
+                (chunk, sparse)
+            })
+            .collect();
+        let entry = ManifestEntry {
+            document_id: document_id(tenant_id, source_id, &entry.uri),
+            uri: entry.uri.clone(),
+            title: doc.title,
+            mime: doc.mime.to_owned(),
+            content_hash: hash,
+            size_bytes: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+            chunk_count: i64::try_from(chunks.len()).unwrap_or(i64::MAX),
+        };
+        Step::Ready(Box::new(Prepared {
+            entry,
+            chunks,
+            previous_chunks: previous.map(|p| usize::try_from(p.chunk_count).unwrap_or(0)),
+        }))
+    }
+
+    /// Embeds (if dense is on) and writes a batch, then trims stale chunks and records the manifest.
+    async fn write(
+        &self,
+        tenant_id: &str,
+        source_id: &str,
+        batch: Vec<Prepared>,
+        report: &mut SyncReport,
+        progress: Progress<'_>,
+    ) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut dense = match &self.embedder {
+            None => None,
+            Some(embedder) => {
+                let texts = batch
+                    .iter()
+                    .flat_map(|p| p.chunks.iter().map(|(c, _)| c.indexed_text()))
+                    .collect();
+                match embedder.embed(texts).await {
+                    Ok(vectors) => Some(vectors.into_iter()),
+                    Err(err) => {
+                        for prepared in batch {
+                            self.fail(report, progress, prepared.entry.uri, err.to_string());
+                        }
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        let mut points = Vec::new();
+        for prepared in &batch {
+            for (chunk, sparse) in &prepared.chunks {
+                points.push(ChunkPoint {
+                    id: point_id(tenant_id, &prepared.entry.document_id, chunk.index),
+                    dense: dense.as_mut().and_then(Iterator::next),
+                    sparse: sparse.clone(),
+                    payload: ChunkPayload {
+                        tenant_id: tenant_id.to_owned(),
+                        source_id: source_id.to_owned(),
+                        document_id: prepared.entry.document_id.clone(),
+                        uri: prepared.entry.uri.clone(),
+                        title: prepared.entry.title.clone(),
+                        heading_path: chunk.heading_path.clone(),
+                        chunk_index: chunk.index,
+                        text: chunk.text.clone(),
+                    },
+                });
+            }
+        }
+        let written = points.len();
+        self.store.upsert(points).await?;
+        report.chunks_written += written;
+        for prepared in batch {
+            let new_count = prepared.chunks.len();
+            if prepared.previous_chunks.is_some_and(|old| old > new_count) {
+                self.store
+                    .delete_document_chunks(tenant_id, &prepared.entry.document_id, new_count)
+                    .await?;
+            }
+            self.catalog
+                .record_document(tenant_id, source_id, &prepared.entry)
+                .await?;
+            let outcome = if prepared.previous_chunks.is_some() {
+                report.changed += 1;
+                DocumentOutcome::Changed
+            } else {
+                report.added += 1;
+                DocumentOutcome::Added
+            };
+            progress(&SyncEvent::Document {
+                uri: prepared.entry.uri,
+                outcome,
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,404 @@
+//! A fake OpenAI-compatible server: `/v1/chat/completions` (streamed and not, in OpenAI's exact
+//! chunk format) and `/v1/embeddings`. Its output is deterministic: chat answers name the sources
+//! the prompt gave them (`<source n=".." title="..">`), embeddings are hashed bags of words so that
+//! texts sharing words are close. Latency and failures can be injected.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone)]
+pub struct FakeOptions {
+    /// Delay before the first byte of every chat response.
+    pub latency: Duration,
+    /// Delay between streamed chunks.
+    pub chunk_delay: Duration,
+    pub embedding_dimensions: usize,
+}
+
+impl Default for FakeOptions {
+    fn default() -> Self {
+        Self {
+            latency: Duration::ZERO,
+            chunk_delay: Duration::ZERO,
+            embedding_dimensions: 256,
+        }
+    }
+}
+
+/// A failure to inject into the next requests of one endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct Failure {
+    pub status: u16,
+    pub retry_after_secs: Option<u64>,
+}
+
+#[derive(Default)]
+struct Shared {
+    chat_requests: Mutex<Vec<Value>>,
+    embedding_requests: AtomicUsize,
+    embedding_failures: Mutex<Vec<Failure>>,
+    chat_failures: Mutex<Vec<Failure>>,
+}
+
+#[derive(Clone)]
+struct FakeState {
+    options: FakeOptions,
+    shared: Arc<Shared>,
+}
+
+pub struct FakeOpenAi {
+    /// Base URL including `/v1`, as clients are configured.
+    pub base_url: String,
+    shared: Arc<Shared>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeOpenAi {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeOpenAi {
+    pub async fn start(options: FakeOptions) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared::default());
+        let state = FakeState {
+            options,
+            shared: Arc::clone(&shared),
+        };
+        let router = Router::new()
+            .route("/v1/chat/completions", post(chat))
+            .route("/v1/embeddings", post(embeddings))
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let server = tokio::spawn(async move {
+            if let Err(err) = axum::serve(listener, router).await {
+                tracing::error!(%err, "fake OpenAI server stopped");
+            }
+        });
+        Ok(Self {
+            base_url: format!("http://{addr}/v1"),
+            shared,
+            server,
+        })
+    }
+
+    pub fn chat_requests(&self) -> Vec<Value> {
+        self.shared
+            .chat_requests
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn embedding_requests(&self) -> usize {
+        self.shared.embedding_requests.load(Ordering::SeqCst)
+    }
+
+    /// The next `count` embedding requests fail with `failure`.
+    pub fn fail_embeddings(&self, failure: Failure, count: usize) {
+        if let Ok(mut f) = self.shared.embedding_failures.lock() {
+            f.extend(std::iter::repeat_n(failure, count));
+        }
+    }
+
+    /// The next `count` chat requests fail with `failure`.
+    pub fn fail_chat(&self, failure: Failure, count: usize) {
+        if let Ok(mut f) = self.shared.chat_failures.lock() {
+            f.extend(std::iter::repeat_n(failure, count));
+        }
+    }
+}
+
+fn openai_error(status: StatusCode, kind: &str, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"error": {"message": message, "type": kind, "param": null, "code": null}})),
+    )
+        .into_response()
+}
+
+/// OpenAI rejects requests without a bearer key; so does the fake.
+fn auth_failure(headers: &HeaderMap) -> Option<Response> {
+    let ok = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer ") && v.len() > 7);
+    (!ok).then(|| {
+        openai_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            "You didn't provide an API key.",
+        )
+    })
+}
+
+fn take_failure(failures: &Mutex<Vec<Failure>>) -> Option<Response> {
+    let failure = failures
+        .lock()
+        .ok()
+        .and_then(|mut f| (!f.is_empty()).then(|| f.remove(0)))?;
+    let status = StatusCode::from_u16(failure.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let kind = if failure.status == 429 {
+        "rate_limit_error"
+    } else {
+        "server_error"
+    };
+    let mut response = openai_error(status, kind, "injected failure");
+    if let Some(value) = failure
+        .retry_after_secs
+        .and_then(|secs| secs.to_string().parse().ok())
+    {
+        response.headers_mut().insert("retry-after", value);
+    }
+    Some(response)
+}
+
+/// `(n, title)` of every `<source n=".." title="..">` in the text.
+pub fn sources_in_prompt(prompt: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut rest = prompt;
+    while let Some(start) = rest.find("<source n=\"") {
+        rest = &rest[start + "<source n=\"".len()..];
+        let Some(end) = rest.find('"') else { break };
+        let n = rest[..end].to_owned();
+        let title = rest
+            .find("title=\"")
+            .map(|t| &rest[t + "title=\"".len()..])
+            .and_then(|t| t.find('"').map(|e| t[..e].to_owned()))
+            .unwrap_or_default();
+        found.push((n, title));
+    }
+    found
+}
+
+/// The deterministic answer: cites every source it was given, in order.
+pub fn answer_for(prompt: &str) -> String {
+    let sources = sources_in_prompt(prompt);
+    if sources.is_empty() {
+        return "I could not find this in the documents.".to_owned();
+    }
+    let cited: Vec<String> = sources
+        .iter()
+        .map(|(n, title)| format!("{title} [{n}]"))
+        .collect();
+    format!("According to your documents: {}.", cited.join("; "))
+}
+
+fn last_user_message(body: &Value) -> String {
+    let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    let Some(user) = messages.iter().rev().find(|m| m["role"] == "user") else {
+        return String::new();
+    };
+    match &user["content"] {
+        Value::String(text) => text.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join(""),
+        _ => String::new(),
+    }
+}
+
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() > 2)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+async fn chat(
+    State(state): State<FakeState>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(response) = auth_failure(&headers) {
+        return response;
+    }
+    if let Ok(mut requests) = state.shared.chat_requests.lock() {
+        requests.push(body.clone());
+    }
+    if let Some(response) = take_failure(&state.shared.chat_failures) {
+        return response;
+    }
+    let Some(model) = body["model"].as_str().map(str::to_owned) else {
+        return openai_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "you must provide a model parameter",
+        );
+    };
+    tokio::time::sleep(state.options.latency).await;
+    let answer = answer_for(&last_user_message(&body));
+    let prompt_tokens = words(&last_user_message(&body)).len();
+    let pieces: Vec<String> = answer.split_inclusive(' ').map(str::to_owned).collect();
+    let usage = json!({
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": pieces.len(),
+        "total_tokens": prompt_tokens + pieces.len(),
+    });
+    let id = "chatcmpl-fake0001";
+    let created = 1_700_000_000u64;
+    if body["stream"] != json!(true) {
+        return Json(json!({
+            "id": id, "object": "chat.completion", "created": created, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer, "refusal": null},
+                         "logprobs": null, "finish_reason": "stop"}],
+            "usage": usage,
+        }))
+        .into_response();
+    }
+    let include_usage = body["stream_options"]["include_usage"] == json!(true);
+    let chunk = move |delta: Value, finish: Value, usage: Value| {
+        let mut c = json!({
+            "id": id, "object": "chat.completion.chunk", "created": created, "model": model.clone(),
+            "system_fingerprint": null,
+            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
+        });
+        if include_usage {
+            c["usage"] = usage;
+        }
+        c
+    };
+    let mut events = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+        Value::Null,
+    )];
+    events.extend(
+        pieces
+            .iter()
+            .map(|p| chunk(json!({"content": p}), Value::Null, Value::Null)),
+    );
+    events.push(chunk(json!({}), json!("stop"), Value::Null));
+    if include_usage {
+        let mut last = chunk(json!({}), Value::Null, usage);
+        last["choices"] = json!([]);
+        events.push(last);
+    }
+    let delay = state.options.chunk_delay;
+    let stream = async_stream_events(events, delay);
+    Sse::new(stream).into_response()
+}
+
+fn async_stream_events(
+    events: Vec<Value>,
+    delay: Duration,
+) -> impl futures::Stream<Item = Result<Event, Infallible>> {
+    use futures::StreamExt;
+    let data = events
+        .into_iter()
+        .map(|e| e.to_string())
+        .chain(std::iter::once("[DONE]".to_owned()));
+    futures::stream::iter(data).then(move |d| async move {
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        Ok(Event::default().data(d))
+    })
+}
+
+/// Hashed bag of words, L2-normalised: deterministic and similarity-preserving.
+pub fn bow_embedding(text: &str, dimensions: usize) -> Vec<f32> {
+    let mut v = vec![0f32; dimensions];
+    for word in words(text) {
+        let hash = Sha256::digest(word.as_bytes());
+        let bucket = u32::from_le_bytes([hash[0], hash[1], hash[2], hash[3]]) as usize % dimensions;
+        v[bucket] += 1.0;
+    }
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    } else {
+        v[0] = 1.0;
+    }
+    v
+}
+
+async fn embeddings(
+    State(state): State<FakeState>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(response) = auth_failure(&headers) {
+        return response;
+    }
+    state
+        .shared
+        .embedding_requests
+        .fetch_add(1, Ordering::SeqCst);
+    if let Some(response) = take_failure(&state.shared.embedding_failures) {
+        return response;
+    }
+    let inputs: Vec<String> = match &body["input"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_owned))
+            .collect(),
+        _ => {
+            return openai_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "'input' must be a string or an array of strings",
+            );
+        }
+    };
+    let dims = body["dimensions"]
+        .as_u64()
+        .map_or(state.options.embedding_dimensions, |d| d as usize);
+    let tokens: usize = inputs.iter().map(|i| words(i).len()).sum();
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, text)| json!({"object": "embedding", "index": i, "embedding": bow_embedding(text, dims)}))
+        .collect();
+    Json(json!({
+        "object": "list", "data": data, "model": body["model"],
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }))
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sources_and_answers_deterministically() {
+        let prompt = "<source n=\"1\" title=\"VPN setup\" section=\"x\">a</source>\n<source n=\"2\" title=\"Travel\">b</source>";
+        assert_eq!(
+            sources_in_prompt(prompt),
+            [
+                ("1".into(), "VPN setup".into()),
+                ("2".into(), "Travel".into())
+            ]
+        );
+        assert_eq!(
+            answer_for(prompt),
+            "According to your documents: VPN setup [1]; Travel [2]."
+        );
+    }
+
+    #[test]
+    fn similar_texts_have_close_embeddings() {
+        let a = bow_embedding("forklift operation safety", 64);
+        let b = bow_embedding("safety of forklift operation rules", 64);
+        let c = bow_embedding("vacation days policy", 64);
+        let dot = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(p, q)| p * q).sum::<f32>();
+        assert!(dot(&a, &b) > dot(&a, &c));
+    }
+}

@@ -1,0 +1,94 @@
+//! Runs the real gateway in-process on 127.0.0.1:0 with its own data directory.
+
+use std::path::{Path, PathBuf};
+
+use ragway_gateway::{AppState, Config, app};
+use ragway_ingest::SyncReport;
+use ragway_ingest::source::FolderSourceConfig;
+
+/// The sample handbook shipped in `examples/`.
+pub fn handbook_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/handbook")
+}
+
+/// A config for tests: a fresh data directory, no LLM, no embedder.
+pub fn test_config(data_dir: &Path) -> Config {
+    Config {
+        data_dir: data_dir.to_path_buf(),
+        ..Config::default()
+    }
+}
+
+pub struct Gateway {
+    pub base_url: String,
+    pub state: AppState,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Gateway {
+    pub async fn start(config: Config) -> Result<Self, Box<dyn std::error::Error>> {
+        let state = AppState::open(config).await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let router = app(state.clone());
+        let server = tokio::spawn(async move {
+            if let Err(err) = axum::serve(listener, router).await {
+                tracing::error!(%err, "test gateway stopped");
+            }
+        });
+        Ok(Self {
+            base_url: format!("http://{addr}"),
+            state,
+            server,
+        })
+    }
+
+    /// Creates the tenant and returns a fresh API key for it.
+    pub async fn tenant_with_key(
+        &self,
+        tenant: &str,
+    ) -> Result<String, Box<dyn std::error::Error>> {
+        self.state.catalog.ensure_tenant(tenant).await?;
+        Ok(self
+            .state
+            .catalog
+            .create_api_key(tenant, "test")
+            .await?
+            .secret)
+    }
+
+    pub async fn sync(
+        &self,
+        tenant: &str,
+        source: &str,
+        dir: &Path,
+    ) -> Result<SyncReport, Box<dyn std::error::Error>> {
+        let report = self
+            .state
+            .indexer
+            .sync_folder(tenant, source, dir, &FolderSourceConfig::default(), &|_| {})
+            .await?;
+        Ok(report)
+    }
+}
+
+/// Copies a directory tree (tests mutate copies of the handbook, never the original).
+pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
