@@ -3,8 +3,8 @@
 use scraper::{ElementRef, Html, Node, Selector};
 
 use super::collapse_whitespace;
-use super::markdown::drop_title_from_paths;
-use crate::model::{ParsedDocument, Section};
+use super::sections::SectionCollector;
+use crate::model::ParsedDocument;
 
 /// Elements whose content is never document text.
 const SKIPPED: &[&str] = &[
@@ -42,12 +42,11 @@ pub(super) fn parse(text: &str, fallback_title: String) -> ParsedDocument {
     let mut walker = Walker::default();
     let root = body(&html).unwrap_or_else(|| html.root_element());
     walker.walk(root, 0);
-    walker.flush();
     let title = page_title(&html)
-        .or(walker.first_heading.clone())
+        .or_else(|| walker.sections.first_heading.clone())
         .unwrap_or(fallback_title);
     ParsedDocument {
-        sections: drop_title_from_paths(walker.sections, &title),
+        sections: walker.sections.finish(&title),
         title,
         mime: "text/html",
     }
@@ -78,10 +77,7 @@ fn heading_level(name: &str) -> Option<usize> {
 
 #[derive(Default)]
 struct Walker {
-    headings: Vec<(usize, String)>,
-    first_heading: Option<String>,
-    current: String,
-    sections: Vec<Section>,
+    sections: SectionCollector,
     in_pre: bool,
 }
 
@@ -95,17 +91,18 @@ impl Walker {
             return;
         }
         if let Some(level) = heading_level(name) {
-            self.open_heading(level, &element.text().collect::<String>());
+            self.sections
+                .open_heading(level, &element.text().collect::<String>());
             return;
         }
         let is_block = BLOCKS.contains(&name);
         let was_pre = self.in_pre;
         self.in_pre |= name == "pre";
         if is_block {
-            self.newline();
+            self.sections.newline();
         }
         if name == "li" {
-            self.current.push_str("- ");
+            self.sections.current.push_str("- ");
         }
         for child in element.children() {
             match child.value() {
@@ -119,20 +116,20 @@ impl Walker {
             }
         }
         if matches!(name, "td" | "th") {
-            self.current.push_str(" | ");
-        }
-        if is_block {
-            self.newline();
+            self.sections.current.push_str(" | ");
         }
         if name == "p" {
-            self.current.push('\n');
+            self.sections.paragraph_break();
+        } else if is_block {
+            self.sections.newline();
         }
         self.in_pre = was_pre;
     }
 
     fn push_text(&mut self, text: &str) {
+        let current = &mut self.sections.current;
         if self.in_pre {
-            self.current.push_str(text);
+            current.push_str(text);
             return;
         }
         let collapsed = collapse_whitespace(text);
@@ -140,46 +137,14 @@ impl Walker {
             return;
         }
         let needs_space = text.starts_with(char::is_whitespace)
-            && !self.current.is_empty()
-            && !self.current.ends_with(char::is_whitespace);
+            && !current.is_empty()
+            && !current.ends_with(char::is_whitespace);
         if needs_space {
-            self.current.push(' ');
+            current.push(' ');
         }
-        self.current.push_str(&collapsed);
+        current.push_str(&collapsed);
         if text.ends_with(char::is_whitespace) {
-            self.current.push(' ');
-        }
-    }
-
-    fn newline(&mut self) {
-        let trimmed_len = self.current.trim_end_matches([' ', '\t']).len();
-        self.current.truncate(trimmed_len);
-        if !self.current.is_empty() && !self.current.ends_with('\n') {
-            self.current.push('\n');
-        }
-    }
-
-    fn open_heading(&mut self, level: usize, text: &str) {
-        let text = collapse_whitespace(text);
-        if text.is_empty() {
-            return;
-        }
-        self.flush();
-        if self.first_heading.is_none() {
-            self.first_heading = Some(text.clone());
-        }
-        self.headings.retain(|(open, _)| *open < level);
-        self.headings.push((level, text));
-    }
-
-    fn flush(&mut self) {
-        let text = std::mem::take(&mut self.current);
-        let text = text.trim();
-        if !text.is_empty() {
-            self.sections.push(Section {
-                heading_path: self.headings.iter().map(|(_, h)| h.clone()).collect(),
-                text: text.to_owned(),
-            });
+            current.push(' ');
         }
     }
 }

@@ -1,21 +1,23 @@
 //! Markdown via pulldown-cmark: headings open sections, front matter may carry the title.
 
-use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
-use super::collapse_whitespace;
-use crate::model::{ParsedDocument, Section};
+use super::sections::SectionCollector;
+use crate::model::ParsedDocument;
 
 pub(super) fn parse(text: &str, fallback_title: String) -> ParsedDocument {
     let (front_title, body) = split_front_matter(text);
-    let mut builder = SectionBuilder::default();
+    let mut builder = MarkdownBuilder::default();
     let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
     for event in Parser::new_ext(body, options) {
         builder.handle(event);
     }
-    let (sections, first_heading) = builder.finish();
-    let title = front_title.or(first_heading).unwrap_or(fallback_title);
+    let collector = builder.sections;
+    let title = front_title
+        .or_else(|| collector.first_heading.clone())
+        .unwrap_or(fallback_title);
     ParsedDocument {
-        sections: drop_title_from_paths(sections, &title),
+        sections: collector.finish(&title),
         title,
         mime: "text/markdown",
     }
@@ -44,53 +46,37 @@ fn split_front_matter(text: &str) -> (Option<String>, &str) {
     (title, body)
 }
 
-/// The title is already the first element of every indexed text; don't repeat it in each heading path.
-pub(super) fn drop_title_from_paths(mut sections: Vec<Section>, title: &str) -> Vec<Section> {
-    for section in &mut sections {
-        if section.heading_path.first().is_some_and(|h| h == title) {
-            section.heading_path.remove(0);
-        }
-    }
-    sections
-}
-
 #[derive(Default)]
-struct SectionBuilder {
-    /// Open headings as (level, text), outermost first.
-    headings: Vec<(HeadingLevel, String)>,
-    heading_text: Option<(HeadingLevel, String)>,
-    first_heading: Option<String>,
-    current: String,
-    sections: Vec<Section>,
-    in_code_block: bool,
+struct MarkdownBuilder {
+    sections: SectionCollector,
+    /// Text of the heading being read, with its level.
+    heading: Option<(usize, String)>,
 }
 
-impl SectionBuilder {
+impl MarkdownBuilder {
     fn handle(&mut self, event: Event<'_>) {
         match event {
             Event::Start(Tag::Heading { level, .. }) => {
-                self.heading_text = Some((level, String::new()));
+                self.heading = Some((level as usize, String::new()));
             }
-            Event::End(TagEnd::Heading(_)) => self.close_heading(),
-            Event::Start(Tag::CodeBlock(_)) => {
-                self.in_code_block = true;
-                self.newline();
-            }
-            Event::End(TagEnd::CodeBlock) => {
-                self.in_code_block = false;
-                self.newline();
-            }
-            Event::Start(Tag::Item) => {
-                self.newline();
-                self.current.push_str("- ");
-            }
-            Event::End(TagEnd::Paragraph | TagEnd::TableHead | TagEnd::TableRow) => {
-                self.current.push('\n');
-                if !self.current.ends_with("\n\n") {
-                    self.current.push('\n');
+            Event::End(TagEnd::Heading(_)) => {
+                if let Some((level, text)) = self.heading.take() {
+                    self.sections.open_heading(level, &text);
                 }
             }
-            Event::End(TagEnd::Item | TagEnd::BlockQuote(_) | TagEnd::List(_)) => self.newline(),
+            Event::Start(Tag::CodeBlock(_)) | Event::End(TagEnd::CodeBlock) => {
+                self.sections.newline();
+            }
+            Event::Start(Tag::Item) => {
+                self.sections.newline();
+                self.sections.current.push_str("- ");
+            }
+            Event::End(TagEnd::Paragraph | TagEnd::TableHead | TagEnd::TableRow) => {
+                self.sections.paragraph_break();
+            }
+            Event::End(TagEnd::Item | TagEnd::BlockQuote(_) | TagEnd::List(_)) => {
+                self.sections.newline();
+            }
             Event::End(TagEnd::TableCell) => self.push_text(" | "),
             Event::Text(text) | Event::Code(text) => self.push_text(&text),
             Event::SoftBreak => self.push_text(" "),
@@ -100,45 +86,10 @@ impl SectionBuilder {
     }
 
     fn push_text(&mut self, text: &str) {
-        match &mut self.heading_text {
+        match &mut self.heading {
             Some((_, heading)) => heading.push_str(text),
-            None => self.current.push_str(text),
+            None => self.sections.current.push_str(text),
         }
-    }
-
-    fn newline(&mut self) {
-        if !self.current.is_empty() && !self.current.ends_with('\n') {
-            self.current.push('\n');
-        }
-    }
-
-    fn close_heading(&mut self) {
-        let Some((level, text)) = self.heading_text.take() else {
-            return;
-        };
-        let text = collapse_whitespace(&text);
-        self.flush();
-        if self.first_heading.is_none() && !text.is_empty() {
-            self.first_heading = Some(text.clone());
-        }
-        self.headings.retain(|(open, _)| *open < level);
-        self.headings.push((level, text));
-    }
-
-    fn flush(&mut self) {
-        let text = std::mem::take(&mut self.current);
-        let text = text.trim();
-        if !text.is_empty() {
-            self.sections.push(Section {
-                heading_path: self.headings.iter().map(|(_, h)| h.clone()).collect(),
-                text: text.to_owned(),
-            });
-        }
-    }
-
-    fn finish(mut self) -> (Vec<Section>, Option<String>) {
-        self.flush();
-        (self.sections, self.first_heading)
     }
 }
 
@@ -177,5 +128,16 @@ mod tests {
         let doc = parse("# T\n```\n# not a heading\n```\n", "f".into());
         assert_eq!(doc.sections.len(), 1);
         assert!(doc.sections[0].text.contains("# not a heading"));
+    }
+
+    #[test]
+    fn lists_and_tables_keep_their_shape() {
+        let doc = parse(
+            "# T\n- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n",
+            "f".into(),
+        );
+        let text = &doc.sections[0].text;
+        assert!(text.contains("- one\n- two"), "{text:?}");
+        assert!(text.contains("1 | 2 |"), "{text:?}");
     }
 }

@@ -2,6 +2,7 @@
 
 mod html;
 mod markdown;
+mod sections;
 mod text;
 
 use std::path::Path;

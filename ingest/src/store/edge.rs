@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use qdrant_edge::external::ordered_float::OrderedFloat;
 use qdrant_edge::external::uuid::Uuid as EdgeUuid;
@@ -21,6 +21,8 @@ use crate::error::{IngestError, Result};
 
 pub struct EdgeStore {
     shard: Arc<EdgeShard>,
+    /// Serialises writes: qdrant-edge's flush panics if it meets a concurrent writer.
+    writes: Arc<Mutex<()>>,
     dense: Option<usize>,
     path: PathBuf,
     _lock: File,
@@ -94,6 +96,7 @@ impl EdgeStore {
         }
         Ok(Self {
             shard: Arc::new(shard),
+            writes: Arc::new(Mutex::new(())),
             dense: stored_dense.filter(|_| dense.is_some()),
             path: dir.to_path_buf(),
             _lock: lock,
@@ -107,6 +110,22 @@ impl EdgeStore {
     {
         let shard = Arc::clone(&self.shard);
         tokio::task::spawn_blocking(move || f(&shard)).await?
+    }
+
+    /// Applies one update and flushes it to disk before returning. qdrant-edge 0.7 does not
+    /// replay its WAL on load, so an unflushed write would be lost in a crash — and the sync
+    /// records a document in the manifest only after its points are durable.
+    async fn write(&self, operation: UpdateOperation) -> Result<()> {
+        let writes = Arc::clone(&self.writes);
+        self.blocking(move |shard| {
+            let _guard = writes
+                .lock()
+                .map_err(|_| store_err("a previous write panicked"))?;
+            shard.update(operation).map_err(store_err)?;
+            shard.flush();
+            Ok(())
+        })
+        .await
     }
 }
 
@@ -243,17 +262,12 @@ impl VectorStore for EdgeStore {
         if points.is_empty() {
             return Ok(());
         }
-        self.blocking(move |shard| {
-            let points = points
-                .into_iter()
-                .map(|p| to_point(p).map(Into::into))
-                .collect::<Result<Vec<_>>>()?;
-            let op = PointOperations::UpsertPoints(PointInsertOperations::PointsList(points));
-            shard
-                .update(UpdateOperation::PointOperation(op))
-                .map_err(store_err)
-        })
-        .await
+        let points = points
+            .into_iter()
+            .map(|p| to_point(p).map(Into::into))
+            .collect::<Result<Vec<_>>>()?;
+        let op = PointOperations::UpsertPoints(PointInsertOperations::PointsList(points));
+        self.write(UpdateOperation::PointOperation(op)).await
     }
 
     async fn delete_document_chunks(
@@ -275,24 +289,13 @@ impl VectorStore for EdgeStore {
             )));
         }
         filter.must.get_or_insert_with(Vec::new).extend(must);
-        self.blocking(move |shard| {
-            let op = PointOperations::DeletePointsByFilter(filter);
-            shard
-                .update(UpdateOperation::PointOperation(op))
-                .map_err(store_err)
-        })
-        .await
+        let op = PointOperations::DeletePointsByFilter(filter);
+        self.write(UpdateOperation::PointOperation(op)).await
     }
 
     async fn delete_tenant(&self, tenant_id: &str) -> Result<()> {
-        let filter = tenant_filter(tenant_id)?;
-        self.blocking(move |shard| {
-            let op = PointOperations::DeletePointsByFilter(filter);
-            shard
-                .update(UpdateOperation::PointOperation(op))
-                .map_err(store_err)
-        })
-        .await
+        let op = PointOperations::DeletePointsByFilter(tenant_filter(tenant_id)?);
+        self.write(UpdateOperation::PointOperation(op)).await
     }
 
     async fn search(&self, query: SearchQuery) -> Result<Vec<Hit>> {

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs ragway's benchmarks; paste the output into docs/BENCHMARKS.md with this command line.
+# Usage: bench/run.sh            (from the repository root)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PGDOC=/usr/share/doc/postgresql-doc-15/html
+if [ ! -d "$PGDOC" ]; then
+  echo "installing postgresql-doc-15 (the PostgreSQL manual, ~1,100 HTML pages) for the large-corpus benchmark" >&2
+  if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq postgresql-doc-15 >/dev/null; else sudo apt-get install -y -qq postgresql-doc-15 >/dev/null; fi
+fi
+
+run() { cargo run -q -p ragway-tests --example "$@"; }
+
+echo "== ingest throughput: examples/handbook"
+run ingest_throughput examples/handbook
+echo
+echo "== ingest throughput: PostgreSQL 15 manual"
+run ingest_throughput "$PGDOC"
+echo
+echo "== ask latency"
+run ask_latency 300 50

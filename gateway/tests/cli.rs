@@ -1,0 +1,208 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The `ragway` binary end to end: tenants, keys, ingest (twice: incremental), ask, and errors.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn ragway(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ragway"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("OPENAI_API_KEY")
+        .env("RAGWAY_LOG", "warn")
+        .current_dir(data_dir)
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[test]
+fn tenants_keys_ingest_and_ask_from_the_command_line() {
+    let data = tempfile::tempdir().unwrap();
+    let handbook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/handbook");
+    let handbook = handbook.to_str().unwrap();
+
+    assert!(
+        stdout(&ragway(
+            data.path(),
+            &["tenants", "create", "acme", "--name", "Acme"]
+        ))
+        .contains("created tenant acme")
+    );
+    let created = stdout(&ragway(
+        data.path(),
+        &["keys", "create", "--tenant", "acme", "--name", "ci"],
+    ));
+    let key = created.lines().last().unwrap();
+    assert!(key.starts_with("rgw_"), "{created}");
+    let listed = stdout(&ragway(data.path(), &["keys", "list", "--tenant", "acme"]));
+    assert!(
+        listed.contains("ci") && !listed.contains(key),
+        "secrets are never listed: {listed}"
+    );
+
+    let first = stdout(&ragway(
+        data.path(),
+        &["ingest", "--tenant", "acme", handbook],
+    ));
+    assert!(
+        first.contains("42 seen, 42 added, 0 changed, 0 unchanged, 0 removed, 0 failed"),
+        "{first}"
+    );
+    let second = stdout(&ragway(
+        data.path(),
+        &["ingest", "--tenant", "acme", handbook],
+    ));
+    assert!(
+        second.contains("0 added, 0 changed, 42 unchanged, 0 removed, 0 failed (0 chunks written"),
+        "{second}"
+    );
+
+    let answer = stdout(&ragway(
+        data.path(),
+        &[
+            "ask",
+            "--tenant",
+            "acme",
+            "Which server address does the NorthGate client connect to?",
+        ],
+    ));
+    assert!(answer.starts_with("Extractive answer"), "{answer}");
+    assert!(
+        answer.contains("Sources:") && answer.contains("(it/northgate-vpn-setup.md)"),
+        "{answer}"
+    );
+
+    let unknown = ragway(data.path(), &["ingest", "--tenant", "nobody", handbook]);
+    assert!(!unknown.status.success());
+    let message = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        message.contains("tenant nobody") && message.contains("ragway tenants create"),
+        "{message}"
+    );
+
+    let bad_config = ragway(
+        data.path(),
+        &["--config", "/nonexistent/ragway.toml", "tenants", "list"],
+    );
+    assert!(!bad_config.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad_config.stderr)
+            .contains("cannot read /nonexistent/ragway.toml")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_ingest_converges_when_re_run() {
+    let data = tempfile::tempdir().unwrap();
+    let docs = data.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    const DOCS: usize = 3000;
+    for i in 0..DOCS {
+        let body = format!(
+            "# Procedure {i}\nStep codeword zx{i}q applies to machine {i}. {}\n",
+            "Check the guard. ".repeat(20)
+        );
+        std::fs::write(docs.join(format!("p{i:04}.md")), body).unwrap();
+    }
+    let docs_arg = docs.to_str().unwrap();
+    stdout(&ragway(data.path(), &["tenants", "create", "acme"]));
+    let catalog_url = ragway_ingest::catalog::default_url(data.path());
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ragway"))
+        .args([
+            "--data-dir",
+            data.path().to_str().unwrap(),
+            "ingest",
+            "--tenant",
+            "acme",
+            docs_arg,
+        ])
+        .env("RAGWAY_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it (SIGKILL: no cleanup) as soon as some, but not all, documents are recorded.
+    let catalog = ragway_ingest::Catalog::connect(&catalog_url).await.unwrap();
+    let recorded = loop {
+        let n = catalog.document_count("acme").await.unwrap();
+        if n > 0 {
+            child.kill().unwrap();
+            break n;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the ingest finished before it could be killed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    };
+    child.wait().unwrap();
+    let at_kill = catalog.document_count("acme").await.unwrap();
+    assert!(
+        at_kill < DOCS as i64,
+        "killed after {recorded} documents, found {at_kill}: the kill came too late"
+    );
+    catalog.pool().close().await;
+
+    let rerun = stdout(&ragway(
+        data.path(),
+        &["ingest", "--tenant", "acme", docs_arg],
+    ));
+    assert!(
+        rerun.contains(&format!("{DOCS} seen"))
+            && rerun.contains("0 changed")
+            && rerun.contains("0 failed"),
+        "{rerun}"
+    );
+    let again = stdout(&ragway(
+        data.path(),
+        &["ingest", "--tenant", "acme", docs_arg],
+    ));
+    assert!(
+        again.contains(&format!("0 added, 0 changed, {DOCS} unchanged")),
+        "{again}"
+    );
+
+    // Every document is searchable exactly once: one chunk each, no duplicates, none lost.
+    let config = ragway_gateway::Config {
+        data_dir: data.path().to_path_buf(),
+        ..Default::default()
+    };
+    let state = ragway_gateway::AppState::open(config).await.unwrap();
+    assert_eq!(state.store.count("acme").await.unwrap(), DOCS);
+    assert_eq!(
+        state.catalog.document_count("acme").await.unwrap(),
+        DOCS as i64
+    );
+    for i in [0, DOCS / 2, DOCS - 1] {
+        let hits = state
+            .retriever
+            .retrieve("acme", &format!("zx{i}q"), 3)
+            .await
+            .unwrap();
+        assert_eq!(hits[0].payload.uri, format!("p{i:04}.md"));
+    }
+    let source = state
+        .catalog
+        .source_by_name("acme", "docs")
+        .await
+        .unwrap()
+        .unwrap();
+    let runs = state.catalog.sync_runs(&source.id).await.unwrap();
+    let statuses: Vec<&str> = runs.iter().map(|r| r.status.as_str()).collect();
+    assert_eq!(
+        statuses,
+        ["failed", "succeeded", "succeeded"],
+        "the killed run is marked failed"
+    );
+}

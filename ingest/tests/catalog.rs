@@ -1,0 +1,118 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The catalog's one migration set on both backends: SQLite (always) and PostgreSQL (a throwaway
+//! database on the local server; set RAGWAY_TEST_POSTGRES_URL to point elsewhere, or to "off").
+
+use ragway_ingest::Catalog;
+use ragway_ingest::catalog::ManifestEntry;
+use sqlx::Connection;
+
+async fn exercise(catalog: &Catalog) {
+    let tenant = catalog.create_tenant("acme", "Acme Corp").await.unwrap();
+    assert_eq!(tenant.generation, 0);
+    assert!(
+        catalog.create_tenant("acme", "again").await.is_err(),
+        "duplicate tenants are refused"
+    );
+    assert!(catalog.create_tenant("Bad Id!", "x").await.is_err());
+
+    let key = catalog.create_api_key("acme", "intranet").await.unwrap();
+    let (record, hash) = catalog
+        .api_key_with_hash(&key.record.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.tenant_id, "acme");
+    assert_ne!(hash, key.secret, "only the hash is stored");
+    catalog.touch_api_key(&record.id).await.unwrap();
+    catalog.revoke_api_key(&record.id).await.unwrap();
+    assert!(
+        catalog.api_keys("acme").await.unwrap()[0]
+            .revoked_at
+            .is_some()
+    );
+
+    let source = catalog
+        .upsert_source(
+            "acme",
+            "docs",
+            "folder",
+            &serde_json::json!({"path": "/srv/docs"}),
+        )
+        .await
+        .unwrap();
+    let entry = ManifestEntry {
+        document_id: "d1".into(),
+        uri: "a.md".into(),
+        title: "A".into(),
+        mime: "text/markdown".into(),
+        content_hash: "h1".into(),
+        size_bytes: 10,
+        chunk_count: 2,
+    };
+    catalog
+        .record_document("acme", &source.id, &entry)
+        .await
+        .unwrap();
+    catalog
+        .record_document(
+            "acme",
+            &source.id,
+            &ManifestEntry {
+                content_hash: "h2".into(),
+                ..entry.clone()
+            },
+        )
+        .await
+        .unwrap();
+    let manifest = catalog.manifest(&source.id).await.unwrap();
+    assert_eq!(manifest["a.md"].content_hash, "h2");
+    assert_eq!(catalog.document_count("acme").await.unwrap(), 1);
+
+    let run = catalog.start_sync_run("acme", &source.id).await.unwrap();
+    assert_eq!(
+        catalog.fail_interrupted_sync_runs().await.unwrap(),
+        1,
+        "a run left running is marked failed"
+    );
+    assert_eq!(catalog.sync_runs(&source.id).await.unwrap()[0].id, run);
+    assert_eq!(
+        catalog.sync_runs(&source.id).await.unwrap()[0].status,
+        "failed"
+    );
+    assert_eq!(catalog.bump_generation("acme").await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn sqlite_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = ragway_ingest::catalog::default_url(dir.path());
+    exercise(&Catalog::connect(&url).await.unwrap()).await;
+    // Re-opening runs no migration twice and keeps the data.
+    let again = Catalog::connect(&url).await.unwrap();
+    assert_eq!(again.tenants().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn postgres_catalog() {
+    let server = std::env::var("RAGWAY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    if server == "off" {
+        return;
+    }
+    sqlx::any::install_default_drivers();
+    let name = format!("ragway_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::AnyConnection::connect(&format!("{server}/postgres"))
+        .await
+        .expect("PostgreSQL must run on 127.0.0.1:5432 (or set RAGWAY_TEST_POSTGRES_URL=off)");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let catalog = Catalog::connect(&format!("{server}/{name}")).await.unwrap();
+    exercise(&catalog).await;
+    catalog.pool().close().await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
