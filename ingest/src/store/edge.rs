@@ -19,8 +19,34 @@ use qdrant_edge::{
 use super::{BM25, ChunkPayload, ChunkPoint, DENSE, Hit, SearchQuery, Sparse, VectorStore};
 use crate::error::{IngestError, Result};
 
+/// Owns the shard so that its drop-time flush (which panics on I/O errors, e.g. when the directory
+/// was already removed) cannot unwind through ragway: every write is flushed when it happens.
+struct ShardHandle(Option<EdgeShard>);
+
+impl ShardHandle {
+    fn get(&self) -> Result<&EdgeShard> {
+        self.0
+            .as_ref()
+            .ok_or_else(|| store_err("the index is closed"))
+    }
+}
+
+impl Drop for ShardHandle {
+    fn drop(&mut self) {
+        if let Some(shard) = self.0.take() {
+            let closed =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(shard)));
+            if closed.is_err() {
+                tracing::warn!(
+                    "the index could not be flushed on close; all writes were already flushed"
+                );
+            }
+        }
+    }
+}
+
 pub struct EdgeStore {
-    shard: Arc<EdgeShard>,
+    shard: Arc<ShardHandle>,
     /// Serialises writes: qdrant-edge's flush panics if it meets a concurrent writer.
     writes: Arc<Mutex<()>>,
     dense: Option<usize>,
@@ -95,7 +121,7 @@ impl EdgeStore {
             _ => {}
         }
         Ok(Self {
-            shard: Arc::new(shard),
+            shard: Arc::new(ShardHandle(Some(shard))),
             writes: Arc::new(Mutex::new(())),
             dense: stored_dense.filter(|_| dense.is_some()),
             path: dir.to_path_buf(),
@@ -109,7 +135,7 @@ impl EdgeStore {
         F: FnOnce(&EdgeShard) -> Result<T> + Send + 'static,
     {
         let shard = Arc::clone(&self.shard);
-        tokio::task::spawn_blocking(move || f(&shard)).await?
+        tokio::task::spawn_blocking(move || f(shard.get()?)).await?
     }
 
     /// Applies one update and flushes it to disk before returning. qdrant-edge 0.7 does not
