@@ -227,10 +227,28 @@ impl Chunker {
         next
     }
 
+    /// Byte offset where each token of `text` starts (one BPE pass over the whole text).
+    fn token_starts(&self, text: &str) -> Vec<usize> {
+        let tokens = self.bpe.encode_ordinary(text);
+        let mut starts = Vec::with_capacity(tokens.len());
+        let mut offset = 0;
+        for token in &tokens {
+            starts.push(offset);
+            offset += self
+                .bpe
+                .decode_bytes(std::slice::from_ref(token))
+                .map_or(0, |bytes| bytes.len());
+        }
+        starts
+    }
+
     fn words(&self, text: &str) -> Vec<Word> {
+        // A word owns the tokens that start between the end of the previous word and its own end
+        // (BPE tokens carry their leading space), so the counts add up to the text's token count.
+        let starts = self.token_starts(text);
+        let mut next_token = 0;
         let mut words: Vec<Word> = Vec::new();
         let mut word_start: Option<usize> = None;
-        let mut prev_end = 0;
         for (i, c) in text
             .char_indices()
             .chain(std::iter::once((text.len(), ' ')))
@@ -238,14 +256,16 @@ impl Chunker {
             match (c.is_whitespace(), word_start) {
                 (false, None) => word_start = Some(i),
                 (true, Some(start)) => {
-                    let tokens = self.count(&text[prev_end..i]);
+                    let first = next_token;
+                    while next_token < starts.len() && starts[next_token] < i {
+                        next_token += 1;
+                    }
                     words.push(Word {
                         start,
                         end: i,
-                        tokens,
+                        tokens: next_token - first,
                         boundary: Boundary::Word,
                     });
-                    prev_end = i;
                     word_start = None;
                 }
                 _ => {}
