@@ -1,0 +1,213 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The `VectorStore` contract. Every implementation must pass `contract`; today that is the
+//! embedded `EdgeStore` (a Qdrant-server implementation joins it when one exists).
+
+use ragway_ingest::embed::{Bm25Config, Bm25Encoder};
+use ragway_ingest::ids::point_id;
+use ragway_ingest::store::{ChunkPayload, ChunkPoint, EdgeStore, SearchQuery, Sparse, VectorStore};
+
+fn point(
+    bm25: &Bm25Encoder,
+    tenant: &str,
+    doc: &str,
+    index: usize,
+    text: &str,
+    dense: Option<Vec<f32>>,
+) -> ChunkPoint {
+    let sparse = bm25.embed_document(text);
+    ChunkPoint {
+        id: point_id(tenant, doc, index),
+        dense,
+        sparse: Sparse {
+            indices: sparse.indices,
+            values: sparse.values,
+        },
+        payload: ChunkPayload {
+            tenant_id: tenant.into(),
+            source_id: "s".into(),
+            document_id: doc.into(),
+            uri: format!("{doc}.md"),
+            title: doc.into(),
+            heading_path: vec!["H".into()],
+            chunk_index: index,
+            text: text.into(),
+        },
+    }
+}
+
+fn query(bm25: &Bm25Encoder, tenant: &str, text: &str, dense: Option<Vec<f32>>) -> SearchQuery {
+    let sparse = bm25.embed_query(text);
+    SearchQuery {
+        tenant_id: tenant.into(),
+        sparse: Sparse {
+            indices: sparse.indices,
+            values: sparse.values,
+        },
+        dense,
+        limit: 10,
+        candidates: 20,
+        min_bm25_score: 0.0,
+        min_dense_score: 0.0,
+        rrf_k: 60,
+    }
+}
+
+fn unit(v: [f32; 4]) -> Vec<f32> {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter().map(|x| x / n).collect()
+}
+
+async fn contract(store: &dyn VectorStore) {
+    let bm25 = Bm25Encoder::new(&Bm25Config::default()).unwrap();
+    let dense = store.dense_dimensions().is_some();
+    let vec = |v: [f32; 4]| dense.then(|| unit(v));
+    store
+        .upsert(vec![
+            point(
+                &bm25,
+                "a",
+                "crane",
+                0,
+                "Overhead crane hooks are inspected monthly.",
+                vec([1.0, 0.0, 0.0, 0.0]),
+            ),
+            point(
+                &bm25,
+                "a",
+                "crane",
+                1,
+                "Crane wire ropes are replaced every two years.",
+                vec([0.9, 0.1, 0.0, 0.0]),
+            ),
+            point(
+                &bm25,
+                "a",
+                "lathe",
+                0,
+                "The lathe spindle is greased weekly.",
+                vec([0.0, 1.0, 0.0, 0.0]),
+            ),
+            point(
+                &bm25,
+                "b",
+                "crane",
+                0,
+                "Tenant B crane manual.",
+                vec([1.0, 0.0, 0.0, 0.0]),
+            ),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.count("a").await.unwrap(), 3);
+    assert_eq!(store.count("b").await.unwrap(), 1);
+
+    // Keyword search ranks by BM25 and never crosses tenants.
+    let hits = store
+        .search(query(
+            &bm25,
+            "a",
+            "crane inspection",
+            vec([1.0, 0.0, 0.0, 0.0]),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(hits[0].payload.document_id, "crane");
+    assert_eq!(hits[0].payload.chunk_index, 0);
+    assert!(hits.iter().all(|h| h.payload.tenant_id == "a"));
+    let hits = store
+        .search(query(&bm25, "b", "lathe spindle", None))
+        .await
+        .unwrap();
+    assert!(hits.is_empty(), "tenant b has no lathe: {hits:?}");
+
+    // The relevance cut removes weak matches; a query of stopwords finds nothing.
+    let mut strict = query(&bm25, "a", "crane", None);
+    strict.min_bm25_score = 1000.0;
+    assert!(store.search(strict).await.unwrap().is_empty());
+    assert!(
+        store
+            .search(query(&bm25, "a", "the of and", None))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Upserting the same ids replaces; deleting a document's tail keeps its head.
+    store
+        .upsert(vec![point(
+            &bm25,
+            "a",
+            "crane",
+            1,
+            "Crane ropes: replace every 18 months.",
+            vec([0.9, 0.1, 0.0, 0.0]),
+        )])
+        .await
+        .unwrap();
+    assert_eq!(store.count("a").await.unwrap(), 3);
+    let hits = store
+        .search(query(&bm25, "a", "ropes months", None))
+        .await
+        .unwrap();
+    assert!(hits[0].payload.text.contains("18 months"));
+    store.delete_document_chunks("a", "crane", 1).await.unwrap();
+    assert_eq!(store.count("a").await.unwrap(), 2);
+    store.delete_document_chunks("a", "crane", 0).await.unwrap();
+    assert_eq!(store.count("a").await.unwrap(), 1);
+    assert_eq!(
+        store.count("b").await.unwrap(),
+        1,
+        "deletes stay inside the tenant"
+    );
+
+    store.delete_tenant("b").await.unwrap();
+    assert_eq!(store.count("b").await.unwrap(), 0);
+    assert_eq!(store.count("a").await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn edge_store_bm25_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EdgeStore::open(dir.path(), None).await.unwrap();
+    assert_eq!(store.dense_dimensions(), None);
+    contract(&store).await;
+}
+
+#[tokio::test]
+async fn edge_store_hybrid() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EdgeStore::open(dir.path(), Some(4)).await.unwrap();
+    contract(&store).await;
+    // Dense-only relevance: a query vector close to the lathe finds it even without shared words.
+    let bm25 = Bm25Encoder::new(&Bm25Config::default()).unwrap();
+    let hits = store
+        .search(query(&bm25, "a", "zzz", Some(unit([0.0, 1.0, 0.0, 0.0]))))
+        .await
+        .unwrap();
+    assert_eq!(hits[0].payload.document_id, "lathe");
+}
+
+#[tokio::test]
+async fn edge_store_is_single_process_and_reopens_with_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EdgeStore::open(dir.path(), None).await.unwrap();
+    let err = EdgeStore::open(dir.path(), None).await.unwrap_err();
+    assert!(
+        err.to_string().contains("in use by another ragway process"),
+        "{err}"
+    );
+    let bm25 = Bm25Encoder::new(&Bm25Config::default()).unwrap();
+    store
+        .upsert(vec![point(&bm25, "a", "d", 0, "persisted text", None)])
+        .await
+        .unwrap();
+    drop(store);
+    let reopened = EdgeStore::open(dir.path(), None).await.unwrap();
+    assert_eq!(reopened.count("a").await.unwrap(), 1);
+    drop(reopened);
+    let err = EdgeStore::open(dir.path(), Some(384)).await.unwrap_err();
+    assert!(
+        err.to_string().contains("built without dense vectors"),
+        "{err}"
+    );
+}
