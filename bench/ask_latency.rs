@@ -7,9 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use ragway_gateway::config::LlmConfig;
 use ragway_tests::fake_openai::{FakeOpenAi, FakeOptions};
-use ragway_tests::harness::{Gateway, handbook_dir, test_config};
+use ragway_tests::harness::{Gateway, fake_llm_config, handbook_dir, test_config};
 use serde_json::json;
 
 const QUESTIONS: &[&str] = &[
@@ -52,16 +51,7 @@ async fn main() {
     .unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let mut config = test_config(tmp.path());
-    config.llm = Some(LlmConfig {
-        base_url: fake.base_url.clone(),
-        model: "fake-gpt".into(),
-        api_key_env: None,
-        context_window: 8192,
-        max_completion_tokens: 512,
-        temperature: None,
-        max_retries: 0,
-        timeout_secs: 30,
-    });
+    config.llm = Some(fake_llm_config(&fake.base_url, 0));
     let gateway = Gateway::start(config).await.unwrap();
     let key = gateway.tenant_with_key("bench").await.unwrap();
     gateway

@@ -82,4 +82,17 @@ impl AppState {
             tasks: TaskTracker::new(),
         })
     }
+
+    /// Marks sync runs left `running` by a process that died as failed. Call it only while holding
+    /// the index (this process owns the data directory, so no other sync can be running).
+    pub async fn recover_interrupted_syncs(&self) -> Result<(), GatewayError> {
+        let interrupted = self.catalog.fail_interrupted_sync_runs().await?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "marked sync runs left running by a stopped process as failed"
+            );
+        }
+        Ok(())
+    }
 }

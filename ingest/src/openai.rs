@@ -12,14 +12,15 @@ use async_openai::middleware::retry::OpenAIRetryLayer;
 use crate::error::{IngestError, Result};
 
 #[derive(Debug, Clone)]
-pub struct EndpointSettings {
-    pub base_url: String,
+pub struct EndpointSettings<'a> {
+    pub base_url: &'a str,
     /// Name of the environment variable holding the API key; the key itself never enters config or logs.
-    pub api_key_env: Option<String>,
+    pub api_key_env: Option<&'a str>,
     pub max_retries: usize,
-    pub timeout: Duration,
-    pub connect_timeout: Duration,
+    pub timeout_secs: u64,
 }
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Reads the API key named by `api_key_env`; endpoints without auth (local vLLM/Ollama) get a placeholder.
 pub fn api_key(api_key_env: Option<&str>) -> Result<String> {
@@ -33,17 +34,17 @@ pub fn api_key(api_key_env: Option<&str>) -> Result<String> {
     }
 }
 
-pub fn client(settings: &EndpointSettings) -> Result<Client<OpenAIConfig>> {
-    let key = api_key(settings.api_key_env.as_deref())?;
+pub fn client(settings: &EndpointSettings<'_>) -> Result<Client<OpenAIConfig>> {
+    let key = api_key(settings.api_key_env)?;
     let config = OpenAIConfig::new()
         .with_api_base(settings.base_url.trim_end_matches('/'))
         .with_api_key(key);
     let http = reqwest::Client::builder()
-        .connect_timeout(settings.connect_timeout)
+        .connect_timeout(CONNECT_TIMEOUT)
         .build()
         .map_err(|e| IngestError::Config(format!("cannot build the HTTP client: {e}")))?;
     let service = tower::ServiceBuilder::new()
-        .timeout(settings.timeout)
+        .timeout(Duration::from_secs(settings.timeout_secs))
         .layer(OpenAIRetryLayer::new(settings.max_retries))
         .service(ReqwestService::new(http));
     Ok(Client::with_config(config).with_http_service(service))

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use ragway_gateway::config::LlmConfig;
 use ragway_gateway::{AppState, Config, app};
 use ragway_ingest::SyncReport;
 use ragway_ingest::source::FolderSourceConfig;
@@ -16,6 +17,20 @@ pub fn test_config(data_dir: &Path) -> Config {
     Config {
         data_dir: data_dir.to_path_buf(),
         ..Config::default()
+    }
+}
+
+/// An LLM profile pointing at a fake OpenAI-compatible server.
+pub fn fake_llm_config(base_url: &str, max_retries: usize) -> LlmConfig {
+    LlmConfig {
+        base_url: base_url.to_owned(),
+        model: "fake-gpt".into(),
+        api_key_env: None,
+        context_window: 8192,
+        max_completion_tokens: 512,
+        temperature: None,
+        max_retries,
+        timeout_secs: 30,
     }
 }
 

@@ -7,7 +7,7 @@ mod common;
 use common::{ask_stream, first_cited_uri, post_ask};
 use ragway_gateway::config::LlmConfig;
 use ragway_tests::fake_openai::{FakeOpenAi, FakeOptions, answer_for};
-use ragway_tests::harness::{Gateway, handbook_dir, test_config};
+use ragway_tests::harness::{Gateway, fake_llm_config, handbook_dir, test_config};
 use serde_json::json;
 
 /// Questions whose answer lives in exactly one handbook document.
@@ -38,16 +38,7 @@ async fn handbook_gateway(config: ragway_gateway::Config) -> (Gateway, String) {
 }
 
 fn llm_config(fake: &FakeOpenAi) -> LlmConfig {
-    LlmConfig {
-        base_url: fake.base_url.clone(),
-        model: "fake-gpt".into(),
-        api_key_env: None,
-        context_window: 8192,
-        max_completion_tokens: 512,
-        temperature: None,
-        max_retries: 2,
-        timeout_secs: 30,
-    }
+    fake_llm_config(&fake.base_url, 2)
 }
 
 #[tokio::test]

@@ -31,14 +31,7 @@ pub struct IngestArgs {
 
 pub async fn run(config: Config, args: IngestArgs) -> Result<(), GatewayError> {
     let state = AppState::open(config).await?;
-    // Holding the index lock, no other process can be syncing this data directory.
-    let interrupted = state.catalog.fail_interrupted_sync_runs().await?;
-    if interrupted > 0 {
-        tracing::warn!(
-            interrupted,
-            "marked sync runs left running by a stopped process as failed"
-        );
-    }
+    state.recover_interrupted_syncs().await?;
     let source = args
         .source
         .clone()

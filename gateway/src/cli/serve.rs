@@ -32,13 +32,7 @@ pub async fn run(mut config: Config, args: ServeArgs) -> Result<(), GatewayError
         config.addr = addr;
     }
     let state = AppState::open(config).await?;
-    let interrupted = state.catalog.fail_interrupted_sync_runs().await?;
-    if interrupted > 0 {
-        tracing::warn!(
-            interrupted,
-            "marked sync runs left running by a stopped process as failed"
-        );
-    }
+    state.recover_interrupted_syncs().await?;
     state.catalog.ensure_tenant("default").await?;
     let listener = TcpListener::bind(state.config.addr).await.map_err(|e| {
         GatewayError::Config(format!("cannot listen on {}: {e}", state.config.addr))

@@ -1,7 +1,5 @@
 //! Dense embeddings from any OpenAI-compatible `/v1/embeddings` endpoint.
 
-use std::time::Duration;
-
 use async_openai::Client;
 use async_openai::config::OpenAIConfig;
 use async_openai::types::embeddings::{CreateEmbeddingRequest, EmbeddingInput};
@@ -64,11 +62,10 @@ impl OpenAiEmbedder {
             ));
         }
         let client = client(&EndpointSettings {
-            base_url: config.base_url.clone(),
-            api_key_env: config.api_key_env.clone(),
+            base_url: &config.base_url,
+            api_key_env: config.api_key_env.as_deref(),
             max_retries: config.max_retries,
-            timeout: Duration::from_secs(config.timeout_secs),
-            connect_timeout: Duration::from_secs(10),
+            timeout_secs: config.timeout_secs,
         })?;
         Ok(Self { client, config })
     }
