@@ -12,7 +12,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::channels::rest;
+use crate::channels::{openai, rest};
 use crate::http::errors::error_envelope;
 use crate::http::health;
 use crate::state::AppState;
@@ -22,6 +22,8 @@ pub fn app(state: AppState) -> Router {
     let server = &state.config.server;
     Router::new()
         .route("/api/v1/ask", post(rest::ask_handler))
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/v1/models", get(openai::models))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .layer(DefaultBodyLimit::max(server.max_body_bytes))

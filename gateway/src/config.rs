@@ -28,6 +28,7 @@ pub struct Config {
     pub bm25: Bm25Config,
     pub retrieval: RetrievalConfig,
     pub ingest: IngestConfig,
+    pub copilot: CopilotConfig,
     pub embeddings: Option<OpenAiEmbedderConfig>,
     pub llm: Option<LlmConfig>,
 }
@@ -44,6 +45,7 @@ impl Default for Config {
             bm25: Bm25Config::default(),
             retrieval: RetrievalConfig::default(),
             ingest: IngestConfig::default(),
+            copilot: CopilotConfig::default(),
             embeddings: None,
             llm: None,
         }
@@ -108,6 +110,22 @@ impl Default for IngestConfig {
     fn default() -> Self {
         Self {
             max_document_bytes: 20 * 1024 * 1024,
+        }
+    }
+}
+
+/// How the copilot presents itself on the OpenAI-compatible API.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CopilotConfig {
+    /// The `model` id clients select (listed by `GET /v1/models`).
+    pub model: String,
+}
+
+impl Default for CopilotConfig {
+    fn default() -> Self {
+        Self {
+            model: "ragway".into(),
         }
     }
 }

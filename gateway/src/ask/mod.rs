@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::error::GatewayError;
 use crate::http::Principal;
-use crate::llm::{AnswerMode, ChatChunk, Usage};
+use crate::llm::{AnswerMode, ChatChunk, GenerationOptions, Usage};
 use crate::state::AppState;
 
 pub const NOT_FOUND_ANSWER: &str = "I couldn't find this in your documents.";
@@ -22,6 +22,7 @@ pub struct AskRequest {
     pub principal: Principal,
     pub question: String,
     pub top_k: usize,
+    pub options: GenerationOptions,
 }
 
 /// A source as shown to the caller; `n` is the number the answer cites it by.
@@ -121,7 +122,7 @@ pub fn ask(state: AppState, request: AskRequest) -> impl Stream<Item = AskEvent>
         };
         let sources: Vec<Citation> = prompt.sources.iter().map(|s| s.citation.clone()).collect();
         yield AskEvent::Sources { sources: sources.clone() };
-        let mut chunks = match state.chat.answer(&prompt).await {
+        let mut chunks = match state.chat.answer(&prompt, request.options).await {
             Ok(chunks) => chunks,
             Err(err) => {
                 tracing::error!(%tenant, %err, "answer generation failed");

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::ask::{AskRequest, ask, ask_collect};
 use crate::http::{ApiError, JsonBody, Principal};
+use crate::llm::GenerationOptions;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -63,6 +64,7 @@ pub async fn ask_handler(
         principal,
         question: body.question.trim().to_owned(),
         top_k,
+        options: GenerationOptions::default(),
     };
     if !body.stream {
         return match ask_collect(state, request).await {

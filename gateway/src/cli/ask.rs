@@ -8,6 +8,7 @@ use crate::ask::{AskEvent, AskRequest, ask};
 use crate::config::Config;
 use crate::error::GatewayError;
 use crate::http::Principal;
+use crate::llm::GenerationOptions;
 use crate::state::AppState;
 
 #[derive(Debug, Args)]
@@ -28,6 +29,7 @@ pub async fn run(config: Config, args: AskArgs) -> Result<(), GatewayError> {
         principal: Principal::local(&args.tenant),
         question: args.question,
         top_k,
+        options: GenerationOptions::default(),
     };
     let events = ask(state, request);
     futures::pin_mut!(events);

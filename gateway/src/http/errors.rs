@@ -92,7 +92,14 @@ pub async fn error_envelope(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    let already_shaped = response
+        .extensions()
+        .get::<crate::channels::openai::OpenAiErrorBody>()
+        .is_some();
+    if already_shaped && status.is_server_error() {
+        tracing::error!(%request_id, %method, %path, status = status.as_u16(), "request failed");
+    }
+    if !(status.is_client_error() || status.is_server_error()) || already_shaped {
         return response;
     }
     let error = match response.extensions().get::<ApiError>() {

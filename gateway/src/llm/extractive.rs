@@ -2,7 +2,7 @@
 
 use futures::StreamExt;
 
-use super::{AnswerMode, ChatChunk, ChatModel, ChatStream};
+use super::{AnswerMode, ChatChunk, ChatModel, ChatStream, GenerationOptions};
 use crate::ask::GroundedPrompt;
 use crate::error::GatewayError;
 
@@ -29,7 +29,11 @@ impl ChatModel for Extractive {
         0
     }
 
-    async fn answer(&self, prompt: &GroundedPrompt) -> Result<ChatStream, GatewayError> {
+    async fn answer(
+        &self,
+        prompt: &GroundedPrompt,
+        _options: GenerationOptions,
+    ) -> Result<ChatStream, GatewayError> {
         let mut parts = vec![
             "Extractive answer (no language model is configured): the most relevant passages from your documents.\n\n"
                 .to_owned(),

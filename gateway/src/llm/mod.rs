@@ -33,6 +33,13 @@ pub enum ChatChunk {
     Usage(Usage),
 }
 
+/// Per-request generation settings a caller may choose (within the profile's limits).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct GenerationOptions {
+    pub max_tokens: Option<usize>,
+    pub temperature: Option<f32>,
+}
+
 pub type ChatStream = BoxStream<'static, Result<ChatChunk, GatewayError>>;
 
 #[async_trait::async_trait]
@@ -41,5 +48,9 @@ pub trait ChatModel: Send + Sync + std::fmt::Debug {
     /// Context window in tokens (the grounding budget is this minus the completion reserve).
     fn context_window(&self) -> usize;
     fn max_completion_tokens(&self) -> usize;
-    async fn answer(&self, prompt: &GroundedPrompt) -> Result<ChatStream, GatewayError>;
+    async fn answer(
+        &self,
+        prompt: &GroundedPrompt,
+        options: GenerationOptions,
+    ) -> Result<ChatStream, GatewayError>;
 }

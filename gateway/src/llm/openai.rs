@@ -9,7 +9,7 @@ use async_openai::types::chat::{
 use futures::StreamExt;
 use ragway_ingest::openai::{EndpointSettings, client};
 
-use super::{AnswerMode, ChatChunk, ChatModel, ChatStream, Usage};
+use super::{AnswerMode, ChatChunk, ChatModel, ChatStream, GenerationOptions, Usage};
 use crate::ask::GroundedPrompt;
 use crate::config::LlmConfig;
 use crate::error::GatewayError;
@@ -31,7 +31,17 @@ impl OpenAiChat {
         Ok(Self { client, config })
     }
 
-    fn request(&self, prompt: &GroundedPrompt) -> CreateChatCompletionRequest {
+    fn request(
+        &self,
+        prompt: &GroundedPrompt,
+        options: GenerationOptions,
+    ) -> CreateChatCompletionRequest {
+        // A caller may ask for fewer completion tokens than the profile reserves, never more.
+        let max_tokens = options
+            .max_tokens
+            .map_or(self.config.max_completion_tokens, |n| {
+                n.min(self.config.max_completion_tokens)
+            });
         let messages = vec![
             ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage {
                 content: prompt.system.clone().into(),
@@ -50,8 +60,8 @@ impl OpenAiChat {
                 include_usage: Some(true),
                 include_obfuscation: None,
             }),
-            max_completion_tokens: u32::try_from(self.config.max_completion_tokens).ok(),
-            temperature: self.config.temperature,
+            max_completion_tokens: u32::try_from(max_tokens).ok(),
+            temperature: options.temperature.or(self.config.temperature),
             ..CreateChatCompletionRequest::default()
         }
     }
@@ -71,12 +81,16 @@ impl ChatModel for OpenAiChat {
         self.config.max_completion_tokens
     }
 
-    async fn answer(&self, prompt: &GroundedPrompt) -> Result<ChatStream, GatewayError> {
+    async fn answer(
+        &self,
+        prompt: &GroundedPrompt,
+        options: GenerationOptions,
+    ) -> Result<ChatStream, GatewayError> {
         let model = self.config.model.clone();
         let stream = self
             .client
             .chat()
-            .create_stream(self.request(prompt))
+            .create_stream(self.request(prompt, options))
             .await
             .map_err(|e| GatewayError::Llm(format!("{model}: {e}")))?;
         let chunks = stream.flat_map(move |item| {

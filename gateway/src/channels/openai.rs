@@ -1,0 +1,389 @@
+//! The OpenAI-compatible channel: `POST /v1/chat/completions` and `GET /v1/models`, so any OpenAI
+//! client talks to a tenant's copilot by changing only its base URL and key. Retrieval, grounding
+//! and citations happen inside; citations come back inline as `[n]` and as `url_citation`
+//! annotations. Errors use OpenAI's shape. Wire contract: shared/specs/channels.md §4.
+
+use std::convert::Infallible;
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::ask::{AskEvent, AskRequest, Citation, ask, ask_collect};
+use crate::http::{ApiError, Principal};
+use crate::llm::GenerationOptions;
+use crate::state::AppState;
+
+/// An error in OpenAI's shape; the native error envelope leaves these responses alone.
+#[derive(Debug, Clone)]
+pub struct OpenAiError {
+    status: StatusCode,
+    kind: &'static str,
+    code: Option<&'static str>,
+    param: Option<&'static str>,
+    message: String,
+}
+
+/// Marks a response whose body is already an OpenAI-shaped error.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenAiErrorBody;
+
+impl OpenAiError {
+    fn invalid(param: Option<&'static str>, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            kind: "invalid_request_error",
+            code: None,
+            param,
+            message: message.into(),
+        }
+    }
+
+    fn body(&self) -> Value {
+        json!({"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}})
+    }
+}
+
+impl IntoResponse for OpenAiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(self.body())).into_response();
+        response.extensions_mut().insert(OpenAiErrorBody);
+        response
+    }
+}
+
+impl From<ApiError> for OpenAiError {
+    fn from(err: ApiError) -> Self {
+        let (kind, code) = match err.status {
+            StatusCode::UNAUTHORIZED => ("invalid_request_error", Some("invalid_api_key")),
+            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE => {
+                ("invalid_request_error", None)
+            }
+            StatusCode::TOO_MANY_REQUESTS => ("rate_limit_exceeded", Some("rate_limit_exceeded")),
+            _ => ("api_error", None),
+        };
+        Self {
+            status: err.status,
+            kind,
+            code,
+            param: None,
+            message: err.message,
+        }
+    }
+}
+
+fn from_event_error(code: &str, message: String) -> OpenAiError {
+    let status = match code {
+        "invalid_request" => StatusCode::BAD_REQUEST,
+        "llm_unavailable" | "embeddings_unavailable" => StatusCode::BAD_GATEWAY,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    OpenAiError {
+        status,
+        kind: if status == StatusCode::BAD_REQUEST {
+            "invalid_request_error"
+        } else {
+            "api_error"
+        },
+        code: None,
+        param: None,
+        message,
+    }
+}
+
+/// The request; fields ragway does not use are accepted and ignored (clients send many).
+#[derive(Debug, Deserialize)]
+pub struct ChatRequest {
+    model: Option<String>,
+    #[serde(default)]
+    messages: Vec<ChatMessage>,
+    #[serde(default)]
+    stream: bool,
+    stream_options: Option<StreamOptions>,
+    max_tokens: Option<usize>,
+    max_completion_tokens: Option<usize>,
+    temperature: Option<f32>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StreamOptions {
+    #[serde(default)]
+    include_usage: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct ChatMessage {
+    role: String,
+    #[serde(default)]
+    content: Content,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(untagged)]
+enum Content {
+    Text(String),
+    Parts(Vec<ContentPart>),
+    #[default]
+    Missing,
+}
+
+#[derive(Debug, Deserialize)]
+struct ContentPart {
+    #[serde(rename = "type")]
+    kind: String,
+    text: Option<String>,
+}
+
+impl Content {
+    /// The text of a message; non-text parts (images, audio) are not supported by a document copilot.
+    fn text(&self) -> String {
+        match self {
+            Self::Text(text) => text.clone(),
+            Self::Parts(parts) => parts
+                .iter()
+                .filter(|p| p.kind == "text")
+                .filter_map(|p| p.text.as_deref())
+                .collect::<Vec<_>>()
+                .join("\n"),
+            Self::Missing => String::new(),
+        }
+    }
+}
+
+/// The validated essentials of a request.
+struct Parsed {
+    model: String,
+    question: String,
+    options: GenerationOptions,
+    stream: bool,
+    include_usage: bool,
+}
+
+fn parse(
+    state: &AppState,
+    body: Result<Json<ChatRequest>, JsonRejection>,
+) -> Result<Parsed, OpenAiError> {
+    let Json(request) = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => OpenAiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            ..OpenAiError::invalid(None, "the request body is larger than the server accepts")
+        },
+        _ => OpenAiError::invalid(
+            None,
+            format!(
+                "We could not parse the JSON body of your request: {}",
+                rejection.body_text()
+            ),
+        ),
+    })?;
+    let model = request
+        .model
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| OpenAiError::invalid(Some("model"), "you must provide a model parameter"))?;
+    if model != state.config.copilot.model {
+        return Err(OpenAiError {
+            status: StatusCode::NOT_FOUND,
+            kind: "invalid_request_error",
+            code: Some("model_not_found"),
+            param: Some("model"),
+            message: format!("The model `{model}` does not exist or you do not have access to it."),
+        });
+    }
+    if request.messages.is_empty() {
+        return Err(OpenAiError::invalid(
+            Some("messages"),
+            "`messages` must contain at least one message",
+        ));
+    }
+    if let Some(bad) = request.messages.iter().find(|m| {
+        !matches!(
+            m.role.as_str(),
+            "system" | "developer" | "user" | "assistant" | "tool"
+        )
+    }) {
+        return Err(OpenAiError::invalid(
+            Some("messages"),
+            format!("unknown message role `{}`", bad.role),
+        ));
+    }
+    let question = request
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.role == "user")
+        .map(|m| m.content.text())
+        .unwrap_or_default();
+    let question = question.trim().to_owned();
+    if question.is_empty() {
+        return Err(OpenAiError::invalid(
+            Some("messages"),
+            "the last user message has no text",
+        ));
+    }
+    let max_chars = state.config.server.max_question_chars;
+    if question.chars().count() > max_chars {
+        return Err(OpenAiError::invalid(
+            Some("messages"),
+            format!("the question is longer than {max_chars} characters"),
+        ));
+    }
+    let max_tokens = request.max_completion_tokens.or(request.max_tokens);
+    if max_tokens == Some(0) {
+        return Err(OpenAiError::invalid(
+            Some("max_tokens"),
+            "`max_tokens` must be at least 1",
+        ));
+    }
+    if request
+        .temperature
+        .is_some_and(|t| !(0.0..=2.0).contains(&t))
+    {
+        return Err(OpenAiError::invalid(
+            Some("temperature"),
+            "`temperature` must be between 0 and 2",
+        ));
+    }
+    Ok(Parsed {
+        model,
+        question,
+        options: GenerationOptions {
+            max_tokens,
+            temperature: request.temperature,
+        },
+        stream: request.stream,
+        include_usage: request.stream_options.is_some_and(|o| o.include_usage),
+    })
+}
+
+/// `url_citation` annotations for every `[n]` marker in the answer (indices in characters).
+fn annotations(answer: &str, citations: &[Citation]) -> Vec<Value> {
+    let chars: Vec<char> = answer.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '[' {
+            let digits: String = chars[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .collect();
+            let end = i + 1 + digits.len();
+            if !digits.is_empty() && chars.get(end) == Some(&']') {
+                if let Some(c) = digits
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|n| citations.iter().find(|c| c.n == n))
+                {
+                    out.push(json!({"type": "url_citation", "url_citation": {
+                        "start_index": i, "end_index": end + 1, "url": c.uri, "title": c.title,
+                    }}));
+                }
+                i = end + 1;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+fn usage_json(usage: &crate::llm::Usage) -> Value {
+    json!({"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens, "total_tokens": usage.total_tokens})
+}
+
+pub async fn models(
+    State(state): State<AppState>,
+    principal: Result<Principal, ApiError>,
+) -> Response {
+    if let Err(err) = principal {
+        return OpenAiError::from(err).into_response();
+    }
+    Json(json!({
+        "object": "list",
+        "data": [{"id": state.config.copilot.model, "object": "model", "created": 0, "owned_by": "ragway"}],
+    }))
+    .into_response()
+}
+
+pub async fn chat_completions(
+    State(state): State<AppState>,
+    principal: Result<Principal, ApiError>,
+    body: Result<Json<ChatRequest>, JsonRejection>,
+) -> Response {
+    let principal = match principal {
+        Ok(principal) => principal,
+        Err(err) => return OpenAiError::from(err).into_response(),
+    };
+    let parsed = match parse(&state, body) {
+        Ok(parsed) => parsed,
+        Err(err) => return err.into_response(),
+    };
+    let request = AskRequest {
+        principal,
+        question: parsed.question.clone(),
+        top_k: state.config.retrieval.top_k,
+        options: parsed.options,
+    };
+    let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
+    let created = chrono::Utc::now().timestamp();
+    if !parsed.stream {
+        return match ask_collect(state, request).await {
+            Ok(answer) => Json(json!({
+                "id": id, "object": "chat.completion", "created": created, "model": parsed.model,
+                "choices": [{"index": 0, "message": {
+                    "role": "assistant", "content": answer.answer, "refusal": null,
+                    "annotations": annotations(&answer.answer, &answer.citations),
+                }, "logprobs": null, "finish_reason": "stop"}],
+                "usage": usage_json(&answer.usage),
+                "system_fingerprint": null,
+            }))
+            .into_response(),
+            Err((code, message)) => from_event_error(&code, message).into_response(),
+        };
+    }
+    let model = parsed.model;
+    let include_usage = parsed.include_usage;
+    let chunk = move |delta: Value, finish: Value| {
+        json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+               "system_fingerprint": null,
+               "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
+    };
+    let events = ask(state, request);
+    let frames = async_stream::stream! {
+        yield chunk(json!({"role": "assistant", "content": ""}), Value::Null).to_string();
+        let mut answer = String::new();
+        futures::pin_mut!(events);
+        while let Some(event) = events.next().await {
+            match event {
+                AskEvent::Sources { .. } => {}
+                AskEvent::Delta { text } => {
+                    answer.push_str(&text);
+                    yield chunk(json!({"content": text}), Value::Null).to_string();
+                }
+                AskEvent::Done { citations, usage, .. } => {
+                    let delta = json!({"annotations": annotations(&answer, &citations)});
+                    yield chunk(delta, json!("stop")).to_string();
+                    if include_usage {
+                        let mut last = chunk(json!({}), Value::Null);
+                        last["choices"] = json!([]);
+                        last["usage"] = usage_json(&usage);
+                        yield last.to_string();
+                    }
+                }
+                AskEvent::Error { code, message } => {
+                    yield from_event_error(&code, message).body().to_string();
+                }
+            }
+        }
+        yield "[DONE]".to_owned();
+    };
+    let frames = frames.map(|data| Ok::<_, Infallible>(Event::default().data(data)));
+    Sse::new(frames)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
