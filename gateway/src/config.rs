@@ -29,6 +29,7 @@ pub struct Config {
     pub retrieval: RetrievalConfig,
     pub ingest: IngestConfig,
     pub copilot: CopilotConfig,
+    pub conversation: ConversationConfig,
     pub embeddings: Option<OpenAiEmbedderConfig>,
     pub llm: Option<LlmConfig>,
 }
@@ -46,6 +47,7 @@ impl Default for Config {
             retrieval: RetrievalConfig::default(),
             ingest: IngestConfig::default(),
             copilot: CopilotConfig::default(),
+            conversation: ConversationConfig::default(),
             embeddings: None,
             llm: None,
         }
@@ -110,6 +112,30 @@ impl Default for IngestConfig {
     fn default() -> Self {
         Self {
             max_document_bytes: 20 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConversationConfig {
+    /// Tokens of earlier turns sent with a question; the oldest turns are dropped first.
+    pub history_tokens: usize,
+    /// Stored turns loaded for a conversation.
+    pub max_turns: i64,
+    /// Conversations untouched for this many days are deleted.
+    pub retention_days: u32,
+    /// Rewrite follow-up questions into standalone search queries (needs an LLM).
+    pub rewrite_follow_ups: bool,
+}
+
+impl Default for ConversationConfig {
+    fn default() -> Self {
+        Self {
+            history_tokens: 2000,
+            max_turns: 40,
+            retention_days: 30,
+            rewrite_follow_ups: true,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! database on the local server; set RAGWAY_TEST_POSTGRES_URL to point elsewhere, or to "off").
 
 use ragway_ingest::Catalog;
-use ragway_ingest::catalog::ManifestEntry;
+use ragway_ingest::catalog::{ManifestEntry, StoredTurn};
 use sqlx::Connection;
 
 async fn exercise(catalog: &Catalog) {
@@ -80,6 +80,59 @@ async fn exercise(catalog: &Catalog) {
         "failed"
     );
     assert_eq!(catalog.bump_generation("acme").await.unwrap(), 1);
+
+    let conversation = catalog.create_conversation("acme", "key:1").await.unwrap();
+    let turn = |role: &str, content: &str| StoredTurn {
+        role: role.into(),
+        content: content.into(),
+    };
+    catalog
+        .append_turns(
+            &conversation,
+            &[turn("user", "q1"), turn("assistant", "a1")],
+        )
+        .await
+        .unwrap();
+    catalog
+        .append_turns(
+            &conversation,
+            &[turn("user", "q2"), turn("assistant", "a2")],
+        )
+        .await
+        .unwrap();
+    let last_three = catalog
+        .conversation_turns("acme", "key:1", &conversation, 3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        last_three,
+        [
+            turn("assistant", "a1"),
+            turn("user", "q2"),
+            turn("assistant", "a2")
+        ]
+    );
+    assert!(
+        catalog
+            .conversation_turns("acme", "key:2", &conversation, 10)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        catalog.purge_conversations(30).await.unwrap(),
+        0,
+        "a fresh conversation is kept"
+    );
+    assert_eq!(catalog.purge_conversations(0).await.unwrap(), 1);
+    assert!(
+        catalog
+            .conversation_turns("acme", "key:1", &conversation, 10)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]

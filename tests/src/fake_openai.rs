@@ -184,8 +184,24 @@ pub fn sources_in_prompt(prompt: &str) -> Vec<(String, String)> {
     found
 }
 
-/// The deterministic answer: cites every source it was given, in order.
+/// A follow-up rewrite request (ragway's `rewrite.jinja`): the last user turn plus the follow-up.
+fn rewrite_for(prompt: &str) -> Option<String> {
+    let follow_up = prompt
+        .lines()
+        .find_map(|l| l.strip_prefix("Follow-up question: "))?;
+    let previous = prompt
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("User: "))
+        .unwrap_or_default();
+    Some(format!("{previous} {follow_up}").trim().to_owned())
+}
+
+/// The deterministic answer: cites every source it was given, in order (or performs a rewrite).
 pub fn answer_for(prompt: &str) -> String {
+    if let Some(rewrite) = rewrite_for(prompt) {
+        return rewrite;
+    }
     let sources = sources_in_prompt(prompt);
     if sources.is_empty() {
         return "I could not find this in the documents.".to_owned();

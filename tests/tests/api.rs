@@ -102,7 +102,7 @@ async fn generative_answers_through_an_openai_compatible_llm() {
     // Streamed: sources first, then deltas that add up to the answer, then done.
     let events = ask_stream(&gateway.base_url, &key, question).await;
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names.first(), Some(&"sources"));
+    assert_eq!(names[..2], ["conversation", "sources"]);
     assert_eq!(names.last(), Some(&"done"));
     assert!(
         names.iter().filter(|n| **n == "delta").count() > 3,

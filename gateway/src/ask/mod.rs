@@ -3,6 +3,7 @@
 
 mod ground;
 mod retrieve;
+mod rewrite;
 
 pub use ground::Prompts;
 pub use retrieve::Retriever;
@@ -17,10 +18,43 @@ use crate::state::AppState;
 
 pub const NOT_FOUND_ANSWER: &str = "I couldn't find this in your documents.";
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Assistant => "assistant",
+        }
+    }
+
+    pub fn parse(role: &str) -> Option<Self> {
+        match role {
+            "user" => Some(Self::User),
+            "assistant" => Some(Self::Assistant),
+            _ => None,
+        }
+    }
+}
+
+/// One earlier turn of the conversation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Turn {
+    pub role: Role,
+    pub text: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct AskRequest {
     pub principal: Principal,
     pub question: String,
+    /// Earlier turns, oldest first (empty for a first question).
+    pub history: Vec<Turn>,
     pub top_k: usize,
     pub options: GenerationOptions,
 }
@@ -47,6 +81,8 @@ pub struct SourcePassage {
 #[derive(Debug, Clone)]
 pub struct GroundedPrompt {
     pub system: String,
+    /// Earlier turns sent before the grounded question (already trimmed to the history budget).
+    pub history: Vec<Turn>,
     pub user: String,
     pub sources: Vec<SourcePassage>,
     pub prompt_tokens: usize,
@@ -97,7 +133,9 @@ impl AskEvent {
 pub fn ask(state: AppState, request: AskRequest) -> impl Stream<Item = AskEvent> + Send + 'static {
     async_stream::stream! {
         let tenant = request.principal.tenant_id.clone();
-        let hits = match state.retriever.retrieve(&tenant, &request.question, request.top_k).await {
+        let history = state.prompts.trim_history(&request.history, &state.chunker, state.config.conversation.history_tokens);
+        let search_query = rewrite::search_query(&state, &history, &request.question).await;
+        let hits = match state.retriever.retrieve(&tenant, &search_query, request.top_k).await {
             Ok(hits) => hits,
             Err(err) => {
                 tracing::error!(%tenant, %err, "retrieval failed");
@@ -113,7 +151,7 @@ pub fn ask(state: AppState, request: AskRequest) -> impl Stream<Item = AskEvent>
             return;
         }
         let budget = state.chat.context_window().saturating_sub(state.chat.max_completion_tokens());
-        let prompt = match state.prompts.ground(&request.question, &hits, &state.chunker, budget) {
+        let prompt = match state.prompts.ground(&request.question, history, &hits, &state.chunker, budget) {
             Ok(prompt) => prompt,
             Err(err) => {
                 yield AskEvent::error(&err);

@@ -15,7 +15,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::ask::{AskEvent, AskRequest, Citation, ask, ask_collect};
+use crate::ask::{AskEvent, AskRequest, Citation, Role, Turn, ask, ask_collect};
 use crate::http::{ApiError, Principal};
 use crate::llm::GenerationOptions;
 use crate::state::AppState;
@@ -160,6 +160,7 @@ impl Content {
 struct Parsed {
     model: String,
     question: String,
+    history: Vec<Turn>,
     options: GenerationOptions,
     stream: bool,
     include_usage: bool,
@@ -212,14 +213,20 @@ fn parse(
             format!("unknown message role `{}`", bad.role),
         ));
     }
-    let question = request
-        .messages
-        .iter()
-        .rev()
-        .find(|m| m.role == "user")
-        .map(|m| m.content.text())
+    // The last user message is the question; the user and assistant turns before it are history.
+    let last_user = request.messages.iter().rposition(|m| m.role == "user");
+    let question = last_user
+        .map(|i| request.messages[i].content.text())
         .unwrap_or_default();
     let question = question.trim().to_owned();
+    let history: Vec<Turn> = request.messages[..last_user.unwrap_or(0)]
+        .iter()
+        .filter_map(|m| {
+            let role = Role::parse(&m.role)?;
+            let text = m.content.text();
+            (!text.trim().is_empty()).then_some(Turn { role, text })
+        })
+        .collect();
     if question.is_empty() {
         return Err(OpenAiError::invalid(
             Some("messages"),
@@ -252,6 +259,7 @@ fn parse(
     Ok(Parsed {
         model,
         question,
+        history,
         options: GenerationOptions {
             max_tokens,
             temperature: request.temperature,
@@ -326,6 +334,7 @@ pub async fn chat_completions(
     let request = AskRequest {
         principal,
         question: parsed.question.clone(),
+        history: parsed.history,
         top_k: state.config.retrieval.top_k,
         options: parsed.options,
     };

@@ -1,4 +1,4 @@
-//! The native REST API: `POST /api/v1/ask`, JSON or SSE.
+//! The native REST API: `POST /api/v1/ask`, JSON or SSE, optionally continuing a stored conversation.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -8,9 +8,11 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use serde::Deserialize;
+use ragway_ingest::catalog::StoredTurn;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
-use crate::ask::{AskRequest, ask, ask_collect};
+use crate::ask::{AskEvent, AskRequest, AskResponse, Role, Turn, ask, ask_collect};
 use crate::http::{ApiError, JsonBody, Principal};
 use crate::llm::GenerationOptions;
 use crate::state::AppState;
@@ -22,6 +24,8 @@ pub struct AskBody {
     #[serde(default)]
     pub stream: bool,
     pub top_k: Option<usize>,
+    /// Continue this conversation (from an earlier answer's `conversation_id`).
+    pub conversation_id: Option<String>,
 }
 
 fn validate(state: &AppState, body: &AskBody) -> Result<usize, ApiError> {
@@ -54,21 +58,96 @@ fn status_for(code: &str) -> StatusCode {
     }
 }
 
+/// The conversation a question belongs to: loaded when the caller continues one, created otherwise.
+async fn conversation(
+    state: &AppState,
+    principal: &Principal,
+    id: Option<&str>,
+) -> Result<(String, Vec<Turn>), ApiError> {
+    let catalog = &state.catalog;
+    let Some(id) = id else {
+        let id = catalog
+            .create_conversation(&principal.tenant_id, &principal.user_id)
+            .await?;
+        return Ok((id, Vec::new()));
+    };
+    let turns = catalog
+        .conversation_turns(
+            &principal.tenant_id,
+            &principal.user_id,
+            id,
+            state.config.conversation.max_turns,
+        )
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("conversation {id} not found"),
+            )
+        })?;
+    let history = turns
+        .into_iter()
+        .filter_map(|t| {
+            Some(Turn {
+                role: Role::parse(&t.role)?,
+                text: t.content,
+            })
+        })
+        .collect();
+    Ok((id.to_owned(), history))
+}
+
+/// Records the exchange so the next question can continue it.
+async fn remember(state: &AppState, conversation_id: &str, question: &str, answer: &str) {
+    let turns = [
+        StoredTurn {
+            role: Role::User.as_str().into(),
+            content: question.into(),
+        },
+        StoredTurn {
+            role: Role::Assistant.as_str().into(),
+            content: answer.into(),
+        },
+    ];
+    if let Err(err) = state.catalog.append_turns(conversation_id, &turns).await {
+        tracing::warn!(%err, conversation_id, "could not store the conversation turn");
+    }
+}
+
+#[derive(Serialize)]
+struct RestAnswer {
+    #[serde(flatten)]
+    answer: AskResponse,
+    conversation_id: String,
+}
+
 pub async fn ask_handler(
     State(state): State<AppState>,
     principal: Principal,
     JsonBody(body): JsonBody<AskBody>,
 ) -> Result<Response, ApiError> {
     let top_k = validate(&state, &body)?;
+    let (conversation_id, history) =
+        conversation(&state, &principal, body.conversation_id.as_deref()).await?;
+    let question = body.question.trim().to_owned();
     let request = AskRequest {
         principal,
-        question: body.question.trim().to_owned(),
+        question: question.clone(),
+        history,
         top_k,
         options: GenerationOptions::default(),
     };
     if !body.stream {
-        return match ask_collect(state, request).await {
-            Ok(response) => Ok(axum::Json(response).into_response()),
+        return match ask_collect(state.clone(), request).await {
+            Ok(answer) => {
+                remember(&state, &conversation_id, &question, &answer.answer).await;
+                Ok(axum::Json(RestAnswer {
+                    answer,
+                    conversation_id,
+                })
+                .into_response())
+            }
             Err((code, message)) => {
                 let status = status_for(&code);
                 let code: &'static str = match status {
@@ -80,14 +159,23 @@ pub async fn ask_handler(
             }
         };
     }
-    let events = ask(state, request).map(|event| {
-        let sse = Event::default().event(event.name());
-        Ok::<_, Infallible>(
-            sse.json_data(&event)
-                .unwrap_or_else(|_| Event::default().event("error")),
-        )
-    });
-    Ok(Sse::new(events)
+    let events = ask(state.clone(), request);
+    let frames = async_stream::stream! {
+        let started = json!({"type": "conversation", "conversation_id": conversation_id});
+        yield Event::default().event("conversation").data(started.to_string());
+        let mut answer = String::new();
+        futures::pin_mut!(events);
+        while let Some(event) = events.next().await {
+            match &event {
+                AskEvent::Delta { text } => answer.push_str(text),
+                AskEvent::Done { .. } => remember(&state, &conversation_id, &question, &answer).await,
+                _ => {}
+            }
+            let sse = Event::default().event(event.name());
+            yield sse.json_data(&event).unwrap_or_else(|_| Event::default().event("error"));
+        }
+    };
+    Ok(Sse::new(frames.map(Ok::<_, Infallible>))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
 }

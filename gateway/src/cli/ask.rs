@@ -28,6 +28,7 @@ pub async fn run(config: Config, args: AskArgs) -> Result<(), GatewayError> {
     let request = AskRequest {
         principal: Principal::local(&args.tenant),
         question: args.question,
+        history: Vec::new(),
         top_k,
         options: GenerationOptions::default(),
     };

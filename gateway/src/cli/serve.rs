@@ -33,6 +33,11 @@ pub async fn run(mut config: Config, args: ServeArgs) -> Result<(), GatewayError
     }
     let state = AppState::open(config).await?;
     state.recover_interrupted_syncs().await?;
+    let stop_housekeeping = tokio_util::sync::CancellationToken::new();
+    state.tasks.spawn(purge_conversations(
+        state.clone(),
+        stop_housekeeping.clone(),
+    ));
     state.catalog.ensure_tenant("default").await?;
     let listener = TcpListener::bind(state.config.addr).await.map_err(|e| {
         GatewayError::Config(format!("cannot listen on {}: {e}", state.config.addr))
@@ -47,6 +52,7 @@ pub async fn run(mut config: Config, args: ServeArgs) -> Result<(), GatewayError
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    stop_housekeeping.cancel();
     tasks.close();
     if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
         tracing::warn!("background tasks did not finish within the shutdown grace period");
@@ -98,6 +104,22 @@ async fn demo(
     ));
     out("Stream it with \"stream\": true (and curl -N). Stop with Ctrl-C.\n");
     Ok(())
+}
+
+/// Deletes conversations past their retention, at start and then hourly.
+async fn purge_conversations(state: AppState, stop: tokio_util::sync::CancellationToken) {
+    let retention_days = state.config.conversation.retention_days;
+    loop {
+        match state.catalog.purge_conversations(retention_days).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, retention_days, "deleted expired conversations"),
+            Err(err) => tracing::warn!(%err, "could not purge expired conversations"),
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+        }
+    }
 }
 
 async fn shutdown_signal() {

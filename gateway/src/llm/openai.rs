@@ -3,14 +3,15 @@
 use async_openai::Client;
 use async_openai::config::OpenAIConfig;
 use async_openai::types::chat::{
-    ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
-    ChatCompletionRequestUserMessage, ChatCompletionStreamOptions, CreateChatCompletionRequest,
+    ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage,
+    ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
+    ChatCompletionStreamOptions, CreateChatCompletionRequest,
 };
 use futures::StreamExt;
 use ragway_ingest::openai::{EndpointSettings, client};
 
 use super::{AnswerMode, ChatChunk, ChatModel, ChatStream, GenerationOptions, Usage};
-use crate::ask::GroundedPrompt;
+use crate::ask::{GroundedPrompt, Role};
 use crate::config::LlmConfig;
 use crate::error::GatewayError;
 
@@ -42,16 +43,24 @@ impl OpenAiChat {
             .map_or(self.config.max_completion_tokens, |n| {
                 n.min(self.config.max_completion_tokens)
             });
-        let messages = vec![
-            ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage {
+        let mut messages = vec![ChatCompletionRequestMessage::System(
+            ChatCompletionRequestSystemMessage {
                 content: prompt.system.clone().into(),
                 name: None,
-            }),
-            ChatCompletionRequestMessage::User(ChatCompletionRequestUserMessage {
-                content: prompt.user.clone().into(),
-                name: None,
-            }),
-        ];
+            },
+        )];
+        for turn in &prompt.history {
+            messages.push(match turn.role {
+                Role::User => user_message(turn.text.clone()),
+                Role::Assistant => {
+                    ChatCompletionRequestMessage::Assistant(ChatCompletionRequestAssistantMessage {
+                        content: Some(turn.text.clone().into()),
+                        ..ChatCompletionRequestAssistantMessage::default()
+                    })
+                }
+            });
+        }
+        messages.push(user_message(prompt.user.clone()));
         CreateChatCompletionRequest {
             model: self.config.model.clone(),
             messages,
@@ -65,6 +74,13 @@ impl OpenAiChat {
             ..CreateChatCompletionRequest::default()
         }
     }
+}
+
+fn user_message(text: String) -> ChatCompletionRequestMessage {
+    ChatCompletionRequestMessage::User(ChatCompletionRequestUserMessage {
+        content: text.into(),
+        name: None,
+    })
 }
 
 #[async_trait::async_trait]

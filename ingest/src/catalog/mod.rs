@@ -1,12 +1,14 @@
 //! The catalog: tenants, API keys, sources, the document manifest and sync runs, in SQL.
 //! SQLite file by default, PostgreSQL when `DATABASE_URL` says so; one migration set for both.
 
+mod conversations;
 mod documents;
 pub mod keys;
 mod sources;
 mod sync_runs;
 mod tenants;
 
+pub use conversations::StoredTurn;
 pub use documents::ManifestEntry;
 pub use keys::{ApiKeyRecord, GeneratedKey};
 pub use sources::SourceRecord;
@@ -36,13 +38,27 @@ pub fn default_url(data_dir: &Path) -> String {
 }
 
 fn migrator() -> Migrator {
-    let migrations = vec![Migration::new(
-        1,
-        Cow::Borrowed("catalog"),
-        MigrationType::Simple,
-        Cow::Borrowed(include_str!("../../migrations/0001_catalog.sql")),
-        false,
-    )];
+    let migration = |version, name, sql| {
+        Migration::new(
+            version,
+            Cow::Borrowed(name),
+            MigrationType::Simple,
+            Cow::Borrowed(sql),
+            false,
+        )
+    };
+    let migrations = vec![
+        migration(
+            1,
+            "catalog",
+            include_str!("../../migrations/0001_catalog.sql"),
+        ),
+        migration(
+            2,
+            "conversations",
+            include_str!("../../migrations/0002_conversations.sql"),
+        ),
+    ];
     Migrator {
         migrations: Cow::Owned(migrations),
         ..Migrator::DEFAULT
