@@ -172,8 +172,41 @@ pub struct LlmConfig {
     pub temperature: Option<f32>,
     #[serde(default = "default_max_retries")]
     pub max_retries: usize,
+    /// Whole answer, from the request to the last token.
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
+    #[serde(default = "default_connect_timeout_secs")]
+    pub connect_timeout_secs: u64,
+    /// From the request to the first token of the answer (retries included).
+    #[serde(default = "default_first_token_timeout_secs")]
+    pub first_token_timeout_secs: u64,
+    /// Azure OpenAI deployments API: set the `api-version`; `model` is then the deployment name.
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// Endpoints tried in order when this one fails before its first token (their own
+    /// `fallbacks` are ignored).
+    #[serde(default)]
+    pub fallbacks: Vec<LlmConfig>,
+    #[serde(default)]
+    pub circuit_breaker: BreakerConfig,
+}
+
+/// Per endpoint: after `failures` consecutive failures, skip it for `cooldown_secs`, then let one
+/// trial request through (half-open).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BreakerConfig {
+    pub failures: u32,
+    pub cooldown_secs: u64,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            failures: 5,
+            cooldown_secs: 30,
+        }
+    }
 }
 
 fn default_api_key_env() -> Option<String> {
@@ -191,6 +224,12 @@ fn default_max_retries() -> usize {
 fn default_timeout_secs() -> u64 {
     120
 }
+fn default_connect_timeout_secs() -> u64 {
+    10
+}
+fn default_first_token_timeout_secs() -> u64 {
+    30
+}
 
 impl LlmConfig {
     /// What `OPENAI_API_KEY` alone means.
@@ -204,6 +243,11 @@ impl LlmConfig {
             temperature: None,
             max_retries: default_max_retries(),
             timeout_secs: default_timeout_secs(),
+            connect_timeout_secs: default_connect_timeout_secs(),
+            first_token_timeout_secs: default_first_token_timeout_secs(),
+            api_version: None,
+            fallbacks: Vec::new(),
+            circuit_breaker: BreakerConfig::default(),
         }
     }
 }

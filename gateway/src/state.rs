@@ -12,7 +12,7 @@ use tokio_util::task::TaskTracker;
 use crate::ask::{Prompts, Retriever};
 use crate::config::Config;
 use crate::error::GatewayError;
-use crate::llm::{ChatModel, Extractive, OpenAiChat};
+use crate::llm::{ChatModel, Extractive, FallbackChat};
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -50,7 +50,7 @@ impl AppState {
             .await?,
         );
         let chat: Arc<dyn ChatModel> = match &config.llm {
-            Some(llm) => Arc::new(OpenAiChat::new(llm.clone())?),
+            Some(llm) => Arc::new(FallbackChat::new(llm)?),
             None => Arc::new(Extractive),
         };
         let chunker = Arc::new(ragway_ingest::chunk::Chunker::new(&config.chunking)?);

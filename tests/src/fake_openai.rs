@@ -24,6 +24,9 @@ pub struct FakeOptions {
     /// Delay between streamed chunks.
     pub chunk_delay: Duration,
     pub embedding_dimensions: usize,
+    /// Streamed answers stop after this many content chunks, without `finish_reason` or `[DONE]`
+    /// (a connection that dies half-way).
+    pub cut_stream_after: Option<usize>,
 }
 
 impl Default for FakeOptions {
@@ -32,6 +35,7 @@ impl Default for FakeOptions {
             latency: Duration::ZERO,
             chunk_delay: Duration::ZERO,
             embedding_dimensions: 256,
+            cut_stream_after: None,
         }
     }
 }
@@ -46,6 +50,9 @@ pub struct Failure {
 #[derive(Default)]
 struct Shared {
     chat_requests: Mutex<Vec<Value>>,
+    chat_arrivals: Mutex<Vec<std::time::Instant>>,
+    /// `(deployment, api-version, api-key)` of Azure-style requests.
+    azure_requests: Mutex<Vec<(String, String, String)>>,
     embedding_requests: AtomicUsize,
     embedding_failures: Mutex<Vec<Failure>>,
     chat_failures: Mutex<Vec<Failure>>,
@@ -60,6 +67,8 @@ struct FakeState {
 pub struct FakeOpenAi {
     /// Base URL including `/v1`, as clients are configured.
     pub base_url: String,
+    /// The server root (Azure-style clients add `/openai/deployments/...`).
+    pub root_url: String,
     shared: Arc<Shared>,
     server: tokio::task::JoinHandle<()>,
 }
@@ -80,6 +89,10 @@ impl FakeOpenAi {
         let router = Router::new()
             .route("/v1/chat/completions", post(chat))
             .route("/v1/embeddings", post(embeddings))
+            .route(
+                "/openai/deployments/{deployment}/chat/completions",
+                post(azure_chat),
+            )
             .with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -90,6 +103,7 @@ impl FakeOpenAi {
         });
         Ok(Self {
             base_url: format!("http://{addr}/v1"),
+            root_url: format!("http://{addr}"),
             shared,
             server,
         })
@@ -98,6 +112,23 @@ impl FakeOpenAi {
     pub fn chat_requests(&self) -> Vec<Value> {
         self.shared
             .chat_requests
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
+    }
+
+    /// When each chat request arrived.
+    pub fn chat_arrivals(&self) -> Vec<std::time::Instant> {
+        self.shared
+            .chat_arrivals
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn azure_requests(&self) -> Vec<(String, String, String)> {
+        self.shared
+            .azure_requests
             .lock()
             .map(|r| r.clone())
             .unwrap_or_default()
@@ -236,16 +267,53 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-async fn chat(
-    State(state): State<FakeState>,
+/// Azure OpenAI's deployments API: `api-key` header and `api-version` query instead of a bearer key.
+async fn azure_chat(
+    state: State<FakeState>,
+    axum::extract::Path(deployment): axum::extract::Path<String>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    Json(mut body): Json<Value>,
 ) -> Response {
+    let key = headers
+        .get("api-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let Some(version) = query.get("api-version").cloned() else {
+        return openai_error(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "Resource not found",
+        );
+    };
+    if key.is_empty() {
+        return openai_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            "Access denied due to missing subscription key.",
+        );
+    }
+    if let Ok(mut requests) = state.shared.azure_requests.lock() {
+        requests.push((deployment.clone(), version, key));
+    }
+    body["model"] = json!(deployment);
+    answer_chat(state, body).await
+}
+
+async fn chat(state: State<FakeState>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
     if let Some(response) = auth_failure(&headers) {
         return response;
     }
+    answer_chat(state, body).await
+}
+
+async fn answer_chat(State(state): State<FakeState>, body: Value) -> Response {
     if let Ok(mut requests) = state.shared.chat_requests.lock() {
         requests.push(body.clone());
+    }
+    if let Ok(mut arrivals) = state.shared.chat_arrivals.lock() {
+        arrivals.push(std::time::Instant::now());
     }
     if let Some(response) = take_failure(&state.shared.chat_failures) {
         return response;
@@ -299,26 +367,30 @@ async fn chat(
             .iter()
             .map(|p| chunk(json!({"content": p}), Value::Null, Value::Null)),
     );
+    if let Some(cut) = state.options.cut_stream_after {
+        events.truncate(cut + 1);
+        let data = events.into_iter().map(|e| e.to_string()).collect();
+        return Sse::new(sse_frames(data, state.options.chunk_delay)).into_response();
+    }
     events.push(chunk(json!({}), json!("stop"), Value::Null));
     if include_usage {
         let mut last = chunk(json!({}), Value::Null, usage);
         last["choices"] = json!([]);
         events.push(last);
     }
-    let delay = state.options.chunk_delay;
-    let stream = async_stream_events(events, delay);
-    Sse::new(stream).into_response()
-}
-
-fn async_stream_events(
-    events: Vec<Value>,
-    delay: Duration,
-) -> impl futures::Stream<Item = Result<Event, Infallible>> {
-    use futures::StreamExt;
     let data = events
         .into_iter()
         .map(|e| e.to_string())
-        .chain(std::iter::once("[DONE]".to_owned()));
+        .chain(std::iter::once("[DONE]".to_owned()))
+        .collect();
+    Sse::new(sse_frames(data, state.options.chunk_delay)).into_response()
+}
+
+fn sse_frames(
+    data: Vec<String>,
+    delay: Duration,
+) -> impl futures::Stream<Item = Result<Event, Infallible>> {
+    use futures::StreamExt;
     futures::stream::iter(data).then(move |d| async move {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;

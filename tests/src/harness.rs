@@ -31,6 +31,11 @@ pub fn fake_llm_config(base_url: &str, max_retries: usize) -> LlmConfig {
         temperature: None,
         max_retries,
         timeout_secs: 30,
+        connect_timeout_secs: 5,
+        first_token_timeout_secs: 10,
+        api_version: None,
+        fallbacks: Vec::new(),
+        circuit_breaker: Default::default(),
     }
 }
 

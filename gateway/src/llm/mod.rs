@@ -1,10 +1,13 @@
 //! Answer generators behind one seam: an OpenAI-compatible LLM, or extractive passages when none
 //! is configured (the offline default).
 
+mod breaker;
 mod extractive;
+mod fallback;
 mod openai;
 
 pub use extractive::{Extractive, excerpt};
+pub use fallback::FallbackChat;
 pub use openai::OpenAiChat;
 
 use futures::stream::BoxStream;

@@ -1,35 +1,56 @@
-//! Generative answers from any OpenAI-compatible chat completions endpoint, streamed.
+//! Generative answers from an OpenAI-compatible endpoint or an Azure OpenAI deployment, streamed,
+//! with a time-to-first-token and a total deadline (retries happen before the first byte only).
+
+use std::time::Duration;
 
 use async_openai::Client;
-use async_openai::config::OpenAIConfig;
+use async_openai::config::{AzureConfig, OpenAIConfig};
 use async_openai::types::chat::{
     ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage,
     ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
     ChatCompletionStreamOptions, CreateChatCompletionRequest,
 };
 use futures::StreamExt;
-use ragway_ingest::openai::{EndpointSettings, client};
+use ragway_ingest::openai::{EndpointSettings, azure_client, client};
+use tokio::time::Instant;
 
 use super::{AnswerMode, ChatChunk, ChatModel, ChatStream, GenerationOptions, Usage};
 use crate::ask::{GroundedPrompt, Role};
 use crate::config::LlmConfig;
 use crate::error::GatewayError;
 
+/// Where requests go: an OpenAI-compatible server or an Azure OpenAI deployment.
+#[derive(Debug)]
+enum Backend {
+    OpenAi(Client<OpenAIConfig>),
+    Azure(Client<AzureConfig>),
+}
+
 #[derive(Debug)]
 pub struct OpenAiChat {
-    client: Client<OpenAIConfig>,
+    backend: Backend,
     config: LlmConfig,
 }
 
 impl OpenAiChat {
     pub fn new(config: LlmConfig) -> Result<Self, GatewayError> {
-        let client = client(&EndpointSettings {
+        let settings = EndpointSettings {
             base_url: &config.base_url,
             api_key_env: config.api_key_env.as_deref(),
             max_retries: config.max_retries,
-            timeout_secs: config.timeout_secs,
-        })?;
-        Ok(Self { client, config })
+            timeout_secs: config.first_token_timeout_secs.min(config.timeout_secs),
+            connect_timeout_secs: config.connect_timeout_secs,
+        };
+        let backend = match &config.api_version {
+            Some(version) => Backend::Azure(azure_client(&settings, version, &config.model)?),
+            None => Backend::OpenAi(client(&settings)?),
+        };
+        Ok(Self { backend, config })
+    }
+
+    /// A name for logs and errors.
+    pub fn name(&self) -> String {
+        format!("{} at {}", self.config.model, self.config.base_url)
     }
 
     fn request(
@@ -102,36 +123,77 @@ impl ChatModel for OpenAiChat {
         prompt: &GroundedPrompt,
         options: GenerationOptions,
     ) -> Result<ChatStream, GatewayError> {
-        let model = self.config.model.clone();
-        let stream = self
-            .client
-            .chat()
-            .create_stream(self.request(prompt, options))
-            .await
-            .map_err(|e| GatewayError::Llm(format!("{model}: {e}")))?;
-        let chunks = stream.flat_map(move |item| {
-            let out: Vec<Result<ChatChunk, GatewayError>> = match item {
-                Err(e) => vec![Err(GatewayError::Llm(format!("{model}: {e}")))],
-                Ok(response) => {
-                    let mut out: Vec<_> = response
-                        .choices
-                        .into_iter()
-                        .filter_map(|choice| choice.delta.content)
-                        .filter(|text| !text.is_empty())
-                        .map(|text| Ok(ChatChunk::Delta(text)))
-                        .collect();
-                    if let Some(usage) = response.usage {
-                        out.push(Ok(ChatChunk::Usage(Usage {
-                            prompt_tokens: usage.prompt_tokens as usize,
-                            completion_tokens: usage.completion_tokens as usize,
-                            total_tokens: usage.total_tokens as usize,
-                        })));
+        let started = Instant::now();
+        let first_token_by = started + Duration::from_secs(self.config.first_token_timeout_secs);
+        let finish_by = started + Duration::from_secs(self.config.timeout_secs);
+        let name = self.name();
+        let request = self.request(prompt, options);
+        let opening = async {
+            match &self.backend {
+                Backend::OpenAi(client) => client.chat().create_stream(request).await,
+                Backend::Azure(client) => client.chat().create_stream(request).await,
+            }
+        };
+        let mut stream = match tokio::time::timeout_at(first_token_by.min(finish_by), opening).await
+        {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return Err(GatewayError::Llm(format!("{name}: {e}"))),
+            Err(_) => {
+                return Err(GatewayError::Llm(format!(
+                    "{name}: no response within {}s",
+                    self.config.first_token_timeout_secs
+                )));
+            }
+        };
+        let (ttft, total) = (
+            self.config.first_token_timeout_secs,
+            self.config.timeout_secs,
+        );
+        let chunks = async_stream::stream! {
+            let mut first_token_seen = false;
+            let mut finished = false;
+            loop {
+                let deadline = if first_token_seen { finish_by } else { first_token_by.min(finish_by) };
+                let item = match tokio::time::timeout_at(deadline, stream.next()).await {
+                    Ok(item) => item,
+                    Err(_) => {
+                        let why = if first_token_seen {
+                            format!("the answer took longer than {total}s")
+                        } else {
+                            format!("no first token within {ttft}s")
+                        };
+                        yield Err(GatewayError::Llm(format!("{name}: {why}")));
+                        return;
                     }
-                    out
+                };
+                let response = match item {
+                    Some(Ok(response)) => response,
+                    Some(Err(e)) => {
+                        yield Err(GatewayError::Llm(format!("{name}: {e}")));
+                        return;
+                    }
+                    None if finished => return,
+                    None => {
+                        yield Err(GatewayError::Llm(format!("{name}: the stream ended before the answer finished")));
+                        return;
+                    }
+                };
+                for choice in response.choices {
+                    finished |= choice.finish_reason.is_some();
+                    if let Some(text) = choice.delta.content.filter(|t| !t.is_empty()) {
+                        first_token_seen = true;
+                        yield Ok(ChatChunk::Delta(text));
+                    }
                 }
-            };
-            futures::stream::iter(out)
-        });
+                if let Some(usage) = response.usage {
+                    yield Ok(ChatChunk::Usage(Usage {
+                        prompt_tokens: usage.prompt_tokens as usize,
+                        completion_tokens: usage.completion_tokens as usize,
+                        total_tokens: usage.total_tokens as usize,
+                    }));
+                }
+            }
+        };
         Ok(chunks.boxed())
     }
 }

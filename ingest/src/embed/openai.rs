@@ -66,6 +66,7 @@ impl OpenAiEmbedder {
             api_key_env: config.api_key_env.as_deref(),
             max_retries: config.max_retries,
             timeout_secs: config.timeout_secs,
+            connect_timeout_secs: 10,
         })?;
         Ok(Self { client, config })
     }

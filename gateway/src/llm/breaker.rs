@@ -1,0 +1,112 @@
+//! A circuit breaker per model endpoint: after repeated failures the endpoint is skipped for a
+//! cool-down, then one trial request is let through (half-open); its outcome closes or re-opens it.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::config::BreakerConfig;
+
+#[derive(Debug)]
+pub struct Breaker {
+    failures_to_open: u32,
+    cooldown: Duration,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    consecutive_failures: u32,
+    open_until: Option<Instant>,
+    trial_in_flight: bool,
+}
+
+impl Breaker {
+    pub fn new(config: BreakerConfig) -> Self {
+        Self {
+            failures_to_open: config.failures.max(1),
+            cooldown: Duration::from_secs(config.cooldown_secs),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn with_state<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        // A poisoned lock only means another request panicked mid-update; the counters stay usable.
+        let mut guard = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut guard)
+    }
+
+    /// Whether a request may go to this endpoint now.
+    pub fn allow(&self) -> bool {
+        self.with_state(|s| match s.open_until {
+            None => true,
+            Some(until) if Instant::now() < until => false,
+            Some(_) if s.trial_in_flight => false,
+            Some(_) => {
+                s.trial_in_flight = true;
+                true
+            }
+        })
+    }
+
+    pub fn success(&self) {
+        self.with_state(|s| *s = State::default());
+    }
+
+    /// Records a failure; returns true when it (re-)opened the circuit.
+    pub fn failure(&self) -> bool {
+        let cooldown = self.cooldown;
+        let failures_to_open = self.failures_to_open;
+        self.with_state(|s| {
+            s.trial_in_flight = false;
+            s.consecutive_failures += 1;
+            let reopen = s.open_until.is_some() || s.consecutive_failures >= failures_to_open;
+            if reopen {
+                s.open_until = Some(Instant::now() + cooldown);
+            }
+            reopen
+        })
+    }
+
+    #[cfg(test)]
+    pub fn is_open(&self) -> bool {
+        self.with_state(|s| s.open_until.is_some_and(|until| Instant::now() < until))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn opens_after_failures_half_opens_after_cooldown_and_recovers() {
+        let breaker = Breaker::new(BreakerConfig {
+            failures: 2,
+            cooldown_secs: 30,
+        });
+        assert!(breaker.allow());
+        assert!(!breaker.failure());
+        assert!(breaker.allow());
+        assert!(breaker.failure(), "the second consecutive failure opens it");
+        assert!(!breaker.allow() && breaker.is_open());
+
+        tokio::time::advance(Duration::from_secs(31)).await;
+        assert!(breaker.allow(), "half-open: one trial");
+        assert!(!breaker.allow(), "only one trial at a time");
+        assert!(breaker.failure(), "a failed trial re-opens at once");
+        assert!(!breaker.allow());
+
+        tokio::time::advance(Duration::from_secs(31)).await;
+        assert!(breaker.allow());
+        breaker.success();
+        assert!(
+            breaker.allow() && breaker.allow() && !breaker.is_open(),
+            "closed again"
+        );
+        assert!(!breaker.failure(), "the count starts over");
+    }
+}
