@@ -14,7 +14,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::channels::{openai, rest};
 use crate::http::errors::error_envelope;
-use crate::http::health;
+use crate::http::{health, openapi};
 use crate::state::AppState;
 
 pub fn app(state: AppState) -> Router {
@@ -24,6 +24,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/ask", post(rest::ask_handler))
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/models", get(openai::models))
+        .route("/openapi.json", get(openapi::openapi_json))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .layer(DefaultBodyLimit::max(server.max_body_bytes))

@@ -60,7 +60,7 @@ pub struct AskRequest {
 }
 
 /// A source as shown to the caller; `n` is the number the answer cites it by.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Citation {
     pub n: usize,
     pub document_id: String,
@@ -88,7 +88,8 @@ pub struct GroundedPrompt {
     pub prompt_tokens: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One Server-Sent Event of a streamed answer (the SSE event name equals `type`).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AskEvent {
     /// The sources the answer may cite, numbered as in the prompt.
@@ -215,7 +216,7 @@ pub fn cited(answer: &str, sources: &[Citation]) -> Vec<Citation> {
 }
 
 /// The non-streaming answer: the events folded into one response.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AskResponse {
     pub answer: String,
     pub citations: Vec<Citation>,

@@ -13,16 +13,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::ask::{AskEvent, AskRequest, AskResponse, Role, Turn, ask, ask_collect};
+use crate::http::errors::ErrorBody;
 use crate::http::{ApiError, JsonBody, Principal};
 use crate::llm::GenerationOptions;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AskBody {
+    /// The question (1 to `server.max_question_chars` characters).
     pub question: String,
+    /// Answer as Server-Sent Events (`AskEvent`s) instead of one JSON object.
     #[serde(default)]
     pub stream: bool,
+    /// Passages to retrieve (1 to `retrieval.max_top_k`; default `retrieval.top_k`).
     pub top_k: Option<usize>,
     /// Continue this conversation (from an earlier answer's `conversation_id`).
     pub conversation_id: Option<String>,
@@ -115,13 +119,31 @@ async fn remember(state: &AppState, conversation_id: &str, question: &str, answe
     }
 }
 
-#[derive(Serialize)]
-struct RestAnswer {
+/// The answer with the conversation it belongs to.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RestAnswer {
     #[serde(flatten)]
     answer: AskResponse,
     conversation_id: String,
 }
 
+/// Ask a question about the tenant's documents.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ask",
+    tag = "ask",
+    request_body = AskBody,
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The answer (JSON), or with `stream: true` a `text/event-stream` of `AskEvent`s \
+            (preceded by `{\"type\":\"conversation\",\"conversation_id\"}`)", body = RestAnswer),
+        (status = 400, description = "Malformed JSON, empty question, `top_k` out of range", body = ErrorBody),
+        (status = 401, description = "Missing, invalid, revoked or expired API key", body = ErrorBody),
+        (status = 404, description = "Unknown `conversation_id`", body = ErrorBody),
+        (status = 413, description = "Body larger than `server.max_body_bytes`", body = ErrorBody),
+        (status = 502, description = "The LLM or the embeddings endpoint failed", body = ErrorBody),
+    )
+)]
 pub async fn ask_handler(
     State(state): State<AppState>,
     principal: Principal,

@@ -10,6 +10,22 @@ use serde_json::json;
 
 use crate::error::GatewayError;
 
+/// Every error response of the native API.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code: `invalid_request`, `unauthorized`, `not_found`, `payload_too_large`,
+    /// `llm_unavailable`, `internal_error`, …
+    pub code: String,
+    pub message: String,
+    /// Also in the `x-request-id` response header; quote it when reporting a problem.
+    pub request_id: String,
+}
+
 /// An error on its way to the caller; the envelope middleware adds the request id.
 #[derive(Debug, Clone)]
 pub struct ApiError {

@@ -5,12 +5,22 @@ use serde_json::{Value, json};
 
 use crate::state::AppState;
 
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok`, `ready` or `unavailable`
+    pub status: String,
+    pub reason: Option<String>,
+}
+
 /// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// Readiness: the catalog answers a query.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, body = Health), (status = 503, description = "Not ready", body = Health)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match sqlx::query("SELECT 1").execute(state.catalog.pool()).await {
         Ok(_) => (StatusCode::OK, Json(json!({"status": "ready"}))),

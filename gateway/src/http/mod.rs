@@ -4,6 +4,7 @@ pub mod auth;
 pub mod errors;
 pub mod health;
 pub mod json;
+pub mod openapi;
 
 pub use auth::Principal;
 pub use errors::ApiError;

@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio::time::Instant;
+use std::time::Instant;
 
 use crate::config::BreakerConfig;
 
@@ -42,9 +42,13 @@ impl Breaker {
 
     /// Whether a request may go to this endpoint now.
     pub fn allow(&self) -> bool {
+        self.allow_at(Instant::now())
+    }
+
+    fn allow_at(&self, now: Instant) -> bool {
         self.with_state(|s| match s.open_until {
             None => true,
-            Some(until) if Instant::now() < until => false,
+            Some(until) if now < until => false,
             Some(_) if s.trial_in_flight => false,
             Some(_) => {
                 s.trial_in_flight = true;
@@ -59,6 +63,10 @@ impl Breaker {
 
     /// Records a failure; returns true when it (re-)opened the circuit.
     pub fn failure(&self) -> bool {
+        self.failure_at(Instant::now())
+    }
+
+    fn failure_at(&self, now: Instant) -> bool {
         let cooldown = self.cooldown;
         let failures_to_open = self.failures_to_open;
         self.with_state(|s| {
@@ -66,15 +74,10 @@ impl Breaker {
             s.consecutive_failures += 1;
             let reopen = s.open_until.is_some() || s.consecutive_failures >= failures_to_open;
             if reopen {
-                s.open_until = Some(Instant::now() + cooldown);
+                s.open_until = Some(now + cooldown);
             }
             reopen
         })
-    }
-
-    #[cfg(test)]
-    pub fn is_open(&self) -> bool {
-        self.with_state(|s| s.open_until.is_some_and(|until| Instant::now() < until))
     }
 }
 
@@ -82,31 +85,37 @@ impl Breaker {
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
-    async fn opens_after_failures_half_opens_after_cooldown_and_recovers() {
+    #[test]
+    fn opens_after_failures_half_opens_after_cooldown_and_recovers() {
         let breaker = Breaker::new(BreakerConfig {
             failures: 2,
             cooldown_secs: 30,
         });
-        assert!(breaker.allow());
-        assert!(!breaker.failure());
-        assert!(breaker.allow());
-        assert!(breaker.failure(), "the second consecutive failure opens it");
-        assert!(!breaker.allow() && breaker.is_open());
+        let t0 = Instant::now();
+        let later = |secs| t0 + Duration::from_secs(secs);
+        assert!(breaker.allow_at(t0));
+        assert!(!breaker.failure_at(t0));
+        assert!(breaker.allow_at(t0));
+        assert!(
+            breaker.failure_at(t0),
+            "the second consecutive failure opens it"
+        );
+        assert!(!breaker.allow_at(later(29)), "open during the cool-down");
 
-        tokio::time::advance(Duration::from_secs(31)).await;
-        assert!(breaker.allow(), "half-open: one trial");
-        assert!(!breaker.allow(), "only one trial at a time");
-        assert!(breaker.failure(), "a failed trial re-opens at once");
-        assert!(!breaker.allow());
+        assert!(breaker.allow_at(later(31)), "half-open: one trial");
+        assert!(!breaker.allow_at(later(31)), "only one trial at a time");
+        assert!(
+            breaker.failure_at(later(31)),
+            "a failed trial re-opens at once"
+        );
+        assert!(!breaker.allow_at(later(60)));
 
-        tokio::time::advance(Duration::from_secs(31)).await;
-        assert!(breaker.allow());
+        assert!(breaker.allow_at(later(62)));
         breaker.success();
         assert!(
-            breaker.allow() && breaker.allow() && !breaker.is_open(),
+            breaker.allow_at(later(62)) && breaker.allow_at(later(62)),
             "closed again"
         );
-        assert!(!breaker.failure(), "the count starts over");
+        assert!(!breaker.failure_at(later(62)), "the count starts over");
     }
 }

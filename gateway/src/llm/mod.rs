@@ -16,14 +16,16 @@ use serde::Serialize;
 use crate::ask::GroundedPrompt;
 use crate::error::GatewayError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// `extractive`: the best passages, quoted (no LLM configured); `generative`: written by the LLM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AnswerMode {
     Generative,
     Extractive,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+/// LLM tokens used by the answer (zero for extractive answers).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Usage {
     pub prompt_tokens: usize,
     pub completion_tokens: usize,

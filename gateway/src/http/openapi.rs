@@ -1,0 +1,54 @@
+//! The OpenAPI 3.1 document of the native API, generated from the handlers and types themselves
+//! and served at `/openapi.json`.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::ask::{AskEvent, AskResponse, Citation};
+use crate::channels::rest::{AskBody, RestAnswer};
+use crate::http::errors::{ErrorBody, ErrorDetail};
+use crate::http::health::Health;
+use crate::llm::{AnswerMode, Usage};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "ragway",
+        description = "Grounded, cited answers from a tenant's documents. Authenticate with a tenant API key \
+            (`Authorization: Bearer rgw_…`). The OpenAI-compatible API (`/v1/chat/completions`, `/v1/models`) \
+            follows OpenAI's own specification."
+    ),
+    paths(
+        crate::channels::rest::ask_handler,
+        crate::http::health::healthz,
+        crate::http::health::readyz
+    ),
+    components(schemas(
+        AskBody, RestAnswer, AskResponse, AskEvent, Citation, Usage, AnswerMode, ErrorBody, ErrorDetail, Health
+    )),
+    modifiers(&ApiKeyAuth),
+    tags((name = "ask", description = "Questions and answers"), (name = "operations", description = "Health"))
+)]
+pub struct ApiDoc;
+
+struct ApiKeyAuth;
+
+impl Modify for ApiKeyAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A tenant API key, `rgw_<id>_<secret>`"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
