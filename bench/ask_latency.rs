@@ -116,4 +116,5 @@ async fn main() {
         g50 - d50,
         g99 - d99
     );
+    gateway.shutdown().await;
 }

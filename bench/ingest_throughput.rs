@@ -58,4 +58,5 @@ async fn main() {
         secs,
         again.bytes as f64 / 1_000_000.0 / secs
     );
+    gateway.shutdown().await;
 }

@@ -20,3 +20,6 @@ run ingest_throughput "$PGDOC"
 echo
 echo "== ask latency"
 run ask_latency 300 50
+echo
+echo "== OpenAI-compatible streaming latency"
+run openai_latency 200 50 2

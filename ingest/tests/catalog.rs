@@ -81,27 +81,30 @@ async fn exercise(catalog: &Catalog) {
     );
     assert_eq!(catalog.bump_generation("acme").await.unwrap(), 1);
 
-    let conversation = catalog.create_conversation("acme", "key:1").await.unwrap();
+    let conversation = "c0nv";
     let turn = |role: &str, content: &str| StoredTurn {
         role: role.into(),
         content: content.into(),
     };
+    let q1 = [turn("user", "q1"), turn("assistant", "a1")];
+    let q2 = [turn("user", "q2"), turn("assistant", "a2")];
+    assert!(
+        catalog
+            .conversation_turns("acme", "key:1", conversation, 10)
+            .await
+            .unwrap()
+            .is_none()
+    );
     catalog
-        .append_turns(
-            &conversation,
-            &[turn("user", "q1"), turn("assistant", "a1")],
-        )
+        .append_turns("acme", "key:1", conversation, &q1)
         .await
         .unwrap();
     catalog
-        .append_turns(
-            &conversation,
-            &[turn("user", "q2"), turn("assistant", "a2")],
-        )
+        .append_turns("acme", "key:1", conversation, &q2)
         .await
         .unwrap();
     let last_three = catalog
-        .conversation_turns("acme", "key:1", &conversation, 3)
+        .conversation_turns("acme", "key:1", conversation, 3)
         .await
         .unwrap()
         .unwrap();
@@ -115,7 +118,7 @@ async fn exercise(catalog: &Catalog) {
     );
     assert!(
         catalog
-            .conversation_turns("acme", "key:2", &conversation, 10)
+            .conversation_turns("acme", "key:2", conversation, 10)
             .await
             .unwrap()
             .is_none()
@@ -128,7 +131,7 @@ async fn exercise(catalog: &Catalog) {
     assert_eq!(catalog.purge_conversations(0).await.unwrap(), 1);
     assert!(
         catalog
-            .conversation_turns("acme", "key:1", &conversation, 10)
+            .conversation_turns("acme", "key:1", conversation, 10)
             .await
             .unwrap()
             .is_none()

@@ -69,6 +69,13 @@ impl Gateway {
         })
     }
 
+    /// Stops the server and waits until it has released the data directory (call it before the
+    /// directory is removed).
+    pub async fn shutdown(mut self) {
+        self.server.abort();
+        let _ = (&mut self.server).await;
+    }
+
     /// Creates the tenant and returns a fresh API key for it.
     pub async fn tenant_with_key(
         &self,

@@ -62,7 +62,8 @@ fn status_for(code: &str) -> StatusCode {
     }
 }
 
-/// The conversation a question belongs to: loaded when the caller continues one, created otherwise.
+/// The conversation a question belongs to: loaded when the caller continues one, a new
+/// id otherwise.
 async fn conversation(
     state: &AppState,
     principal: &Principal,
@@ -70,10 +71,8 @@ async fn conversation(
 ) -> Result<(String, Vec<Turn>), ApiError> {
     let catalog = &state.catalog;
     let Some(id) = id else {
-        let id = catalog
-            .create_conversation(&principal.tenant_id, &principal.user_id)
-            .await?;
-        return Ok((id, Vec::new()));
+        // Stored with its first exchange; nothing to write before the answer.
+        return Ok((uuid::Uuid::new_v4().to_string(), Vec::new()));
     };
     let turns = catalog
         .conversation_turns(
@@ -103,7 +102,13 @@ async fn conversation(
 }
 
 /// Records the exchange so the next question can continue it.
-async fn remember(state: &AppState, conversation_id: &str, question: &str, answer: &str) {
+async fn remember(
+    state: &AppState,
+    principal: &Principal,
+    conversation_id: &str,
+    question: &str,
+    answer: &str,
+) {
     let turns = [
         StoredTurn {
             role: Role::User.as_str().into(),
@@ -114,7 +119,12 @@ async fn remember(state: &AppState, conversation_id: &str, question: &str, answe
             content: answer.into(),
         },
     ];
-    if let Err(err) = state.catalog.append_turns(conversation_id, &turns).await {
+    let (tenant, user) = (&principal.tenant_id, &principal.user_id);
+    if let Err(err) = state
+        .catalog
+        .append_turns(tenant, user, conversation_id, &turns)
+        .await
+    {
         tracing::warn!(%err, conversation_id, "could not store the conversation turn");
     }
 }
@@ -153,6 +163,7 @@ pub async fn ask_handler(
     let (conversation_id, history) =
         conversation(&state, &principal, body.conversation_id.as_deref()).await?;
     let question = body.question.trim().to_owned();
+    let asker = principal.clone();
     let request = AskRequest {
         principal,
         question: question.clone(),
@@ -163,7 +174,7 @@ pub async fn ask_handler(
     if !body.stream {
         return match ask_collect(state.clone(), request).await {
             Ok(answer) => {
-                remember(&state, &conversation_id, &question, &answer.answer).await;
+                remember(&state, &asker, &conversation_id, &question, &answer.answer).await;
                 Ok(axum::Json(RestAnswer {
                     answer,
                     conversation_id,
@@ -190,7 +201,7 @@ pub async fn ask_handler(
         while let Some(event) = events.next().await {
             match &event {
                 AskEvent::Delta { text } => answer.push_str(text),
-                AskEvent::Done { .. } => remember(&state, &conversation_id, &question, &answer).await,
+                AskEvent::Done { .. } => remember(&state, &asker, &conversation_id, &question, &answer).await,
                 _ => {}
             }
             let sse = Event::default().event(event.name());

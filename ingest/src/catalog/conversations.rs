@@ -1,7 +1,6 @@
 //! Stored conversations: turns per tenant and user, so a thread can continue across requests.
 
 use sqlx::Row;
-use uuid::Uuid;
 
 use super::{Catalog, now};
 use crate::error::Result;
@@ -14,19 +13,6 @@ pub struct StoredTurn {
 }
 
 impl Catalog {
-    pub async fn create_conversation(&self, tenant_id: &str, user_id: &str) -> Result<String> {
-        let id = Uuid::new_v4().to_string();
-        let at = now();
-        sqlx::query("INSERT INTO conversations (id, tenant_id, user_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)")
-            .bind(&id)
-            .bind(tenant_id)
-            .bind(user_id)
-            .bind(&at)
-            .execute(self.pool())
-            .await?;
-        Ok(id)
-    }
-
     /// The last `limit` turns, oldest first — or None when the conversation does not exist or
     /// belongs to another tenant or user (callers cannot tell which).
     pub async fn conversation_turns(
@@ -67,14 +53,31 @@ impl Catalog {
         Ok(Some(turns))
     }
 
-    pub async fn append_turns(&self, id: &str, turns: &[StoredTurn]) -> Result<()> {
+    /// Appends turns, creating the conversation on its first exchange (one transaction).
+    pub async fn append_turns(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        id: &str,
+        turns: &[StoredTurn],
+    ) -> Result<()> {
         let mut tx = self.pool().begin().await?;
+        let at = now();
+        sqlx::query(
+            "INSERT INTO conversations (id, tenant_id, user_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
+             ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at",
+        )
+        .bind(id)
+        .bind(tenant_id)
+        .bind(user_id)
+        .bind(&at)
+        .execute(&mut *tx)
+        .await?;
         let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS last FROM conversation_turns WHERE conversation_id = $1")
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
         let mut seq: i64 = row.try_get("last")?;
-        let at = now();
         for turn in turns {
             seq += 1;
             sqlx::query("INSERT INTO conversation_turns (conversation_id, seq, role, content, created_at) VALUES ($1, $2, $3, $4, $5)")
@@ -86,11 +89,6 @@ impl Catalog {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2")
-            .bind(&at)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(())
     }
