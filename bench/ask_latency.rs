@@ -51,6 +51,7 @@ async fn main() {
     .unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let mut config = test_config(tmp.path());
+    config.limits = ragway_gateway::config::LimitsConfig::unlimited();
     config.llm = Some(fake_llm_config(&fake.base_url, 0));
     let gateway = Gateway::start(config).await.unwrap();
     let key = gateway.tenant_with_key("bench").await.unwrap();

@@ -13,6 +13,7 @@ use ragway_ingest::embed::{Bm25Config, OpenAiEmbedderConfig};
 use serde::Deserialize;
 
 use crate::error::GatewayError;
+pub use crate::limits::LimitsConfig;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -30,6 +31,7 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub copilot: CopilotConfig,
     pub conversation: ConversationConfig,
+    pub limits: LimitsConfig,
     pub embeddings: Option<OpenAiEmbedderConfig>,
     pub llm: Option<LlmConfig>,
 }
@@ -48,6 +50,7 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             copilot: CopilotConfig::default(),
             conversation: ConversationConfig::default(),
+            limits: LimitsConfig::default(),
             embeddings: None,
             llm: None,
         }

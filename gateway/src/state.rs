@@ -12,6 +12,7 @@ use tokio_util::task::TaskTracker;
 use crate::ask::{Prompts, Retriever};
 use crate::config::Config;
 use crate::error::GatewayError;
+use crate::limits::{LocalLimiter, RateLimiter};
 use crate::llm::{ChatModel, Extractive, FallbackChat};
 
 #[derive(Debug, Clone)]
@@ -24,6 +25,7 @@ pub struct AppState {
     pub indexer: Indexer,
     pub chat: Arc<dyn ChatModel>,
     pub prompts: Arc<Prompts>,
+    pub limiter: Arc<dyn RateLimiter>,
     /// Background work (key bookkeeping, streams) that shutdown waits for.
     pub tasks: TaskTracker,
 }
@@ -70,7 +72,9 @@ impl AppState {
             embedder,
             config: config.retrieval.clone(),
         };
+        let limiter: Arc<dyn RateLimiter> = Arc::new(LocalLimiter::new(&config.limits));
         Ok(Self {
+            limiter,
             config: Arc::new(config),
             catalog,
             store,

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::ask::{AskEvent, AskRequest, Citation, Role, Turn, ask, ask_collect};
+use crate::channels::rest::with_rate;
 use crate::http::{ApiError, Principal};
 use crate::llm::GenerationOptions;
 use crate::state::AppState;
@@ -23,6 +24,7 @@ use crate::state::AppState;
 /// An error in OpenAI's shape; the native error envelope leaves these responses alone.
 #[derive(Debug, Clone)]
 pub struct OpenAiError {
+    headers: Vec<(axum::http::HeaderName, axum::http::HeaderValue)>,
     status: StatusCode,
     kind: &'static str,
     code: Option<&'static str>,
@@ -37,6 +39,7 @@ pub struct OpenAiErrorBody;
 impl OpenAiError {
     fn invalid(param: Option<&'static str>, message: impl Into<String>) -> Self {
         Self {
+            headers: Vec::new(),
             status: StatusCode::BAD_REQUEST,
             kind: "invalid_request_error",
             code: None,
@@ -53,6 +56,9 @@ impl OpenAiError {
 impl IntoResponse for OpenAiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(self.body())).into_response();
+        for (name, value) in &self.headers {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
         response.extensions_mut().insert(OpenAiErrorBody);
         response
     }
@@ -65,10 +71,11 @@ impl From<ApiError> for OpenAiError {
             StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE => {
                 ("invalid_request_error", None)
             }
-            StatusCode::TOO_MANY_REQUESTS => ("rate_limit_exceeded", Some("rate_limit_exceeded")),
+            StatusCode::TOO_MANY_REQUESTS => ("requests", Some("rate_limit_exceeded")),
             _ => ("api_error", None),
         };
         Self {
+            headers: err.headers,
             status: err.status,
             kind,
             code,
@@ -85,6 +92,7 @@ fn from_event_error(code: &str, message: String) -> OpenAiError {
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     OpenAiError {
+        headers: Vec::new(),
         status,
         kind: if status == StatusCode::BAD_REQUEST {
             "invalid_request_error"
@@ -189,6 +197,7 @@ fn parse(
         .ok_or_else(|| OpenAiError::invalid(Some("model"), "you must provide a model parameter"))?;
     if model != state.config.copilot.model {
         return Err(OpenAiError {
+            headers: Vec::new(),
             status: StatusCode::NOT_FOUND,
             kind: "invalid_request_error",
             code: Some("model_not_found"),
@@ -331,6 +340,10 @@ pub async fn chat_completions(
         Ok(parsed) => parsed,
         Err(err) => return err.into_response(),
     };
+    let rate = match state.limiter.check_request(&principal).await {
+        Ok(rate) => rate,
+        Err(refused) => return OpenAiError::from(ApiError::rate_limited(&refused)).into_response(),
+    };
     let request = AskRequest {
         principal,
         question: parsed.question.clone(),
@@ -342,7 +355,7 @@ pub async fn chat_completions(
     let created = chrono::Utc::now().timestamp();
     if !parsed.stream {
         return match ask_collect(state, request).await {
-            Ok(answer) => Json(json!({
+            Ok(answer) => with_rate(Json(json!({
                 "id": id, "object": "chat.completion", "created": created, "model": parsed.model,
                 "choices": [{"index": 0, "message": {
                     "role": "assistant", "content": answer.answer, "refusal": null,
@@ -351,7 +364,7 @@ pub async fn chat_completions(
                 "usage": usage_json(&answer.usage),
                 "system_fingerprint": null,
             }))
-            .into_response(),
+            .into_response(), rate),
             Err((code, message)) => from_event_error(&code, message).into_response(),
         };
     }
@@ -392,7 +405,10 @@ pub async fn chat_completions(
         yield "[DONE]".to_owned();
     };
     let frames = frames.map(|data| Ok::<_, Infallible>(Event::default().data(data)));
-    Sse::new(frames)
-        .keep_alive(KeepAlive::default())
-        .into_response()
+    with_rate(
+        Sse::new(frames)
+            .keep_alive(KeepAlive::default())
+            .into_response(),
+        rate,
+    )
 }

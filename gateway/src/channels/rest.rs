@@ -15,6 +15,7 @@ use serde_json::json;
 use crate::ask::{AskEvent, AskRequest, AskResponse, Role, Turn, ask, ask_collect};
 use crate::http::errors::ErrorBody;
 use crate::http::{ApiError, JsonBody, Principal};
+use crate::limits::{RateStatus, rate_headers};
 use crate::llm::GenerationOptions;
 use crate::state::AppState;
 
@@ -129,6 +130,14 @@ async fn remember(
     }
 }
 
+/// Adds the caller's `RateLimit-*` headers to a successful response.
+pub fn with_rate(mut response: Response, rate: Option<RateStatus>) -> Response {
+    for (name, value) in rate.as_ref().map(rate_headers).unwrap_or_default() {
+        response.headers_mut().insert(name, value);
+    }
+    response
+}
+
 /// The answer with the conversation it belongs to.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RestAnswer {
@@ -151,6 +160,7 @@ pub struct RestAnswer {
         (status = 401, description = "Missing, invalid, revoked or expired API key", body = ErrorBody),
         (status = 404, description = "Unknown `conversation_id`", body = ErrorBody),
         (status = 413, description = "Body larger than `server.max_body_bytes`", body = ErrorBody),
+        (status = 429, description = "A request limit was reached (`Retry-After` says when to retry)", body = ErrorBody),
         (status = 502, description = "The LLM or the embeddings endpoint failed", body = ErrorBody),
     )
 )]
@@ -160,6 +170,11 @@ pub async fn ask_handler(
     JsonBody(body): JsonBody<AskBody>,
 ) -> Result<Response, ApiError> {
     let top_k = validate(&state, &body)?;
+    let rate = state
+        .limiter
+        .check_request(&principal)
+        .await
+        .map_err(|refused| ApiError::rate_limited(&refused))?;
     let (conversation_id, history) =
         conversation(&state, &principal, body.conversation_id.as_deref()).await?;
     let question = body.question.trim().to_owned();
@@ -175,11 +190,14 @@ pub async fn ask_handler(
         return match ask_collect(state.clone(), request).await {
             Ok(answer) => {
                 remember(&state, &asker, &conversation_id, &question, &answer.answer).await;
-                Ok(axum::Json(RestAnswer {
-                    answer,
-                    conversation_id,
-                })
-                .into_response())
+                Ok(with_rate(
+                    axum::Json(RestAnswer {
+                        answer,
+                        conversation_id,
+                    })
+                    .into_response(),
+                    rate,
+                ))
             }
             Err((code, message)) => {
                 let status = status_for(&code);
@@ -208,7 +226,8 @@ pub async fn ask_handler(
             yield sse.json_data(&event).unwrap_or_else(|_| Event::default().event("error"));
         }
     };
-    Ok(Sse::new(frames.map(Ok::<_, Infallible>))
+    let sse = Sse::new(frames.map(Ok::<_, Infallible>))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response())
+        .into_response();
+    Ok(with_rate(sse, rate))
 }

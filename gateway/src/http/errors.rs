@@ -34,6 +34,8 @@ pub struct ApiError {
     pub message: String,
     /// Full internal detail for the log (never sent).
     pub detail: Option<String>,
+    /// Extra response headers (e.g. `Retry-After`).
+    pub headers: Vec<(axum::http::HeaderName, axum::http::HeaderValue)>,
 }
 
 impl ApiError {
@@ -43,6 +45,19 @@ impl ApiError {
             code,
             message: message.into(),
             detail: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// 429 naming the limit, with `Retry-After` and the `RateLimit-*` headers.
+    pub fn rate_limited(refused: &crate::limits::Refused) -> Self {
+        Self {
+            headers: crate::limits::refusal_headers(refused),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                refused.message(),
+            )
         }
     }
 
@@ -62,6 +77,7 @@ impl From<GatewayError> for ApiError {
             code: err.code(),
             message: err.public_message(),
             detail: Some(err.to_string()),
+            headers: Vec::new(),
         }
     }
 }
@@ -80,6 +96,9 @@ impl IntoResponse for ApiError {
             Json(json!({"error": {"code": self.code, "message": self.message}})),
         )
             .into_response();
+        for (name, value) in &self.headers {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
         response.extensions_mut().insert(self);
         response
     }

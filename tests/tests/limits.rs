@@ -1,0 +1,112 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Request limits on both APIs: RateLimit headers on every answer, a 429 that names the limit and
+//! says when to retry, per-user limits inside a tenant, and tenants that never share a budget.
+
+use ragway_gateway::config::LimitsConfig;
+use ragway_tests::harness::{Gateway, test_config};
+use serde_json::{Value, json};
+
+async fn ask(gateway: &Gateway, key: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{}/api/v1/ask", gateway.base_url))
+        .bearer_auth(key)
+        .json(&json!({"question": "vpn"}))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn header(response: &reqwest::Response, name: &str) -> u64 {
+    response.headers()[name].to_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn limits_are_announced_enforced_and_per_tenant() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = test_config(tmp.path());
+    config.limits = LimitsConfig {
+        requests_per_minute: 60,
+        burst: 3,
+        user_requests_per_minute: 0,
+        user_burst: 0,
+    };
+    let gateway = Gateway::start(config).await.unwrap();
+    let key = gateway.tenant_with_key("acme").await.unwrap();
+    let other = gateway.tenant_with_key("globex").await.unwrap();
+
+    for remaining in [2, 1, 0] {
+        let response = ask(&gateway, &key).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(header(&response, "ratelimit-limit"), 60);
+        assert_eq!(header(&response, "ratelimit-remaining"), remaining);
+    }
+    let refused = ask(&gateway, &key).await;
+    assert_eq!(refused.status(), 429);
+    let retry_after = header(&refused, "retry-after");
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    assert_eq!(header(&refused, "ratelimit-remaining"), 0);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tenant_requests"),
+        "{body}"
+    );
+    assert!(body["error"]["request_id"].is_string());
+
+    // The OpenAI-compatible route refuses in OpenAI's shape, with Retry-After.
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", gateway.base_url))
+        .bearer_auth(&key)
+        .json(&json!({"model": "ragway", "messages": [{"role": "user", "content": "vpn"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert!(header(&response, "retry-after") >= 1);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+
+    // Another tenant has its own allowance.
+    assert_eq!(ask(&gateway, &other).await.status(), 200);
+}
+
+#[tokio::test]
+async fn one_user_cannot_spend_the_whole_tenant() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = test_config(tmp.path());
+    config.limits = LimitsConfig {
+        requests_per_minute: 60,
+        burst: 10,
+        user_requests_per_minute: 60,
+        user_burst: 2,
+    };
+    let gateway = Gateway::start(config).await.unwrap();
+    let noisy = gateway.tenant_with_key("acme").await.unwrap();
+    let quiet = gateway
+        .state
+        .catalog
+        .create_api_key("acme", "quiet")
+        .await
+        .unwrap()
+        .secret;
+    assert_eq!(ask(&gateway, &noisy).await.status(), 200);
+    assert_eq!(ask(&gateway, &noisy).await.status(), 200);
+    let refused = ask(&gateway, &noisy).await;
+    assert_eq!(refused.status(), 429);
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("user_requests"),
+        "{body}"
+    );
+    assert_eq!(
+        ask(&gateway, &quiet).await.status(),
+        200,
+        "the tenant still has allowance for others"
+    );
+}
