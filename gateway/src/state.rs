@@ -12,7 +12,8 @@ use tokio_util::task::TaskTracker;
 use crate::ask::{Prompts, Retriever};
 use crate::config::Config;
 use crate::error::GatewayError;
-use crate::limits::{LocalLimiter, RateLimiter};
+use crate::http::touches::KeyTouches;
+use crate::limits::RateLimiter;
 use crate::llm::{ChatModel, Extractive, FallbackChat};
 
 #[derive(Debug, Clone)]
@@ -26,6 +27,8 @@ pub struct AppState {
     pub chat: Arc<dyn ChatModel>,
     pub prompts: Arc<Prompts>,
     pub limiter: Arc<dyn RateLimiter>,
+    /// When each API key's `last_used_at` was last written (written at most once a minute).
+    pub key_touches: Arc<KeyTouches>,
     /// Background work (key bookkeeping, streams) that shutdown waits for.
     pub tasks: TaskTracker,
 }
@@ -72,9 +75,10 @@ impl AppState {
             embedder,
             config: config.retrieval.clone(),
         };
-        let limiter: Arc<dyn RateLimiter> = Arc::new(LocalLimiter::new(&config.limits));
+        let limiter = config.limits.limiter().await?;
         Ok(Self {
             limiter,
+            key_touches: Arc::new(KeyTouches::default()),
             config: Arc::new(config),
             catalog,
             store,

@@ -3,6 +3,7 @@
 //! says when to retry, per-user limits inside a tenant, and tenants that never share a budget.
 
 use ragway_gateway::config::LimitsConfig;
+use ragway_gateway::limits::LimitBackend;
 use ragway_tests::harness::{Gateway, test_config};
 use serde_json::{Value, json};
 
@@ -21,14 +22,31 @@ fn header(response: &reqwest::Response, name: &str) -> u64 {
 }
 
 #[tokio::test]
-async fn limits_are_announced_enforced_and_per_tenant() {
+async fn in_process_limits_are_announced_enforced_and_per_tenant() {
+    announced_enforced_and_per_tenant(LimitBackend::Local).await;
+}
+
+/// The same contract with the state in Redis (127.0.0.1:6379, as on the dev machines and in CI).
+#[tokio::test]
+async fn redis_limits_are_announced_enforced_and_per_tenant() {
+    announced_enforced_and_per_tenant(LimitBackend::Redis).await;
+}
+
+async fn announced_enforced_and_per_tenant(backend: LimitBackend) {
     let tmp = tempfile::tempdir().unwrap();
     let mut config = test_config(tmp.path());
     config.limits = LimitsConfig {
+        backend,
+        // A fresh key space per run, so reruns never see an old bucket.
+        redis_key_prefix: format!(
+            "ragway-test-{}",
+            tmp.path().file_name().unwrap().to_string_lossy()
+        ),
         requests_per_minute: 60,
         burst: 3,
         user_requests_per_minute: 0,
         user_burst: 0,
+        ..LimitsConfig::default()
     };
     let gateway = Gateway::start(config).await.unwrap();
     let key = gateway.tenant_with_key("acme").await.unwrap();
@@ -82,6 +100,7 @@ async fn one_user_cannot_spend_the_whole_tenant() {
         burst: 10,
         user_requests_per_minute: 60,
         user_burst: 2,
+        ..LimitsConfig::default()
     };
     let gateway = Gateway::start(config).await.unwrap();
     let noisy = gateway.tenant_with_key("acme").await.unwrap();

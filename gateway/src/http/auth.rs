@@ -75,13 +75,15 @@ impl FromRequestParts<AppState> for Principal {
         {
             return Err(ApiError::unauthorized("this API key has expired"));
         }
-        let catalog = state.catalog.clone();
-        let key_id = record.id.clone();
-        state.tasks.spawn(async move {
-            if let Err(err) = catalog.touch_api_key(&key_id).await {
-                tracing::warn!(%err, "could not record API key use");
-            }
-        });
+        if state.key_touches.due(&record.id) {
+            let catalog = state.catalog.clone();
+            let key_id = record.id.clone();
+            state.tasks.spawn(async move {
+                if let Err(err) = catalog.touch_api_key(&key_id).await {
+                    tracing::warn!(%err, "could not record API key use");
+                }
+            });
+        }
         Ok(Self {
             tenant_id: record.tenant_id,
             user_id: format!("key:{}", record.id),

@@ -5,6 +5,7 @@ pub mod errors;
 pub mod health;
 pub mod json;
 pub mod openapi;
+pub mod touches;
 
 pub use auth::Principal;
 pub use errors::ApiError;

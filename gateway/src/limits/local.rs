@@ -107,6 +107,7 @@ mod tests {
             burst: 5,
             user_requests_per_minute: 60,
             user_burst: 3,
+            ..LimitsConfig::default()
         });
         for remaining in [4, 3, 2] {
             let status = limiter

@@ -3,8 +3,10 @@
 //! A refusal names the limit and says when to retry; every answer carries `RateLimit-*` headers.
 
 mod local;
+mod redis;
 
 pub use local::LocalLimiter;
+pub use redis::RedisLimiter;
 
 use std::time::Duration;
 
@@ -13,9 +15,32 @@ use serde::Deserialize;
 
 use crate::http::Principal;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// Where limit state lives: in this process (one replica) or in Redis (shared by all replicas).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LimitBackend {
+    #[default]
+    Local,
+    Redis,
+}
+
+/// What to do with a request when the shared backend cannot be reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailPolicy {
+    #[default]
+    Open,
+    Closed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
+    pub backend: LimitBackend,
+    pub redis_url: String,
+    /// Prefix of every Redis key (several deployments can share one Redis).
+    pub redis_key_prefix: String,
+    pub on_backend_error: FailPolicy,
     /// Requests per minute per tenant (0: unlimited).
     pub requests_per_minute: u32,
     /// Requests a tenant may make at once above the steady rate.
@@ -28,6 +53,10 @@ pub struct LimitsConfig {
 impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
+            backend: LimitBackend::Local,
+            redis_url: "redis://127.0.0.1:6379".into(),
+            redis_key_prefix: "ragway:rl".into(),
+            on_backend_error: FailPolicy::Open,
             requests_per_minute: 1200,
             burst: 100,
             user_requests_per_minute: 300,
@@ -43,7 +72,18 @@ impl LimitsConfig {
             burst: 0,
             user_requests_per_minute: 0,
             user_burst: 0,
+            ..Self::default()
         }
+    }
+
+    /// The configured backend.
+    pub async fn limiter(
+        &self,
+    ) -> Result<std::sync::Arc<dyn RateLimiter>, crate::error::GatewayError> {
+        Ok(match self.backend {
+            LimitBackend::Local => std::sync::Arc::new(LocalLimiter::new(self)),
+            LimitBackend::Redis => std::sync::Arc::new(RedisLimiter::connect(self).await?),
+        })
     }
 }
 

@@ -55,11 +55,15 @@ impl Catalog {
             .ok_or_else(|| IngestError::NotFound(format!("tenant {id}")))
     }
 
-    /// Creates the tenant unless it exists; returns it either way.
+    /// Creates the tenant unless it exists; returns it either way (replicas starting together may
+    /// race to create it: the loser finds the winner's row).
     pub async fn ensure_tenant(&self, id: &str) -> Result<Tenant> {
-        match self.tenant(id).await? {
-            Some(tenant) => Ok(tenant),
-            None => self.create_tenant(id, id).await,
+        if let Some(tenant) = self.tenant(id).await? {
+            return Ok(tenant);
+        }
+        match self.create_tenant(id, id).await {
+            Ok(tenant) => Ok(tenant),
+            Err(err) => self.tenant(id).await?.ok_or(err),
         }
     }
 
