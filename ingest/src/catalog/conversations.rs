@@ -98,11 +98,11 @@ impl Catalog {
         let cutoff = (chrono::Utc::now() - chrono::Duration::days(i64::from(retention_days)))
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM conversation_turns WHERE conversation_id IN (SELECT id FROM conversations WHERE updated_at < $1)")
+        sqlx::query("DELETE FROM conversation_turns WHERE conversation_id IN (SELECT id FROM conversations WHERE updated_at <= $1)")
             .bind(&cutoff)
             .execute(&mut *tx)
             .await?;
-        let done = sqlx::query("DELETE FROM conversations WHERE updated_at < $1")
+        let done = sqlx::query("DELETE FROM conversations WHERE updated_at <= $1")
             .bind(&cutoff)
             .execute(&mut *tx)
             .await?;
