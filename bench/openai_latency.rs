@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use ragway_tests::fake_openai::{FakeOpenAi, FakeOptions};
-use ragway_tests::harness::{Gateway, fake_llm_config, handbook_dir, test_config};
+use ragway_tests::harness::{Gateway, fake_llm_config, test_config};
 use serde_json::{Value, json};
 
 const QUESTIONS: &[&str] = &[
@@ -70,12 +70,7 @@ async fn main() {
     let mut config = test_config(tmp.path());
     config.limits = ragway_gateway::config::LimitsConfig::unlimited();
     config.llm = Some(fake_llm_config(&fake.base_url, 0));
-    let gateway = Gateway::start(config).await.unwrap();
-    let key = gateway.tenant_with_key("bench").await.unwrap();
-    gateway
-        .sync("bench", "handbook", &handbook_dir())
-        .await
-        .unwrap();
+    let (gateway, key) = Gateway::with_handbook(config).await.unwrap();
     let client = reqwest::Client::new();
     let body = |q: &str| json!({"model": "ragway", "stream": true, "messages": [{"role": "user", "content": q}]});
 

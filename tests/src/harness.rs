@@ -39,6 +39,9 @@ pub fn fake_llm_config(base_url: &str, max_retries: usize) -> LlmConfig {
     }
 }
 
+/// The tenant `Gateway::with_handbook` indexes the handbook for.
+pub const HANDBOOK_TENANT: &str = "acme";
+
 pub struct Gateway {
     pub base_url: String,
     pub state: AppState,
@@ -67,6 +70,23 @@ impl Gateway {
             state,
             server,
         })
+    }
+
+    /// Starts a gateway whose tenant `acme` has the sample handbook indexed; returns its API key too.
+    pub async fn with_handbook(
+        config: Config,
+    ) -> Result<(Self, String), Box<dyn std::error::Error>> {
+        let gateway = Self::start(config).await?;
+        let key = gateway.tenant_with_key(HANDBOOK_TENANT).await?;
+        let report = gateway
+            .sync(HANDBOOK_TENANT, "handbook", &handbook_dir())
+            .await?;
+        if !report.failures.is_empty() {
+            return Err(
+                format!("the handbook did not ingest cleanly: {:?}", report.failures).into(),
+            );
+        }
+        Ok((gateway, key))
     }
 
     /// Stops the server and waits until it has released the data directory (call it before the

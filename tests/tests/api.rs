@@ -7,7 +7,7 @@ mod common;
 use common::{ask_stream, first_cited_uri, post_ask};
 use ragway_gateway::config::LlmConfig;
 use ragway_tests::fake_openai::{FakeOpenAi, FakeOptions, answer_for};
-use ragway_tests::harness::{Gateway, fake_llm_config, handbook_dir, test_config};
+use ragway_tests::harness::{Gateway, fake_llm_config, test_config};
 use serde_json::json;
 
 /// Questions whose answer lives in exactly one handbook document.
@@ -27,14 +27,7 @@ const QUESTIONS: &[(&str, &str)] = &[
 ];
 
 async fn handbook_gateway(config: ragway_gateway::Config) -> (Gateway, String) {
-    let gateway = Gateway::start(config).await.unwrap();
-    let key = gateway.tenant_with_key("acme").await.unwrap();
-    let report = gateway
-        .sync("acme", "handbook", &handbook_dir())
-        .await
-        .unwrap();
-    assert_eq!(report.failures, [], "the handbook must ingest cleanly");
-    (gateway, key)
+    Gateway::with_handbook(config).await.unwrap()
 }
 
 fn llm_config(fake: &FakeOpenAi) -> LlmConfig {

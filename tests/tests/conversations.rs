@@ -6,7 +6,7 @@ mod common;
 
 use common::{parse_sse, post_ask};
 use ragway_tests::fake_openai::{FakeOpenAi, FakeOptions};
-use ragway_tests::harness::{Gateway, fake_llm_config, handbook_dir, test_config};
+use ragway_tests::harness::{Gateway, fake_llm_config, test_config};
 use serde_json::{Value, json};
 
 const FIRST: &str = "Which server address does the NorthGate client connect to?";
@@ -17,12 +17,7 @@ async fn setup() -> (Gateway, String, FakeOpenAi, tempfile::TempDir) {
     let tmp = tempfile::tempdir().unwrap();
     let mut config = test_config(tmp.path());
     config.llm = Some(fake_llm_config(&fake.base_url, 1));
-    let gateway = Gateway::start(config).await.unwrap();
-    let key = gateway.tenant_with_key("acme").await.unwrap();
-    gateway
-        .sync("acme", "handbook", &handbook_dir())
-        .await
-        .unwrap();
+    let (gateway, key) = Gateway::with_handbook(config).await.unwrap();
     (gateway, key, fake, tmp)
 }
 

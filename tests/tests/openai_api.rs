@@ -3,7 +3,7 @@
 //! (shared/specs/channels.md §4): chunks, ids, usage, annotations, errors.
 
 use ragway_tests::fake_openai::{Failure, FakeOpenAi, FakeOptions, answer_for};
-use ragway_tests::harness::{Gateway, fake_llm_config, handbook_dir, test_config};
+use ragway_tests::harness::{Gateway, fake_llm_config, test_config};
 use serde_json::{Value, json};
 
 const QUESTION: &str = "Which server address does the NorthGate client connect to?";
@@ -18,12 +18,7 @@ async fn setup(llm: bool) -> (Gateway, String, Option<FakeOpenAi>, tempfile::Tem
     } else {
         None
     };
-    let gateway = Gateway::start(config).await.unwrap();
-    let key = gateway.tenant_with_key("acme").await.unwrap();
-    gateway
-        .sync("acme", "handbook", &handbook_dir())
-        .await
-        .unwrap();
+    let (gateway, key) = Gateway::with_handbook(config).await.unwrap();
     (gateway, key, fake, tmp)
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{ask_stream, post_ask};
 use ragway_gateway::config::{BreakerConfig, LlmConfig};
 use ragway_tests::fake_openai::{Failure, FakeOpenAi, FakeOptions};
-use ragway_tests::harness::{Gateway, fake_llm_config, handbook_dir, test_config};
+use ragway_tests::harness::{Gateway, fake_llm_config, test_config};
 use serde_json::json;
 
 const QUESTION: &str = "Which server address does the NorthGate client connect to?";
@@ -18,12 +18,7 @@ async fn gateway_with(llm: LlmConfig) -> (Gateway, String, tempfile::TempDir) {
     let tmp = tempfile::tempdir().unwrap();
     let mut config = test_config(tmp.path());
     config.llm = Some(llm);
-    let gateway = Gateway::start(config).await.unwrap();
-    let key = gateway.tenant_with_key("acme").await.unwrap();
-    gateway
-        .sync("acme", "handbook", &handbook_dir())
-        .await
-        .unwrap();
+    let (gateway, key) = Gateway::with_handbook(config).await.unwrap();
     (gateway, key, tmp)
 }
 
