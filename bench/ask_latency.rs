@@ -52,6 +52,7 @@ async fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let mut config = test_config(tmp.path());
     config.limits = ragway_gateway::config::LimitsConfig::unlimited();
+    config.cache.enabled = false; // measure the pipeline, not the answer cache
     config.llm = Some(fake_llm_config(&fake.base_url, 0));
     let (gateway, key) = Gateway::with_handbook(config).await.unwrap();
     let client = reqwest::Client::new();

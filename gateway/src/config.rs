@@ -12,6 +12,7 @@ use ragway_ingest::chunk::ChunkerConfig;
 use ragway_ingest::embed::{Bm25Config, OpenAiEmbedderConfig};
 use serde::Deserialize;
 
+pub use crate::ask::cache::CacheConfig;
 use crate::error::GatewayError;
 pub use crate::limits::LimitsConfig;
 
@@ -32,6 +33,7 @@ pub struct Config {
     pub copilot: CopilotConfig,
     pub conversation: ConversationConfig,
     pub limits: LimitsConfig,
+    pub cache: CacheConfig,
     pub embeddings: Option<OpenAiEmbedderConfig>,
     pub llm: Option<LlmConfig>,
 }
@@ -51,6 +53,7 @@ impl Default for Config {
             copilot: CopilotConfig::default(),
             conversation: ConversationConfig::default(),
             limits: LimitsConfig::default(),
+            cache: CacheConfig::default(),
             embeddings: None,
             llm: None,
         }

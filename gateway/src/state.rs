@@ -9,11 +9,12 @@ use ragway_ingest::store::{EdgeStore, VectorStore};
 use ragway_ingest::sync::Indexer;
 use tokio_util::task::TaskTracker;
 
+use crate::ask::cache::AnswerCache;
 use crate::ask::{Prompts, Retriever};
 use crate::config::Config;
 use crate::error::GatewayError;
 use crate::http::touches::KeyTouches;
-use crate::limits::RateLimiter;
+use crate::limits::{RateLimiter, StreamLimiter};
 use crate::llm::{ChatModel, Extractive, FallbackChat};
 
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub struct AppState {
     pub chat: Arc<dyn ChatModel>,
     pub prompts: Arc<Prompts>,
     pub limiter: Arc<dyn RateLimiter>,
+    pub streams: Arc<StreamLimiter>,
+    pub cache: Arc<AnswerCache>,
     /// When each API key's `last_used_at` was last written (written at most once a minute).
     pub key_touches: Arc<KeyTouches>,
     /// Background work (key bookkeeping, streams) that shutdown waits for.
@@ -76,8 +79,11 @@ impl AppState {
             config: config.retrieval.clone(),
         };
         let limiter = config.limits.limiter().await?;
+        let streams = Arc::new(StreamLimiter::new(config.limits.max_concurrent_streams));
         Ok(Self {
             limiter,
+            streams,
+            cache: Arc::new(AnswerCache::new(&config.cache)),
             key_touches: Arc::new(KeyTouches::default()),
             config: Arc::new(config),
             catalog,

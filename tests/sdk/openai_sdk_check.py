@@ -25,6 +25,7 @@ stream = client.chat.completions.create(
     messages=[{"role": "user", "content": question}],
     stream=True,
     stream_options={"include_usage": True},
+    extra_headers={"Cache-Control": "no-cache"},  # a fresh answer, so it reports the tokens it used
 )
 text, ids, finish, usage = "", set(), None, None
 for chunk in stream:

@@ -68,6 +68,7 @@ async fn generative_answers_through_an_openai_compatible_llm() {
     let tmp = tempfile::tempdir().unwrap();
     let mut config = test_config(tmp.path());
     config.llm = Some(llm_config(&fake));
+    config.cache.enabled = false; // both requests must reach the model
     let (gateway, key) = handbook_gateway(config).await;
     let (question, expected) = QUESTIONS[0];
 
@@ -144,6 +145,7 @@ async fn llm_failures_are_retried_then_reported() {
     let tmp = tempfile::tempdir().unwrap();
     let mut config = test_config(tmp.path());
     config.llm = Some(llm_config(&fake));
+    config.cache.enabled = false; // the same question must reach the model each time
     let (gateway, key) = handbook_gateway(config).await;
     let failure = ragway_tests::fake_openai::Failure {
         status: 503,

@@ -129,3 +129,49 @@ async fn one_user_cannot_spend_the_whole_tenant() {
         "the tenant still has allowance for others"
     );
 }
+
+#[tokio::test]
+async fn a_tenant_has_a_bounded_number_of_answers_in_progress() {
+    use ragway_tests::fake_openai::{FakeOpenAi, FakeOptions};
+    let fake = FakeOpenAi::start(FakeOptions {
+        chunk_delay: std::time::Duration::from_millis(40),
+        ..FakeOptions::default()
+    })
+    .await
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = test_config(tmp.path());
+    config.llm = Some(ragway_tests::harness::fake_llm_config(&fake.base_url, 0));
+    config.limits = LimitsConfig {
+        max_concurrent_streams: 1,
+        ..LimitsConfig::default()
+    };
+    let (gateway, key) = Gateway::with_handbook(config).await.unwrap();
+    let question = json!({"question": "Which server address does the NorthGate client connect to?", "stream": true});
+
+    let first = reqwest::Client::new()
+        .post(format!("{}/api/v1/ask", gateway.base_url))
+        .bearer_auth(&key)
+        .json(&question)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200, "the first answer is streaming");
+    let second = ask(&gateway, &key).await;
+    assert_eq!(second.status(), 429);
+    let body: Value = second.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("concurrent_streams"),
+        "{body}"
+    );
+
+    assert!(first.text().await.unwrap().contains("event: done"));
+    assert_eq!(
+        ask(&gateway, &key).await.status(),
+        200,
+        "the slot is free once the stream ended"
+    );
+}

@@ -18,6 +18,7 @@ async fn gateway_with(llm: LlmConfig) -> (Gateway, String, tempfile::TempDir) {
     let tmp = tempfile::tempdir().unwrap();
     let mut config = test_config(tmp.path());
     config.llm = Some(llm);
+    config.cache.enabled = false; // every request must reach the endpoints
     let (gateway, key) = Gateway::with_handbook(config).await.unwrap();
     (gateway, key, tmp)
 }

@@ -31,6 +31,8 @@ const SNIPPET_CHARS: usize = 240;
 
 pub struct Prompts {
     env: Environment<'static>,
+    /// Digest of the templates in use (part of every answer-cache key).
+    version: String,
 }
 
 impl std::fmt::Debug for Prompts {
@@ -52,15 +54,24 @@ impl Prompts {
     pub fn load(dir: Option<&Path>) -> Result<Self, GatewayError> {
         let mut env = Environment::new();
         env.set_trim_blocks(true);
+        let mut digest = <sha2::Sha256 as sha2::Digest>::new();
         for (name, builtin) in BUILTIN {
             let text = match dir.map(|d| d.join(name)).filter(|p| p.exists()) {
                 Some(path) => read(&path)?,
                 None => (*builtin).to_owned(),
             };
+            sha2::Digest::update(&mut digest, text.as_bytes());
             env.add_template_owned(*name, text)
                 .map_err(|e| GatewayError::Template(format!("{name}: {e}")))?;
         }
-        Ok(Self { env })
+        Ok(Self {
+            env,
+            version: hex::encode(sha2::Digest::finalize(digest)),
+        })
+    }
+
+    pub fn version(&self) -> &str {
+        &self.version
     }
 
     fn render(&self, name: &str, ctx: minijinja::Value) -> Result<String, GatewayError> {

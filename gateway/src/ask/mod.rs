@@ -1,6 +1,7 @@
 //! The core use case every channel calls: `ask(AskRequest) -> Stream<AskEvent>`.
 //! retrieve → (nothing relevant: refuse without calling the LLM) → ground → generate → cite.
 
+pub mod cache;
 mod ground;
 mod retrieve;
 mod rewrite;
@@ -57,6 +58,8 @@ pub struct AskRequest {
     pub history: Vec<Turn>,
     pub top_k: usize,
     pub options: GenerationOptions,
+    /// False when the caller sent `Cache-Control: no-cache`.
+    pub use_cache: bool,
 }
 
 /// A source as shown to the caller; `n` is the number the answer cites it by.
@@ -134,6 +137,16 @@ impl AskEvent {
 pub fn ask(state: AppState, request: AskRequest) -> impl Stream<Item = AskEvent> + Send + 'static {
     async_stream::stream! {
         let tenant = request.principal.tenant_id.clone();
+        let leader = match cache_lookup(&state, &request).await {
+            Some(cache::Lookup::Hit(hit)) => {
+                for event in replay(&hit) {
+                    yield event;
+                }
+                return;
+            }
+            Some(cache::Lookup::Miss(leader)) => Some(leader),
+            None => None,
+        };
         let history = state.prompts.trim_history(&request.history, &state.chunker, state.config.conversation.history_tokens);
         let search_query = rewrite::search_query(&state, &history, &request.question).await;
         let hits = match state.retriever.retrieve(&tenant, &search_query, request.top_k).await {
@@ -148,6 +161,11 @@ pub fn ask(state: AppState, request: AskRequest) -> impl Stream<Item = AskEvent>
         if hits.is_empty() {
             yield AskEvent::Sources { sources: Vec::new() };
             yield AskEvent::Delta { text: NOT_FOUND_ANSWER.to_owned() };
+            // Stored before the last event: a caller may stop reading once it has `done`.
+            if let Some(leader) = leader {
+                let answer = NOT_FOUND_ANSWER.to_owned();
+                leader.store(cache::CachedAnswer { sources: Vec::new(), answer, citations: Vec::new(), mode, usage: Usage::default() }).await;
+            }
             yield AskEvent::Done { citations: Vec::new(), usage: Usage::default(), cached: false, mode };
             return;
         }
@@ -197,8 +215,67 @@ pub fn ask(state: AppState, request: AskRequest) -> impl Stream<Item = AskEvent>
                 }
             }
         };
-        yield AskEvent::Done { citations: cited(&answer, &sources), usage, cached: false, mode };
+        let citations = cited(&answer, &sources);
+        if let Some(leader) = leader {
+            let entry = cache::CachedAnswer { sources, answer, citations: citations.clone(), mode, usage };
+            leader.store(entry).await;
+        }
+        yield AskEvent::Done { citations, usage, cached: false, mode };
     }
+}
+
+/// The cache decision for a request: None when caching does not apply (disabled, bypassed, or
+/// the tenant's generation cannot be read — never serve what cannot be proven current).
+async fn cache_lookup(state: &AppState, request: &AskRequest) -> Option<cache::Lookup> {
+    if !request.use_cache || !state.config.cache.enabled {
+        return None;
+    }
+    let generation = match state.catalog.tenant(&request.principal.tenant_id).await {
+        Ok(Some(tenant)) => tenant.generation,
+        Ok(None) => return None,
+        Err(err) => {
+            tracing::warn!(%err, "cannot read the tenant generation; answering without the cache");
+            return None;
+        }
+    };
+    let model = state.config.llm.as_ref().map_or_else(
+        || "extractive".to_owned(),
+        |llm| format!("{}@{}", llm.model, llm.base_url),
+    );
+    let key = cache::key(request, generation, &model, state.prompts.version());
+    let wait = state.config.llm.as_ref().map_or(5, |llm| llm.timeout_secs);
+    Some(
+        state
+            .cache
+            .lookup(key, std::time::Duration::from_secs(wait))
+            .await,
+    )
+}
+
+/// A cached answer as the events a fresh one produces, marked `cached` and costing no tokens.
+fn replay(hit: &cache::CachedAnswer) -> Vec<AskEvent> {
+    let mut events = vec![AskEvent::Sources {
+        sources: hit.sources.clone(),
+    }];
+    let mut piece = String::new();
+    for word in hit.answer.split_inclusive(' ') {
+        piece.push_str(word);
+        if piece.len() >= 48 {
+            events.push(AskEvent::Delta {
+                text: std::mem::take(&mut piece),
+            });
+        }
+    }
+    if !piece.is_empty() {
+        events.push(AskEvent::Delta { text: piece });
+    }
+    events.push(AskEvent::Done {
+        citations: hit.citations.clone(),
+        usage: Usage::default(),
+        cached: true,
+        mode: hit.mode,
+    });
+    events
 }
 
 /// The sources an answer cites as `[n]`, in source order; every source when it cites none.

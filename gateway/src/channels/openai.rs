@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::ask::{AskEvent, AskRequest, Citation, Role, Turn, ask, ask_collect};
-use crate::channels::rest::with_rate;
+use crate::channels::rest::{wants_cache, with_rate};
 use crate::http::{ApiError, Principal};
 use crate::llm::GenerationOptions;
 use crate::state::AppState;
@@ -329,6 +329,7 @@ pub async fn models(
 
 pub async fn chat_completions(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     principal: Result<Principal, ApiError>,
     body: Result<Json<ChatRequest>, JsonRejection>,
 ) -> Response {
@@ -344,12 +345,17 @@ pub async fn chat_completions(
         Ok(rate) => rate,
         Err(refused) => return OpenAiError::from(ApiError::rate_limited(&refused)).into_response(),
     };
+    let permit = match state.streams.acquire(&principal.tenant_id) {
+        Ok(permit) => permit,
+        Err(refused) => return OpenAiError::from(ApiError::rate_limited(&refused)).into_response(),
+    };
     let request = AskRequest {
         principal,
         question: parsed.question.clone(),
         history: parsed.history,
         top_k: state.config.retrieval.top_k,
         options: parsed.options,
+        use_cache: wants_cache(&headers),
     };
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
     let created = chrono::Utc::now().timestamp();
@@ -377,6 +383,7 @@ pub async fn chat_completions(
     };
     let events = ask(state, request);
     let frames = async_stream::stream! {
+        let _permit = permit; // held until the last chunk
         yield chunk(json!({"role": "assistant", "content": ""}), Value::Null).to_string();
         let mut answer = String::new();
         futures::pin_mut!(events);

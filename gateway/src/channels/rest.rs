@@ -146,6 +146,15 @@ pub struct RestAnswer {
     conversation_id: String,
 }
 
+/// `Cache-Control: no-cache` (or `no-store`) asks for a fresh answer.
+pub fn wants_cache(headers: &axum::http::HeaderMap) -> bool {
+    !headers
+        .get_all(axum::http::header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("no-cache") || v.contains("no-store"))
+}
+
 /// Ask a question about the tenant's documents.
 #[utoipa::path(
     post,
@@ -166,6 +175,7 @@ pub struct RestAnswer {
 )]
 pub async fn ask_handler(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     principal: Principal,
     JsonBody(body): JsonBody<AskBody>,
 ) -> Result<Response, ApiError> {
@@ -174,6 +184,10 @@ pub async fn ask_handler(
         .limiter
         .check_request(&principal)
         .await
+        .map_err(|refused| ApiError::rate_limited(&refused))?;
+    let permit = state
+        .streams
+        .acquire(&principal.tenant_id)
         .map_err(|refused| ApiError::rate_limited(&refused))?;
     let (conversation_id, history) =
         conversation(&state, &principal, body.conversation_id.as_deref()).await?;
@@ -185,6 +199,7 @@ pub async fn ask_handler(
         history,
         top_k,
         options: GenerationOptions::default(),
+        use_cache: wants_cache(&headers),
     };
     if !body.stream {
         return match ask_collect(state.clone(), request).await {
@@ -212,6 +227,7 @@ pub async fn ask_handler(
     }
     let events = ask(state.clone(), request);
     let frames = async_stream::stream! {
+        let _permit = permit; // held until the last event
         let started = json!({"type": "conversation", "conversation_id": conversation_id});
         yield Event::default().event("conversation").data(started.to_string());
         let mut answer = String::new();

@@ -31,6 +31,7 @@ pub async fn run(config: Config, args: AskArgs) -> Result<(), GatewayError> {
         history: Vec::new(),
         top_k,
         options: GenerationOptions::default(),
+        use_cache: true,
     };
     let events = ask(state, request);
     futures::pin_mut!(events);

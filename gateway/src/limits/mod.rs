@@ -4,9 +4,11 @@
 
 mod local;
 mod redis;
+mod streams;
 
 pub use local::LocalLimiter;
 pub use redis::RedisLimiter;
+pub use streams::{StreamLimiter, StreamPermit};
 
 use std::time::Duration;
 
@@ -48,6 +50,8 @@ pub struct LimitsConfig {
     /// Requests per minute per user inside a tenant (0: unlimited).
     pub user_requests_per_minute: u32,
     pub user_burst: u32,
+    /// Answers a tenant may have in progress at once, per replica (0: unlimited).
+    pub max_concurrent_streams: u32,
 }
 
 impl Default for LimitsConfig {
@@ -61,6 +65,7 @@ impl Default for LimitsConfig {
             burst: 100,
             user_requests_per_minute: 300,
             user_burst: 30,
+            max_concurrent_streams: 50,
         }
     }
 }
@@ -72,6 +77,7 @@ impl LimitsConfig {
             burst: 0,
             user_requests_per_minute: 0,
             user_burst: 0,
+            max_concurrent_streams: 0,
             ..Self::default()
         }
     }
@@ -111,6 +117,12 @@ impl Refused {
             "user_requests" => "your",
             _ => "your organisation's",
         };
+        if self.limit_name == "concurrent_streams" {
+            return format!(
+                "too many answers in progress: {whose} limit is {} at once (concurrent_streams); retry in 1 s",
+                self.status.limit
+            );
+        }
         format!(
             "rate limit exceeded: {whose} limit of {} requests per minute ({}); retry in {} s",
             self.status.limit,
