@@ -24,8 +24,11 @@ echo
 echo "== OpenAI-compatible streaming latency"
 run openai_latency 200 50 2
 echo
+echo "== answer-cache hits"
+run cache_hit 2000 16
+echo
 echo "== limiter overhead (needs Redis on 127.0.0.1:6379)"
 run limiter_overhead 20000
 echo
 echo "== three replicas sharing one Redis limit (exactness)"
-cargo test -q -p ragway-gateway --test replicas -- --nocapture 2>&1 | grep offered
+cargo test -q -p ragway-gateway --test replicas -- --nocapture 2>&1 | grep -E "offered|answers spent"

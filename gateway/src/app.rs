@@ -12,21 +12,31 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::admin;
 use crate::channels::{openai, rest};
 use crate::http::errors::error_envelope;
-use crate::http::{health, openapi};
+use crate::http::{health, metrics, openapi};
 use crate::state::AppState;
 
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let server = &state.config.server;
-    Router::new()
+    let mut router = Router::new()
         .route("/api/v1/ask", post(rest::ask_handler))
+        .route("/api/v1/admin/usage", get(admin::usage::usage_handler))
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/models", get(openai::models))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
+        .route("/readyz", get(health::readyz));
+    if server.metrics_addr.is_none() {
+        router = router.route("/metrics", get(metrics::metrics));
+    }
+    router
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::time_requests,
+        ))
         .layer(DefaultBodyLimit::max(server.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -37,5 +47,12 @@ pub fn app(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// The separate metrics listener's routes (`server.metrics_addr`).
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::metrics))
         .with_state(state)
 }

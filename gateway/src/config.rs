@@ -68,6 +68,10 @@ pub struct ServerConfig {
     pub max_question_chars: usize,
     /// Seconds in-flight streams get to finish on shutdown.
     pub shutdown_grace_secs: u64,
+    /// Serve `/metrics` on this separate address (e.g. an internal port) instead of the main one.
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Seconds between writes of the usage counters to the catalog.
+    pub usage_flush_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -77,6 +81,8 @@ impl Default for ServerConfig {
             request_timeout_secs: 300,
             max_question_chars: 4000,
             shutdown_grace_secs: 20,
+            metrics_addr: None,
+            usage_flush_secs: 5,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! ragway's gateway: the axum server, the ask pipeline, channel adapters and the `ragway` CLI.
 
+pub mod admin;
 pub mod app;
 pub mod ask;
 pub mod channels;
@@ -9,7 +10,9 @@ pub mod error;
 pub mod http;
 pub mod limits;
 pub mod llm;
+pub mod metrics;
 pub mod state;
+pub mod usage;
 
 pub use app::app;
 pub use config::Config;

@@ -14,8 +14,10 @@ use crate::ask::{Prompts, Retriever};
 use crate::config::Config;
 use crate::error::GatewayError;
 use crate::http::touches::KeyTouches;
-use crate::limits::{RateLimiter, StreamLimiter};
+use crate::limits::RateLimiter;
 use crate::llm::{ChatModel, Extractive, FallbackChat};
+use crate::metrics::Metrics;
+use crate::usage::UsageRecorder;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -28,8 +30,10 @@ pub struct AppState {
     pub chat: Arc<dyn ChatModel>,
     pub prompts: Arc<Prompts>,
     pub limiter: Arc<dyn RateLimiter>,
-    pub streams: Arc<StreamLimiter>,
     pub cache: Arc<AnswerCache>,
+    pub metrics: Arc<Metrics>,
+    /// Usage counted in memory until the next flush to the catalog.
+    pub usage: Arc<UsageRecorder>,
     /// When each API key's `last_used_at` was last written (written at most once a minute).
     pub key_touches: Arc<KeyTouches>,
     /// Background work (key bookkeeping, streams) that shutdown waits for.
@@ -72,18 +76,21 @@ impl AppState {
             embedder: embedder.clone(),
             max_document_bytes: config.ingest.max_document_bytes,
         };
-        let retriever = Retriever {
-            store: Arc::clone(&store),
+        let limiter = config.limits.limiter().await?;
+        let metrics = Arc::new(Metrics::new(limiter.backend_errors()));
+        let retriever = Retriever::new(
+            Arc::clone(&store),
             bm25,
             embedder,
-            config: config.retrieval.clone(),
-        };
-        let limiter = config.limits.limiter().await?;
-        let streams = Arc::new(StreamLimiter::new(config.limits.max_concurrent_streams));
+            config.retrieval.clone(),
+            &config.cache,
+            Arc::clone(&metrics),
+        );
         Ok(Self {
             limiter,
-            streams,
-            cache: Arc::new(AnswerCache::new(&config.cache)),
+            cache: Arc::new(AnswerCache::new(&config.cache, &metrics)),
+            usage: Arc::new(UsageRecorder::new(Arc::clone(&metrics))),
+            metrics,
             key_touches: Arc::new(KeyTouches::default()),
             config: Arc::new(config),
             catalog,
@@ -95,6 +102,13 @@ impl AppState {
             prompts,
             tasks: TaskTracker::new(),
         })
+    }
+
+    /// Adds the usage counted so far to the catalog (logged, and kept for later, if it fails).
+    pub async fn flush_usage(&self) {
+        if let Err(err) = self.usage.flush(&self.catalog).await {
+            tracing::warn!(%err, "could not record usage; keeping it for the next flush");
+        }
     }
 
     /// Marks sync runs left `running` by a process that died as failed. Call it only while holding

@@ -187,7 +187,12 @@ async fn a_killed_ingest_converges_when_re_run() {
     for i in [0, DOCS / 2, DOCS - 1] {
         let hits = state
             .retriever
-            .retrieve("acme", &format!("zx{i}q"), 3)
+            .retrieve(
+                &ragway_gateway::http::Principal::local("acme"),
+                &format!("zx{i}q"),
+                3,
+                None,
+            )
             .await
             .unwrap();
         assert_eq!(hits[0].payload.uri, format!("p{i:04}.md"));

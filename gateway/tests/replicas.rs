@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Three `ragway serve` processes share one Redis-backed limit: hammered at more than ten times
-//! the allowed rate, together they admit what one limit allows (burst + rate × time), within 1 %.
+//! the allowed rate, together they admit what one limit allows (burst + rate × time), within 1 %;
+//! and together they spend one daily token quota, within 1 %.
 //! Needs Redis on 127.0.0.1:6379 (as on the dev machines and in CI).
 
 use std::path::Path;
@@ -45,41 +46,49 @@ fn free_port() -> u16 {
 const PER_MINUTE: u32 = 1200;
 const BURST: u32 = 20;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_replicas_share_one_exact_limit() {
-    let shared = tempfile::tempdir().unwrap();
-    ragway(shared.path(), &["tenants", "create", "acme"]);
-    let key = ragway(shared.path(), &["keys", "create", "--tenant", "acme"])
+/// A tenant `acme` with an API key in a catalog shared by the replicas.
+fn shared_catalog(shared: &Path) -> (String, String) {
+    ragway(shared, &["tenants", "create", "acme"]);
+    let key = ragway(shared, &["keys", "create", "--tenant", "acme"])
         .lines()
         .last()
         .unwrap()
         .to_owned();
-    let catalog = format!(
-        "sqlite://{}?mode=rwc",
-        shared.path().join("catalog.db").display()
-    );
-    let prefix = format!("ragway-test-{}", std::process::id());
+    let catalog = format!("sqlite://{}?mode=rwc", shared.join("catalog.db").display());
+    (key, catalog)
+}
 
+/// Starts three gateways on the shared catalog, each with its own data directory
+/// (`replica<i>` under `shared`) and Redis limits, and waits until they answer.
+async fn start_replicas(
+    shared: &Path,
+    catalog: &str,
+    env: &[(&str, String)],
+) -> (Vec<Replica>, Vec<String>) {
+    let prefix = format!(
+        "ragway-test-{}-{}",
+        std::process::id(),
+        shared.file_name().unwrap().to_string_lossy()
+    );
     let mut replicas = Vec::new();
     let mut urls = Vec::new();
     for i in 0..3 {
         let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_ragway"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ragway"));
+        command
             .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-            .env("RAGWAY_DATA_DIR", shared.path().join(format!("replica{i}")))
-            .env("DATABASE_URL", &catalog)
+            .env("RAGWAY_DATA_DIR", shared.join(format!("replica{i}")))
+            .env("DATABASE_URL", catalog)
             .env("RAGWAY_LIMITS__BACKEND", "redis")
             .env("RAGWAY_LIMITS__REDIS_KEY_PREFIX", &prefix)
-            .env("RAGWAY_LIMITS__REQUESTS_PER_MINUTE", PER_MINUTE.to_string())
-            .env("RAGWAY_LIMITS__BURST", BURST.to_string())
-            .env("RAGWAY_LIMITS__USER_REQUESTS_PER_MINUTE", "0")
             .env("RAGWAY_LOG", "warn")
             .env_remove("OPENAI_API_KEY")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        replicas.push(Replica(child));
+            .stderr(Stdio::inherit());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        replicas.push(Replica(command.spawn().unwrap()));
         urls.push(format!("http://127.0.0.1:{port}"));
     }
     let client = reqwest::Client::new();
@@ -93,6 +102,20 @@ async fn three_replicas_share_one_exact_limit() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+    (replicas, urls)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_share_one_exact_limit() {
+    let shared = tempfile::tempdir().unwrap();
+    let (key, catalog) = shared_catalog(shared.path());
+    let env = [
+        ("RAGWAY_LIMITS__REQUESTS_PER_MINUTE", PER_MINUTE.to_string()),
+        ("RAGWAY_LIMITS__BURST", BURST.to_string()),
+        ("RAGWAY_LIMITS__USER_REQUESTS_PER_MINUTE", "0".to_owned()),
+    ];
+    let (_replicas, urls) = start_replicas(shared.path(), &catalog, &env).await;
+    let client = reqwest::Client::new();
 
     let window = Duration::from_secs(4);
     let admitted: Arc<Vec<AtomicUsize>> = Arc::new((0..3).map(|_| AtomicUsize::new(0)).collect());
@@ -147,5 +170,153 @@ async fn three_replicas_share_one_exact_limit() {
     assert!(
         error <= (expected * 0.01).max(2.0),
         "admitted {total_admitted}, expected {expected:.1}"
+    );
+}
+
+const TOKENS_PER_DAY: u64 = 150_000;
+
+/// Three replicas spend one tenant's daily token quota: each answer reserves its prompt and
+/// completion limit and settles with the real usage, so together they use the quota — not three
+/// times it, and not much less — before refusing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_share_one_token_quota() {
+    let fake = ragway_tests::fake_openai::FakeOpenAi::start(Default::default())
+        .await
+        .unwrap();
+    let shared = tempfile::tempdir().unwrap();
+    let (key, catalog) = shared_catalog(shared.path());
+    // One index, built once and copied to every replica (the embedded index is per process).
+    let handbook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/handbook");
+    let first = shared.path().join("replica0");
+    let output = Command::new(env!("CARGO_BIN_EXE_ragway"))
+        .args(["ingest", "--tenant", "acme", "--source", "handbook"])
+        .arg(&handbook)
+        .env("RAGWAY_DATA_DIR", &first)
+        .env("DATABASE_URL", &catalog)
+        .env("RAGWAY_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for i in 1..3 {
+        ragway_tests::harness::copy_dir(&first, &shared.path().join(format!("replica{i}")))
+            .unwrap();
+    }
+    let env = [
+        ("RAGWAY_LLM__BASE_URL", fake.base_url.clone()),
+        ("RAGWAY_LLM__MODEL", "fake-gpt".to_owned()),
+        ("RAGWAY_LLM__API_KEY_ENV", String::new()),
+        ("RAGWAY_LLM__MAX_COMPLETION_TOKENS", "64".to_owned()),
+        ("RAGWAY_RETRIEVAL__TOP_K", "2".to_owned()),
+        ("RAGWAY_LIMITS__REQUESTS_PER_MINUTE", "0".to_owned()),
+        ("RAGWAY_LIMITS__USER_REQUESTS_PER_MINUTE", "0".to_owned()),
+        ("RAGWAY_LIMITS__TOKENS_PER_MINUTE", "0".to_owned()),
+        ("RAGWAY_LIMITS__TOKENS_PER_DAY", TOKENS_PER_DAY.to_string()),
+    ];
+    let (_replicas, urls) = start_replicas(shared.path(), &catalog, &env).await;
+
+    let client = reqwest::Client::new();
+    let spent = Arc::new(AtomicUsize::new(0));
+    let admitted = Arc::new(AtomicUsize::new(0));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for worker in 0..12 {
+        let (client, urls, key) = (client.clone(), urls.clone(), key.clone());
+        let (spent, admitted, refused) = (
+            Arc::clone(&spent),
+            Arc::clone(&admitted),
+            Arc::clone(&refused),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut i = worker;
+            // Until the quota is clearly exhausted everywhere.
+            while refused.load(Ordering::Relaxed) < 60
+                && started.elapsed() < Duration::from_secs(60)
+            {
+                i += 1;
+                let response = client
+                    .post(format!("{}/api/v1/ask", urls[i % 3]))
+                    .bearer_auth(&key)
+                    .header("cache-control", "no-cache")
+                    .json(
+                        &serde_json::json!({"question": "How do I connect to the VPN from home?"}),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+                match response.status().as_u16() {
+                    200 => {
+                        let body: serde_json::Value = response.json().await.unwrap();
+                        let used = body["usage"]["total_tokens"].as_u64().unwrap();
+                        assert!(used > 0, "an LLM answer: {body}");
+                        spent.fetch_add(usize::try_from(used).unwrap(), Ordering::Relaxed);
+                        admitted.fetch_add(1, Ordering::Relaxed);
+                    }
+                    429 => {
+                        let body: serde_json::Value = response.json().await.unwrap();
+                        assert!(
+                            body["error"]["message"]
+                                .as_str()
+                                .unwrap()
+                                .contains("tokens_per_day")
+                        );
+                        refused.fetch_add(1, Ordering::Relaxed);
+                    }
+                    other => panic!("unexpected status {other}"),
+                }
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    // Refusals under load come while other answers still hold reservations they will partly give
+    // back; one caller then asks until refused three times in a row, with nothing in flight.
+    let mut refused_in_a_row = 0;
+    let mut i = 0;
+    while refused_in_a_row < 3 {
+        i += 1;
+        let response = client
+            .post(format!("{}/api/v1/ask", urls[i % 3]))
+            .bearer_auth(&key)
+            .header("cache-control", "no-cache")
+            .json(&serde_json::json!({"question": "How do I connect to the VPN from home?"}))
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 200 {
+            refused_in_a_row = 0;
+            let body: serde_json::Value = response.json().await.unwrap();
+            let used = body["usage"]["total_tokens"].as_u64().unwrap();
+            spent.fetch_add(usize::try_from(used).unwrap(), Ordering::Relaxed);
+            admitted.fetch_add(1, Ordering::Relaxed);
+        } else {
+            assert_eq!(response.status(), 429);
+            refused_in_a_row += 1;
+        }
+    }
+    let spent = spent.load(Ordering::Relaxed) as f64;
+    let admitted = admitted.load(Ordering::Relaxed);
+    eprintln!(
+        "{admitted} answers spent {spent} of {TOKENS_PER_DAY} tokens ({:.2} %), {} refused",
+        100.0 * spent / TOKENS_PER_DAY as f64,
+        refused.load(Ordering::Relaxed)
+    );
+    assert!(
+        spent <= TOKENS_PER_DAY as f64,
+        "the quota is never exceeded"
+    );
+    assert!(
+        spent >= TOKENS_PER_DAY as f64 * 0.99,
+        "the quota is used up to 1 % (unused reservations come back)"
+    );
+    assert_eq!(
+        fake.chat_requests().len(),
+        admitted,
+        "refused requests never reached the LLM"
     );
 }

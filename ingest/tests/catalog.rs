@@ -138,11 +138,95 @@ async fn exercise(catalog: &Catalog) {
     );
 }
 
+/// Usage counters add up across batches (as several replicas write them) and admin keys are
+/// created, found by id, scoped and revoked.
+async fn usage_and_admin_keys(catalog: &Catalog) {
+    use ragway_ingest::catalog::UsageRow;
+    let row = |day: &str, user: &str, metric: &str, value: i64| UsageRow {
+        tenant_id: "acme".into(),
+        day: day.into(),
+        user_id: user.into(),
+        metric: metric.into(),
+        value,
+    };
+    let batch = [
+        row("2026-11-28", "key:1", "requests", 2),
+        row("2026-11-29", "key:1", "requests", 1),
+        row("2026-11-29", "key:1", "prompt_tokens", 700),
+    ];
+    catalog.add_usage(&batch).await.unwrap();
+    catalog
+        .add_usage(&[row("2026-11-29", "key:1", "requests", 4)])
+        .await
+        .unwrap();
+    let rows = catalog
+        .usage("acme", "2026-11-29", "2026-11-29")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        [
+            row("2026-11-29", "key:1", "prompt_tokens", 700),
+            row("2026-11-29", "key:1", "requests", 5),
+        ]
+    );
+    assert_eq!(
+        catalog
+            .usage("acme", "2026-11-01", "2026-11-30")
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(
+        catalog
+            .usage("other", "2026-11-01", "2026-11-30")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let (global, secret) = catalog.create_admin_key(None, "ops").await.unwrap();
+    assert!(secret.starts_with("rgwadm_"));
+    assert_eq!(global.tenant_id, None);
+    let (scoped, _) = catalog
+        .create_admin_key(Some("acme"), "acme admin")
+        .await
+        .unwrap();
+    assert!(scoped.covers("acme") && !scoped.covers("globex"));
+    assert!(
+        catalog
+            .create_admin_key(Some("missing"), "x")
+            .await
+            .is_err()
+    );
+    let (found, hash) = catalog
+        .admin_key_with_hash(&global.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, global);
+    assert_eq!(hash, ragway_ingest::catalog::keys::hash_key(&secret));
+    catalog.revoke_admin_key(&global.id).await.unwrap();
+    assert!(
+        catalog.revoke_admin_key(&global.id).await.is_err(),
+        "revoked once"
+    );
+    let keys = catalog.admin_keys().await.unwrap();
+    assert_eq!(keys.len(), 2);
+    assert!(
+        keys.iter()
+            .any(|k| k.id == global.id && k.revoked_at.is_some())
+    );
+}
+
 #[tokio::test]
 async fn sqlite_catalog() {
     let dir = tempfile::tempdir().unwrap();
     let url = ragway_ingest::catalog::default_url(dir.path());
-    exercise(&Catalog::connect(&url).await.unwrap()).await;
+    let catalog = Catalog::connect(&url).await.unwrap();
+    exercise(&catalog).await;
+    usage_and_admin_keys(&catalog).await;
     // Re-opening runs no migration twice and keeps the data.
     let again = Catalog::connect(&url).await.unwrap();
     assert_eq!(again.tenants().await.unwrap().len(), 1);
@@ -166,6 +250,7 @@ async fn postgres_catalog() {
         .unwrap();
     let catalog = Catalog::connect(&format!("{server}/{name}")).await.unwrap();
     exercise(&catalog).await;
+    usage_and_admin_keys(&catalog).await;
     catalog.pool().close().await;
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .execute(&mut admin)

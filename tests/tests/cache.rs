@@ -176,3 +176,98 @@ async fn concurrent_identical_misses_call_the_llm_once() {
     assert_eq!(answers.iter().filter(|a| a["cached"] == true).count(), 4);
     assert!(answers.iter().all(|a| a["answer"] == answers[0]["answer"]));
 }
+
+/// Property: over random tenants, group sets and spellings of questions, a request is served from
+/// the cache exactly when the same tenant with the same groups asked the same (normalised)
+/// question before — and every source it gets belongs to its own tenant.
+#[tokio::test]
+async fn random_principals_never_share_entries() {
+    use rand::{Rng, SeedableRng};
+    use std::collections::{HashMap, HashSet};
+
+    let (gateway, _key, _fake, tmp) = setup(Duration::ZERO, 3600).await;
+    let docs = tmp.path().join("globex-docs");
+    copy_dir(&handbook_dir(), &docs).unwrap();
+    gateway.state.catalog.ensure_tenant("globex").await.unwrap();
+    gateway.sync("globex", "handbook", &docs).await.unwrap();
+    let mut own_documents: HashMap<&str, HashSet<String>> = HashMap::new();
+    for tenant in ["acme", "globex"] {
+        let source = gateway
+            .state
+            .catalog
+            .source_by_name(tenant, "handbook")
+            .await
+            .unwrap()
+            .unwrap();
+        let manifest = gateway.state.catalog.manifest(&source.id).await.unwrap();
+        own_documents.insert(
+            tenant,
+            manifest.into_values().map(|d| d.document_id).collect(),
+        );
+    }
+
+    let seed: u64 = std::env::var("PROPTEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    eprintln!("seed {seed} (rerun with PROPTEST_SEED={seed})");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let questions = [
+        QUESTION,
+        "How do I connect to the VPN?",
+        "Who approves travel expenses?",
+        "What is the parental leave policy?",
+    ];
+    let all_groups = ["engineering", "hr", "finance"];
+    let mut seen = HashSet::new();
+    for _ in 0..40 {
+        let tenant = ["acme", "globex"][rng.random_range(0..2)];
+        let mut groups: Vec<String> = all_groups
+            .iter()
+            .filter(|_| rng.random_bool(0.4))
+            .map(|g| (*g).to_owned())
+            .collect();
+        let question = questions[rng.random_range(0..questions.len())];
+        // Another spelling of the same question: case, spacing, trailing punctuation.
+        let spelled = match rng.random_range(0..3) {
+            0 => question.to_uppercase(),
+            1 => format!("  {}  ", question.trim_end_matches('?')),
+            _ => question.to_owned(),
+        };
+        let identity = {
+            let mut sorted = groups.clone();
+            sorted.sort();
+            (
+                tenant,
+                sorted,
+                question.trim_end_matches('?').to_lowercase(),
+            )
+        };
+        groups.reverse(); // order of groups does not matter
+        let request = AskRequest {
+            principal: Principal {
+                tenant_id: tenant.into(),
+                user_id: format!("u{}", rng.random_range(0..3)),
+                groups,
+            },
+            question: spelled.clone(),
+            history: Vec::new(),
+            top_k: gateway.state.config.retrieval.top_k,
+            options: GenerationOptions::default(),
+            use_cache: true,
+        };
+        let answer = ask_collect(gateway.state.clone(), request).await.unwrap();
+        assert_eq!(
+            answer.cached,
+            seen.contains(&identity),
+            "seed {seed}: {tenant} asking {spelled:?}"
+        );
+        for citation in &answer.citations {
+            assert!(
+                own_documents[tenant].contains(&citation.document_id),
+                "seed {seed}: {tenant} got a source of another tenant"
+            );
+        }
+        seen.insert(identity);
+    }
+}

@@ -132,6 +132,16 @@ async fn one_user_cannot_spend_the_whole_tenant() {
 
 #[tokio::test]
 async fn a_tenant_has_a_bounded_number_of_answers_in_progress() {
+    bounded_answers_in_progress(LimitBackend::Local).await;
+}
+
+/// With Redis the slots are leases shared by every replica.
+#[tokio::test]
+async fn redis_bounds_answers_in_progress_across_replicas() {
+    bounded_answers_in_progress(LimitBackend::Redis).await;
+}
+
+async fn bounded_answers_in_progress(backend: LimitBackend) {
     use ragway_tests::fake_openai::{FakeOpenAi, FakeOptions};
     let fake = FakeOpenAi::start(FakeOptions {
         chunk_delay: std::time::Duration::from_millis(40),
@@ -143,6 +153,11 @@ async fn a_tenant_has_a_bounded_number_of_answers_in_progress() {
     let mut config = test_config(tmp.path());
     config.llm = Some(ragway_tests::harness::fake_llm_config(&fake.base_url, 0));
     config.limits = LimitsConfig {
+        backend,
+        redis_key_prefix: format!(
+            "ragway-test-{}",
+            tmp.path().file_name().unwrap().to_string_lossy()
+        ),
         max_concurrent_streams: 1,
         ..LimitsConfig::default()
     };
@@ -169,9 +184,108 @@ async fn a_tenant_has_a_bounded_number_of_answers_in_progress() {
     );
 
     assert!(first.text().await.unwrap().contains("event: done"));
-    assert_eq!(
-        ask(&gateway, &key).await.status(),
-        200,
-        "the slot is free once the stream ended"
-    );
+    // The slot is released as the stream is dropped, just after its last byte.
+    let mut status = 0;
+    for _ in 0..50 {
+        status = ask(&gateway, &key).await.status().as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, 200, "the slot is free once the stream ended");
+}
+
+/// A TCP relay to the local Redis that the test can cut, as a network failure would.
+struct RedisRelay {
+    url: String,
+    accept: tokio::task::JoinHandle<()>,
+    links: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl RedisRelay {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("redis://{}", listener.local_addr().unwrap());
+        let links = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let held = std::sync::Arc::clone(&links);
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let link = tokio::spawn(async move {
+                    if let Ok(mut redis) = tokio::net::TcpStream::connect("127.0.0.1:6379").await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut redis).await;
+                    }
+                });
+                held.lock().unwrap().push(link);
+            }
+        });
+        Self { url, accept, links }
+    }
+
+    fn cut(&self) {
+        self.accept.abort();
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+}
+
+/// When Redis goes away at runtime, the configured policy decides — admit (fail-open) or refuse
+/// with a 429 naming `limiter_unavailable` (fail-closed) — promptly, and every such decision is
+/// counted on `/metrics`.
+#[tokio::test]
+async fn losing_redis_follows_the_fail_policy() {
+    use ragway_gateway::limits::FailPolicy;
+    for policy in [FailPolicy::Open, FailPolicy::Closed] {
+        let relay = RedisRelay::start().await;
+        let tmp = tempfile::tempdir().unwrap();
+        let mut config = test_config(tmp.path());
+        config.limits = LimitsConfig {
+            backend: LimitBackend::Redis,
+            redis_url: relay.url.clone(),
+            redis_key_prefix: format!(
+                "ragway-test-{}",
+                tmp.path().file_name().unwrap().to_string_lossy()
+            ),
+            redis_timeout_ms: 200,
+            on_backend_error: policy,
+            ..LimitsConfig::default()
+        };
+        let gateway = Gateway::start(config).await.unwrap();
+        let key = gateway.tenant_with_key("acme").await.unwrap();
+        let before = ask(&gateway, &key).await;
+        assert_eq!(before.status(), 200);
+        assert!(before.headers().contains_key("ratelimit-remaining"));
+
+        relay.cut();
+        for _ in 0..3 {
+            let response = ask(&gateway, &key).await;
+            match policy {
+                FailPolicy::Open => {
+                    assert_eq!(response.status(), 200, "fail-open admits");
+                    assert!(!response.headers().contains_key("ratelimit-remaining"));
+                }
+                FailPolicy::Closed => {
+                    assert_eq!(response.status(), 429, "fail-closed refuses");
+                    assert!(response.headers().contains_key("retry-after"));
+                    let body: Value = response.json().await.unwrap();
+                    let message = body["error"]["message"].as_str().unwrap();
+                    assert!(message.contains("limiter_unavailable"), "{message}");
+                }
+            }
+        }
+        let metrics = reqwest::get(format!("{}/metrics", gateway.base_url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let errors: f64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("ragway_limiter_backend_errors_total "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(errors >= 3.0, "{policy:?}: {errors} backend errors counted");
+    }
 }

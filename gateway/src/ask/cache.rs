@@ -11,8 +11,11 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
+use prometheus_client::metrics::counter::Counter;
+
 use super::{AskRequest, Citation};
 use crate::llm::{AnswerMode, Usage};
+use crate::metrics::Metrics;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -21,6 +24,10 @@ pub struct CacheConfig {
     /// Total size of cached answers (bytes, approximately).
     pub max_bytes: u64,
     pub ttl_secs: u64,
+    /// Dense query vectors kept (by tenant and question text).
+    pub query_embedding_entries: u64,
+    /// Retrieval results kept (by tenant, groups, index generation, query and k).
+    pub retrieval_entries: u64,
 }
 
 impl Default for CacheConfig {
@@ -29,6 +36,8 @@ impl Default for CacheConfig {
             enabled: true,
             max_bytes: 64 * 1024 * 1024,
             ttl_secs: 3600,
+            query_embedding_entries: 10_000,
+            retrieval_entries: 10_000,
         }
     }
 }
@@ -58,6 +67,8 @@ impl CachedAnswer {
 pub struct AnswerCache {
     answers: moka::future::Cache<String, Arc<CachedAnswer>>,
     in_flight: Mutex<HashMap<String, Arc<Notify>>>,
+    hits: Counter,
+    misses: Counter,
 }
 
 impl std::fmt::Debug for AnswerCache {
@@ -143,21 +154,39 @@ pub fn key(request: &AskRequest, generation: i64, model: &str, prompts_version: 
 }
 
 impl AnswerCache {
-    pub fn new(config: &CacheConfig) -> Self {
+    pub fn new(config: &CacheConfig, metrics: &Metrics) -> Self {
+        let labels = Metrics::cache("answer");
+        let evictions = metrics.cache_evictions.get_or_create(&labels).clone();
         let answers = moka::future::Cache::builder()
             .max_capacity(config.max_bytes)
             .weigher(|_key: &String, answer: &Arc<CachedAnswer>| answer.weight())
             .time_to_live(Duration::from_secs(config.ttl_secs))
+            .eviction_listener(move |_key, _value, cause| {
+                if cause.was_evicted() {
+                    evictions.inc();
+                }
+            })
             .build();
         Self {
             answers,
             in_flight: Mutex::new(HashMap::new()),
+            hits: metrics.cache_hits.get_or_create(&labels).clone(),
+            misses: metrics.cache_misses.get_or_create(&labels).clone(),
         }
     }
 
     /// A cached answer, or the right to compute it. A request that finds another computing the same
     /// key waits for it (bounded by `wait`) and then reads the cache.
     pub async fn lookup(self: &Arc<Self>, key: String, wait: Duration) -> Lookup {
+        let lookup = self.lookup_or_lead(key, wait).await;
+        match &lookup {
+            Lookup::Hit(_) => self.hits.inc(),
+            Lookup::Miss(_) => self.misses.inc(),
+        };
+        lookup
+    }
+
+    async fn lookup_or_lead(self: &Arc<Self>, key: String, wait: Duration) -> Lookup {
         loop {
             if let Some(hit) = self.answers.get(&key).await {
                 return Lookup::Hit(hit);

@@ -108,6 +108,14 @@ impl Prompts {
         Ok((system, user))
     }
 
+    /// Tokens of messages as sent (text + per-message overhead).
+    pub fn message_tokens(&self, messages: &[&str], chunker: &Chunker) -> usize {
+        messages
+            .iter()
+            .map(|m| chunker.count(m) + MESSAGE_OVERHEAD)
+            .sum()
+    }
+
     /// Builds the prompt from the ranked hits, dropping the lowest-ranked until it fits `budget` tokens.
     pub fn ground(
         &self,

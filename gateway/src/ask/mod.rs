@@ -9,13 +9,19 @@ mod rewrite;
 pub use ground::Prompts;
 pub use retrieve::Retriever;
 
+use std::sync::Arc;
+
+use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use serde::Serialize;
 
 use crate::error::GatewayError;
-use crate::http::Principal;
+use crate::http::{ApiError, Principal};
+use crate::limits::{Refused, TokenReservation};
 use crate::llm::{AnswerMode, ChatChunk, GenerationOptions, Usage};
+use crate::metrics::Metrics;
 use crate::state::AppState;
+use crate::usage::UsageEvent;
 
 pub const NOT_FOUND_ANSWER: &str = "I couldn't find this in your documents.";
 
@@ -133,56 +139,168 @@ impl AskEvent {
     }
 }
 
-/// Runs one question through the pipeline as a stream of events.
-pub fn ask(state: AppState, request: AskRequest) -> impl Stream<Item = AskEvent> + Send + 'static {
+/// The events of an answer that has started.
+pub type AnswerEvents = BoxStream<'static, AskEvent>;
+
+/// Why an answer could not start. Raised before the first event, so a channel can still answer
+/// with a proper HTTP status (429 with its headers, 502, …).
+#[derive(Debug)]
+pub enum AskFailure {
+    /// A token quota cannot fit the LLM call; nothing was sent to the LLM.
+    Refused(Refused),
+    Failed(GatewayError),
+}
+
+impl From<GatewayError> for AskFailure {
+    fn from(err: GatewayError) -> Self {
+        Self::Failed(err)
+    }
+}
+
+impl From<AskFailure> for ApiError {
+    fn from(failure: AskFailure) -> Self {
+        match failure {
+            AskFailure::Refused(refused) => ApiError::rate_limited(&refused),
+            AskFailure::Failed(err) => ApiError::from(err),
+        }
+    }
+}
+
+/// Runs one question up to the point where the answer streams: cache, follow-up rewrite,
+/// retrieval, grounding and the token reservation. Refusals and failures up to there are
+/// returned (and counted) before anything is sent; the LLM call happens in the stream.
+pub async fn start(state: AppState, request: AskRequest) -> Result<AnswerEvents, AskFailure> {
+    let outcome = prepare(&state, request.clone()).await;
+    if let Err(AskFailure::Refused(refused)) = &outcome {
+        state
+            .usage
+            .record(&request.principal, UsageEvent::Refused(refused.limit_name));
+    }
+    outcome
+}
+
+async fn prepare(state: &AppState, request: AskRequest) -> Result<AnswerEvents, AskFailure> {
+    let tenant = request.principal.tenant_id.clone();
+    let generation = current_generation(state, &tenant).await;
+    let leader = match cache_lookup(state, &request, generation).await {
+        Some(cache::Lookup::Hit(hit)) => {
+            state.usage.record(&request.principal, UsageEvent::CacheHit);
+            return Ok(futures::stream::iter(replay(&hit)).boxed());
+        }
+        Some(cache::Lookup::Miss(leader)) => Some(leader),
+        None => None,
+    };
+    let history = state.prompts.trim_history(
+        &request.history,
+        &state.chunker,
+        state.config.conversation.history_tokens,
+    );
+    let search_query =
+        rewrite::search_query(state, &request.principal, &history, &request.question).await?;
+    let hits = state
+        .retriever
+        .retrieve(&request.principal, &search_query, request.top_k, generation)
+        .await
+        .inspect_err(|err| tracing::error!(%tenant, %err, "retrieval failed"))?;
+    let mode = state.chat.mode();
+    if hits.is_empty() {
+        return Ok(not_found(leader, mode).boxed());
+    }
+    let budget = state
+        .chat
+        .context_window()
+        .saturating_sub(state.chat.max_completion_tokens());
+    let prompt = state
+        .prompts
+        .ground(&request.question, history, &hits, &state.chunker, budget)?;
+    let reservation = match mode {
+        AnswerMode::Extractive => TokenReservation::new(Arc::clone(&state.limiter), None),
+        AnswerMode::Generative => {
+            let completion = request
+                .options
+                .max_tokens
+                .map_or(state.chat.max_completion_tokens(), |n| {
+                    n.min(state.chat.max_completion_tokens())
+                });
+            reserve_tokens(state, &request.principal, prompt.prompt_tokens + completion).await?
+        }
+    };
+    Ok(generate(state.clone(), request, prompt, leader, reservation).boxed())
+}
+
+/// Reserves an LLM call's tokens against the tenant's quotas (counted in the metrics).
+pub(crate) async fn reserve_tokens(
+    state: &AppState,
+    principal: &Principal,
+    tokens: usize,
+) -> Result<TokenReservation, AskFailure> {
+    let tokens = u64::try_from(tokens).unwrap_or(u64::MAX);
+    let grant = state
+        .limiter
+        .reserve_tokens(principal, tokens)
+        .await
+        .map_err(AskFailure::Refused)?;
+    if grant.is_some() {
+        state
+            .metrics
+            .tokens_reserved
+            .get_or_create(&Metrics::tenant(&principal.tenant_id))
+            .inc_by(tokens);
+    }
+    Ok(TokenReservation::new(Arc::clone(&state.limiter), grant))
+}
+
+/// Settles a reservation with an LLM call's real usage and accounts it.
+pub(crate) async fn settle_tokens(
+    state: &AppState,
+    principal: &Principal,
+    reservation: TokenReservation,
+    usage: &Usage,
+) {
+    let (prompt, completion) = (usage.prompt_tokens as u64, usage.completion_tokens as u64);
+    reservation.settle(prompt + completion).await;
+    state
+        .usage
+        .record(principal, UsageEvent::Tokens { prompt, completion });
+}
+
+/// The answer when nothing relevant was found: no LLM call, no tokens.
+fn not_found(
+    leader: Option<cache::Leader>,
+    mode: AnswerMode,
+) -> impl Stream<Item = AskEvent> + Send + 'static {
+    async_stream::stream! {
+        yield AskEvent::Sources { sources: Vec::new() };
+        yield AskEvent::Delta { text: NOT_FOUND_ANSWER.to_owned() };
+        // Stored before the last event: a caller may stop reading once it has `done`.
+        if let Some(leader) = leader {
+            let answer = NOT_FOUND_ANSWER.to_owned();
+            leader.store(cache::CachedAnswer { sources: Vec::new(), answer, citations: Vec::new(), mode, usage: Usage::default() }).await;
+        }
+        yield AskEvent::Done { citations: Vec::new(), usage: Usage::default(), cached: false, mode };
+    }
+}
+
+/// Sources first, then the LLM's (or the extractive) answer as it is produced; the token
+/// reservation is settled with the real usage before `done`.
+fn generate(
+    state: AppState,
+    request: AskRequest,
+    prompt: GroundedPrompt,
+    leader: Option<cache::Leader>,
+    reservation: TokenReservation,
+) -> impl Stream<Item = AskEvent> + Send + 'static {
     async_stream::stream! {
         let tenant = request.principal.tenant_id.clone();
-        let leader = match cache_lookup(&state, &request).await {
-            Some(cache::Lookup::Hit(hit)) => {
-                for event in replay(&hit) {
-                    yield event;
-                }
-                return;
-            }
-            Some(cache::Lookup::Miss(leader)) => Some(leader),
-            None => None,
-        };
-        let history = state.prompts.trim_history(&request.history, &state.chunker, state.config.conversation.history_tokens);
-        let search_query = rewrite::search_query(&state, &history, &request.question).await;
-        let hits = match state.retriever.retrieve(&tenant, &search_query, request.top_k).await {
-            Ok(hits) => hits,
-            Err(err) => {
-                tracing::error!(%tenant, %err, "retrieval failed");
-                yield AskEvent::error(&err);
-                return;
-            }
-        };
         let mode = state.chat.mode();
-        if hits.is_empty() {
-            yield AskEvent::Sources { sources: Vec::new() };
-            yield AskEvent::Delta { text: NOT_FOUND_ANSWER.to_owned() };
-            // Stored before the last event: a caller may stop reading once it has `done`.
-            if let Some(leader) = leader {
-                let answer = NOT_FOUND_ANSWER.to_owned();
-                leader.store(cache::CachedAnswer { sources: Vec::new(), answer, citations: Vec::new(), mode, usage: Usage::default() }).await;
-            }
-            yield AskEvent::Done { citations: Vec::new(), usage: Usage::default(), cached: false, mode };
-            return;
-        }
-        let budget = state.chat.context_window().saturating_sub(state.chat.max_completion_tokens());
-        let prompt = match state.prompts.ground(&request.question, history, &hits, &state.chunker, budget) {
-            Ok(prompt) => prompt,
-            Err(err) => {
-                yield AskEvent::error(&err);
-                return;
-            }
-        };
         let sources: Vec<Citation> = prompt.sources.iter().map(|s| s.citation.clone()).collect();
         yield AskEvent::Sources { sources: sources.clone() };
         let mut chunks = match state.chat.answer(&prompt, request.options).await {
             Ok(chunks) => chunks,
             Err(err) => {
                 tracing::error!(%tenant, %err, "answer generation failed");
+                // Nothing was generated: give the reservation back.
+                reservation.settle(0).await;
                 yield AskEvent::error(&err);
                 return;
             }
@@ -198,6 +316,8 @@ pub fn ask(state: AppState, request: AskRequest) -> impl Stream<Item = AskEvent>
                 Ok(ChatChunk::Usage(reported)) => usage = Some(reported),
                 Err(err) => {
                     tracing::error!(%tenant, %err, "answer stream failed");
+                    let spent = estimated_usage(&state, &prompt, &answer);
+                    settle_tokens(&state, &request.principal, reservation, &spent).await;
                     yield AskEvent::error(&err);
                     return;
                 }
@@ -206,15 +326,11 @@ pub fn ask(state: AppState, request: AskRequest) -> impl Stream<Item = AskEvent>
         let usage = match (mode, usage) {
             (AnswerMode::Extractive, _) => Usage::default(),
             (_, Some(usage)) => usage,
-            (_, None) => {
-                let completion_tokens = state.chunker.count(&answer);
-                Usage {
-                    prompt_tokens: prompt.prompt_tokens,
-                    completion_tokens,
-                    total_tokens: prompt.prompt_tokens + completion_tokens,
-                }
-            }
+            (_, None) => estimated_usage(&state, &prompt, &answer),
         };
+        if mode == AnswerMode::Generative {
+            settle_tokens(&state, &request.principal, reservation, &usage).await;
+        }
         let citations = cited(&answer, &sources);
         if let Some(leader) = leader {
             let entry = cache::CachedAnswer { sources, answer, citations: citations.clone(), mode, usage };
@@ -224,20 +340,56 @@ pub fn ask(state: AppState, request: AskRequest) -> impl Stream<Item = AskEvent>
     }
 }
 
+/// Usage counted with tiktoken when the LLM did not report it (or stopped mid-way).
+fn estimated_usage(state: &AppState, prompt: &GroundedPrompt, answer: &str) -> Usage {
+    let completion_tokens = state.chunker.count(answer);
+    Usage {
+        prompt_tokens: prompt.prompt_tokens,
+        completion_tokens,
+        total_tokens: prompt.prompt_tokens + completion_tokens,
+    }
+}
+
+/// Runs one question as a stream of events; a failure to start is its only (`error`) event.
+pub fn ask(state: AppState, request: AskRequest) -> impl Stream<Item = AskEvent> + Send + 'static {
+    async_stream::stream! {
+        match start(state, request).await {
+            Ok(mut events) => {
+                while let Some(event) = events.next().await {
+                    yield event;
+                }
+            }
+            Err(AskFailure::Refused(refused)) => {
+                yield AskEvent::Error { code: "rate_limited".into(), message: refused.message() };
+            }
+            Err(AskFailure::Failed(err)) => yield AskEvent::error(&err),
+        }
+    }
+}
+
+/// The tenant's index generation, or None when it cannot be read (then nothing is cached:
+/// never serve what cannot be proven current).
+async fn current_generation(state: &AppState, tenant_id: &str) -> Option<i64> {
+    match state.catalog.tenant(tenant_id).await {
+        Ok(tenant) => tenant.map(|t| t.generation),
+        Err(err) => {
+            tracing::warn!(%err, "cannot read the tenant generation; answering without caches");
+            None
+        }
+    }
+}
+
 /// The cache decision for a request: None when caching does not apply (disabled, bypassed, or
-/// the tenant's generation cannot be read — never serve what cannot be proven current).
-async fn cache_lookup(state: &AppState, request: &AskRequest) -> Option<cache::Lookup> {
+/// no generation to bind the entry to).
+async fn cache_lookup(
+    state: &AppState,
+    request: &AskRequest,
+    generation: Option<i64>,
+) -> Option<cache::Lookup> {
     if !request.use_cache || !state.config.cache.enabled {
         return None;
     }
-    let generation = match state.catalog.tenant(&request.principal.tenant_id).await {
-        Ok(Some(tenant)) => tenant.generation,
-        Ok(None) => return None,
-        Err(err) => {
-            tracing::warn!(%err, "cannot read the tenant generation; answering without the cache");
-            return None;
-        }
-    };
+    let generation = generation?;
     let model = state.config.llm.as_ref().map_or_else(
         || "extractive".to_owned(),
         |llm| format!("{}@{}", llm.model, llm.base_url),
@@ -302,12 +454,13 @@ pub struct AskResponse {
     pub cached: bool,
 }
 
-pub async fn ask_collect(
-    state: AppState,
-    request: AskRequest,
-) -> Result<AskResponse, (String, String)> {
-    let events = ask(state, request);
-    futures::pin_mut!(events);
+pub async fn ask_collect(state: AppState, request: AskRequest) -> Result<AskResponse, ApiError> {
+    let events = start(state, request).await?;
+    collect(events).await
+}
+
+/// Folds a started answer into one response; an `error` event becomes the error.
+pub async fn collect(mut events: AnswerEvents) -> Result<AskResponse, ApiError> {
     let mut answer = String::new();
     while let Some(event) = events.next().await {
         match event {
@@ -327,11 +480,11 @@ pub async fn ask_collect(
                     cached,
                 });
             }
-            AskEvent::Error { code, message } => return Err((code, message)),
+            AskEvent::Error { code, message } => return Err(ApiError::from_event(&code, message)),
         }
     }
-    Err((
-        "internal_error".into(),
+    Err(ApiError::from_event(
+        "internal_error",
         "the answer ended unexpectedly".into(),
     ))
 }

@@ -1,13 +1,22 @@
 //! Retrieval: the question's BM25 (and dense, when an embedder is configured) vectors, fused with
 //! RRF inside the index, always filtered to the caller's tenant, cut by minimum relevance.
+//! Two caches sit in front: dense query vectors by (tenant, text), and results by (tenant,
+//! groups, index generation, query, k) — a sync that changes the index bumps the generation, so
+//! a result is never served from an older index.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use moka::future::Cache;
 use ragway_ingest::embed::{Bm25Encoder, Embedder};
 use ragway_ingest::store::{Hit, SearchQuery, Sparse, VectorStore};
+use sha2::{Digest, Sha256};
 
+use crate::ask::cache::CacheConfig;
 use crate::config::RetrievalConfig;
 use crate::error::GatewayError;
+use crate::http::Principal;
+use crate::metrics::Metrics;
 
 #[derive(Debug, Clone)]
 pub struct Retriever {
@@ -15,37 +24,173 @@ pub struct Retriever {
     pub bm25: Arc<Bm25Encoder>,
     pub embedder: Option<Arc<dyn Embedder>>,
     pub config: RetrievalConfig,
+    caches: Option<RetrievalCaches>,
+    metrics: Arc<Metrics>,
+}
+
+#[derive(Debug, Clone)]
+struct RetrievalCaches {
+    query_vectors: Cache<String, Arc<Vec<f32>>>,
+    results: Cache<String, Arc<Vec<Hit>>>,
+}
+
+const QUERY_EMBEDDING: &str = "query_embedding";
+const RETRIEVAL: &str = "retrieval";
+
+fn digest(parts: &[&str]) -> String {
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update((part.len() as u64).to_le_bytes());
+        hash.update(part.as_bytes());
+    }
+    hex::encode(hash.finalize())
 }
 
 impl Retriever {
+    pub fn new(
+        store: Arc<dyn VectorStore>,
+        bm25: Arc<Bm25Encoder>,
+        embedder: Option<Arc<dyn Embedder>>,
+        config: RetrievalConfig,
+        cache: &CacheConfig,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let caches = cache.enabled.then(|| {
+            let ttl = Duration::from_secs(cache.ttl_secs);
+            RetrievalCaches {
+                query_vectors: Self::cache(
+                    cache.query_embedding_entries,
+                    ttl,
+                    &metrics,
+                    QUERY_EMBEDDING,
+                ),
+                results: Self::cache(cache.retrieval_entries, ttl, &metrics, RETRIEVAL),
+            }
+        });
+        Self {
+            store,
+            bm25,
+            embedder,
+            config,
+            caches,
+            metrics,
+        }
+    }
+
+    fn cache<V: Clone + Send + Sync + 'static>(
+        entries: u64,
+        ttl: Duration,
+        metrics: &Arc<Metrics>,
+        name: &str,
+    ) -> Cache<String, V> {
+        let evictions = metrics
+            .cache_evictions
+            .get_or_create(&Metrics::cache(name))
+            .clone();
+        Cache::builder()
+            .max_capacity(entries)
+            .time_to_live(ttl)
+            .eviction_listener(move |_key, _value, cause| {
+                if cause.was_evicted() {
+                    evictions.inc();
+                }
+            })
+            .build()
+    }
+
+    fn count(&self, cache: &str, hit: bool) {
+        let family = if hit {
+            &self.metrics.cache_hits
+        } else {
+            &self.metrics.cache_misses
+        };
+        family.get_or_create(&Metrics::cache(cache)).inc();
+    }
+
+    /// The best passages for `question` in the caller's tenant. `generation` None: the index
+    /// version is unknown, so the result cache is not used.
     pub async fn retrieve(
         &self,
-        tenant_id: &str,
+        principal: &Principal,
         question: &str,
         top_k: usize,
+        generation: Option<i64>,
     ) -> Result<Vec<Hit>, GatewayError> {
+        let tenant_id = &principal.tenant_id;
+        let result_key = match (&self.caches, generation) {
+            (Some(caches), Some(generation)) => {
+                let mut groups = principal.groups.clone();
+                groups.sort();
+                let key = digest(&[
+                    tenant_id,
+                    &groups.join("\u{1f}"),
+                    &generation.to_string(),
+                    question,
+                    &top_k.to_string(),
+                ]);
+                if let Some(hits) = caches.results.get(&key).await {
+                    self.count(RETRIEVAL, true);
+                    return Ok(hits.as_ref().clone());
+                }
+                self.count(RETRIEVAL, false);
+                Some(key)
+            }
+            _ => None,
+        };
         let sparse = self.bm25.embed_query(question);
         let dense = match &self.embedder {
-            Some(embedder) => embedder
-                .embed(vec![question.to_owned()])
-                .await?
-                .into_iter()
-                .next(),
+            Some(embedder) => Some(self.query_vector(embedder, tenant_id, question).await?),
             None => None,
         };
         let query = SearchQuery {
-            tenant_id: tenant_id.to_owned(),
+            tenant_id: tenant_id.clone(),
             sparse: Sparse {
                 indices: sparse.indices,
                 values: sparse.values,
             },
-            dense,
+            dense: dense.map(|v| v.as_ref().clone()),
             limit: top_k,
             candidates: self.config.candidates.max(top_k),
             min_bm25_score: self.config.min_bm25_score,
             min_dense_score: self.config.min_dense_score,
             rrf_k: self.config.rrf_k,
         };
-        Ok(self.store.search(query).await?)
+        let hits = self.store.search(query).await?;
+        if let (Some(caches), Some(key)) = (&self.caches, result_key) {
+            caches.results.insert(key, Arc::new(hits.clone())).await;
+        }
+        Ok(hits)
+    }
+
+    /// The dense vector of a query, embedded once per tenant and text while cached.
+    async fn query_vector(
+        &self,
+        embedder: &Arc<dyn Embedder>,
+        tenant_id: &str,
+        question: &str,
+    ) -> Result<Arc<Vec<f32>>, GatewayError> {
+        let key = digest(&[tenant_id, question]);
+        if let Some(caches) = &self.caches {
+            if let Some(vector) = caches.query_vectors.get(&key).await {
+                self.count(QUERY_EMBEDDING, true);
+                return Ok(vector);
+            }
+            self.count(QUERY_EMBEDDING, false);
+        }
+        let vector = embedder
+            .embed(vec![question.to_owned()])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                GatewayError::Ingest(ragway_ingest::IngestError::Embedding(
+                    "the embeddings endpoint returned no vector for the question".into(),
+                ))
+            })?;
+        let vector = Arc::new(vector);
+        if let Some(caches) = &self.caches {
+            caches.query_vectors.insert(key, Arc::clone(&vector)).await;
+        }
+        Ok(vector)
     }
 }

@@ -1,68 +1,92 @@
 //! Follow-up questions ("and for Saltillo?") are rewritten by the LLM into a standalone search
 //! query before retrieval. Skipped for a first question and when no LLM is configured; a failed
-//! rewrite falls back to the question itself (retrieval still runs).
+//! rewrite falls back to the question itself (retrieval still runs). The rewrite's tokens are
+//! reserved and settled against the tenant's quotas like the answer's.
 
 use futures::StreamExt;
 
-use super::{GroundedPrompt, Turn};
-use crate::llm::{AnswerMode, ChatChunk, GenerationOptions};
+use super::{AskFailure, GroundedPrompt, Turn, reserve_tokens, settle_tokens};
+use crate::http::Principal;
+use crate::llm::{AnswerMode, ChatChunk, GenerationOptions, Usage};
 use crate::state::AppState;
 
 /// Enough for a query; a model that rambles is cut off.
 const REWRITE_MAX_TOKENS: usize = 96;
 
-pub async fn search_query(state: &AppState, history: &[Turn], question: &str) -> String {
+pub async fn search_query(
+    state: &AppState,
+    principal: &Principal,
+    history: &[Turn],
+    question: &str,
+) -> Result<String, AskFailure> {
     let enabled =
         state.config.conversation.rewrite_follow_ups && state.chat.mode() == AnswerMode::Generative;
     if history.is_empty() || !enabled {
-        return question.to_owned();
+        return Ok(question.to_owned());
     }
-    match rewrite(state, history, question).await {
-        Some(query) => {
-            tracing::debug!("follow-up rewritten for retrieval");
-            query
-        }
-        None => question.to_owned(),
-    }
-}
-
-async fn rewrite(state: &AppState, history: &[Turn], question: &str) -> Option<String> {
     let (system, user) = match state.prompts.rewrite(history, question) {
         Ok(prompt) => prompt,
         Err(err) => {
             tracing::warn!(%err, "rewrite template failed; searching with the question as asked");
-            return None;
+            return Ok(question.to_owned());
         }
     };
+    let prompt_tokens = state
+        .prompts
+        .message_tokens(&[&system, &user], &state.chunker);
+    let reservation = reserve_tokens(state, principal, prompt_tokens + REWRITE_MAX_TOKENS).await?;
     let prompt = GroundedPrompt {
         system,
         history: Vec::new(),
         user,
         sources: Vec::new(),
-        prompt_tokens: 0,
+        prompt_tokens,
     };
+    let (query, usage) = rewrite(state, &prompt).await;
+    settle_tokens(state, principal, reservation, &usage).await;
+    Ok(match query {
+        Some(query) => {
+            tracing::debug!("follow-up rewritten for retrieval");
+            query
+        }
+        None => question.to_owned(),
+    })
+}
+
+/// The rewritten query (None when the LLM failed or said nothing) and the tokens it cost.
+async fn rewrite(state: &AppState, prompt: &GroundedPrompt) -> (Option<String>, Usage) {
     let options = GenerationOptions {
         max_tokens: Some(REWRITE_MAX_TOKENS),
         temperature: Some(0.0),
     };
-    let mut chunks = match state.chat.answer(&prompt, options).await {
+    let mut chunks = match state.chat.answer(prompt, options).await {
         Ok(chunks) => chunks,
         Err(err) => {
             tracing::warn!(%err, "follow-up rewrite failed; searching with the question as asked");
-            return None;
+            return (None, Usage::default());
         }
     };
     let mut query = String::new();
+    let mut reported = None;
     while let Some(chunk) = chunks.next().await {
         match chunk {
             Ok(ChatChunk::Delta(text)) => query.push_str(&text),
-            Ok(ChatChunk::Usage(_)) => {}
+            Ok(ChatChunk::Usage(usage)) => reported = Some(usage),
             Err(err) => {
                 tracing::warn!(%err, "follow-up rewrite failed mid-way; searching with the question as asked");
-                return None;
+                query.clear(); // a partial query is worse than the question as asked
+                break;
             }
         }
     }
+    let usage = reported.unwrap_or_else(|| {
+        let completion_tokens = state.chunker.count(&query);
+        Usage {
+            prompt_tokens: prompt.prompt_tokens,
+            completion_tokens,
+            total_tokens: prompt.prompt_tokens + completion_tokens,
+        }
+    });
     let query = query.trim().trim_matches('"').trim().to_owned();
-    (!query.is_empty()).then_some(query)
+    ((!query.is_empty()).then_some(query), usage)
 }

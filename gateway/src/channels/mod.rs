@@ -3,3 +3,34 @@
 
 pub mod openai;
 pub mod rest;
+
+use crate::http::{ApiError, Principal};
+use crate::limits::{RateStatus, StreamPermit};
+use crate::state::AppState;
+use crate::usage::UsageEvent;
+
+/// The request limits every channel applies before any work: the request rate (tenant and
+/// user) and a slot among the tenant's concurrent answers. Admissions and refusals are counted.
+pub async fn admit(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<(Option<RateStatus>, StreamPermit), ApiError> {
+    let refuse = |refused: crate::limits::Refused| {
+        state
+            .usage
+            .record(principal, UsageEvent::Refused(refused.limit_name));
+        ApiError::rate_limited(&refused)
+    };
+    let rate = state
+        .limiter
+        .check_request(principal)
+        .await
+        .map_err(refuse)?;
+    let permit = state
+        .limiter
+        .acquire_stream(&principal.tenant_id)
+        .await
+        .map_err(refuse)?;
+    state.usage.record(principal, UsageEvent::Request);
+    Ok((rate, permit))
+}

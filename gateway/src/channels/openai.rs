@@ -15,7 +15,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::ask::{AskEvent, AskRequest, Citation, Role, Turn, ask, ask_collect};
+use crate::ask::{AskEvent, AskRequest, Citation, Role, Turn, collect, start};
 use crate::channels::rest::{wants_cache, with_rate};
 use crate::http::{ApiError, Principal};
 use crate::llm::GenerationOptions;
@@ -82,26 +82,6 @@ impl From<ApiError> for OpenAiError {
             param: None,
             message: err.message,
         }
-    }
-}
-
-fn from_event_error(code: &str, message: String) -> OpenAiError {
-    let status = match code {
-        "invalid_request" => StatusCode::BAD_REQUEST,
-        "llm_unavailable" | "embeddings_unavailable" => StatusCode::BAD_GATEWAY,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    OpenAiError {
-        headers: Vec::new(),
-        status,
-        kind: if status == StatusCode::BAD_REQUEST {
-            "invalid_request_error"
-        } else {
-            "api_error"
-        },
-        code: None,
-        param: None,
-        message,
     }
 }
 
@@ -341,13 +321,9 @@ pub async fn chat_completions(
         Ok(parsed) => parsed,
         Err(err) => return err.into_response(),
     };
-    let rate = match state.limiter.check_request(&principal).await {
-        Ok(rate) => rate,
-        Err(refused) => return OpenAiError::from(ApiError::rate_limited(&refused)).into_response(),
-    };
-    let permit = match state.streams.acquire(&principal.tenant_id) {
-        Ok(permit) => permit,
-        Err(refused) => return OpenAiError::from(ApiError::rate_limited(&refused)).into_response(),
+    let (rate, permit) = match super::admit(&state, &principal).await {
+        Ok(admitted) => admitted,
+        Err(err) => return OpenAiError::from(err).into_response(),
     };
     let request = AskRequest {
         principal,
@@ -359,8 +335,12 @@ pub async fn chat_completions(
     };
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
     let created = chrono::Utc::now().timestamp();
+    let events = match start(state, request).await {
+        Ok(events) => events,
+        Err(failure) => return OpenAiError::from(ApiError::from(failure)).into_response(),
+    };
     if !parsed.stream {
-        return match ask_collect(state, request).await {
+        return match collect(events).await {
             Ok(answer) => with_rate(Json(json!({
                 "id": id, "object": "chat.completion", "created": created, "model": parsed.model,
                 "choices": [{"index": 0, "message": {
@@ -371,7 +351,7 @@ pub async fn chat_completions(
                 "system_fingerprint": null,
             }))
             .into_response(), rate),
-            Err((code, message)) => from_event_error(&code, message).into_response(),
+            Err(err) => OpenAiError::from(err).into_response(),
         };
     }
     let model = parsed.model;
@@ -381,12 +361,11 @@ pub async fn chat_completions(
                "system_fingerprint": null,
                "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
     };
-    let events = ask(state, request);
     let frames = async_stream::stream! {
         let _permit = permit; // held until the last chunk
         yield chunk(json!({"role": "assistant", "content": ""}), Value::Null).to_string();
         let mut answer = String::new();
-        futures::pin_mut!(events);
+        let mut events = events;
         while let Some(event) = events.next().await {
             match event {
                 AskEvent::Sources { .. } => {}
@@ -405,7 +384,7 @@ pub async fn chat_completions(
                     }
                 }
                 AskEvent::Error { code, message } => {
-                    yield from_event_error(&code, message).body().to_string();
+                    yield OpenAiError::from(ApiError::from_event(&code, message)).body().to_string();
                 }
             }
         }

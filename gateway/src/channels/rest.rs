@@ -12,7 +12,7 @@ use ragway_ingest::catalog::StoredTurn;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::ask::{AskEvent, AskRequest, AskResponse, Role, Turn, ask, ask_collect};
+use crate::ask::{AskEvent, AskRequest, AskResponse, Role, Turn, collect, start};
 use crate::http::errors::ErrorBody;
 use crate::http::{ApiError, JsonBody, Principal};
 use crate::limits::{RateStatus, rate_headers};
@@ -53,14 +53,6 @@ fn validate(state: &AppState, body: &AskBody) -> Result<usize, ApiError> {
         )));
     }
     Ok(top_k)
-}
-
-fn status_for(code: &str) -> StatusCode {
-    match code {
-        "invalid_request" => StatusCode::BAD_REQUEST,
-        "llm_unavailable" | "embeddings_unavailable" => StatusCode::BAD_GATEWAY,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
 }
 
 /// The conversation a question belongs to: loaded when the caller continues one, a new
@@ -169,7 +161,8 @@ pub fn wants_cache(headers: &axum::http::HeaderMap) -> bool {
         (status = 401, description = "Missing, invalid, revoked or expired API key", body = ErrorBody),
         (status = 404, description = "Unknown `conversation_id`", body = ErrorBody),
         (status = 413, description = "Body larger than `server.max_body_bytes`", body = ErrorBody),
-        (status = 429, description = "A request limit was reached (`Retry-After` says when to retry)", body = ErrorBody),
+        (status = 429, description = "A request limit or token quota was reached; the message names it and \
+            `Retry-After` says when to retry", body = ErrorBody),
         (status = 502, description = "The LLM or the embeddings endpoint failed", body = ErrorBody),
     )
 )]
@@ -180,15 +173,7 @@ pub async fn ask_handler(
     JsonBody(body): JsonBody<AskBody>,
 ) -> Result<Response, ApiError> {
     let top_k = validate(&state, &body)?;
-    let rate = state
-        .limiter
-        .check_request(&principal)
-        .await
-        .map_err(|refused| ApiError::rate_limited(&refused))?;
-    let permit = state
-        .streams
-        .acquire(&principal.tenant_id)
-        .map_err(|refused| ApiError::rate_limited(&refused))?;
+    let (rate, permit) = super::admit(&state, &principal).await?;
     let (conversation_id, history) =
         conversation(&state, &principal, body.conversation_id.as_deref()).await?;
     let question = body.question.trim().to_owned();
@@ -201,31 +186,17 @@ pub async fn ask_handler(
         options: GenerationOptions::default(),
         use_cache: wants_cache(&headers),
     };
+    // Refusals (token quotas) and failures before the answer starts get a real HTTP status.
+    let events = start(state.clone(), request).await?;
     if !body.stream {
-        return match ask_collect(state.clone(), request).await {
-            Ok(answer) => {
-                remember(&state, &asker, &conversation_id, &question, &answer.answer).await;
-                Ok(with_rate(
-                    axum::Json(RestAnswer {
-                        answer,
-                        conversation_id,
-                    })
-                    .into_response(),
-                    rate,
-                ))
-            }
-            Err((code, message)) => {
-                let status = status_for(&code);
-                let code: &'static str = match status {
-                    StatusCode::BAD_REQUEST => "invalid_request",
-                    StatusCode::BAD_GATEWAY => "llm_unavailable",
-                    _ => "internal_error",
-                };
-                Err(ApiError::new(status, code, message))
-            }
+        let answer = collect(events).await?;
+        remember(&state, &asker, &conversation_id, &question, &answer.answer).await;
+        let body = RestAnswer {
+            answer,
+            conversation_id,
         };
+        return Ok(with_rate(axum::Json(body).into_response(), rate));
     }
-    let events = ask(state.clone(), request);
     let frames = async_stream::stream! {
         let _permit = permit; // held until the last event
         let started = json!({"type": "conversation", "conversation_id": conversation_id});

@@ -36,7 +36,7 @@ pub enum KeysCommand {
     Revoke { id: String },
 }
 
-async fn catalog(config: &Config) -> Result<Catalog, GatewayError> {
+pub(super) async fn catalog(config: &Config) -> Result<Catalog, GatewayError> {
     std::fs::create_dir_all(&config.data_dir)?;
     Ok(Catalog::connect(&config.database_url()).await?)
 }

@@ -33,7 +33,7 @@ pub async fn run(config: Config, args: AskArgs) -> Result<(), GatewayError> {
         options: GenerationOptions::default(),
         use_cache: true,
     };
-    let events = ask(state, request);
+    let events = ask(state.clone(), request);
     futures::pin_mut!(events);
     let mut stdout = std::io::stdout();
     while let Some(event) = events.next().await {
@@ -71,9 +71,12 @@ pub async fn run(config: Config, args: AskArgs) -> Result<(), GatewayError> {
                 ));
             }
             AskEvent::Error { code, message } => {
+                state.flush_usage().await;
                 return Err(GatewayError::Llm(format!("{code}: {message}")));
             }
         }
     }
+    // The tokens this question used count in the tenant's usage like any other.
+    state.flush_usage().await;
     Ok(())
 }

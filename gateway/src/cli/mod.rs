@@ -2,6 +2,7 @@
 //! `ragway ingest` then `ragway serve` just works.
 
 mod admin;
+mod admin_keys;
 mod ask;
 mod ingest;
 mod serve;
@@ -46,6 +47,11 @@ enum Command {
     /// Manage tenant API keys.
     #[command(subcommand)]
     Keys(admin::KeysCommand),
+    /// Manage admin keys (the admin API's credentials).
+    #[command(subcommand)]
+    AdminKeys(admin_keys::AdminKeysCommand),
+    /// Show a tenant's usage: requests, cache hits, LLM tokens and refusals, per day.
+    Usage(admin_keys::UsageArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -89,6 +95,8 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
         Command::Ask(args) => ask::run(config, args).await,
         Command::Tenants(command) => admin::tenants(config, command).await,
         Command::Keys(command) => admin::keys(config, command).await,
+        Command::AdminKeys(command) => admin_keys::admin_keys(config, command).await,
+        Command::Usage(args) => admin_keys::usage(config, args).await,
     }
 }
 

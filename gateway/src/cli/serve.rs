@@ -38,6 +38,25 @@ pub async fn run(mut config: Config, args: ServeArgs) -> Result<(), GatewayError
         state.clone(),
         stop_housekeeping.clone(),
     ));
+    state
+        .tasks
+        .spawn(flush_usage(state.clone(), stop_housekeeping.clone()));
+    if let Some(metrics_addr) = state.config.server.metrics_addr {
+        let listener = TcpListener::bind(metrics_addr).await.map_err(|e| {
+            GatewayError::Config(format!("cannot listen for metrics on {metrics_addr}: {e}"))
+        })?;
+        let metrics = crate::app::metrics_app(state.clone());
+        let stop = stop_housekeeping.clone();
+        state.tasks.spawn(async move {
+            let served = axum::serve(listener, metrics)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
+            if let Err(err) = served {
+                tracing::error!(%err, "the metrics listener failed");
+            }
+        });
+        tracing::info!(%metrics_addr, "metrics are served on their own address");
+    }
     state.catalog.ensure_tenant("default").await?;
     let listener = TcpListener::bind(state.config.addr).await.map_err(|e| {
         GatewayError::Config(format!("cannot listen on {}: {e}", state.config.addr))
@@ -104,6 +123,19 @@ async fn demo(
     ));
     out("Stream it with \"stream\": true (and curl -N). Stop with Ctrl-C.\n");
     Ok(())
+}
+
+/// Writes the usage counters to the catalog every `server.usage_flush_secs`, and once more on
+/// shutdown so nothing counted is lost.
+async fn flush_usage(state: AppState, stop: tokio_util::sync::CancellationToken) {
+    let every = Duration::from_secs(state.config.server.usage_flush_secs.max(1));
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = tokio::time::sleep(every) => state.flush_usage().await,
+        }
+    }
+    state.flush_usage().await;
 }
 
 /// Deletes conversations past their retention, at start and then hourly.

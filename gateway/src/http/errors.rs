@@ -61,6 +61,19 @@ impl ApiError {
         }
     }
 
+    /// The error an `error` event of an answer stands for.
+    pub fn from_event(code: &str, message: String) -> Self {
+        match code {
+            "invalid_request" => Self::bad_request(message),
+            "rate_limited" => Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message),
+            "llm_unavailable" => Self::new(StatusCode::BAD_GATEWAY, "llm_unavailable", message),
+            "embeddings_unavailable" => {
+                Self::new(StatusCode::BAD_GATEWAY, "embeddings_unavailable", message)
+            }
+            _ => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", message),
+        }
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
     }

@@ -10,25 +10,33 @@ use crate::channels::rest::{AskBody, RestAnswer};
 use crate::http::errors::{ErrorBody, ErrorDetail};
 use crate::http::health::Health;
 use crate::llm::{AnswerMode, Usage};
+use crate::usage::{DayUsage, UsageCounts, UsageReport, UserUsage};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "ragway",
         description = "Grounded, cited answers from a tenant's documents. Authenticate with a tenant API key \
-            (`Authorization: Bearer rgw_…`). The OpenAI-compatible API (`/v1/chat/completions`, `/v1/models`) \
-            follows OpenAI's own specification."
+            (`Authorization: Bearer rgw_…`); the admin API (`/api/v1/admin/…`) takes an admin key \
+            (`Authorization: Bearer rgwadm_…`, created with `ragway admin-keys create`). The OpenAI-compatible \
+            API (`/v1/chat/completions`, `/v1/models`) follows OpenAI's own specification."
     ),
     paths(
         crate::channels::rest::ask_handler,
+        crate::admin::usage::usage_handler,
         crate::http::health::healthz,
         crate::http::health::readyz
     ),
     components(schemas(
-        AskBody, RestAnswer, AskResponse, AskEvent, Citation, Usage, AnswerMode, ErrorBody, ErrorDetail, Health
+        AskBody, RestAnswer, AskResponse, AskEvent, Citation, Usage, AnswerMode, ErrorBody, ErrorDetail, Health,
+        UsageReport, UsageCounts, DayUsage, UserUsage
     )),
     modifiers(&ApiKeyAuth),
-    tags((name = "ask", description = "Questions and answers"), (name = "operations", description = "Health"))
+    tags(
+        (name = "ask", description = "Questions and answers"),
+        (name = "admin", description = "Administration (admin keys)"),
+        (name = "operations", description = "Health")
+    )
 )]
 pub struct ApiDoc;
 
@@ -43,6 +51,17 @@ impl Modify for ApiKeyAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some("A tenant API key, `rgw_<id>_<secret>`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "admin_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An admin key, `rgwadm_<id>_<secret>`: global, or scoped to one tenant",
+                    ))
                     .build(),
             ),
         );

@@ -1,14 +1,20 @@
-//! In-process GCRA limits (governor): exact for one replica, no round trip.
+//! In-process limits: request GCRA via governor, token quotas in a map; exact for one replica,
+//! no round trip.
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter as Governor};
 
-use super::{LimitsConfig, RateLimiter, RateStatus, Refused};
+use super::tokens::{day_refusal, minute_reserve, minute_settle, today};
+use super::{
+    LimitsConfig, RateLimiter, RateStatus, Refused, StreamLimiter, StreamPermit, TokenGrant,
+};
 use crate::http::Principal;
 
 type Keyed<K> = Governor<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
@@ -37,8 +43,8 @@ impl<K: std::hash::Hash + Eq + Clone> Limit<K> {
     fn status(&self, remaining: u32) -> RateStatus {
         let per_request = Duration::from_secs(60) / self.per_minute;
         RateStatus {
-            limit: self.per_minute,
-            remaining,
+            limit: u64::from(self.per_minute),
+            remaining: u64::from(remaining),
             reset: per_request * self.burst.saturating_sub(remaining),
         }
     }
@@ -50,40 +56,126 @@ impl<K: std::hash::Hash + Eq + Clone> Limit<K> {
                 limit_name: self.name,
                 status: self.status(0),
                 retry_after: not_until.wait_time_from(self.limiter.clock().now()),
+                needed: 0,
             }),
         }
     }
 }
 
+/// One tenant's request limits (built with the tenant's own quotas).
+#[derive(Debug)]
+struct TenantRequests {
+    tenant: Option<Limit<()>>,
+    user: Option<Limit<String>>,
+}
+
+/// One tenant's token quota state.
+#[derive(Debug, Default)]
+struct TokenState {
+    /// Theoretical arrival time of the per-minute GCRA, µs since the limiter started.
+    tat_us: f64,
+    day: String,
+    used_today: u64,
+}
+
 #[derive(Debug)]
 pub struct LocalLimiter {
-    tenant: Option<Limit<String>>,
-    user: Option<Limit<(String, String)>>,
+    config: LimitsConfig,
+    requests: Mutex<HashMap<String, Arc<TenantRequests>>>,
+    tokens: Mutex<HashMap<String, TokenState>>,
+    streams: StreamLimiter,
+    started: Instant,
 }
 
 impl LocalLimiter {
     pub fn new(config: &LimitsConfig) -> Self {
         Self {
-            tenant: Limit::new("tenant_requests", config.requests_per_minute, config.burst),
-            user: Limit::new(
-                "user_requests",
-                config.user_requests_per_minute,
-                config.user_burst,
-            ),
+            config: config.clone(),
+            requests: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
+            streams: StreamLimiter::new(config),
+            started: Instant::now(),
         }
+    }
+
+    fn tenant_requests(&self, tenant_id: &str) -> Arc<TenantRequests> {
+        let mut tenants = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = tenants.entry(tenant_id.to_owned()).or_insert_with(|| {
+            let q = self.config.quotas(tenant_id);
+            Arc::new(TenantRequests {
+                tenant: Limit::new("tenant_requests", q.requests_per_minute, q.burst),
+                user: Limit::new("user_requests", q.user_requests_per_minute, q.user_burst),
+            })
+        });
+        Arc::clone(entry)
+    }
+
+    fn now_us(&self) -> f64 {
+        self.started.elapsed().as_secs_f64() * 1e6
     }
 }
 
 #[async_trait::async_trait]
 impl RateLimiter for LocalLimiter {
     async fn check_request(&self, principal: &Principal) -> Result<Option<RateStatus>, Refused> {
+        let limits = self.tenant_requests(&principal.tenant_id);
         // The user's own limit first, so one noisy user does not spend the tenant's allowance.
-        if let Some(user) = &self.user {
-            user.check(&(principal.tenant_id.clone(), principal.user_id.clone()))?;
+        if let Some(user) = &limits.user {
+            user.check(&principal.user_id)?;
         }
-        match &self.tenant {
-            Some(tenant) => tenant.check(&principal.tenant_id).map(Some),
+        match &limits.tenant {
+            Some(tenant) => tenant.check(&()).map(Some),
             None => Ok(None),
+        }
+    }
+
+    async fn reserve_tokens(
+        &self,
+        principal: &Principal,
+        tokens: u64,
+    ) -> Result<Option<TokenGrant>, Refused> {
+        let q = self.config.quotas(&principal.tenant_id);
+        if q.tokens_per_minute == 0 && q.tokens_per_day == 0 {
+            return Ok(None);
+        }
+        let (now, day) = (self.now_us(), today());
+        let mut states = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = states.entry(principal.tenant_id.clone()).or_default();
+        if state.day != day {
+            state.day.clone_from(&day);
+            state.used_today = 0;
+        }
+        if q.tokens_per_day > 0 && state.used_today + tokens > q.tokens_per_day {
+            return Err(day_refusal(tokens, q.tokens_per_day, state.used_today));
+        }
+        if q.tokens_per_minute > 0 {
+            let (tat, _) = minute_reserve(state.tat_us, now, tokens, q.tokens_per_minute)?;
+            state.tat_us = tat;
+        }
+        state.used_today += tokens;
+        Ok(Some(TokenGrant {
+            tenant_id: principal.tenant_id.clone(),
+            reserved: tokens,
+            day,
+            per_minute: q.tokens_per_minute,
+            per_day: q.tokens_per_day,
+        }))
+    }
+
+    async fn acquire_stream(&self, tenant_id: &str) -> Result<StreamPermit, Refused> {
+        self.streams.acquire(tenant_id)
+    }
+
+    async fn settle_tokens(&self, grant: &TokenGrant, used: u64) {
+        let mut states = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(state) = states.get_mut(&grant.tenant_id) else {
+            return;
+        };
+        if grant.per_minute > 0 {
+            state.tat_us = minute_settle(state.tat_us, grant.reserved, used, grant.per_minute);
+        }
+        if state.day == grant.day {
+            state.used_today = (state.used_today + used).saturating_sub(grant.reserved);
         }
     }
 }
@@ -139,10 +231,72 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn token_quotas_reserve_then_settle() {
+        let limiter = LocalLimiter::new(&LimitsConfig {
+            tokens_per_minute: 1000,
+            tokens_per_day: 1500,
+            ..LimitsConfig::default()
+        });
+        let a = principal("a", "u");
+        let grant = limiter.reserve_tokens(&a, 900).await.unwrap().unwrap();
+        let refused = limiter.reserve_tokens(&a, 200).await.unwrap_err();
+        assert_eq!(refused.limit_name, "tokens_per_minute");
+        // The call used only 300 of the 900: the rest comes back at once.
+        limiter.settle_tokens(&grant, 300).await;
+        let grant = limiter.reserve_tokens(&a, 600).await.unwrap().unwrap();
+        limiter.settle_tokens(&grant, 600).await;
+        // 900 used today; the day allows 1500, so 700 more does not fit whatever the minute says.
+        let refused = limiter.reserve_tokens(&a, 700).await.unwrap_err();
+        assert_eq!(refused.limit_name, "tokens_per_day");
+        assert_eq!(refused.status.remaining, 600);
+        assert!(
+            limiter
+                .reserve_tokens(&principal("b", "u"), 700)
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn tenant_overrides_apply_to_that_tenant_only() {
+        let mut config = LimitsConfig {
+            requests_per_minute: 60,
+            burst: 1,
+            user_requests_per_minute: 0,
+            ..LimitsConfig::default()
+        };
+        config.tenants.insert(
+            "big".into(),
+            super::super::TenantLimitOverrides {
+                burst: Some(5),
+                ..Default::default()
+            },
+        );
+        let limiter = LocalLimiter::new(&config);
+        for _ in 0..5 {
+            limiter.check_request(&principal("big", "u")).await.unwrap();
+        }
+        limiter
+            .check_request(&principal("small", "u"))
+            .await
+            .unwrap();
+        assert!(
+            limiter
+                .check_request(&principal("small", "u"))
+                .await
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
     async fn zero_means_unlimited() {
         let limiter = LocalLimiter::new(&LimitsConfig::unlimited());
         for _ in 0..1000 {
             assert_eq!(limiter.check_request(&principal("a", "u")).await, Ok(None));
+            assert_eq!(
+                limiter.reserve_tokens(&principal("a", "u"), 100_000).await,
+                Ok(None)
+            );
         }
     }
 }

@@ -1,15 +1,22 @@
-//! Per-tenant request limits behind one seam. The in-process limiter (GCRA via governor) serves a
-//! single replica; a shared (Redis) backend for several replicas plugs in behind the same trait.
-//! A refusal names the limit and says when to retry; every answer carries `RateLimit-*` headers.
+//! Per-tenant limits behind one seam: requests per minute (tenant and user, GCRA), LLM tokens per
+//! minute and per day (reserved before the LLM call, settled with the real usage after it) and
+//! concurrent answers. The in-process limiter serves a single replica; the Redis one is exact
+//! across replicas. A refusal names the limit and says when to retry; every answer carries
+//! `RateLimit-*` headers.
 
 mod local;
+mod quotas;
 mod redis;
 mod streams;
+mod tokens;
 
 pub use local::LocalLimiter;
+pub use quotas::{Quotas, TenantLimitOverrides};
 pub use redis::RedisLimiter;
 pub use streams::{StreamLimiter, StreamPermit};
+pub use tokens::{TokenGrant, TokenReservation};
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue};
@@ -43,6 +50,8 @@ pub struct LimitsConfig {
     /// Prefix of every Redis key (several deployments can share one Redis).
     pub redis_key_prefix: String,
     pub on_backend_error: FailPolicy,
+    /// Longest a Redis round trip may take before the fail policy decides (milliseconds).
+    pub redis_timeout_ms: u64,
     /// Requests per minute per tenant (0: unlimited).
     pub requests_per_minute: u32,
     /// Requests a tenant may make at once above the steady rate.
@@ -50,8 +59,15 @@ pub struct LimitsConfig {
     /// Requests per minute per user inside a tenant (0: unlimited).
     pub user_requests_per_minute: u32,
     pub user_burst: u32,
-    /// Answers a tenant may have in progress at once, per replica (0: unlimited).
+    /// LLM tokens (prompt + completion) per minute per tenant (0: unlimited). A whole minute's
+    /// worth may be used at once.
+    pub tokens_per_minute: u64,
+    /// LLM tokens per tenant per UTC day (0: unlimited).
+    pub tokens_per_day: u64,
+    /// Answers a tenant may have in progress at once, across replicas with Redis (0: unlimited).
     pub max_concurrent_streams: u32,
+    /// Per-tenant exceptions to the defaults above, by tenant id.
+    pub tenants: BTreeMap<String, TenantLimitOverrides>,
 }
 
 impl Default for LimitsConfig {
@@ -61,11 +77,15 @@ impl Default for LimitsConfig {
             redis_url: "redis://127.0.0.1:6379".into(),
             redis_key_prefix: "ragway:rl".into(),
             on_backend_error: FailPolicy::Open,
+            redis_timeout_ms: 250,
             requests_per_minute: 1200,
             burst: 100,
             user_requests_per_minute: 300,
             user_burst: 30,
+            tokens_per_minute: 200_000,
+            tokens_per_day: 0,
             max_concurrent_streams: 50,
+            tenants: BTreeMap::new(),
         }
     }
 }
@@ -77,9 +97,16 @@ impl LimitsConfig {
             burst: 0,
             user_requests_per_minute: 0,
             user_burst: 0,
+            tokens_per_minute: 0,
+            tokens_per_day: 0,
             max_concurrent_streams: 0,
             ..Self::default()
         }
+    }
+
+    /// The limits that apply to one tenant: its overrides, else the defaults.
+    pub fn quotas(&self, tenant_id: &str) -> Quotas {
+        Quotas::resolve(self, self.tenants.get(tenant_id))
     }
 
     /// The configured backend.
@@ -93,42 +120,77 @@ impl LimitsConfig {
     }
 }
 
-/// Where a caller stands against the tenant's request limit.
+/// Where a caller stands against one limit (requests, or tokens for the token quotas).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateStatus {
-    /// Requests per minute.
-    pub limit: u32,
-    pub remaining: u32,
+    pub limit: u64,
+    pub remaining: u64,
     /// Until the allowance is whole again.
     pub reset: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
-    /// Which limit: `tenant_requests` or `user_requests`.
+    /// Which limit: `tenant_requests`, `user_requests`, `tokens_per_minute`, `tokens_per_day`,
+    /// `concurrent_streams` or `limiter_unavailable`.
     pub limit_name: &'static str,
     pub status: RateStatus,
     pub retry_after: Duration,
+    /// Tokens the refused request needed (token quotas only).
+    pub needed: u64,
 }
 
 impl Refused {
+    /// A refusal with no request-rate status (`RateLimit-*` say "nothing left").
+    pub(crate) fn simple(limit_name: &'static str, limit: u64, retry_after: Duration) -> Self {
+        Self {
+            limit_name,
+            status: RateStatus {
+                limit,
+                remaining: 0,
+                reset: retry_after,
+            },
+            retry_after,
+            needed: 0,
+        }
+    }
+
     pub fn message(&self) -> String {
         let whose = match self.limit_name {
             "user_requests" => "your",
             _ => "your organisation's",
         };
-        if self.limit_name == "concurrent_streams" {
-            return format!(
-                "too many answers in progress: {whose} limit is {} at once (concurrent_streams); retry in 1 s",
-                self.status.limit
-            );
-        }
-        format!(
-            "rate limit exceeded: {whose} limit of {} requests per minute ({}); retry in {} s",
+        let (limit, name, retry) = (
             self.status.limit,
             self.limit_name,
-            ceil_secs(self.retry_after)
-        )
+            ceil_secs(self.retry_after).max(1),
+        );
+        match name {
+            "concurrent_streams" => format!(
+                "too many answers in progress: {whose} limit is {limit} at once ({name}); retry in {retry} s"
+            ),
+            "tokens_per_minute" if self.needed > limit => format!(
+                "this request needs up to {} LLM tokens, more than {whose} whole quota of {limit} tokens per \
+                 minute ({name}); ask a shorter question, lower `max_tokens`, or ask an administrator to raise the quota",
+                self.needed
+            ),
+            "tokens_per_minute" => format!(
+                "token quota exceeded: {whose} limit of {limit} LLM tokens per minute ({name}) cannot fit \
+                 this request's {} tokens now; retry in {retry} s",
+                self.needed
+            ),
+            "tokens_per_day" => format!(
+                "daily token quota exhausted: {whose} limit of {limit} LLM tokens per day ({name}) cannot fit \
+                 this request's {} tokens; it resets at 00:00 UTC, in {retry} s",
+                self.needed
+            ),
+            "limiter_unavailable" => format!(
+                "the rate limiter is unavailable and the gateway is configured to refuse ({name}); retry in {retry} s"
+            ),
+            _ => format!(
+                "rate limit exceeded: {whose} limit of {limit} requests per minute ({name}); retry in {retry} s"
+            ),
+        }
     }
 }
 
@@ -136,6 +198,26 @@ impl Refused {
 pub trait RateLimiter: Send + Sync + std::fmt::Debug {
     /// Admits one request (consuming allowance) or refuses it. `Ok(None)`: no limit applies.
     async fn check_request(&self, principal: &Principal) -> Result<Option<RateStatus>, Refused>;
+
+    /// Reserves `tokens` of the tenant's token quotas before an LLM call, or refuses without
+    /// consuming anything. `Ok(None)`: no token quota applies.
+    async fn reserve_tokens(
+        &self,
+        principal: &Principal,
+        tokens: u64,
+    ) -> Result<Option<TokenGrant>, Refused>;
+
+    /// Settles a reservation with the tokens the call really used: gives back what was not used,
+    /// charges what was used beyond it.
+    async fn settle_tokens(&self, grant: &TokenGrant, used: u64);
+
+    /// Takes one of the tenant's concurrent-answer slots, held until the permit is dropped.
+    async fn acquire_stream(&self, tenant_id: &str) -> Result<StreamPermit, Refused>;
+
+    /// Checks the shared backend could not answer (each decided by the fail policy).
+    fn backend_errors(&self) -> prometheus_client::metrics::counter::Counter {
+        prometheus_client::metrics::counter::Counter::default()
+    }
 }
 
 fn ceil_secs(d: Duration) -> u64 {

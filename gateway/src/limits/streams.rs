@@ -1,5 +1,6 @@
 //! Concurrent answers per tenant: a permit is held for the whole answer (a stream until its last
-//! event), so one tenant cannot occupy every LLM connection. Counted per replica.
+//! event), so one tenant cannot occupy every LLM connection. In process: a semaphore per tenant;
+//! with Redis: a lease per answer, shared by every replica (see `redis.rs`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -7,37 +8,59 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::{RateStatus, Refused};
+use super::{LimitsConfig, Refused};
 
 #[derive(Debug)]
 pub struct StreamLimiter {
-    per_tenant: u32,
+    config: LimitsConfig,
     tenants: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
 /// Held while an answer is being produced; dropping it frees the slot.
-#[derive(Debug)]
-pub struct StreamPermit(#[allow(dead_code)] Option<OwnedSemaphorePermit>);
+pub struct StreamPermit(#[allow(dead_code)] Option<Box<dyn Send + Sync>>);
+
+impl std::fmt::Debug for StreamPermit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "StreamPermit(held)"
+        } else {
+            "StreamPermit(unlimited)"
+        })
+    }
+}
+
+impl StreamPermit {
+    /// No slot is held (no limit applies, or the backend failed open).
+    pub fn unlimited() -> Self {
+        Self(None)
+    }
+
+    /// A slot released when `holder` is dropped.
+    pub fn holding(holder: impl Send + Sync + 'static) -> Self {
+        Self(Some(Box::new(holder)))
+    }
+}
 
 impl StreamLimiter {
-    /// `per_tenant` = 0: unlimited.
-    pub fn new(per_tenant: u32) -> Self {
+    /// Each tenant gets its `max_concurrent_streams` (0: unlimited).
+    pub fn new(config: &LimitsConfig) -> Self {
         Self {
-            per_tenant,
+            config: config.clone(),
             tenants: Mutex::new(HashMap::new()),
         }
     }
 
     pub fn acquire(&self, tenant_id: &str) -> Result<StreamPermit, Refused> {
-        if self.per_tenant == 0 {
-            return Ok(StreamPermit(None));
+        let per_tenant = self.config.quotas(tenant_id).max_concurrent_streams;
+        if per_tenant == 0 {
+            return Ok(StreamPermit::unlimited());
         }
         let semaphore = {
             let mut tenants = self
                 .tenants
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let slots = usize::try_from(self.per_tenant).unwrap_or(usize::MAX);
+            let slots = usize::try_from(per_tenant).unwrap_or(usize::MAX);
             Arc::clone(
                 tenants
                     .entry(tenant_id.to_owned())
@@ -46,15 +69,13 @@ impl StreamLimiter {
         };
         semaphore
             .try_acquire_owned()
-            .map(|p| StreamPermit(Some(p)))
-            .map_err(|_| Refused {
-                limit_name: "concurrent_streams",
-                status: RateStatus {
-                    limit: self.per_tenant,
-                    remaining: 0,
-                    reset: Duration::from_secs(1),
-                },
-                retry_after: Duration::from_secs(1),
+            .map(|permit: OwnedSemaphorePermit| StreamPermit::holding(permit))
+            .map_err(|_| {
+                Refused::simple(
+                    "concurrent_streams",
+                    u64::from(per_tenant),
+                    Duration::from_secs(1),
+                )
             })
     }
 }
@@ -65,7 +86,10 @@ mod tests {
 
     #[test]
     fn slots_are_per_tenant_and_freed_on_drop() {
-        let limiter = StreamLimiter::new(2);
+        let limiter = StreamLimiter::new(&LimitsConfig {
+            max_concurrent_streams: 2,
+            ..LimitsConfig::default()
+        });
         let a1 = limiter.acquire("a").unwrap();
         let _a2 = limiter.acquire("a").unwrap();
         assert_eq!(
@@ -78,7 +102,7 @@ mod tests {
         );
         drop(a1);
         assert!(limiter.acquire("a").is_ok());
-        let unlimited = StreamLimiter::new(0);
+        let unlimited = StreamLimiter::new(&LimitsConfig::unlimited());
         let held: Vec<_> = (0..100).map(|_| unlimited.acquire("a").unwrap()).collect();
         assert_eq!(held.len(), 100);
     }

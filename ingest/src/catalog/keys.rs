@@ -30,7 +30,7 @@ pub struct GeneratedKey {
     pub secret: String,
 }
 
-fn random_string(len: usize) -> String {
+pub(super) fn random_string(len: usize) -> String {
     rand::rng()
         .sample_iter(&Alphanumeric)
         .take(len)

@@ -1,19 +1,24 @@
-//! The catalog: tenants, API keys, sources, the document manifest and sync runs, in SQL.
+//! The catalog: tenants, API and admin keys, sources, the document manifest, sync runs,
+//! conversations and usage, in SQL.
 //! SQLite file by default, PostgreSQL when `DATABASE_URL` says so; one migration set for both.
 
+pub mod admin_keys;
 mod conversations;
 mod documents;
 pub mod keys;
 mod sources;
 mod sync_runs;
 mod tenants;
+mod usage;
 
+pub use admin_keys::AdminKeyRecord;
 pub use conversations::StoredTurn;
 pub use documents::ManifestEntry;
 pub use keys::{ApiKeyRecord, GeneratedKey};
 pub use sources::SourceRecord;
 pub use sync_runs::SyncRunRecord;
 pub use tenants::Tenant;
+pub use usage::UsageRow;
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -57,6 +62,11 @@ fn migrator() -> Migrator {
             2,
             "conversations",
             include_str!("../../migrations/0002_conversations.sql"),
+        ),
+        migration(
+            3,
+            "usage_and_admin_keys",
+            include_str!("../../migrations/0003_usage_and_admin_keys.sql"),
         ),
     ];
     Migrator {

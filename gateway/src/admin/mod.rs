@@ -1,0 +1,3 @@
+//! The admin API (`/api/v1/admin/...`), authenticated with admin keys.
+
+pub mod usage;

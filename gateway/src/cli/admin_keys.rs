@@ -1,0 +1,145 @@
+//! `ragway admin-keys`: bootstrap of the admin API's credentials (only whoever runs the server
+//! can create them) and `ragway usage`.
+
+use clap::{Args, Subcommand};
+
+use super::admin::catalog;
+use super::out;
+use crate::config::Config;
+use crate::error::GatewayError;
+use crate::usage::{UsageCounts, UsageReport, period};
+
+#[derive(Debug, Subcommand)]
+pub enum AdminKeysCommand {
+    /// Create an admin key, global or scoped to one tenant; printed once, never shown again.
+    Create {
+        /// Scope the key to this tenant (default: every tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long, default_value = "admin")]
+        name: String,
+    },
+    /// List admin keys (ids, scope and names, never the secrets).
+    List,
+    /// Revoke an admin key by its id (the 8 characters after `rgwadm_`).
+    Revoke { id: String },
+}
+
+pub async fn admin_keys(config: Config, command: AdminKeysCommand) -> Result<(), GatewayError> {
+    let catalog = catalog(&config).await?;
+    match command {
+        AdminKeysCommand::Create { tenant, name } => {
+            let (record, secret) = catalog.create_admin_key(tenant.as_deref(), &name).await?;
+            let scope = record
+                .tenant_id
+                .as_deref()
+                .map_or_else(|| "every tenant".to_owned(), |t| format!("tenant {t}"));
+            out(format!(
+                "created admin key {} ({}) for {scope}",
+                record.id, record.name
+            ));
+            out("store it now: it is shown only once");
+            out(secret);
+        }
+        AdminKeysCommand::List => {
+            out(format!(
+                "{:<10} {:<20} {:<16} {:<26} status",
+                "id", "name", "scope", "created"
+            ));
+            for k in catalog.admin_keys().await? {
+                let status = if k.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                out(format!(
+                    "{:<10} {:<20} {:<16} {:<26} {status}",
+                    k.id,
+                    k.name,
+                    k.tenant_id.as_deref().unwrap_or("(all tenants)"),
+                    k.created_at
+                ));
+            }
+        }
+        AdminKeysCommand::Revoke { id } => {
+            catalog.revoke_admin_key(&id).await?;
+            out(format!("revoked admin key {id}"));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    #[arg(long)]
+    tenant: String,
+    /// First UTC day, YYYY-MM-DD (default: 30 days before --to).
+    #[arg(long)]
+    from: Option<String>,
+    /// Last UTC day, inclusive (default: today).
+    #[arg(long)]
+    to: Option<String>,
+    /// Per user as well as per day.
+    #[arg(long)]
+    users: bool,
+    /// Print the report as JSON (the admin API's shape).
+    #[arg(long)]
+    json: bool,
+}
+
+fn refused(counts: &UsageCounts) -> String {
+    if counts.refused.is_empty() {
+        return "-".into();
+    }
+    counts
+        .refused
+        .iter()
+        .map(|(limit, n)| format!("{limit}={n}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn line(label: &str, c: &UsageCounts) -> String {
+    format!(
+        "{label:<28} {:>9} {:>10} {:>13} {:>17}  {}",
+        c.requests,
+        c.cache_hits,
+        c.prompt_tokens,
+        c.completion_tokens,
+        refused(c)
+    )
+}
+
+/// `ragway usage --tenant …`: what the tenant used, per day (and user), from the catalog.
+pub async fn usage(config: Config, args: UsageArgs) -> Result<(), GatewayError> {
+    let catalog = catalog(&config).await?;
+    catalog.require_tenant(&args.tenant).await?;
+    let (from, to) =
+        period(args.from.as_deref(), args.to.as_deref()).map_err(GatewayError::BadRequest)?;
+    let rows = catalog.usage(&args.tenant, &from, &to).await?;
+    let report = UsageReport::from_rows(&args.tenant, &from, &to, &rows);
+    if args.json {
+        let json = serde_json::to_string_pretty(&report)
+            .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+        out(json);
+        return Ok(());
+    }
+    out(format!(
+        "usage of tenant {} from {from} to {to} (UTC days)",
+        args.tenant
+    ));
+    out(format!(
+        "{:<28} {:>9} {:>10} {:>13} {:>17}  refused",
+        "day / user", "requests", "cache hits", "prompt tokens", "completion tokens"
+    ));
+    for day in &report.days {
+        out(line(&day.day, &day.counts));
+        if args.users {
+            for user in &day.users {
+                out(line(&format!("  {}", user.user_id), &user.counts));
+            }
+        }
+    }
+    out(line("total", &report.totals));
+    Ok(())
+}

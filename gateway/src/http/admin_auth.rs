@@ -1,0 +1,88 @@
+//! Administrator keys → [`Admin`]: global keys administer every tenant, scoped keys only theirs.
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use ragway_ingest::catalog::AdminKeyRecord;
+use ragway_ingest::catalog::admin_keys::admin_key_id;
+use ragway_ingest::catalog::keys::hash_key;
+use subtle::ConstantTimeEq;
+
+use super::ApiError;
+use crate::state::AppState;
+
+/// An authenticated administrator.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    pub key: AdminKeyRecord,
+}
+
+impl Admin {
+    /// The tenant a request is about: the one named, which the key must cover, or — for a key
+    /// scoped to one tenant — its own.
+    pub fn tenant(&self, named: Option<&str>) -> Result<String, ApiError> {
+        match (named, self.key.tenant_id.as_deref()) {
+            (Some(named), _) if self.key.covers(named) => Ok(named.to_owned()),
+            (Some(named), _) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "this admin key is scoped to another tenant and cannot administer `{named}`"
+                ),
+            )),
+            (None, Some(own)) => Ok(own.to_owned()),
+            (None, None) => Err(ApiError::bad_request(
+                "`tenant` is required with a global admin key",
+            )),
+        }
+    }
+}
+
+const INVALID: &str = "invalid admin key";
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let key = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::unauthorized("missing `Authorization: Bearer <admin key>` header")
+            })?;
+        if ragway_ingest::catalog::keys::key_id(key).is_some() {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this is a tenant API key; the admin API needs an admin key (`ragway admin-keys create`)",
+            ));
+        }
+        let id = admin_key_id(key).ok_or_else(|| ApiError::unauthorized(INVALID))?;
+        let (record, stored_hash) = state
+            .catalog
+            .admin_key_with_hash(id)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized(INVALID))?;
+        let matches: bool = hash_key(key)
+            .as_bytes()
+            .ct_eq(stored_hash.as_bytes())
+            .into();
+        if !matches {
+            return Err(ApiError::unauthorized(INVALID));
+        }
+        if record.revoked_at.is_some() {
+            return Err(ApiError::unauthorized("this admin key has been revoked"));
+        }
+        Ok(Self { key: record })
+    }
+}

@@ -1,0 +1,78 @@
+//! The limits one tenant gets: the configured defaults, overridden per tenant in
+//! `[limits.tenants.<tenant id>]`.
+
+use serde::Deserialize;
+
+use super::LimitsConfig;
+
+/// A tenant's exceptions to the defaults; a missing field keeps the default (0: unlimited).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantLimitOverrides {
+    pub requests_per_minute: Option<u32>,
+    pub burst: Option<u32>,
+    pub user_requests_per_minute: Option<u32>,
+    pub user_burst: Option<u32>,
+    pub tokens_per_minute: Option<u64>,
+    pub tokens_per_day: Option<u64>,
+    pub max_concurrent_streams: Option<u32>,
+}
+
+/// The limits in force for one tenant (0: unlimited).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    pub requests_per_minute: u32,
+    pub burst: u32,
+    pub user_requests_per_minute: u32,
+    pub user_burst: u32,
+    pub tokens_per_minute: u64,
+    pub tokens_per_day: u64,
+    pub max_concurrent_streams: u32,
+}
+
+impl Quotas {
+    pub(super) fn resolve(defaults: &LimitsConfig, tenant: Option<&TenantLimitOverrides>) -> Self {
+        let own = tenant.cloned().unwrap_or_default();
+        Self {
+            requests_per_minute: own
+                .requests_per_minute
+                .unwrap_or(defaults.requests_per_minute),
+            burst: own.burst.unwrap_or(defaults.burst),
+            user_requests_per_minute: own
+                .user_requests_per_minute
+                .unwrap_or(defaults.user_requests_per_minute),
+            user_burst: own.user_burst.unwrap_or(defaults.user_burst),
+            tokens_per_minute: own.tokens_per_minute.unwrap_or(defaults.tokens_per_minute),
+            tokens_per_day: own.tokens_per_day.unwrap_or(defaults.tokens_per_day),
+            max_concurrent_streams: own
+                .max_concurrent_streams
+                .unwrap_or(defaults.max_concurrent_streams),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_replace_only_what_they_name() {
+        let mut config = LimitsConfig::default();
+        config.tenants.insert(
+            "big".into(),
+            TenantLimitOverrides {
+                requests_per_minute: Some(6000),
+                tokens_per_day: Some(1_000_000),
+                ..TenantLimitOverrides::default()
+            },
+        );
+        let big = config.quotas("big");
+        assert_eq!(big.requests_per_minute, 6000);
+        assert_eq!(big.tokens_per_day, 1_000_000);
+        assert_eq!(big.burst, config.burst);
+        assert_eq!(big.tokens_per_minute, config.tokens_per_minute);
+        let other = config.quotas("small");
+        assert_eq!(other.requests_per_minute, config.requests_per_minute);
+        assert_eq!(other.tokens_per_day, 0);
+    }
+}

@@ -1,0 +1,130 @@
+//! Prometheus metrics: admitted and refused requests by tenant and limit, reserved and settled
+//! LLM tokens, cache hits/misses/evictions by cache, limiter backend errors and request
+//! durations. Served in the text exposition format on `/metrics` (or on `server.metrics_addr`).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TenantLabels {
+    pub tenant: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    pub tenant: String,
+    pub limit: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabels {
+    /// `answer`, `query_embedding` or `retrieval`.
+    pub cache: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+    pub status: u16,
+}
+
+type DurationFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    pub admitted: Family<TenantLabels, Counter>,
+    pub refused: Family<RefusalLabels, Counter>,
+    pub tokens_reserved: Family<TenantLabels, Counter>,
+    pub tokens_settled: Family<TenantLabels, Counter>,
+    pub cache_hits: Family<CacheLabels, Counter>,
+    pub cache_misses: Family<CacheLabels, Counter>,
+    pub cache_evictions: Family<CacheLabels, Counter>,
+    pub request_seconds: DurationFamily,
+}
+
+fn duration_histogram() -> Histogram {
+    // 1 ms … ~33 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+impl Metrics {
+    /// `limiter_backend_errors`: the limiter's own counter, exposed as is.
+    pub fn new(limiter_backend_errors: Counter) -> Self {
+        let mut registry = Registry::with_prefix("ragway");
+        let metrics = Self {
+            admitted: Family::default(),
+            refused: Family::default(),
+            tokens_reserved: Family::default(),
+            tokens_settled: Family::default(),
+            cache_hits: Family::default(),
+            cache_misses: Family::default(),
+            cache_evictions: Family::default(),
+            request_seconds: Family::new_with_constructor(duration_histogram),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "requests_admitted",
+            "Requests admitted by the request limits",
+            metrics.admitted.clone(),
+        );
+        registry.register(
+            "requests_refused",
+            "Requests refused, by the limit that refused them",
+            metrics.refused.clone(),
+        );
+        registry.register(
+            "llm_tokens_reserved",
+            "LLM tokens reserved against the token quotas before LLM calls",
+            metrics.tokens_reserved.clone(),
+        );
+        registry.register(
+            "llm_tokens_settled",
+            "LLM tokens actually used, as settled after LLM calls",
+            metrics.tokens_settled.clone(),
+        );
+        registry.register("cache_hits", "Cache hits", metrics.cache_hits.clone());
+        registry.register("cache_misses", "Cache misses", metrics.cache_misses.clone());
+        registry.register(
+            "cache_evictions",
+            "Cache entries evicted for size (not expiry)",
+            metrics.cache_evictions.clone(),
+        );
+        registry.register(
+            "limiter_backend_errors",
+            "Limit checks the shared backend (Redis) could not answer, decided by the fail policy",
+            limiter_backend_errors,
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to the response head, by route and status",
+            metrics.request_seconds.clone(),
+        );
+        Self {
+            registry,
+            ..metrics
+        }
+    }
+
+    pub fn tenant(tenant: &str) -> TenantLabels {
+        TenantLabels {
+            tenant: tenant.to_owned(),
+        }
+    }
+
+    pub fn cache(cache: &str) -> CacheLabels {
+        CacheLabels {
+            cache: cache.to_owned(),
+        }
+    }
+
+    /// The text exposition (OpenMetrics).
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
