@@ -57,6 +57,7 @@ async fn main() {
             ..LimitsConfig::default()
         };
         let limiter = config.limiter().await.unwrap();
+        let quotas = config.quotas("any");
         let principals: Vec<Principal> = (0..50)
             .map(|i| Principal {
                 tenant_id: format!("t{}", i % 5),
@@ -66,17 +67,19 @@ async fn main() {
             .collect();
         let name = format!("{backend:?}");
         measure(format!("{name} request check"), operations, |i| {
-            let (limiter, principal) = (&limiter, &principals[i % principals.len()]);
+            let (limiter, principal, quotas) =
+                (&limiter, &principals[i % principals.len()], &quotas);
             async move {
-                limiter.check_request(principal).await.unwrap();
+                limiter.check_request(principal, quotas).await.unwrap();
             }
         })
         .await;
         measure(format!("{name} token reserve + settle"), operations, |i| {
-            let (limiter, principal) = (&limiter, &principals[i % principals.len()]);
+            let (limiter, principal, quotas) =
+                (&limiter, &principals[i % principals.len()], &quotas);
             async move {
                 let grant = limiter
-                    .reserve_tokens(principal, 2_500)
+                    .reserve_tokens(principal, quotas, 2_500)
                     .await
                     .unwrap()
                     .unwrap();
@@ -88,9 +91,11 @@ async fn main() {
             format!("{name} answer slot (release async)"),
             operations,
             |i| {
-                let (limiter, principal) = (&limiter, &principals[i % principals.len()]);
+                let (limiter, principal, quotas) =
+                    (&limiter, &principals[i % principals.len()], &quotas);
                 async move {
-                    drop(limiter.acquire_stream(&principal.tenant_id).await.unwrap());
+                    let permit = limiter.acquire_stream(&principal.tenant_id, quotas).await;
+                    drop(permit.unwrap());
                 }
             },
         )

@@ -152,20 +152,54 @@ impl Default for ConversationConfig {
     }
 }
 
-/// How the copilot presents itself on the OpenAI-compatible API.
+/// The copilot profiles callers choose from (the `model` of the OpenAI-compatible API, the
+/// `profile` of the native one). The default profile answers with `[llm]` (extractive without
+/// it); `[copilot.profiles.<id>]` adds more; `[copilot.tenants.<tenant>]` restricts a tenant.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CopilotConfig {
-    /// The `model` id clients select (listed by `GET /v1/models`).
+    /// The default profile's id.
     pub model: String,
+    /// What `GET /v1/models` says about the default profile.
+    pub description: String,
+    pub profiles: std::collections::BTreeMap<String, ProfileConfig>,
+    pub tenants: std::collections::BTreeMap<String, TenantCopilotConfig>,
 }
 
 impl Default for CopilotConfig {
     fn default() -> Self {
         Self {
             model: "ragway".into(),
+            description: "Answers from your organisation's documents, with citations".into(),
+            profiles: std::collections::BTreeMap::new(),
+            tenants: std::collections::BTreeMap::new(),
         }
     }
+}
+
+/// One more copilot profile: its own LLM (endpoint, timeouts, fallback chain) and retrieval depth.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileConfig {
+    #[serde(default)]
+    pub description: String,
+    /// None: extractive answers (quoted passages, no LLM).
+    #[serde(default)]
+    pub llm: Option<LlmConfig>,
+    /// Passages retrieved by default (else `retrieval.top_k`).
+    #[serde(default)]
+    pub top_k: Option<usize>,
+}
+
+/// The profiles one tenant may use.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantCopilotConfig {
+    /// Profile ids (default profile included or not).
+    pub profiles: Vec<String>,
+    /// Used when a request names none (default: the first of `profiles`).
+    #[serde(default)]
+    pub default: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -393,6 +427,22 @@ mod tests {
             config.database_url.as_deref(),
             Some("postgres://localhost/test")
         );
+    }
+
+    /// The example configuration in the README is valid.
+    #[test]
+    fn the_readme_example_config_loads() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("```toml\n").unwrap() + "```toml\n".len();
+        let block = &readme[start..];
+        let block = &block[..block.find("```").unwrap()];
+        let config = Config::from_toml_and_env(block, env(&[])).unwrap();
+        assert_eq!(
+            config.copilot.tenants["acme"].default.as_deref(),
+            Some("precise")
+        );
+        assert!(config.limits.tenants.contains_key("acme"));
+        assert_eq!(config.copilot.profiles["precise"].top_k, Some(8));
     }
 
     #[test]

@@ -29,6 +29,7 @@ impl GatewayError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) | Self::Ingest(IngestError::NotFound(_)) => StatusCode::NOT_FOUND,
+            Self::Ingest(IngestError::AlreadyExists(_)) => StatusCode::CONFLICT,
             Self::Llm(_) | Self::Ingest(IngestError::Embedding(_)) => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -40,6 +41,7 @@ impl GatewayError {
             Self::BadRequest(_) => "invalid_request",
             Self::Unauthorized(_) => "unauthorized",
             Self::NotFound(_) | Self::Ingest(IngestError::NotFound(_)) => "not_found",
+            Self::Ingest(IngestError::AlreadyExists(_)) => "conflict",
             Self::Llm(_) => "llm_unavailable",
             Self::Ingest(IngestError::Embedding(_)) => "embeddings_unavailable",
             _ => "internal_error",

@@ -6,12 +6,14 @@ pub mod ask;
 pub mod channels;
 pub mod cli;
 pub mod config;
+pub mod copilot;
 pub mod error;
 pub mod http;
 pub mod limits;
 pub mod llm;
 pub mod metrics;
 pub mod state;
+pub mod tenants;
 pub mod usage;
 
 pub use app::app;

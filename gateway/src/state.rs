@@ -12,11 +12,13 @@ use tokio_util::task::TaskTracker;
 use crate::ask::cache::AnswerCache;
 use crate::ask::{Prompts, Retriever};
 use crate::config::Config;
+use crate::copilot::{Profile, Profiles};
 use crate::error::GatewayError;
 use crate::http::touches::KeyTouches;
+use crate::limits::Quotas;
 use crate::limits::RateLimiter;
-use crate::llm::{ChatModel, Extractive, FallbackChat};
 use crate::metrics::Metrics;
+use crate::tenants::TenantDirectory;
 use crate::usage::UsageRecorder;
 
 #[derive(Debug, Clone)]
@@ -27,7 +29,9 @@ pub struct AppState {
     pub chunker: Arc<Chunker>,
     pub retriever: Retriever,
     pub indexer: Indexer,
-    pub chat: Arc<dyn ChatModel>,
+    pub profiles: Arc<Profiles>,
+    /// Per-tenant settings from the admin API (cached).
+    pub tenants: TenantDirectory,
     pub prompts: Arc<Prompts>,
     pub limiter: Arc<dyn RateLimiter>,
     pub cache: Arc<AnswerCache>,
@@ -61,10 +65,7 @@ impl AppState {
             )
             .await?,
         );
-        let chat: Arc<dyn ChatModel> = match &config.llm {
-            Some(llm) => Arc::new(FallbackChat::new(llm)?),
-            None => Arc::new(Extractive),
-        };
+        let profiles = Arc::new(Profiles::build(&config)?);
         let chunker = Arc::new(ragway_ingest::chunk::Chunker::new(&config.chunking)?);
         let bm25 = Arc::new(Bm25Encoder::new(&config.bm25)?);
         let prompts = Arc::new(Prompts::load(config.prompts_dir.as_deref())?);
@@ -88,6 +89,7 @@ impl AppState {
         );
         Ok(Self {
             limiter,
+            tenants: TenantDirectory::new(catalog.clone()),
             cache: Arc::new(AnswerCache::new(&config.cache, &metrics)),
             usage: Arc::new(UsageRecorder::new(Arc::clone(&metrics))),
             metrics,
@@ -98,10 +100,34 @@ impl AppState {
             chunker,
             retriever,
             indexer,
-            chat,
+            profiles,
             prompts,
             tasks: TaskTracker::new(),
         })
+    }
+
+    /// The limits in force for a tenant: defaults, configuration overrides, then its settings.
+    pub async fn quotas(&self, tenant_id: &str) -> Quotas {
+        let settings = self.tenants.settings(tenant_id).await;
+        self.config.limits.quotas_with(tenant_id, &settings.limits)
+    }
+
+    /// The copilot profiles a tenant may use, its default first.
+    pub async fn tenant_profiles(&self, tenant_id: &str) -> Vec<Arc<Profile>> {
+        let settings = self.tenants.settings(tenant_id).await;
+        self.profiles
+            .for_tenant(tenant_id, settings.copilot.as_ref())
+    }
+
+    /// The profile a request names (None: the tenant's default), or why it may not have it.
+    pub async fn profile(
+        &self,
+        tenant_id: &str,
+        requested: Option<&str>,
+    ) -> Result<Arc<Profile>, String> {
+        let settings = self.tenants.settings(tenant_id).await;
+        self.profiles
+            .resolve(tenant_id, settings.copilot.as_ref(), requested)
     }
 
     /// Adds the usage counted so far to the catalog (logged, and kept for later, if it fails).

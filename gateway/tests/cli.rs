@@ -82,6 +82,62 @@ fn tenants_keys_ingest_and_ask_from_the_command_line() {
         "{answer}"
     );
 
+    // The question asked above is counted in the tenant's usage.
+    let usage = stdout(&ragway(
+        data.path(),
+        &["usage", "--tenant", "acme", "--json"],
+    ));
+    let usage: serde_json::Value = serde_json::from_str(&usage).unwrap();
+    assert_eq!(
+        usage["totals"]["requests"], 0,
+        "the CLI is not an API request"
+    );
+    let table = stdout(&ragway(
+        data.path(),
+        &["usage", "--tenant", "acme", "--users"],
+    ));
+    assert!(table.contains("total"), "{table}");
+
+    let admin = stdout(&ragway(
+        data.path(),
+        &["admin-keys", "create", "--tenant", "acme"],
+    ));
+    let admin_key = admin.lines().last().unwrap();
+    assert!(
+        admin_key.starts_with("rgwadm_") && admin.contains("for tenant acme"),
+        "{admin}"
+    );
+    let admins = stdout(&ragway(data.path(), &["admin-keys", "list"]));
+    assert!(
+        admins.contains("acme") && !admins.contains(admin_key),
+        "{admins}"
+    );
+    let admin_id = &admin_key["rgwadm_".len().."rgwadm_".len() + 8];
+    assert!(stdout(&ragway(data.path(), &["admin-keys", "revoke", admin_id])).contains("revoked"));
+
+    let shown = stdout(&ragway(data.path(), &["tenants", "show", "acme"]));
+    assert!(
+        shown.contains("documents   42") && shown.contains("API keys    1 active"),
+        "{shown}"
+    );
+    stdout(&ragway(
+        data.path(),
+        &["tenants", "rename", "acme", "--name", "Acme Manufacturing"],
+    ));
+    assert!(stdout(&ragway(data.path(), &["tenants", "list"])).contains("Acme Manufacturing"));
+    let refused = ragway(data.path(), &["tenants", "delete", "acme"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--yes"));
+    let deleted = stdout(&ragway(
+        data.path(),
+        &["tenants", "delete", "acme", "--yes"],
+    ));
+    assert!(
+        deleted.contains("42 documents") && deleted.contains("1 API keys"),
+        "{deleted}"
+    );
+    stdout(&ragway(data.path(), &["tenants", "create", "acme"]));
+
     let unknown = ragway(data.path(), &["ingest", "--tenant", "nobody", handbook]);
     assert!(!unknown.status.success());
     let message = String::from_utf8_lossy(&unknown.stderr);

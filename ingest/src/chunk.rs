@@ -113,6 +113,8 @@ impl Chunker {
                 context: title,
                 text: whole,
                 tokens: whole_tokens,
+                // The whole document in one chunk: cite the page it starts on.
+                page: doc.sections.iter().find_map(|s| s.page),
             }];
         }
         let mut chunks = Vec::new();
@@ -127,6 +129,7 @@ impl Chunker {
                     context: context.clone(),
                     text,
                     tokens,
+                    page: section.page,
                 });
             }
         }
@@ -329,6 +332,7 @@ mod tests {
                 .map(|(path, text)| Section {
                     heading_path: path.into_iter().map(String::from).collect(),
                     text,
+                    page: None,
                 })
                 .collect(),
         }
@@ -437,6 +441,37 @@ mod tests {
         let giant = "x".repeat(5000);
         let pieces = c.split(&giant, 40);
         assert!(pieces.iter().all(|p| c.count(p) <= 40));
+    }
+
+    #[test]
+    fn chunks_carry_their_section_page() {
+        let paged = |sections: Vec<(u32, String)>| ParsedDocument {
+            title: "Manual".into(),
+            mime: "application/pdf",
+            sections: sections
+                .into_iter()
+                .map(|(page, text)| Section {
+                    text,
+                    page: Some(page),
+                    ..Section::default()
+                })
+                .collect(),
+        };
+        let c = chunker(64, 8);
+        let chunks = c.chunk(&paged(vec![(3, long_text(200)), (4, long_text(200))]));
+        assert!(chunks.len() > 4);
+        assert_eq!(chunks[0].page, Some(3));
+        assert_eq!(chunks.last().unwrap().page, Some(4));
+        assert!(chunks.iter().all(|ch| matches!(ch.page, Some(3 | 4))));
+        let pages: Vec<_> = chunks.iter().map(|ch| ch.page).collect();
+        assert!(pages.is_sorted(), "{pages:?}");
+        // A small document is one chunk: it cites the page it starts on.
+        let one = c.chunk(&paged(vec![
+            (2, "Short.".into()),
+            (5, "Also short.".into()),
+        ]));
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].page, Some(2));
     }
 
     #[test]

@@ -21,10 +21,12 @@ impl ParsedDocument {
 pub struct Section {
     pub heading_path: Vec<String>,
     pub text: String,
+    /// 1-based page (PDF) or slide (PPTX) the text is on; `None` for formats without pages.
+    pub page: Option<u32>,
 }
 
 /// A token-bounded piece of a document, ready to embed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Chunk {
     pub index: usize,
     pub heading_path: Vec<String>,
@@ -34,6 +36,9 @@ pub struct Chunk {
     pub text: String,
     /// Tokens of [`Chunk::indexed_text`], never above the chunker's maximum.
     pub tokens: usize,
+    /// Page (or slide) where the chunk starts, copied from its section.
+    #[serde(default)]
+    pub page: Option<u32>,
 }
 
 impl Chunk {

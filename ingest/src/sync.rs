@@ -356,6 +356,7 @@ impl Indexer {
                         heading_path: chunk.heading_path.clone(),
                         chunk_index: chunk.index,
                         text: chunk.text.clone(),
+                        page: chunk.page,
                     },
                 });
             }

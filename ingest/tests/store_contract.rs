@@ -31,6 +31,7 @@ fn point(
             heading_path: vec!["H".into()],
             chunk_index: index,
             text: text.into(),
+            page: None,
         },
     }
 }

@@ -111,6 +111,7 @@ async fn never_across_tenants_or_groups_and_never_stale() {
         question: QUESTION.into(),
         history: Vec::new(),
         top_k: gateway.state.config.retrieval.top_k,
+        profile: gateway.state.profiles.default_profile().clone(),
         options: GenerationOptions::default(),
         use_cache: true,
     };
@@ -253,6 +254,7 @@ async fn random_principals_never_share_entries() {
             question: spelled.clone(),
             history: Vec::new(),
             top_k: gateway.state.config.retrieval.top_k,
+            profile: gateway.state.profiles.default_profile().clone(),
             options: GenerationOptions::default(),
             use_cache: true,
         };

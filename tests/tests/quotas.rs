@@ -79,10 +79,11 @@ async fn reserved_settled_and_refused_before_the_llm() {
         groups: vec![],
     };
     let rest = 1_000_000 - used - reserved + 1;
+    let quotas = gateway.state.quotas("acme").await;
     gateway
         .state
         .limiter
-        .reserve_tokens(&principal, rest)
+        .reserve_tokens(&principal, &quotas, rest)
         .await
         .unwrap()
         .unwrap();

@@ -174,6 +174,7 @@ fn passages(hits: &[Hit]) -> Vec<SourcePassage> {
                 title: hit.payload.title.clone(),
                 uri: hit.payload.uri.clone(),
                 heading_path: hit.payload.heading_path.clone(),
+                page: hit.payload.page,
                 snippet: excerpt(&hit.payload.text, SNIPPET_CHARS),
                 score: hit.score,
             },
@@ -206,6 +207,7 @@ mod tests {
                 heading_path: vec!["Section".into()],
                 chunk_index: 0,
                 text: text.into(),
+                page: None,
             },
         }
     }

@@ -15,6 +15,7 @@ use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use serde::Serialize;
 
+use crate::copilot::Profile;
 use crate::error::GatewayError;
 use crate::http::{ApiError, Principal};
 use crate::limits::{Refused, TokenReservation};
@@ -59,6 +60,8 @@ pub struct Turn {
 #[derive(Debug, Clone)]
 pub struct AskRequest {
     pub principal: Principal,
+    /// The copilot profile answering (its LLM, limits of generation).
+    pub profile: Arc<Profile>,
     pub question: String,
     /// Earlier turns, oldest first (empty for a first question).
     pub history: Vec<Turn>,
@@ -76,6 +79,9 @@ pub struct Citation {
     pub title: String,
     pub uri: String,
     pub heading_path: Vec<String>,
+    /// Page (PDF) or slide (PPTX) the passage is on, when the format has pages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
     pub snippet: String,
     pub score: f32,
 }
@@ -195,21 +201,19 @@ async fn prepare(state: &AppState, request: AskRequest) -> Result<AnswerEvents, 
         &state.chunker,
         state.config.conversation.history_tokens,
     );
-    let search_query =
-        rewrite::search_query(state, &request.principal, &history, &request.question).await?;
+    let search_query = rewrite::search_query(state, &request, &history).await?;
     let hits = state
         .retriever
         .retrieve(&request.principal, &search_query, request.top_k, generation)
         .await
         .inspect_err(|err| tracing::error!(%tenant, %err, "retrieval failed"))?;
-    let mode = state.chat.mode();
+    let chat = Arc::clone(&request.profile.chat);
+    let mode = chat.mode();
     if hits.is_empty() {
         return Ok(not_found(leader, mode).boxed());
     }
-    let budget = state
-        .chat
-        .context_window()
-        .saturating_sub(state.chat.max_completion_tokens());
+    let max_completion = chat.max_completion_tokens();
+    let budget = chat.context_window().saturating_sub(max_completion);
     let prompt = state
         .prompts
         .ground(&request.question, history, &hits, &state.chunker, budget)?;
@@ -219,9 +223,7 @@ async fn prepare(state: &AppState, request: AskRequest) -> Result<AnswerEvents, 
             let completion = request
                 .options
                 .max_tokens
-                .map_or(state.chat.max_completion_tokens(), |n| {
-                    n.min(state.chat.max_completion_tokens())
-                });
+                .map_or(max_completion, |n| n.min(max_completion));
             reserve_tokens(state, &request.principal, prompt.prompt_tokens + completion).await?
         }
     };
@@ -235,9 +237,10 @@ pub(crate) async fn reserve_tokens(
     tokens: usize,
 ) -> Result<TokenReservation, AskFailure> {
     let tokens = u64::try_from(tokens).unwrap_or(u64::MAX);
+    let quotas = state.quotas(&principal.tenant_id).await;
     let grant = state
         .limiter
-        .reserve_tokens(principal, tokens)
+        .reserve_tokens(principal, &quotas, tokens)
         .await
         .map_err(AskFailure::Refused)?;
     if grant.is_some() {
@@ -292,10 +295,10 @@ fn generate(
 ) -> impl Stream<Item = AskEvent> + Send + 'static {
     async_stream::stream! {
         let tenant = request.principal.tenant_id.clone();
-        let mode = state.chat.mode();
+        let mode = request.profile.chat.mode();
         let sources: Vec<Citation> = prompt.sources.iter().map(|s| s.citation.clone()).collect();
         yield AskEvent::Sources { sources: sources.clone() };
-        let mut chunks = match state.chat.answer(&prompt, request.options).await {
+        let mut chunks = match request.profile.chat.answer(&prompt, request.options).await {
             Ok(chunks) => chunks,
             Err(err) => {
                 tracing::error!(%tenant, %err, "answer generation failed");
@@ -390,18 +393,14 @@ async fn cache_lookup(
         return None;
     }
     let generation = generation?;
-    let model = state.config.llm.as_ref().map_or_else(
-        || "extractive".to_owned(),
-        |llm| format!("{}@{}", llm.model, llm.base_url),
+    let profile = &request.profile;
+    let key = cache::key(
+        request,
+        generation,
+        &profile.cache_identity,
+        state.prompts.version(),
     );
-    let key = cache::key(request, generation, &model, state.prompts.version());
-    let wait = state.config.llm.as_ref().map_or(5, |llm| llm.timeout_secs);
-    Some(
-        state
-            .cache
-            .lookup(key, std::time::Duration::from_secs(wait))
-            .await,
-    )
+    Some(state.cache.lookup(key, profile.answer_timeout).await)
 }
 
 /// A cached answer as the events a fresh one produces, marked `cached` and costing no tokens.
@@ -500,6 +499,7 @@ mod tests {
             title: format!("T{n}"),
             uri: format!("u{n}"),
             heading_path: vec![],
+            page: None,
             snippet: String::new(),
             score: 1.0,
         }

@@ -5,9 +5,8 @@
 
 use futures::StreamExt;
 
-use super::{AskFailure, GroundedPrompt, Turn, reserve_tokens, settle_tokens};
-use crate::http::Principal;
-use crate::llm::{AnswerMode, ChatChunk, GenerationOptions, Usage};
+use super::{AskFailure, AskRequest, GroundedPrompt, Turn, reserve_tokens, settle_tokens};
+use crate::llm::{AnswerMode, ChatChunk, ChatModel, GenerationOptions, Usage};
 use crate::state::AppState;
 
 /// Enough for a query; a model that rambles is cut off.
@@ -15,12 +14,13 @@ const REWRITE_MAX_TOKENS: usize = 96;
 
 pub async fn search_query(
     state: &AppState,
-    principal: &Principal,
+    request: &AskRequest,
     history: &[Turn],
-    question: &str,
 ) -> Result<String, AskFailure> {
+    let (principal, question) = (&request.principal, request.question.as_str());
+    let chat = request.profile.chat.as_ref();
     let enabled =
-        state.config.conversation.rewrite_follow_ups && state.chat.mode() == AnswerMode::Generative;
+        state.config.conversation.rewrite_follow_ups && chat.mode() == AnswerMode::Generative;
     if history.is_empty() || !enabled {
         return Ok(question.to_owned());
     }
@@ -42,7 +42,7 @@ pub async fn search_query(
         sources: Vec::new(),
         prompt_tokens,
     };
-    let (query, usage) = rewrite(state, &prompt).await;
+    let (query, usage) = rewrite(state, chat, &prompt).await;
     settle_tokens(state, principal, reservation, &usage).await;
     Ok(match query {
         Some(query) => {
@@ -54,12 +54,16 @@ pub async fn search_query(
 }
 
 /// The rewritten query (None when the LLM failed or said nothing) and the tokens it cost.
-async fn rewrite(state: &AppState, prompt: &GroundedPrompt) -> (Option<String>, Usage) {
+async fn rewrite(
+    state: &AppState,
+    chat: &dyn ChatModel,
+    prompt: &GroundedPrompt,
+) -> (Option<String>, Usage) {
     let options = GenerationOptions {
         max_tokens: Some(REWRITE_MAX_TOKENS),
         temperature: Some(0.0),
     };
-    let mut chunks = match state.chat.answer(prompt, options).await {
+    let mut chunks = match chat.answer(prompt, options).await {
         Ok(chunks) => chunks,
         Err(err) => {
             tracing::warn!(%err, "follow-up rewrite failed; searching with the question as asked");

@@ -21,14 +21,15 @@ pub async fn admit(
             .record(principal, UsageEvent::Refused(refused.limit_name));
         ApiError::rate_limited(&refused)
     };
+    let quotas = state.quotas(&principal.tenant_id).await;
     let rate = state
         .limiter
-        .check_request(principal)
+        .check_request(principal, &quotas)
         .await
         .map_err(refuse)?;
     let permit = state
         .limiter
-        .acquire_stream(&principal.tenant_id)
+        .acquire_stream(&principal.tenant_id, &quotas)
         .await
         .map_err(refuse)?;
     state.usage.record(principal, UsageEvent::Request);

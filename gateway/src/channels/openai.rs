@@ -175,16 +175,6 @@ fn parse(
         .model
         .filter(|m| !m.is_empty())
         .ok_or_else(|| OpenAiError::invalid(Some("model"), "you must provide a model parameter"))?;
-    if model != state.config.copilot.model {
-        return Err(OpenAiError {
-            headers: Vec::new(),
-            status: StatusCode::NOT_FOUND,
-            kind: "invalid_request_error",
-            code: Some("model_not_found"),
-            param: Some("model"),
-            message: format!("The model `{model}` does not exist or you do not have access to it."),
-        });
-    }
     if request.messages.is_empty() {
         return Err(OpenAiError::invalid(
             Some("messages"),
@@ -297,14 +287,18 @@ pub async fn models(
     State(state): State<AppState>,
     principal: Result<Principal, ApiError>,
 ) -> Response {
-    if let Err(err) = principal {
-        return OpenAiError::from(err).into_response();
-    }
-    Json(json!({
-        "object": "list",
-        "data": [{"id": state.config.copilot.model, "object": "model", "created": 0, "owned_by": "ragway"}],
-    }))
-    .into_response()
+    let principal = match principal {
+        Ok(principal) => principal,
+        Err(err) => return OpenAiError::from(err).into_response(),
+    };
+    // The tenant's copilot profiles, its default first.
+    let data: Vec<Value> = state
+        .tenant_profiles(&principal.tenant_id)
+        .await
+        .iter()
+        .map(|p| json!({"id": p.id, "object": "model", "created": 0, "owned_by": "ragway"}))
+        .collect();
+    Json(json!({"object": "list", "data": data})).into_response()
 }
 
 pub async fn chat_completions(
@@ -321,6 +315,23 @@ pub async fn chat_completions(
         Ok(parsed) => parsed,
         Err(err) => return err.into_response(),
     };
+    let Ok(profile) = state
+        .profile(&principal.tenant_id, Some(&parsed.model))
+        .await
+    else {
+        return OpenAiError {
+            headers: Vec::new(),
+            status: StatusCode::NOT_FOUND,
+            kind: "invalid_request_error",
+            code: Some("model_not_found"),
+            param: Some("model"),
+            message: format!(
+                "The model `{}` does not exist or you do not have access to it.",
+                parsed.model
+            ),
+        }
+        .into_response();
+    };
     let (rate, permit) = match super::admit(&state, &principal).await {
         Ok(admitted) => admitted,
         Err(err) => return OpenAiError::from(err).into_response(),
@@ -329,7 +340,8 @@ pub async fn chat_completions(
         principal,
         question: parsed.question.clone(),
         history: parsed.history,
-        top_k: state.config.retrieval.top_k,
+        top_k: profile.top_k,
+        profile,
         options: parsed.options,
         use_cache: wants_cache(&headers),
     };

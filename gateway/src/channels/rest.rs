@@ -31,9 +31,11 @@ pub struct AskBody {
     pub top_k: Option<usize>,
     /// Continue this conversation (from an earlier answer's `conversation_id`).
     pub conversation_id: Option<String>,
+    /// The copilot profile to answer with (default: the tenant's default; `GET /v1/models` lists them).
+    pub profile: Option<String>,
 }
 
-fn validate(state: &AppState, body: &AskBody) -> Result<usize, ApiError> {
+fn validate(state: &AppState, body: &AskBody) -> Result<(), ApiError> {
     let question = body.question.trim();
     if question.is_empty() {
         return Err(ApiError::bad_request("`question` must not be empty"));
@@ -44,15 +46,25 @@ fn validate(state: &AppState, body: &AskBody) -> Result<usize, ApiError> {
             "`question` is longer than {max_chars} characters"
         )));
     }
-    let retrieval = &state.config.retrieval;
-    let top_k = body.top_k.unwrap_or(retrieval.top_k);
-    if top_k == 0 || top_k > retrieval.max_top_k {
+    let max_top_k = state.config.retrieval.max_top_k;
+    if body.top_k.is_some_and(|k| k == 0 || k > max_top_k) {
         return Err(ApiError::bad_request(format!(
-            "`top_k` must be between 1 and {}",
-            retrieval.max_top_k
+            "`top_k` must be between 1 and {max_top_k}"
         )));
     }
-    Ok(top_k)
+    Ok(())
+}
+
+/// The profile a request names (or the tenant's default); 404 when it may not use it.
+async fn profile(
+    state: &AppState,
+    principal: &Principal,
+    requested: Option<&str>,
+) -> Result<std::sync::Arc<crate::copilot::Profile>, ApiError> {
+    state
+        .profile(&principal.tenant_id, requested)
+        .await
+        .map_err(|message| ApiError::new(StatusCode::NOT_FOUND, "not_found", message))
 }
 
 /// The conversation a question belongs to: loaded when the caller continues one, a new
@@ -159,7 +171,7 @@ pub fn wants_cache(headers: &axum::http::HeaderMap) -> bool {
             (preceded by `{\"type\":\"conversation\",\"conversation_id\"}`)", body = RestAnswer),
         (status = 400, description = "Malformed JSON, empty question, `top_k` out of range", body = ErrorBody),
         (status = 401, description = "Missing, invalid, revoked or expired API key", body = ErrorBody),
-        (status = 404, description = "Unknown `conversation_id`", body = ErrorBody),
+        (status = 404, description = "Unknown `conversation_id`, or a `profile` the tenant may not use", body = ErrorBody),
         (status = 413, description = "Body larger than `server.max_body_bytes`", body = ErrorBody),
         (status = 429, description = "A request limit or token quota was reached; the message names it and \
             `Retry-After` says when to retry", body = ErrorBody),
@@ -172,7 +184,8 @@ pub async fn ask_handler(
     principal: Principal,
     JsonBody(body): JsonBody<AskBody>,
 ) -> Result<Response, ApiError> {
-    let top_k = validate(&state, &body)?;
+    validate(&state, &body)?;
+    let profile = profile(&state, &principal, body.profile.as_deref()).await?;
     let (rate, permit) = super::admit(&state, &principal).await?;
     let (conversation_id, history) =
         conversation(&state, &principal, body.conversation_id.as_deref()).await?;
@@ -182,7 +195,8 @@ pub async fn ask_handler(
         principal,
         question: question.clone(),
         history,
-        top_k,
+        top_k: body.top_k.unwrap_or(profile.top_k),
+        profile,
         options: GenerationOptions::default(),
         use_cache: wants_cache(&headers),
     };

@@ -16,6 +16,22 @@ pub enum TenantsCommand {
     },
     /// List tenants.
     List,
+    /// Show a tenant: documents, passages, sources and active keys.
+    Show { id: String },
+    /// Change a tenant's display name.
+    Rename {
+        id: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Delete a tenant with its index passages, documents, sources, keys and conversations.
+    /// Stop `ragway serve` first (the embedded index is single-process).
+    Delete {
+        id: String,
+        /// Confirm: this cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -26,6 +42,9 @@ pub enum KeysCommand {
         tenant: String,
         #[arg(long, default_value = "default")]
         name: String,
+        /// The key stops working after this many days (default: never).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
     },
     /// List a tenant's keys (ids and names, never the secrets).
     List {
@@ -42,6 +61,12 @@ pub(super) async fn catalog(config: &Config) -> Result<Catalog, GatewayError> {
 }
 
 pub async fn tenants(config: Config, command: TenantsCommand) -> Result<(), GatewayError> {
+    if let TenantsCommand::Show { id } = &command {
+        return show_tenant(config, id).await;
+    }
+    if let TenantsCommand::Delete { id, yes } = &command {
+        return delete_tenant(config, id, *yes).await;
+    }
     let catalog = catalog(&config).await?;
     match command {
         TenantsCommand::Create { id, name } => {
@@ -62,15 +87,96 @@ pub async fn tenants(config: Config, command: TenantsCommand) -> Result<(), Gate
                 ));
             }
         }
+        TenantsCommand::Rename { id, name } => {
+            let tenant = catalog.rename_tenant(&id, name.trim()).await?;
+            out(format!(
+                "tenant {} is now named {}",
+                tenant.id, tenant.display_name
+            ));
+        }
+        TenantsCommand::Show { .. } | TenantsCommand::Delete { .. } => {}
     }
+    Ok(())
+}
+
+/// `tenants show`: opens the index too, for the passage count.
+async fn show_tenant(config: Config, id: &str) -> Result<(), GatewayError> {
+    let state = crate::state::AppState::open(config).await?;
+    let tenant = state.catalog.require_tenant(id).await?;
+    let keys = state.catalog.api_keys(id).await?;
+    let active = keys.iter().filter(|k| k.revoked_at.is_none()).count();
+    out(format!(
+        "tenant      {} ({})",
+        tenant.id, tenant.display_name
+    ));
+    out(format!("created     {}", tenant.created_at));
+    out(format!("generation  {}", tenant.generation));
+    out(format!(
+        "documents   {}",
+        state.catalog.document_count(id).await?
+    ));
+    out(format!("passages    {}", state.store.count(id).await?));
+    let sources: Vec<String> = state
+        .catalog
+        .sources(id)
+        .await?
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    out(format!(
+        "sources     {}",
+        if sources.is_empty() {
+            "-".into()
+        } else {
+            sources.join(", ")
+        }
+    ));
+    out(format!(
+        "API keys    {active} active, {} revoked",
+        keys.len() - active
+    ));
+    Ok(())
+}
+
+/// `tenants delete`: the index passages first, then the catalog (a crash in between leaves the
+/// tenant listed, so the deletion can simply be repeated).
+async fn delete_tenant(config: Config, id: &str, yes: bool) -> Result<(), GatewayError> {
+    if !yes {
+        return Err(GatewayError::BadRequest(format!(
+            "deleting tenant {id} removes its passages, documents, sources, keys and conversations and cannot be undone; add --yes"
+        )));
+    }
+    let state = crate::state::AppState::open(config).await?;
+    state.catalog.require_tenant(id).await?;
+    let passages = state.store.count(id).await?;
+    state.store.delete_tenant(id).await?;
+    let removed = state.catalog.delete_tenant(id).await?;
+    out(format!(
+        "deleted tenant {id}: {passages} passages, {} documents, {} sources, {} API keys, {} admin keys, {} conversations",
+        removed.documents,
+        removed.sources,
+        removed.api_keys,
+        removed.admin_keys,
+        removed.conversations
+    ));
     Ok(())
 }
 
 pub async fn keys(config: Config, command: KeysCommand) -> Result<(), GatewayError> {
     let catalog = catalog(&config).await?;
     match command {
-        KeysCommand::Create { tenant, name } => {
-            let key = catalog.create_api_key(&tenant, &name).await?;
+        KeysCommand::Create {
+            tenant,
+            name,
+            expires_in_days,
+        } => {
+            let expires_at = expires_in_days.map(|days| {
+                (chrono::Utc::now() + chrono::Duration::days(i64::from(days)))
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            });
+            let key = catalog
+                .create_api_key_expiring(&tenant, &name, expires_at.as_deref())
+                .await?;
             out(format!(
                 "created API key {} ({}) for tenant {}",
                 key.record.id, key.record.name, tenant

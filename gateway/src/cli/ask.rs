@@ -15,21 +15,28 @@ use crate::state::AppState;
 pub struct AskArgs {
     #[arg(long)]
     tenant: String,
-    /// Passages to retrieve (default: retrieval.top_k).
+    /// Passages to retrieve (default: the profile's, else retrieval.top_k).
     #[arg(long)]
     top_k: Option<usize>,
+    /// Copilot profile (default: the tenant's default).
+    #[arg(long)]
+    profile: Option<String>,
     question: String,
 }
 
 pub async fn run(config: Config, args: AskArgs) -> Result<(), GatewayError> {
-    let top_k = args.top_k.unwrap_or(config.retrieval.top_k);
     let state = AppState::open(config).await?;
     state.catalog.require_tenant(&args.tenant).await?;
+    let profile = state
+        .profile(&args.tenant, args.profile.as_deref())
+        .await
+        .map_err(GatewayError::NotFound)?;
     let request = AskRequest {
         principal: Principal::local(&args.tenant),
         question: args.question,
         history: Vec::new(),
-        top_k,
+        top_k: args.top_k.unwrap_or(profile.top_k),
+        profile,
         options: GenerationOptions::default(),
         use_cache: true,
     };

@@ -65,7 +65,7 @@ pub async fn run(mut config: Config, args: ServeArgs) -> Result<(), GatewayError
     if args.demo {
         demo(&state, &args.demo_dir, addr).await?;
     }
-    tracing::info!(%addr, mode = ?state.chat.mode(), "ragway is listening");
+    tracing::info!(%addr, mode = ?state.profiles.default_profile().chat.mode(), "ragway is listening");
     let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
     let tasks = state.tasks.clone();
     axum::serve(listener, app(state))
@@ -106,7 +106,7 @@ async fn demo(
         }
     }
     let key = state.catalog.create_api_key(DEMO_TENANT, "demo").await?;
-    let mode = match state.chat.mode() {
+    let mode = match state.profiles.default_profile().chat.mode() {
         crate::llm::AnswerMode::Generative => "generative answers",
         crate::llm::AnswerMode::Extractive => {
             "extractive answers (set OPENAI_API_KEY or [llm] in ragway.toml for generative ones)"

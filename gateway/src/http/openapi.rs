@@ -24,12 +24,27 @@ use crate::usage::{DayUsage, UsageCounts, UsageReport, UserUsage};
     paths(
         crate::channels::rest::ask_handler,
         crate::admin::usage::usage_handler,
+        crate::admin::tenants::create,
+        crate::admin::tenants::list,
+        crate::admin::tenants::show,
+        crate::admin::tenants::update,
+        crate::admin::tenants::delete,
+        crate::admin::settings::show,
+        crate::admin::settings::replace,
+        crate::admin::keys::create,
+        crate::admin::keys::list,
+        crate::admin::keys::revoke,
         crate::http::health::healthz,
         crate::http::health::readyz
     ),
     components(schemas(
         AskBody, RestAnswer, AskResponse, AskEvent, Citation, Usage, AnswerMode, ErrorBody, ErrorDetail, Health,
-        UsageReport, UsageCounts, DayUsage, UserUsage
+        UsageReport, UsageCounts, DayUsage, UserUsage,
+        crate::admin::tenants::TenantView, crate::admin::tenants::TenantDetail, crate::admin::tenants::CreateTenant,
+        crate::admin::tenants::UpdateTenant, crate::admin::tenants::DeletedTenant,
+        crate::admin::keys::ApiKeyView, crate::admin::keys::CreateKey, crate::admin::keys::CreatedKey,
+        crate::admin::settings::SettingsView, crate::tenants::TenantSettings, crate::limits::Quotas,
+        crate::limits::TenantLimitOverrides, crate::config::TenantCopilotConfig
     )),
     modifiers(&ApiKeyAuth),
     tags(

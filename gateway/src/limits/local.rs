@@ -12,9 +12,7 @@ use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter as Governor};
 
 use super::tokens::{day_refusal, minute_reserve, minute_settle, today};
-use super::{
-    LimitsConfig, RateLimiter, RateStatus, Refused, StreamLimiter, StreamPermit, TokenGrant,
-};
+use super::{Quotas, RateLimiter, RateStatus, Refused, StreamLimiter, StreamPermit, TokenGrant};
 use crate::http::Principal;
 
 type Keyed<K> = Governor<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
@@ -62,9 +60,10 @@ impl<K: std::hash::Hash + Eq + Clone> Limit<K> {
     }
 }
 
-/// One tenant's request limits (built with the tenant's own quotas).
+/// One tenant's request limits (built with the tenant's own quotas; rebuilt when they change).
 #[derive(Debug)]
 struct TenantRequests {
+    built_for: (u32, u32, u32, u32),
     tenant: Option<Limit<()>>,
     user: Option<Limit<String>>,
 }
@@ -80,34 +79,45 @@ struct TokenState {
 
 #[derive(Debug)]
 pub struct LocalLimiter {
-    config: LimitsConfig,
     requests: Mutex<HashMap<String, Arc<TenantRequests>>>,
     tokens: Mutex<HashMap<String, TokenState>>,
     streams: StreamLimiter,
     started: Instant,
 }
 
-impl LocalLimiter {
-    pub fn new(config: &LimitsConfig) -> Self {
+impl Default for LocalLimiter {
+    fn default() -> Self {
         Self {
-            config: config.clone(),
             requests: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
-            streams: StreamLimiter::new(config),
+            streams: StreamLimiter::default(),
             started: Instant::now(),
         }
     }
+}
 
-    fn tenant_requests(&self, tenant_id: &str) -> Arc<TenantRequests> {
+impl LocalLimiter {
+    fn tenant_requests(&self, tenant_id: &str, q: &Quotas) -> Arc<TenantRequests> {
+        let wanted = (
+            q.requests_per_minute,
+            q.burst,
+            q.user_requests_per_minute,
+            q.user_burst,
+        );
         let mut tenants = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = tenants.entry(tenant_id.to_owned()).or_insert_with(|| {
-            let q = self.config.quotas(tenant_id);
-            Arc::new(TenantRequests {
-                tenant: Limit::new("tenant_requests", q.requests_per_minute, q.burst),
-                user: Limit::new("user_requests", q.user_requests_per_minute, q.user_burst),
-            })
-        });
-        Arc::clone(entry)
+        match tenants.get(tenant_id) {
+            Some(limits) if limits.built_for == wanted => Arc::clone(limits),
+            // New tenant, or its quotas changed: start it afresh under the new ones.
+            _ => {
+                let limits = Arc::new(TenantRequests {
+                    built_for: wanted,
+                    tenant: Limit::new("tenant_requests", q.requests_per_minute, q.burst),
+                    user: Limit::new("user_requests", q.user_requests_per_minute, q.user_burst),
+                });
+                tenants.insert(tenant_id.to_owned(), Arc::clone(&limits));
+                limits
+            }
+        }
     }
 
     fn now_us(&self) -> f64 {
@@ -117,8 +127,12 @@ impl LocalLimiter {
 
 #[async_trait::async_trait]
 impl RateLimiter for LocalLimiter {
-    async fn check_request(&self, principal: &Principal) -> Result<Option<RateStatus>, Refused> {
-        let limits = self.tenant_requests(&principal.tenant_id);
+    async fn check_request(
+        &self,
+        principal: &Principal,
+        quotas: &Quotas,
+    ) -> Result<Option<RateStatus>, Refused> {
+        let limits = self.tenant_requests(&principal.tenant_id, quotas);
         // The user's own limit first, so one noisy user does not spend the tenant's allowance.
         if let Some(user) = &limits.user {
             user.check(&principal.user_id)?;
@@ -132,9 +146,9 @@ impl RateLimiter for LocalLimiter {
     async fn reserve_tokens(
         &self,
         principal: &Principal,
+        q: &Quotas,
         tokens: u64,
     ) -> Result<Option<TokenGrant>, Refused> {
-        let q = self.config.quotas(&principal.tenant_id);
         if q.tokens_per_minute == 0 && q.tokens_per_day == 0 {
             return Ok(None);
         }
@@ -162,8 +176,13 @@ impl RateLimiter for LocalLimiter {
         }))
     }
 
-    async fn acquire_stream(&self, tenant_id: &str) -> Result<StreamPermit, Refused> {
-        self.streams.acquire(tenant_id)
+    async fn acquire_stream(
+        &self,
+        tenant_id: &str,
+        quotas: &Quotas,
+    ) -> Result<StreamPermit, Refused> {
+        self.streams
+            .acquire(tenant_id, quotas.max_concurrent_streams)
     }
 
     async fn settle_tokens(&self, grant: &TokenGrant, used: u64) {
@@ -183,6 +202,40 @@ impl RateLimiter for LocalLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::LimitsConfig;
+
+    /// A limiter with the quotas of `config` (as the gateway resolves them per request).
+    struct Checked {
+        limiter: LocalLimiter,
+        config: LimitsConfig,
+    }
+
+    impl Checked {
+        fn new(config: LimitsConfig) -> Self {
+            Self {
+                limiter: LocalLimiter::default(),
+                config,
+            }
+        }
+
+        async fn check_request(&self, p: &Principal) -> Result<Option<RateStatus>, Refused> {
+            let q = self.config.quotas(&p.tenant_id);
+            self.limiter.check_request(p, &q).await
+        }
+
+        async fn reserve_tokens(
+            &self,
+            p: &Principal,
+            n: u64,
+        ) -> Result<Option<TokenGrant>, Refused> {
+            let q = self.config.quotas(&p.tenant_id);
+            self.limiter.reserve_tokens(p, &q, n).await
+        }
+
+        async fn settle_tokens(&self, grant: &TokenGrant, used: u64) {
+            self.limiter.settle_tokens(grant, used).await;
+        }
+    }
 
     fn principal(tenant: &str, user: &str) -> Principal {
         Principal {
@@ -194,7 +247,7 @@ mod tests {
 
     #[tokio::test]
     async fn burst_then_refusal_per_tenant_and_per_user() {
-        let limiter = LocalLimiter::new(&LimitsConfig {
+        let limiter = Checked::new(LimitsConfig {
             requests_per_minute: 60,
             burst: 5,
             user_requests_per_minute: 60,
@@ -232,7 +285,7 @@ mod tests {
 
     #[tokio::test]
     async fn token_quotas_reserve_then_settle() {
-        let limiter = LocalLimiter::new(&LimitsConfig {
+        let limiter = Checked::new(LimitsConfig {
             tokens_per_minute: 1000,
             tokens_per_day: 1500,
             ..LimitsConfig::default()
@@ -272,7 +325,7 @@ mod tests {
                 ..Default::default()
             },
         );
-        let limiter = LocalLimiter::new(&config);
+        let limiter = Checked::new(config);
         for _ in 0..5 {
             limiter.check_request(&principal("big", "u")).await.unwrap();
         }
@@ -289,8 +342,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn changed_quotas_apply_at_once() {
+        let limiter = LocalLimiter::default();
+        let p = principal("a", "u");
+        let mut quotas = LimitsConfig {
+            requests_per_minute: 60,
+            burst: 1,
+            user_requests_per_minute: 0,
+            ..LimitsConfig::default()
+        }
+        .quotas("a");
+        limiter.check_request(&p, &quotas).await.unwrap();
+        assert!(limiter.check_request(&p, &quotas).await.is_err());
+        quotas.burst = 3;
+        limiter.check_request(&p, &quotas).await.unwrap();
+    }
+
+    #[tokio::test]
     async fn zero_means_unlimited() {
-        let limiter = LocalLimiter::new(&LimitsConfig::unlimited());
+        let limiter = Checked::new(LimitsConfig::unlimited());
         for _ in 0..1000 {
             assert_eq!(limiter.check_request(&principal("a", "u")).await, Ok(None));
             assert_eq!(

@@ -104,9 +104,14 @@ impl LimitsConfig {
         }
     }
 
-    /// The limits that apply to one tenant: its overrides, else the defaults.
+    /// The limits that apply to one tenant by configuration: its overrides, else the defaults.
     pub fn quotas(&self, tenant_id: &str) -> Quotas {
         Quotas::resolve(self, self.tenants.get(tenant_id))
+    }
+
+    /// The limits with the tenant's own settings (admin API) on top of the configuration.
+    pub fn quotas_with(&self, tenant_id: &str, settings: &TenantLimitOverrides) -> Quotas {
+        self.quotas(tenant_id).overridden(settings)
     }
 
     /// The configured backend.
@@ -114,7 +119,7 @@ impl LimitsConfig {
         &self,
     ) -> Result<std::sync::Arc<dyn RateLimiter>, crate::error::GatewayError> {
         Ok(match self.backend {
-            LimitBackend::Local => std::sync::Arc::new(LocalLimiter::new(self)),
+            LimitBackend::Local => std::sync::Arc::new(LocalLimiter::default()),
             LimitBackend::Redis => std::sync::Arc::new(RedisLimiter::connect(self).await?),
         })
     }
@@ -196,14 +201,20 @@ impl Refused {
 
 #[async_trait::async_trait]
 pub trait RateLimiter: Send + Sync + std::fmt::Debug {
-    /// Admits one request (consuming allowance) or refuses it. `Ok(None)`: no limit applies.
-    async fn check_request(&self, principal: &Principal) -> Result<Option<RateStatus>, Refused>;
+    /// Admits one request (consuming allowance) or refuses it, under the tenant's `quotas`.
+    /// `Ok(None)`: no limit applies.
+    async fn check_request(
+        &self,
+        principal: &Principal,
+        quotas: &Quotas,
+    ) -> Result<Option<RateStatus>, Refused>;
 
     /// Reserves `tokens` of the tenant's token quotas before an LLM call, or refuses without
     /// consuming anything. `Ok(None)`: no token quota applies.
     async fn reserve_tokens(
         &self,
         principal: &Principal,
+        quotas: &Quotas,
         tokens: u64,
     ) -> Result<Option<TokenGrant>, Refused>;
 
@@ -212,7 +223,11 @@ pub trait RateLimiter: Send + Sync + std::fmt::Debug {
     async fn settle_tokens(&self, grant: &TokenGrant, used: u64);
 
     /// Takes one of the tenant's concurrent-answer slots, held until the permit is dropped.
-    async fn acquire_stream(&self, tenant_id: &str) -> Result<StreamPermit, Refused>;
+    async fn acquire_stream(
+        &self,
+        tenant_id: &str,
+        quotas: &Quotas,
+    ) -> Result<StreamPermit, Refused>;
 
     /// Checks the shared backend could not answer (each decided by the fail policy).
     fn backend_errors(&self) -> prometheus_client::metrics::counter::Counter {

@@ -1,12 +1,12 @@
 //! The limits one tenant gets: the configured defaults, overridden per tenant in
 //! `[limits.tenants.<tenant id>]`.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::LimitsConfig;
 
 /// A tenant's exceptions to the defaults; a missing field keeps the default (0: unlimited).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantLimitOverrides {
     pub requests_per_minute: Option<u32>,
@@ -19,7 +19,7 @@ pub struct TenantLimitOverrides {
 }
 
 /// The limits in force for one tenant (0: unlimited).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Quotas {
     pub requests_per_minute: u32,
     pub burst: u32,
@@ -31,22 +31,37 @@ pub struct Quotas {
 }
 
 impl Quotas {
-    pub(super) fn resolve(defaults: &LimitsConfig, tenant: Option<&TenantLimitOverrides>) -> Self {
-        let own = tenant.cloned().unwrap_or_default();
+    /// These limits with `overrides` applied where they say something.
+    pub fn overridden(self, overrides: &TenantLimitOverrides) -> Self {
+        let o = overrides;
         Self {
-            requests_per_minute: own
-                .requests_per_minute
-                .unwrap_or(defaults.requests_per_minute),
-            burst: own.burst.unwrap_or(defaults.burst),
-            user_requests_per_minute: own
+            requests_per_minute: o.requests_per_minute.unwrap_or(self.requests_per_minute),
+            burst: o.burst.unwrap_or(self.burst),
+            user_requests_per_minute: o
                 .user_requests_per_minute
-                .unwrap_or(defaults.user_requests_per_minute),
-            user_burst: own.user_burst.unwrap_or(defaults.user_burst),
-            tokens_per_minute: own.tokens_per_minute.unwrap_or(defaults.tokens_per_minute),
-            tokens_per_day: own.tokens_per_day.unwrap_or(defaults.tokens_per_day),
-            max_concurrent_streams: own
+                .unwrap_or(self.user_requests_per_minute),
+            user_burst: o.user_burst.unwrap_or(self.user_burst),
+            tokens_per_minute: o.tokens_per_minute.unwrap_or(self.tokens_per_minute),
+            tokens_per_day: o.tokens_per_day.unwrap_or(self.tokens_per_day),
+            max_concurrent_streams: o
                 .max_concurrent_streams
-                .unwrap_or(defaults.max_concurrent_streams),
+                .unwrap_or(self.max_concurrent_streams),
+        }
+    }
+
+    pub(super) fn resolve(defaults: &LimitsConfig, tenant: Option<&TenantLimitOverrides>) -> Self {
+        let base = Self {
+            requests_per_minute: defaults.requests_per_minute,
+            burst: defaults.burst,
+            user_requests_per_minute: defaults.user_requests_per_minute,
+            user_burst: defaults.user_burst,
+            tokens_per_minute: defaults.tokens_per_minute,
+            tokens_per_day: defaults.tokens_per_day,
+            max_concurrent_streams: defaults.max_concurrent_streams,
+        };
+        match tenant {
+            Some(overrides) => base.overridden(overrides),
+            None => base,
         }
     }
 }
@@ -74,5 +89,12 @@ mod tests {
         let other = config.quotas("small");
         assert_eq!(other.requests_per_minute, config.requests_per_minute);
         assert_eq!(other.tokens_per_day, 0);
+        // Settings from the admin API apply on top of the configuration.
+        let settings = TenantLimitOverrides {
+            burst: Some(7),
+            ..TenantLimitOverrides::default()
+        };
+        let both = config.quotas_with("big", &settings);
+        assert_eq!((both.requests_per_minute, both.burst), (6000, 7));
     }
 }

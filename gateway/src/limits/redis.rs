@@ -8,7 +8,9 @@ use redis::Script;
 use redis::aio::ConnectionManager;
 
 use super::tokens::{day_refusal, minute_refusal, today};
-use super::{FailPolicy, LimitsConfig, RateLimiter, RateStatus, Refused, StreamPermit, TokenGrant};
+use super::{
+    FailPolicy, LimitsConfig, Quotas, RateLimiter, RateStatus, Refused, StreamPermit, TokenGrant,
+};
 use crate::error::GatewayError;
 use crate::http::Principal;
 
@@ -48,7 +50,6 @@ pub struct RedisLimiter {
     settle: Script,
     streams: Script,
     prefix: String,
-    config: LimitsConfig,
     policy: FailPolicy,
     /// Bound on one round trip, reconnection included.
     timeout: Duration,
@@ -91,7 +92,6 @@ impl RedisLimiter {
             settle: Script::new(include_str!("settle.lua")),
             streams: Script::new(include_str!("streams.lua")),
             prefix: config.redis_key_prefix.clone(),
-            config: config.clone(),
             policy: config.on_backend_error,
             timeout,
             backend_errors: prometheus_client::metrics::counter::Counter::default(),
@@ -157,8 +157,11 @@ impl RedisLimiter {
 
 #[async_trait::async_trait]
 impl RateLimiter for RedisLimiter {
-    async fn check_request(&self, principal: &Principal) -> Result<Option<RateStatus>, Refused> {
-        let quotas = self.config.quotas(&principal.tenant_id);
+    async fn check_request(
+        &self,
+        principal: &Principal,
+        quotas: &Quotas,
+    ) -> Result<Option<RateStatus>, Refused> {
         let tenant = Quota::new(quotas.requests_per_minute, quotas.burst);
         let user = Quota::new(quotas.user_requests_per_minute, quotas.user_burst);
         if tenant.is_none() && user.is_none() {
@@ -209,9 +212,9 @@ impl RateLimiter for RedisLimiter {
     async fn reserve_tokens(
         &self,
         principal: &Principal,
+        quotas: &Quotas,
         tokens: u64,
     ) -> Result<Option<TokenGrant>, Refused> {
-        let quotas = self.config.quotas(&principal.tenant_id);
         let (per_minute, per_day) = (quotas.tokens_per_minute, quotas.tokens_per_day);
         if per_minute == 0 && per_day == 0 {
             return Ok(None);
@@ -265,8 +268,12 @@ impl RateLimiter for RedisLimiter {
         }
     }
 
-    async fn acquire_stream(&self, tenant_id: &str) -> Result<StreamPermit, Refused> {
-        let slots = self.config.quotas(tenant_id).max_concurrent_streams;
+    async fn acquire_stream(
+        &self,
+        tenant_id: &str,
+        quotas: &Quotas,
+    ) -> Result<StreamPermit, Refused> {
+        let slots = quotas.max_concurrent_streams;
         if slots == 0 {
             return Ok(StreamPermit::unlimited());
         }

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::{LimitsConfig, Refused};
+use super::Refused;
 
-#[derive(Debug)]
+/// Per tenant: the slot count the semaphore was made for, and the semaphore.
+#[derive(Debug, Default)]
 pub struct StreamLimiter {
-    config: LimitsConfig,
-    tenants: Mutex<HashMap<String, Arc<Semaphore>>>,
+    tenants: Mutex<HashMap<String, (u32, Arc<Semaphore>)>>,
 }
 
 /// Held while an answer is being produced; dropping it frees the slot.
@@ -42,16 +42,9 @@ impl StreamPermit {
 }
 
 impl StreamLimiter {
-    /// Each tenant gets its `max_concurrent_streams` (0: unlimited).
-    pub fn new(config: &LimitsConfig) -> Self {
-        Self {
-            config: config.clone(),
-            tenants: Mutex::new(HashMap::new()),
-        }
-    }
-
-    pub fn acquire(&self, tenant_id: &str) -> Result<StreamPermit, Refused> {
-        let per_tenant = self.config.quotas(tenant_id).max_concurrent_streams;
+    /// One of the tenant's `per_tenant` slots (0: unlimited). When the count changes, new answers
+    /// take slots from a new semaphore; answers holding old slots finish undisturbed.
+    pub fn acquire(&self, tenant_id: &str, per_tenant: u32) -> Result<StreamPermit, Refused> {
         if per_tenant == 0 {
             return Ok(StreamPermit::unlimited());
         }
@@ -61,11 +54,13 @@ impl StreamLimiter {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             let slots = usize::try_from(per_tenant).unwrap_or(usize::MAX);
-            Arc::clone(
-                tenants
-                    .entry(tenant_id.to_owned())
-                    .or_insert_with(|| Arc::new(Semaphore::new(slots))),
-            )
+            let entry = tenants
+                .entry(tenant_id.to_owned())
+                .or_insert_with(|| (per_tenant, Arc::new(Semaphore::new(slots))));
+            if entry.0 != per_tenant {
+                *entry = (per_tenant, Arc::new(Semaphore::new(slots)));
+            }
+            Arc::clone(&entry.1)
         };
         semaphore
             .try_acquire_owned()
@@ -86,24 +81,20 @@ mod tests {
 
     #[test]
     fn slots_are_per_tenant_and_freed_on_drop() {
-        let limiter = StreamLimiter::new(&LimitsConfig {
-            max_concurrent_streams: 2,
-            ..LimitsConfig::default()
-        });
-        let a1 = limiter.acquire("a").unwrap();
-        let _a2 = limiter.acquire("a").unwrap();
+        let limiter = StreamLimiter::default();
+        let a1 = limiter.acquire("a", 2).unwrap();
+        let _a2 = limiter.acquire("a", 2).unwrap();
         assert_eq!(
-            limiter.acquire("a").unwrap_err().limit_name,
+            limiter.acquire("a", 2).unwrap_err().limit_name,
             "concurrent_streams"
         );
         assert!(
-            limiter.acquire("b").is_ok(),
+            limiter.acquire("b", 2).is_ok(),
             "another tenant has its own slots"
         );
         drop(a1);
-        assert!(limiter.acquire("a").is_ok());
-        let unlimited = StreamLimiter::new(&LimitsConfig::unlimited());
-        let held: Vec<_> = (0..100).map(|_| unlimited.acquire("a").unwrap()).collect();
+        assert!(limiter.acquire("a", 2).is_ok());
+        let held: Vec<_> = (0..100).map(|_| limiter.acquire("c", 0).unwrap()).collect();
         assert_eq!(held.len(), 100);
     }
 }

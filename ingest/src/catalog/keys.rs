@@ -65,15 +65,26 @@ const COLUMNS: &str = "id, tenant_id, name, created_at, expires_at, last_used_at
 
 impl Catalog {
     pub async fn create_api_key(&self, tenant_id: &str, name: &str) -> Result<GeneratedKey> {
+        self.create_api_key_expiring(tenant_id, name, None).await
+    }
+
+    /// A key that stops working at `expires_at` (RFC 3339), or never.
+    pub async fn create_api_key_expiring(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        expires_at: Option<&str>,
+    ) -> Result<GeneratedKey> {
         self.require_tenant(tenant_id).await?;
         let id = random_string(8).to_ascii_lowercase();
         let secret = format!("{PREFIX}{id}_{}", random_string(32));
-        sqlx::query("INSERT INTO api_keys (id, tenant_id, name, key_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+        sqlx::query("INSERT INTO api_keys (id, tenant_id, name, key_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&id)
             .bind(tenant_id)
             .bind(name)
             .bind(hash_key(&secret))
             .bind(now())
+            .bind(expires_at)
             .execute(self.pool())
             .await?;
         let record = self

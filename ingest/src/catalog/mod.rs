@@ -17,7 +17,7 @@ pub use documents::ManifestEntry;
 pub use keys::{ApiKeyRecord, GeneratedKey};
 pub use sources::SourceRecord;
 pub use sync_runs::SyncRunRecord;
-pub use tenants::Tenant;
+pub use tenants::{Tenant, TenantDeletion, validate_tenant_id};
 pub use usage::UsageRow;
 
 use std::borrow::Cow;

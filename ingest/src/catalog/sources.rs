@@ -29,6 +29,15 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<SourceRecord> {
 }
 
 impl Catalog {
+    /// A tenant's sources, by name.
+    pub async fn sources(&self, tenant_id: &str) -> Result<Vec<SourceRecord>> {
+        let rows = sqlx::query("SELECT * FROM sources WHERE tenant_id = $1 ORDER BY name")
+            .bind(tenant_id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
     pub async fn source_by_name(
         &self,
         tenant_id: &str,

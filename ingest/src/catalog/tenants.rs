@@ -4,6 +4,16 @@ use sqlx::Row;
 use super::{Catalog, now};
 use crate::error::{IngestError, Result};
 
+/// What deleting a tenant removed from the catalog (its index points go separately).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TenantDeletion {
+    pub documents: i64,
+    pub sources: i64,
+    pub api_keys: i64,
+    pub admin_keys: i64,
+    pub conversations: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Tenant {
     pub id: String,
@@ -91,6 +101,83 @@ impl Catalog {
                 .fetch_all(self.pool())
                 .await?;
         rows.iter().map(from_row).collect()
+    }
+
+    /// The tenant's settings document (JSON, `{}` when none were set).
+    pub async fn tenant_settings(&self, id: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT settings FROM tenants WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| r.try_get("settings").map_err(Into::into))
+            .transpose()
+    }
+
+    /// Replaces the tenant's settings document (validated by the caller).
+    pub async fn set_tenant_settings(&self, id: &str, settings: &str) -> Result<()> {
+        let done = sqlx::query("UPDATE tenants SET settings = $1 WHERE id = $2")
+            .bind(settings)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(IngestError::NotFound(format!("tenant {id}")));
+        }
+        Ok(())
+    }
+
+    /// Renames a tenant (its id never changes: it is in every payload and key).
+    pub async fn rename_tenant(&self, id: &str, display_name: &str) -> Result<Tenant> {
+        let done = sqlx::query("UPDATE tenants SET display_name = $1 WHERE id = $2")
+            .bind(display_name)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(IngestError::NotFound(format!("tenant {id}")));
+        }
+        self.require_tenant(id).await
+    }
+
+    /// Deletes a tenant and everything the catalog holds for it, in one transaction, children
+    /// first (no reliance on foreign-key cascades, which SQLite may have off). Usage history is
+    /// kept for accounting.
+    pub async fn delete_tenant(&self, id: &str) -> Result<TenantDeletion> {
+        self.require_tenant(id).await?;
+        const STATEMENTS: [&str; 8] = [
+            "DELETE FROM conversation_turns WHERE conversation_id IN (SELECT id FROM conversations WHERE tenant_id = $1)",
+            "DELETE FROM conversations WHERE tenant_id = $1",
+            "DELETE FROM sync_runs WHERE tenant_id = $1",
+            "DELETE FROM documents WHERE tenant_id = $1",
+            "DELETE FROM sources WHERE tenant_id = $1",
+            "DELETE FROM api_keys WHERE tenant_id = $1",
+            "DELETE FROM admin_keys WHERE tenant_id = $1",
+            "DELETE FROM tenants WHERE id = $1",
+        ];
+        let mut tx = self.pool().begin().await?;
+        let mut removed = [0i64; STATEMENTS.len()];
+        for (sql, count) in STATEMENTS.iter().zip(&mut removed) {
+            let done = sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+            *count = i64::try_from(done.rows_affected()).unwrap_or(i64::MAX);
+        }
+        let [
+            _,
+            conversations,
+            _,
+            documents,
+            sources,
+            api_keys,
+            admin_keys,
+            _,
+        ] = removed;
+        tx.commit().await?;
+        Ok(TenantDeletion {
+            documents,
+            sources,
+            api_keys,
+            admin_keys,
+            conversations,
+        })
     }
 
     /// Bumps the tenant's generation (part of every cache key) after its index changed.

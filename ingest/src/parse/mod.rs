@@ -1,9 +1,17 @@
 //! Parsers: bytes of a supported format → [`ParsedDocument`] with heading-delimited sections.
 
+mod csv;
+mod docx;
 mod html;
+mod json;
 mod markdown;
+mod ooxml;
+mod pdf;
+mod pptx;
 mod sections;
+mod table;
 mod text;
+mod xlsx;
 
 use std::path::Path;
 
@@ -16,6 +24,12 @@ pub enum Format {
     Markdown,
     Text,
     Html,
+    Pdf,
+    Docx,
+    Pptx,
+    Xlsx,
+    Csv,
+    Json,
 }
 
 impl Format {
@@ -23,21 +37,39 @@ impl Format {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
             "md" | "markdown" | "mdx" => Some(Self::Markdown),
-            "txt" | "text" | "rst" | "log" | "csv" => Some(Self::Text),
+            "txt" | "text" | "rst" | "log" => Some(Self::Text),
             "html" | "htm" | "xhtml" => Some(Self::Html),
+            "pdf" => Some(Self::Pdf),
+            "docx" => Some(Self::Docx),
+            "pptx" => Some(Self::Pptx),
+            "xlsx" => Some(Self::Xlsx),
+            "csv" => Some(Self::Csv),
+            "json" => Some(Self::Json),
             _ => None,
         }
     }
 }
 
 /// Parses `bytes` of `format`; `uri` names the document in errors and `file_stem` is the title of last resort.
+///
+/// CPU-bound and synchronous (PDF and office files can take a while): call it off the async runtime.
 pub fn parse(format: Format, uri: &str, file_stem: &str, bytes: &[u8]) -> Result<ParsedDocument> {
-    let text = decode_text(uri, bytes)?;
     let fallback_title = title_from_file_stem(file_stem);
+    let failed = |reason: String| IngestError::Parse {
+        uri: uri.to_owned(),
+        reason,
+    };
+    let budget = ooxml::MAX_UNPACKED_BYTES;
     let doc = match format {
-        Format::Markdown => markdown::parse(text, fallback_title),
-        Format::Text => text::parse(text, fallback_title),
-        Format::Html => html::parse(text, fallback_title),
+        Format::Markdown => markdown::parse(decode_text(uri, bytes)?, fallback_title),
+        Format::Text => text::parse(decode_text(uri, bytes)?, fallback_title),
+        Format::Html => html::parse(decode_text(uri, bytes)?, fallback_title),
+        Format::Csv => csv::parse(decode_text(uri, bytes)?, fallback_title).map_err(failed)?,
+        Format::Json => json::parse(decode_text(uri, bytes)?, fallback_title).map_err(failed)?,
+        Format::Pdf => pdf::parse(bytes, fallback_title).map_err(failed)?,
+        Format::Docx => docx::parse(bytes, fallback_title, budget).map_err(failed)?,
+        Format::Pptx => pptx::parse(bytes, fallback_title, budget).map_err(failed)?,
+        Format::Xlsx => xlsx::parse(bytes, fallback_title, budget).map_err(failed)?,
     };
     if doc.is_empty() {
         return Err(IngestError::Parse {

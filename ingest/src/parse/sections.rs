@@ -52,6 +52,7 @@ impl SectionCollector {
             self.sections.push(Section {
                 heading_path: self.headings.iter().map(|(_, h)| h.clone()).collect(),
                 text: text.to_owned(),
+                page: None,
             });
         }
     }

@@ -9,6 +9,7 @@ pub(super) fn parse(text: &str, fallback_title: String) -> ParsedDocument {
         sections: vec![Section {
             heading_path: Vec::new(),
             text: text.trim().to_owned(),
+            page: None,
         }],
     }
 }

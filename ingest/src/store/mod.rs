@@ -26,7 +26,7 @@ impl Sparse {
 }
 
 /// What is stored with every chunk; enough to cite it without going back to the catalog.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ChunkPayload {
     pub tenant_id: String,
     pub source_id: String,
@@ -36,6 +36,10 @@ pub struct ChunkPayload {
     pub heading_path: Vec<String>,
     pub chunk_index: usize,
     pub text: String,
+    /// Page (PDF) or slide (PPTX) of the chunk. Defaulted so points written before it existed
+    /// still read; omitted when absent so payloads of page-less formats are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -84,4 +88,31 @@ pub trait VectorStore: Send + Sync + std::fmt::Debug {
     async fn delete_tenant(&self, tenant_id: &str) -> Result<()>;
     async fn search(&self, query: SearchQuery) -> Result<Vec<Hit>>;
     async fn count(&self, tenant_id: &str) -> Result<usize>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_page_is_optional_on_the_wire() {
+        // A point written before pages existed still reads.
+        let old = serde_json::json!({
+            "tenant_id": "t", "source_id": "s", "document_id": "d", "uri": "a.md",
+            "title": "A", "heading_path": [], "chunk_index": 0, "text": "x"
+        });
+        let payload: ChunkPayload = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(payload.page, None);
+        assert_eq!(serde_json::to_value(&payload).unwrap(), old);
+        let paged = ChunkPayload {
+            page: Some(7),
+            ..payload
+        };
+        let value = serde_json::to_value(&paged).unwrap();
+        assert_eq!(value["page"], 7);
+        assert_eq!(
+            serde_json::from_value::<ChunkPayload>(value).unwrap(),
+            paged
+        );
+    }
 }

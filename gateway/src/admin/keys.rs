@@ -1,0 +1,177 @@
+//! `/api/v1/admin/tenants/{id}/keys`: a tenant's API keys — create (the secret is shown once),
+//! list, revoke.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ragway_ingest::catalog::ApiKeyRecord;
+use serde::{Deserialize, Serialize};
+
+use crate::http::errors::ErrorBody;
+use crate::http::{Admin, ApiError, JsonBody};
+use crate::state::AppState;
+
+/// An API key without its secret.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ApiKeyView {
+    pub id: String,
+    /// How the key starts (`rgw_<id>_`), to recognise it.
+    pub prefix: String,
+    pub name: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+    /// `active`, `expired` or `revoked`.
+    pub status: &'static str,
+}
+
+impl From<ApiKeyRecord> for ApiKeyView {
+    fn from(k: ApiKeyRecord) -> Self {
+        let now = chrono::Utc::now();
+        let expired = k
+            .expires_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .is_some_and(|t| t < now);
+        let status = match (k.revoked_at.is_some(), expired) {
+            (true, _) => "revoked",
+            (false, true) => "expired",
+            (false, false) => "active",
+        };
+        Self {
+            prefix: format!("rgw_{}_", k.id),
+            id: k.id,
+            name: k.name,
+            created_at: k.created_at,
+            expires_at: k.expires_at,
+            last_used_at: k.last_used_at,
+            revoked_at: k.revoked_at,
+            status,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    /// What the key is for (e.g. `intranet`, `slack-bot`).
+    pub name: String,
+    /// The key stops working after this many days (default: never).
+    pub expires_in_days: Option<u32>,
+}
+
+/// A new key: `secret` is shown only in this response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedKey {
+    #[serde(flatten)]
+    pub key: ApiKeyView,
+    pub secret: String,
+}
+
+fn not_found(what: String) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
+}
+
+async fn tenant(state: &AppState, admin: &Admin, id: &str) -> Result<(), ApiError> {
+    admin.tenant(Some(id))?;
+    match state.catalog.tenant(id).await? {
+        Some(_) => Ok(()),
+        None => Err(not_found(format!("tenant `{id}` not found"))),
+    }
+}
+
+/// Create an API key for the tenant.
+#[utoipa::path(post, path = "/api/v1/admin/tenants/{id}/keys", tag = "admin", request_body = CreateKey,
+    security(("admin_key" = [])),
+    params(("id" = String, Path, description = "Tenant id")),
+    responses(
+        (status = 201, description = "The key, with its secret (shown once)", body = CreatedKey),
+        (status = 400, description = "Empty name, bad expiry or body", body = ErrorBody),
+        (status = 403, description = "A key scoped to another tenant", body = ErrorBody),
+        (status = 404, description = "No such tenant", body = ErrorBody),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<CreateKey>,
+) -> Result<Response, ApiError> {
+    tenant(&state, &admin, &id).await?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::bad_request("`name` must be 1 to 100 characters"));
+    }
+    let expires_at = match body.expires_in_days {
+        Some(0) => {
+            return Err(ApiError::bad_request(
+                "`expires_in_days` must be at least 1",
+            ));
+        }
+        Some(days) => Some(
+            (chrono::Utc::now() + chrono::Duration::days(i64::from(days)))
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ),
+        None => None,
+    };
+    let key = state
+        .catalog
+        .create_api_key_expiring(&id, name, expires_at.as_deref())
+        .await?;
+    tracing::info!(tenant = %id, key = %key.record.id, admin_key = %admin.key.id, "API key created");
+    let created = CreatedKey {
+        key: key.record.into(),
+        secret: key.secret,
+    };
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+/// List the tenant's API keys (never their secrets).
+#[utoipa::path(get, path = "/api/v1/admin/tenants/{id}/keys", tag = "admin", security(("admin_key" = [])),
+    params(("id" = String, Path, description = "Tenant id")),
+    responses(
+        (status = 200, description = "Keys, oldest first", body = [ApiKeyView]),
+        (status = 403, description = "A key scoped to another tenant", body = ErrorBody),
+        (status = 404, description = "No such tenant", body = ErrorBody),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<ApiKeyView>>, ApiError> {
+    tenant(&state, &admin, &id).await?;
+    let keys = state.catalog.api_keys(&id).await?;
+    Ok(Json(keys.into_iter().map(ApiKeyView::from).collect()))
+}
+
+/// Revoke one of the tenant's API keys; it stops working at once.
+#[utoipa::path(delete, path = "/api/v1/admin/tenants/{id}/keys/{key_id}", tag = "admin",
+    security(("admin_key" = [])),
+    params(("id" = String, Path, description = "Tenant id"), ("key_id" = String, Path, description = "Key id")),
+    responses(
+        (status = 200, description = "The revoked key", body = ApiKeyView),
+        (status = 403, description = "A key scoped to another tenant", body = ErrorBody),
+        (status = 404, description = "No such tenant, or no active key with this id in it", body = ErrorBody),
+    ))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path((id, key_id)): Path<(String, String)>,
+) -> Result<Json<ApiKeyView>, ApiError> {
+    tenant(&state, &admin, &id).await?;
+    let owned = state
+        .catalog
+        .api_key(&key_id)
+        .await?
+        .filter(|k| k.tenant_id == id && k.revoked_at.is_none())
+        .ok_or_else(|| not_found(format!("no active API key `{key_id}` in tenant `{id}`")))?;
+    state.catalog.revoke_api_key(&owned.id).await?;
+    tracing::info!(tenant = %id, key = %owned.id, admin_key = %admin.key.id, "API key revoked");
+    let revoked = state
+        .catalog
+        .api_key(&owned.id)
+        .await?
+        .ok_or_else(|| not_found(format!("API key `{key_id}`")))?;
+    Ok(Json(revoked.into()))
+}

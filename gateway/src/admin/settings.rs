@@ -1,0 +1,96 @@
+//! `/api/v1/admin/tenants/{id}/settings`: a tenant's own limits and copilot profiles, on top of
+//! `ragway.toml`, and what is in force as a result.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Serialize;
+
+use crate::http::errors::ErrorBody;
+use crate::http::{Admin, ApiError, JsonBody};
+use crate::limits::Quotas;
+use crate::state::AppState;
+use crate::tenants::TenantSettings;
+
+/// The settings as stored and what applies to the tenant now.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SettingsView {
+    pub settings: TenantSettings,
+    /// The limits in force: defaults, configuration, then these settings.
+    pub limits: Quotas,
+    /// The copilot profiles the tenant may use, its default first.
+    pub profiles: Vec<String>,
+}
+
+async fn view(state: &AppState, id: &str) -> SettingsView {
+    SettingsView {
+        settings: state.tenants.settings(id).await.as_ref().clone(),
+        limits: state.quotas(id).await,
+        profiles: state
+            .tenant_profiles(id)
+            .await
+            .iter()
+            .map(|p| p.id.clone())
+            .collect(),
+    }
+}
+
+async fn existing(state: &AppState, admin: &Admin, id: &str) -> Result<(), ApiError> {
+    admin.tenant(Some(id))?;
+    match state.catalog.tenant(id).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("tenant `{id}` not found"),
+        )),
+    }
+}
+
+/// A tenant's settings and the limits and profiles in force.
+#[utoipa::path(get, path = "/api/v1/admin/tenants/{id}/settings", tag = "admin",
+    security(("admin_key" = [])),
+    params(("id" = String, Path, description = "Tenant id")),
+    responses(
+        (status = 200, description = "Settings and what applies", body = SettingsView),
+        (status = 403, description = "A key scoped to another tenant", body = ErrorBody),
+        (status = 404, description = "No such tenant", body = ErrorBody),
+    ))]
+pub async fn show(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<SettingsView>, ApiError> {
+    existing(&state, &admin, &id).await?;
+    Ok(Json(view(&state, &id).await))
+}
+
+/// Replace a tenant's settings (limits, copilot profiles). This replica applies them at once,
+/// the others within 10 s.
+#[utoipa::path(put, path = "/api/v1/admin/tenants/{id}/settings", tag = "admin",
+    request_body = TenantSettings,
+    security(("admin_key" = [])),
+    params(("id" = String, Path, description = "Tenant id")),
+    responses(
+        (status = 200, description = "Settings and what applies now", body = SettingsView),
+        (status = 400, description = "Unknown field, unknown profile, or a bad value", body = ErrorBody),
+        (status = 403, description = "A key scoped to another tenant", body = ErrorBody),
+        (status = 404, description = "No such tenant", body = ErrorBody),
+    ))]
+pub async fn replace(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    JsonBody(settings): JsonBody<TenantSettings>,
+) -> Result<Json<SettingsView>, ApiError> {
+    existing(&state, &admin, &id).await?;
+    if let Some(copilot) = &settings.copilot {
+        state
+            .profiles
+            .validate(copilot)
+            .map_err(|e| ApiError::bad_request(format!("copilot: {e}")))?;
+    }
+    state.tenants.store(&id, &settings).await?;
+    tracing::info!(tenant = %id, admin_key = %admin.key.id, "tenant settings replaced");
+    Ok(Json(view(&state, &id).await))
+}

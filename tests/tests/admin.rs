@@ -1,0 +1,398 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The admin API end to end: tenants and their API keys created, listed, shown, renamed, revoked
+//! and deleted with admin keys — global or scoped to one tenant — and every response matches
+//! the OpenAPI document.
+
+use ragway_tests::harness::{Gateway, handbook_dir, test_config};
+use ragway_tests::schema::{response_schema, validate};
+use serde_json::{Value, json};
+
+struct Admin<'a> {
+    gateway: &'a Gateway,
+    key: String,
+    doc: Value,
+}
+
+impl Admin<'_> {
+    /// Sends a request and checks the response against the documented schema for its status.
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        doc_path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let client = reqwest::Client::new();
+        let url = format!("{}{path}", self.gateway.base_url);
+        let request = match method {
+            "get" => client.get(url),
+            "post" => client.post(url),
+            "patch" => client.patch(url),
+            "put" => client.put(url),
+            "delete" => client.delete(url),
+            other => panic!("{other}"),
+        };
+        let request = match body {
+            Some(body) => request.json(&body),
+            None => request,
+        };
+        let response = request.bearer_auth(&self.key).send().await.unwrap();
+        let status = response.status().as_u16();
+        let json: Value = response.json().await.unwrap();
+        let schema = response_schema(&self.doc, doc_path, method, status);
+        validate(
+            &self.doc,
+            schema,
+            &json,
+            &format!("{method} {path} {status}"),
+        )
+        .unwrap();
+        (status, json)
+    }
+}
+
+#[tokio::test]
+async fn tenants_and_keys_through_the_admin_api() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(test_config(tmp.path())).await.unwrap();
+    let doc: Value = reqwest::get(format!("{}/openapi.json", gateway.base_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (_, global) = gateway
+        .state
+        .catalog
+        .create_admin_key(None, "ops")
+        .await
+        .unwrap();
+    let admin = Admin {
+        gateway: &gateway,
+        key: global,
+        doc: doc.clone(),
+    };
+    let tenants = "/api/v1/admin/tenants";
+    let tenant = "/api/v1/admin/tenants/{id}";
+    let keys = "/api/v1/admin/tenants/{id}/keys";
+
+    let (status, created) = admin
+        .call(
+            "post",
+            tenants,
+            tenants,
+            Some(json!({"id": "acme", "name": "Acme Corp"})),
+        )
+        .await;
+    assert_eq!((status, created["name"].as_str()), (201, Some("Acme Corp")));
+    let (status, _) = admin
+        .call("post", tenants, tenants, Some(json!({"id": "acme"})))
+        .await;
+    assert_eq!(status, 409, "ids are unique");
+    let (status, error) = admin
+        .call("post", tenants, tenants, Some(json!({"id": "Bad Id!"})))
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("lowercase")
+    );
+    let (status, _) = admin
+        .call("post", tenants, tenants, Some(json!({"id": "globex"})))
+        .await;
+    assert_eq!(status, 201);
+
+    // A key for the tenant: its secret works on the ask API, once revoked it does not.
+    let (status, key) = admin
+        .call(
+            "post",
+            "/api/v1/admin/tenants/acme/keys",
+            keys,
+            Some(json!({"name": "intranet", "expires_in_days": 30})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let secret = key["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with(key["prefix"].as_str().unwrap()));
+    assert_eq!(key["status"], "active");
+    assert!(key["expires_at"].is_string());
+    gateway
+        .sync("acme", "handbook", &handbook_dir())
+        .await
+        .unwrap();
+    let ask = |secret: String| {
+        let url = format!("{}/api/v1/ask", gateway.base_url);
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .bearer_auth(secret)
+                .json(&json!({"question": "NorthGate VPN server"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(ask(secret.clone()).await, 200);
+
+    let (status, listed) = admin
+        .call("get", "/api/v1/admin/tenants/acme/keys", keys, None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert!(
+        listed[0].get("secret").is_none(),
+        "secrets are never listed"
+    );
+
+    let (status, shown) = admin
+        .call("get", "/api/v1/admin/tenants/acme", tenant, None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(shown["active_api_keys"], 1);
+    assert_eq!(shown["sources"], 1);
+    assert!(shown["documents"].as_i64().unwrap() > 30);
+    assert!(shown["chunks"].as_u64().unwrap() >= shown["documents"].as_u64().unwrap());
+
+    let (status, renamed) = admin
+        .call(
+            "patch",
+            "/api/v1/admin/tenants/acme",
+            tenant,
+            Some(json!({"name": "Acme Manufacturing"})),
+        )
+        .await;
+    assert_eq!(
+        (status, renamed["name"].as_str()),
+        (200, Some("Acme Manufacturing"))
+    );
+
+    // A key scoped to globex sees globex only and cannot create or delete tenants.
+    let (_, scoped) = gateway
+        .state
+        .catalog
+        .create_admin_key(Some("globex"), "globex it")
+        .await
+        .unwrap();
+    let globex_admin = Admin {
+        gateway: &gateway,
+        key: scoped,
+        doc: doc.clone(),
+    };
+    let (status, listed) = globex_admin.call("get", tenants, tenants, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["id"], "globex");
+    let (status, _) = globex_admin
+        .call("get", "/api/v1/admin/tenants/acme", tenant, None)
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = globex_admin
+        .call("post", tenants, tenants, Some(json!({"id": "new"})))
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = globex_admin
+        .call(
+            "post",
+            "/api/v1/admin/tenants/globex/keys",
+            keys,
+            Some(json!({"name": "bot"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    let key_id = key["id"].as_str().unwrap();
+    let revoke = format!("/api/v1/admin/tenants/globex/keys/{key_id}");
+    let (status, _) = globex_admin
+        .call(
+            "delete",
+            &revoke,
+            "/api/v1/admin/tenants/{id}/keys/{key_id}",
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "acme's key is not in globex");
+    let revoke = format!("/api/v1/admin/tenants/acme/keys/{key_id}");
+    let (status, revoked) = admin
+        .call(
+            "delete",
+            &revoke,
+            "/api/v1/admin/tenants/{id}/keys/{key_id}",
+            None,
+        )
+        .await;
+    assert_eq!((status, revoked["status"].as_str()), (200, Some("revoked")));
+    assert_eq!(ask(secret).await, 401);
+
+    // Deleting needs the id repeated, then removes the index passages and the catalog rows.
+    let (status, error) = admin
+        .call("delete", "/api/v1/admin/tenants/acme", tenant, None)
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("confirm=acme")
+    );
+    let (status, deleted) = admin
+        .call(
+            "delete",
+            "/api/v1/admin/tenants/acme?confirm=acme",
+            tenant,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(deleted["chunks"], shown["chunks"]);
+    assert_eq!(deleted["documents"], shown["documents"]);
+    assert_eq!(deleted["api_keys"], 1);
+    assert_eq!(gateway.state.store.count("acme").await.unwrap(), 0);
+    assert!(
+        gateway
+            .state
+            .catalog
+            .tenant("acme")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (status, _) = admin
+        .call("get", "/api/v1/admin/tenants/acme", tenant, None)
+        .await;
+    assert_eq!(status, 404);
+
+    // Without a key, or with a tenant key, nothing.
+    let anonymous = Admin {
+        gateway: &gateway,
+        key: String::new(),
+        doc,
+    };
+    let (status, _) = anonymous.call("get", tenants, tenants, None).await;
+    assert_eq!(status, 401);
+}
+
+/// Settings set through the admin API apply at once: limits on the next request, copilot
+/// profiles on `/v1/models`; bad settings are refused with the reason.
+#[tokio::test]
+async fn tenant_settings_apply_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = test_config(tmp.path());
+    config.copilot.profiles.insert(
+        "quotes".into(),
+        ragway_gateway::config::ProfileConfig {
+            description: "Quoted passages".into(),
+            llm: None,
+            top_k: Some(3),
+        },
+    );
+    let gateway = Gateway::start(config).await.unwrap();
+    let key = gateway.tenant_with_key("acme").await.unwrap();
+    let doc: Value = reqwest::get(format!("{}/openapi.json", gateway.base_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (_, secret) = gateway
+        .state
+        .catalog
+        .create_admin_key(Some("acme"), "acme it")
+        .await
+        .unwrap();
+    let admin = Admin {
+        gateway: &gateway,
+        key: secret,
+        doc,
+    };
+    let path = "/api/v1/admin/tenants/acme/settings";
+    let documented = "/api/v1/admin/tenants/{id}/settings";
+
+    let (status, before) = admin.call("get", path, documented, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(before["limits"]["burst"], 100, "the configured default");
+    assert_eq!(before["profiles"], json!(["ragway", "quotes"]));
+
+    let settings = json!({
+        "limits": {"requests_per_minute": 1, "burst": 2},
+        "copilot": {"profiles": ["quotes"]},
+    });
+    let (status, after) = admin
+        .call("put", path, documented, Some(settings.clone()))
+        .await;
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(after["settings"], settings_with_defaults(&settings));
+    assert_eq!(
+        (
+            after["limits"]["requests_per_minute"].as_u64(),
+            after["limits"]["burst"].as_u64()
+        ),
+        (Some(1), Some(2))
+    );
+    assert_eq!(after["profiles"], json!(["quotes"]));
+
+    let models: Value = reqwest::Client::new()
+        .get(format!("{}/v1/models", gateway.base_url))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(models["data"][0]["id"], "quotes");
+    assert_eq!(models["data"].as_array().unwrap().len(), 1);
+    let ask = || async {
+        reqwest::Client::new()
+            .post(format!("{}/api/v1/ask", gateway.base_url))
+            .bearer_auth(&key)
+            .json(&json!({"question": "vpn"}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(ask().await, 200);
+    assert_eq!(ask().await, 200);
+    assert_eq!(ask().await, 429, "the new burst of 2 applies");
+
+    for (bad, reason) in [
+        (
+            json!({"copilot": {"profiles": ["nope"]}}),
+            "unknown profile `nope`",
+        ),
+        (
+            json!({"copilot": {"profiles": ["quotes"], "default": "ragway"}}),
+            "not among",
+        ),
+        (json!({"limits": {"burst": -1}}), "burst"),
+        (json!({"limit": {}}), "unknown field"),
+    ] {
+        let (status, error) = admin.call("put", path, documented, Some(bad)).await;
+        assert_eq!(status, 400);
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.contains(reason), "{message}");
+    }
+    let (_, unchanged) = admin.call("get", path, documented, None).await;
+    assert_eq!(
+        unchanged["profiles"],
+        json!(["quotes"]),
+        "a refused update changes nothing"
+    );
+}
+
+/// The stored form of settings: every limit field present (null when unset).
+fn settings_with_defaults(settings: &Value) -> Value {
+    let mut limits = json!({
+        "requests_per_minute": null, "burst": null, "user_requests_per_minute": null, "user_burst": null,
+        "tokens_per_minute": null, "tokens_per_day": null, "max_concurrent_streams": null,
+    });
+    for (k, v) in settings["limits"].as_object().unwrap() {
+        limits[k] = v.clone();
+    }
+    json!({"limits": limits, "copilot": {"profiles": settings["copilot"]["profiles"], "default": null}})
+}
