@@ -18,7 +18,7 @@ use crate::error::{IngestError, Result};
 use crate::ids::{content_hash, document_id, point_id};
 use crate::model::Chunk;
 use crate::parse::{Format, parse};
-use crate::source::{FolderSource, FolderSourceConfig, SourceEntry};
+use crate::source::{Acl, FolderSource, FolderSourceConfig, SourceEntry};
 use crate::store::{ChunkPayload, ChunkPoint, Sparse, VectorStore};
 
 /// Points buffered before a write: large enough to amortise the store's per-call cost.
@@ -32,6 +32,8 @@ pub enum DocumentOutcome {
     Added,
     Changed,
     Unchanged,
+    /// Same content, new ACL: its chunks' payload was updated without re-indexing.
+    AclChanged,
     Failed(String),
 }
 
@@ -65,6 +67,8 @@ pub struct SyncReport {
     pub changed: usize,
     pub unchanged: usize,
     pub removed: usize,
+    /// Documents whose ACL changed (content unchanged; no re-embedding).
+    pub acl_changed: usize,
     pub failures: Vec<DocumentFailure>,
     /// Files of formats ragway does not read (skipped, not failed).
     pub unsupported: usize,
@@ -74,8 +78,9 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
+    /// Whether what a query can find changed (content or visibility): cached answers are stale.
     pub fn index_changed(&self) -> bool {
-        self.added + self.changed + self.removed > 0
+        self.added + self.changed + self.removed + self.acl_changed > 0
     }
 }
 
@@ -101,6 +106,8 @@ struct Prepared {
 
 enum Step {
     Unchanged,
+    /// Same content; the manifest entry carries the new ACL.
+    AclChanged(Box<ManifestEntry>),
     Ready(Box<Prepared>),
     Failed(String),
 }
@@ -117,10 +124,12 @@ impl Indexer {
     ) -> Result<SyncReport> {
         self.catalog.require_tenant(tenant_id).await?;
         let folder = FolderSource::new(root, config)?;
+        let acl = Acl::new(&config.acl)?;
         let settings = serde_json::json!({
             "path": folder.root(),
             "include": config.include,
             "exclude": config.exclude,
+            "acl": config.acl,
         });
         let source = self
             .catalog
@@ -132,7 +141,7 @@ impl Indexer {
             source_id: source.id.clone(),
             ..SyncReport::default()
         };
-        let outcome = self.run(&source, folder, &mut report, progress).await;
+        let outcome = self.run(&source, folder, &acl, &mut report, progress).await;
         let message = outcome.as_ref().err().map(ToString::to_string);
         self.catalog
             .finish_sync_run(&run_id, &report, message.as_deref())
@@ -144,6 +153,7 @@ impl Indexer {
         &self,
         source: &SourceRecord,
         folder: FolderSource,
+        acl: &Acl,
         report: &mut SyncReport,
         progress: Progress<'_>,
     ) -> Result<()> {
@@ -163,7 +173,8 @@ impl Indexer {
         let mut steps = futures::stream::iter(listing.entries)
             .map(|entry| {
                 let previous = manifest.get(&entry.uri).cloned();
-                self.prepare(tenant_id, &source.id, entry, previous)
+                let groups = acl.groups_for(&entry.uri);
+                self.prepare(tenant_id, &source.id, entry, previous, groups)
             })
             .buffered(PARSE_CONCURRENCY);
         let mut batch: Vec<Prepared> = Vec::new();
@@ -176,6 +187,19 @@ impl Indexer {
                     progress(&SyncEvent::Document {
                         uri: entry.uri,
                         outcome: DocumentOutcome::Unchanged,
+                    });
+                }
+                Step::AclChanged(updated) => {
+                    self.store
+                        .set_document_acl(tenant_id, &updated.document_id, &updated.acl)
+                        .await?;
+                    self.catalog
+                        .record_document(tenant_id, &source.id, &updated)
+                        .await?;
+                    report.acl_changed += 1;
+                    progress(&SyncEvent::Document {
+                        uri: entry.uri,
+                        outcome: DocumentOutcome::AclChanged,
                     });
                 }
                 Step::Failed(reason) => self.fail(report, progress, entry.uri, reason),
@@ -233,13 +257,14 @@ impl Indexer {
         source_id: &str,
         entry: SourceEntry,
         previous: Option<ManifestEntry>,
+        acl: Vec<String>,
     ) -> (SourceEntry, Step) {
         let indexer = self.clone();
         let tenant_id = tenant_id.to_owned();
         let source_id = source_id.to_owned();
         let task_entry = entry.clone();
         let step = tokio::task::spawn_blocking(move || {
-            indexer.prepare_blocking(&tenant_id, &source_id, &task_entry, previous)
+            indexer.prepare_blocking(&tenant_id, &source_id, &task_entry, previous, acl)
         })
         .await
         .unwrap_or_else(|e| Step::Failed(format!("internal error while parsing: {e}")));
@@ -252,6 +277,7 @@ impl Indexer {
         source_id: &str,
         entry: &SourceEntry,
         previous: Option<ManifestEntry>,
+        acl: Vec<String>,
     ) -> Step {
         if entry.size > self.max_document_bytes {
             let err = IngestError::TooLarge {
@@ -266,8 +292,14 @@ impl Indexer {
             Err(e) => return Step::Failed(format!("cannot read: {e}")),
         };
         let hash = content_hash(&bytes);
-        if previous.as_ref().is_some_and(|p| p.content_hash == hash) {
-            return Step::Unchanged;
+        if let Some(previous) = previous.as_ref().filter(|p| p.content_hash == hash) {
+            if previous.acl == acl {
+                return Step::Unchanged;
+            }
+            return Step::AclChanged(Box::new(ManifestEntry {
+                acl,
+                ..previous.clone()
+            }));
         }
         let Some(format) = Format::from_path(&entry.path) else {
             return Step::Failed("unsupported format".into());
@@ -302,6 +334,7 @@ impl Indexer {
             content_hash: hash,
             size_bytes: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
             chunk_count: i64::try_from(chunks.len()).unwrap_or(i64::MAX),
+            acl,
         };
         Step::Ready(Box::new(Prepared {
             entry,
@@ -357,6 +390,7 @@ impl Indexer {
                         chunk_index: chunk.index,
                         text: chunk.text.clone(),
                         page: chunk.page,
+                        acl: prepared.entry.acl.clone(),
                     },
                 });
             }

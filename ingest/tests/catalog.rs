@@ -48,6 +48,7 @@ async fn exercise(catalog: &Catalog) {
         content_hash: "h1".into(),
         size_bytes: 10,
         chunk_count: 2,
+        acl: vec!["hr".into(), "managers".into()],
     };
     catalog
         .record_document("acme", &source.id, &entry)
@@ -66,6 +67,7 @@ async fn exercise(catalog: &Catalog) {
         .unwrap();
     let manifest = catalog.manifest(&source.id).await.unwrap();
     assert_eq!(manifest["a.md"].content_hash, "h2");
+    assert_eq!(manifest["a.md"].acl, ["hr", "managers"], "the ACL round-trips");
     assert_eq!(catalog.document_count("acme").await.unwrap(), 1);
 
     let run = catalog.start_sync_run("acme", &source.id).await.unwrap();

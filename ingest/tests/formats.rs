@@ -346,6 +346,7 @@ async fn folder_sync_skips_broken_documents() {
             min_bm25_score: 0.0,
             min_dense_score: 0.0,
             rrf_k: 60,
+            groups: Vec::new(),
         })
         .await
         .unwrap();

@@ -32,6 +32,7 @@ fn point(
             chunk_index: index,
             text: text.into(),
             page: None,
+            acl: Vec::new(),
         },
     }
 }
@@ -50,6 +51,7 @@ fn query(bm25: &Bm25Encoder, tenant: &str, text: &str, dense: Option<Vec<f32>>) 
         min_bm25_score: 0.0,
         min_dense_score: 0.0,
         rrf_k: 60,
+        groups: Vec::new(),
     }
 }
 
@@ -132,6 +134,44 @@ async fn contract(store: &dyn VectorStore) {
             .unwrap()
             .is_empty()
     );
+
+    // Document ACLs: a restricted document is found only by callers sharing one of its groups;
+    // changing the ACL updates the payload in place.
+    let lathe = |groups: &[&str]| {
+        let mut q = query(&bm25, "a", "lathe spindle", vec([0.0, 1.0, 0.0, 0.0]));
+        q.groups = groups.iter().map(|g| (*g).to_owned()).collect();
+        q
+    };
+    store
+        .set_document_acl("a", "lathe", &["shop-floor".into()])
+        .await
+        .unwrap();
+    let found = |hits: Vec<ragway_ingest::store::Hit>| {
+        hits.iter().any(|h| h.payload.document_id == "lathe")
+    };
+    assert!(
+        !found(store.search(lathe(&[])).await.unwrap()),
+        "no groups: public documents only"
+    );
+    assert!(!found(store.search(lathe(&["hr"])).await.unwrap()));
+    let hits = store.search(lathe(&["hr", "shop-floor"])).await.unwrap();
+    assert!(found(hits.clone()));
+    assert_eq!(hits[0].payload.acl, ["shop-floor"]);
+    assert!(
+        store
+            .search(lathe(&["hr"]))
+            .await
+            .unwrap()
+            .iter()
+            .all(|h| h.payload.acl.is_empty()),
+        "public documents stay visible to every group"
+    );
+    store.set_document_acl("a", "lathe", &[]).await.unwrap();
+    assert!(
+        found(store.search(lathe(&[])).await.unwrap()),
+        "public again"
+    );
+    assert_eq!(store.count("a").await.unwrap(), 3, "nothing re-written");
 
     // Upserting the same ids replaces; deleting a document's tail keeps its head.
     store

@@ -89,3 +89,111 @@ async fn hybrid_retrieval_with_retried_embeddings() {
         report.failures[0].reason
     );
 }
+
+/// The query-embedding cache embeds a question once per tenant; the retrieval cache answers a
+/// repeated query of the same index generation without searching; a sync that changes the
+/// index starts afresh. Both count hits and misses on `/metrics`.
+#[tokio::test]
+async fn query_vectors_and_results_are_cached_per_tenant_and_generation() {
+    let fake = FakeOpenAi::start(FakeOptions::default()).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = test_config(&tmp.path().join("data"));
+    config.embeddings = Some(embedder_config(&fake));
+    let gateway = Gateway::start(config).await.unwrap();
+    let key = gateway.tenant_with_key("acme").await.unwrap();
+    let other = gateway.tenant_with_key("globex").await.unwrap();
+    let docs = tmp.path().join("docs");
+    ragway_tests::harness::copy_dir(&handbook_dir(), &docs).unwrap();
+    gateway.sync("acme", "handbook", &docs).await.unwrap();
+    gateway.sync("globex", "handbook", &docs).await.unwrap();
+    let metric = |text: &str, series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    let metrics = || async {
+        reqwest::get(format!("{}/metrics", gateway.base_url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let ask = |key: String| {
+        let url = gateway.base_url.clone();
+        async move {
+            // no-cache bypasses the answer cache only: retrieval still goes through its caches.
+            let response = reqwest::Client::new()
+                .post(format!("{url}/api/v1/ask"))
+                .bearer_auth(key)
+                .header("cache-control", "no-cache")
+                .json(&json!({"question": "How do I connect to the VPN from home?"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+        }
+    };
+
+    let before = fake.embedding_requests();
+    ask(key.clone()).await;
+    assert_eq!(
+        fake.embedding_requests(),
+        before + 1,
+        "the question is embedded once"
+    );
+    ask(key.clone()).await;
+    assert_eq!(
+        fake.embedding_requests(),
+        before + 1,
+        "then the results come from the cache"
+    );
+    let text = metrics().await;
+    assert_eq!(
+        metric(&text, "ragway_cache_hits_total{cache=\"retrieval\"}"),
+        1.0
+    );
+    assert_eq!(
+        metric(&text, "ragway_cache_misses_total{cache=\"retrieval\"}"),
+        1.0
+    );
+
+    ask(other).await;
+    assert_eq!(
+        fake.embedding_requests(),
+        before + 2,
+        "another tenant embeds its own"
+    );
+
+    std::fs::write(
+        docs.join("vpn-news.md"),
+        "# VPN news\nThe VPN gateway moves next week.\n",
+    )
+    .unwrap();
+    assert!(
+        gateway
+            .sync("acme", "handbook", &docs)
+            .await
+            .unwrap()
+            .index_changed()
+    );
+    ask(key).await;
+    let text = metrics().await;
+    assert_eq!(
+        metric(&text, "ragway_cache_misses_total{cache=\"retrieval\"}"),
+        3.0,
+        "a new generation is a miss"
+    );
+    assert_eq!(
+        metric(&text, "ragway_cache_hits_total{cache=\"query_embedding\"}"),
+        1.0,
+        "the new generation still reuses the question's vector"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "ragway_cache_misses_total{cache=\"query_embedding\"}"
+        ),
+        2.0
+    );
+}

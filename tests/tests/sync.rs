@@ -20,6 +20,7 @@ async fn hits_for(gateway: &Gateway, tenant: &str, text: &str) -> Vec<String> {
         min_bm25_score: 0.0,
         min_dense_score: 0.0,
         rrf_k: 60,
+        groups: Vec::new(),
     };
     let hits = gateway.state.store.search(query).await.unwrap();
     hits.into_iter().map(|h| h.payload.uri).collect()

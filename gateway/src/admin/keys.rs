@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ragway_ingest::catalog::ApiKeyRecord;
+use ragway_ingest::catalog::{ApiKeyRecord, NewApiKey};
 use serde::{Deserialize, Serialize};
 
 use crate::http::errors::ErrorBody;
@@ -25,6 +25,10 @@ pub struct ApiKeyView {
     pub revoked_at: Option<String>,
     /// `active`, `expired` or `revoked`.
     pub status: &'static str,
+    /// The user the key acts as (absent: the key itself).
+    pub user_id: Option<String>,
+    /// The groups its caller belongs to: documents restricted to other groups stay invisible.
+    pub groups: Vec<String>,
 }
 
 impl From<ApiKeyRecord> for ApiKeyView {
@@ -49,6 +53,8 @@ impl From<ApiKeyRecord> for ApiKeyView {
             last_used_at: k.last_used_at,
             revoked_at: k.revoked_at,
             status,
+            user_id: k.user_id,
+            groups: k.groups,
         }
     }
 }
@@ -60,6 +66,12 @@ pub struct CreateKey {
     pub name: String,
     /// The key stops working after this many days (default: never).
     pub expires_in_days: Option<u32>,
+    /// Bind the key to a user (usage and conversations are then that user's).
+    pub user_id: Option<String>,
+    /// The groups the key's caller belongs to, for document ACLs (default: none — only documents
+    /// open to the whole tenant).
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 /// A new key: `secret` is shown only in this response.
@@ -115,10 +127,22 @@ pub async fn create(
         ),
         None => None,
     };
-    let key = state
-        .catalog
-        .create_api_key_expiring(&id, name, expires_at.as_deref())
-        .await?;
+    for group in &body.groups {
+        ragway_ingest::source::validate_group(group)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    }
+    let user_id = body
+        .user_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty());
+    let new = NewApiKey {
+        name,
+        expires_at: expires_at.as_deref(),
+        user_id,
+        groups: &body.groups,
+    };
+    let key = state.catalog.create_api_key_with(&id, &new).await?;
     tracing::info!(tenant = %id, key = %key.record.id, admin_key = %admin.key.id, "API key created");
     let created = CreatedKey {
         key: key.record.into(),

@@ -208,6 +208,7 @@ mod tests {
                 chunk_index: 0,
                 text: text.into(),
                 page: None,
+                acl: Vec::new(),
             },
         }
     }

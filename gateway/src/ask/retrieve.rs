@@ -154,6 +154,7 @@ impl Retriever {
             min_bm25_score: self.config.min_bm25_score,
             min_dense_score: self.config.min_dense_score,
             rrf_k: self.config.rrf_k,
+            groups: principal.groups.clone(),
         };
         let hits = self.store.search(query).await?;
         if let (Some(caches), Some(key)) = (&self.caches, result_key) {

@@ -45,6 +45,12 @@ pub enum KeysCommand {
         /// The key stops working after this many days (default: never).
         #[arg(long)]
         expires_in_days: Option<u32>,
+        /// Bind the key to a user id (its usage and conversations are that user's).
+        #[arg(long)]
+        user: Option<String>,
+        /// A group the key's caller belongs to, for document ACLs (repeat for several).
+        #[arg(long = "group")]
+        groups: Vec<String>,
     },
     /// List a tenant's keys (ids and names, never the secrets).
     List {
@@ -169,14 +175,20 @@ pub async fn keys(config: Config, command: KeysCommand) -> Result<(), GatewayErr
             tenant,
             name,
             expires_in_days,
+            user,
+            groups,
         } => {
             let expires_at = expires_in_days.map(|days| {
                 (chrono::Utc::now() + chrono::Duration::days(i64::from(days)))
                     .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             });
-            let key = catalog
-                .create_api_key_expiring(&tenant, &name, expires_at.as_deref())
-                .await?;
+            let new = ragway_ingest::catalog::NewApiKey {
+                name: &name,
+                expires_at: expires_at.as_deref(),
+                user_id: user.as_deref(),
+                groups: &groups,
+            };
+            let key = catalog.create_api_key_with(&tenant, &new).await?;
             out(format!(
                 "created API key {} ({}) for tenant {}",
                 key.record.id, key.record.name, tenant

@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use ragway_ingest::SyncReport;
-use ragway_ingest::source::FolderSourceConfig;
+use ragway_ingest::source::{AclConfig, AclRule, FolderSourceConfig};
 use ragway_ingest::sync::{DocumentOutcome, SyncEvent};
 
 use super::out;
@@ -25,6 +25,13 @@ pub struct IngestArgs {
     /// Skip files matching these globs.
     #[arg(long)]
     exclude: Vec<String>,
+    /// Only members of this group may see the documents (repeat for several; default: the whole
+    /// tenant). Per-path rules (`--acl`) take precedence.
+    #[arg(long = "group")]
+    groups: Vec<String>,
+    /// A per-path rule `GLOB=group1,group2`, e.g. `--acl 'hr/**=hr,managers'` (first match wins).
+    #[arg(long = "acl", value_parser = parse_acl_rule)]
+    acl: Vec<AclRule>,
     /// Folder to sync.
     dir: PathBuf,
 }
@@ -39,10 +46,33 @@ pub async fn run(config: Config, args: IngestArgs) -> Result<(), GatewayError> {
     let globs = FolderSourceConfig {
         include: args.include,
         exclude: args.exclude,
+        acl: AclConfig {
+            groups: args.groups,
+            rules: args.acl,
+        },
     };
     let report = sync_folder(&state, &args.tenant, &source, &args.dir, &globs).await?;
     print_summary(&report);
     Ok(())
+}
+
+fn parse_acl_rule(rule: &str) -> Result<AclRule, String> {
+    let (pattern, groups) = rule
+        .split_once('=')
+        .ok_or_else(|| format!("`{rule}`: expected GLOB=group1,group2"))?;
+    let groups: Vec<String> = groups
+        .split(',')
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if pattern.trim().is_empty() || groups.is_empty() {
+        return Err(format!("`{rule}`: expected GLOB=group1,group2"));
+    }
+    Ok(AclRule {
+        pattern: pattern.trim().to_owned(),
+        groups,
+    })
 }
 
 pub fn folder_name(dir: &Path) -> String {
@@ -98,6 +128,12 @@ pub fn print_summary(report: &SyncReport) {
         report.bytes as f64 / 1_000_000.0,
         report.generation,
     ));
+    if report.acl_changed > 0 {
+        out(format!(
+            "access changed for {} document(s) (updated in place, nothing re-indexed)",
+            report.acl_changed
+        ));
+    }
     if report.unsupported > 0 {
         out(format!(
             "skipped {} file(s) of unsupported formats",

@@ -84,10 +84,13 @@ impl FromRequestParts<AppState> for Principal {
                 }
             });
         }
+        // A key bound to a user acts as that user, with its groups (document ACLs).
         Ok(Self {
             tenant_id: record.tenant_id,
-            user_id: format!("key:{}", record.id),
-            groups: Vec::new(),
+            user_id: record
+                .user_id
+                .unwrap_or_else(|| format!("key:{}", record.id)),
+            groups: record.groups,
         })
     }
 }

@@ -17,13 +17,15 @@ pub struct ManifestEntry {
     pub content_hash: String,
     pub size_bytes: i64,
     pub chunk_count: i64,
+    /// Groups that may see the document (sorted; empty: the whole tenant).
+    pub acl: Vec<String>,
 }
 
 impl Catalog {
     /// The source's manifest keyed by uri.
     pub async fn manifest(&self, source_id: &str) -> Result<HashMap<String, ManifestEntry>> {
         let rows = sqlx::query(
-            "SELECT id, uri, title, mime, content_hash, size_bytes, chunk_count FROM documents WHERE source_id = $1",
+            "SELECT id, uri, title, mime, content_hash, size_bytes, chunk_count, acl FROM documents WHERE source_id = $1",
         )
         .bind(source_id)
         .fetch_all(self.pool())
@@ -38,6 +40,7 @@ impl Catalog {
                 content_hash: row.try_get("content_hash")?,
                 size_bytes: row.try_get("size_bytes")?,
                 chunk_count: row.try_get("chunk_count")?,
+                acl: serde_json::from_str(&row.try_get::<String, _>("acl")?).unwrap_or_default(),
             };
             manifest.insert(entry.uri.clone(), entry);
         }
@@ -57,8 +60,8 @@ impl Catalog {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO documents (id, tenant_id, source_id, uri, title, mime, content_hash, size_bytes, chunk_count, indexed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO documents (id, tenant_id, source_id, uri, title, mime, content_hash, size_bytes, chunk_count, indexed_at, acl) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&entry.document_id)
         .bind(tenant_id)
@@ -70,6 +73,7 @@ impl Catalog {
         .bind(entry.size_bytes)
         .bind(entry.chunk_count)
         .bind(now())
+        .bind(serde_json::to_string(&entry.acl).unwrap_or_else(|_| "[]".into()))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

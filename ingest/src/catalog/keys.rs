@@ -21,6 +21,20 @@ pub struct ApiKeyRecord {
     pub expires_at: Option<String>,
     pub last_used_at: Option<String>,
     pub revoked_at: Option<String>,
+    /// The user the key acts as (None: the key itself, `key:<id>`).
+    pub user_id: Option<String>,
+    /// Groups the key's caller belongs to (document ACLs).
+    pub groups: Vec<String>,
+}
+
+/// What a new key is: its name, expiry and the identity it carries.
+#[derive(Debug, Clone, Default)]
+pub struct NewApiKey<'a> {
+    pub name: &'a str,
+    /// RFC 3339; None: never expires.
+    pub expires_at: Option<&'a str>,
+    pub user_id: Option<&'a str>,
+    pub groups: &'a [String],
 }
 
 /// A freshly created key: `secret` is shown once and never stored.
@@ -58,35 +72,55 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<ApiKeyRecord> {
         expires_at: row.try_get("expires_at")?,
         last_used_at: row.try_get("last_used_at")?,
         revoked_at: row.try_get("revoked_at")?,
+        user_id: row.try_get("user_id")?,
+        groups: serde_json::from_str(&row.try_get::<String, _>("groups")?).unwrap_or_default(),
     })
 }
 
-const COLUMNS: &str = "id, tenant_id, name, created_at, expires_at, last_used_at, revoked_at";
+const COLUMNS: &str =
+    "id, tenant_id, name, created_at, expires_at, last_used_at, revoked_at, user_id, groups";
 
 impl Catalog {
     pub async fn create_api_key(&self, tenant_id: &str, name: &str) -> Result<GeneratedKey> {
-        self.create_api_key_expiring(tenant_id, name, None).await
+        let key = NewApiKey {
+            name,
+            ..NewApiKey::default()
+        };
+        self.create_api_key_with(tenant_id, &key).await
     }
 
-    /// A key that stops working at `expires_at` (RFC 3339), or never.
-    pub async fn create_api_key_expiring(
+    /// A key with an expiry and/or an identity (user and groups for document ACLs).
+    pub async fn create_api_key_with(
         &self,
         tenant_id: &str,
-        name: &str,
-        expires_at: Option<&str>,
+        new: &NewApiKey<'_>,
     ) -> Result<GeneratedKey> {
         self.require_tenant(tenant_id).await?;
+        for group in new.groups {
+            crate::source::validate_group(group)?;
+        }
+        let mut groups = new.groups.to_vec();
+        groups.sort();
+        groups.dedup();
+        let groups = serde_json::to_string(&groups)
+            .map_err(|e| IngestError::Config(format!("cannot store groups: {e}")))?;
+        let name = new.name;
         let id = random_string(8).to_ascii_lowercase();
         let secret = format!("{PREFIX}{id}_{}", random_string(32));
-        sqlx::query("INSERT INTO api_keys (id, tenant_id, name, key_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(&id)
-            .bind(tenant_id)
-            .bind(name)
-            .bind(hash_key(&secret))
-            .bind(now())
-            .bind(expires_at)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "INSERT INTO api_keys (id, tenant_id, name, key_hash, created_at, expires_at, user_id, groups) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&id)
+        .bind(tenant_id)
+        .bind(name)
+        .bind(hash_key(&secret))
+        .bind(now())
+        .bind(new.expires_at)
+        .bind(new.user_id)
+        .bind(groups)
+        .execute(self.pool())
+        .await?;
         let record = self
             .api_key(&id)
             .await?

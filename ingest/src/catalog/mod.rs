@@ -14,7 +14,7 @@ mod usage;
 pub use admin_keys::AdminKeyRecord;
 pub use conversations::StoredTurn;
 pub use documents::ManifestEntry;
-pub use keys::{ApiKeyRecord, GeneratedKey};
+pub use keys::{ApiKeyRecord, GeneratedKey, NewApiKey};
 pub use sources::SourceRecord;
 pub use sync_runs::SyncRunRecord;
 pub use tenants::{Tenant, TenantDeletion, validate_tenant_id};
@@ -68,6 +68,7 @@ fn migrator() -> Migrator {
             "usage_and_admin_keys",
             include_str!("../../migrations/0003_usage_and_admin_keys.sql"),
         ),
+        migration(4, "acls", include_str!("../../migrations/0004_acls.sql")),
     ];
     Migrator {
         migrations: Cow::Owned(migrations),

@@ -17,6 +17,8 @@ pub struct FolderSourceConfig {
     /// Globs relative to the root; empty means every file of a supported format.
     pub include: Vec<String>,
     pub exclude: Vec<String>,
+    /// Who may see the documents (default groups and per-path rules).
+    pub acl: super::AclConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -164,6 +166,7 @@ mod tests {
         std::os::unix::fs::symlink(dir.path().join("secret.md"), root.join("link.md")).unwrap();
 
         let config = FolderSourceConfig {
+            acl: Default::default(),
             include: vec![],
             exclude: vec!["**/draft.md".into()],
         };
@@ -175,6 +178,7 @@ mod tests {
         assert_eq!(listing.errors[0].0, "link.md");
 
         let only_it = FolderSourceConfig {
+            acl: Default::default(),
             include: vec!["it/**".into()],
             exclude: vec![],
         };

@@ -1,7 +1,9 @@
 //! Sources list a tenant's documents and read their bytes.
 
+mod acl;
 mod folder;
 
+pub use acl::{Acl, AclConfig, AclRule, validate_group};
 pub use folder::{FolderSource, FolderSourceConfig};
 
 use std::path::PathBuf;

@@ -10,10 +10,11 @@ use qdrant_edge::external::uuid::Uuid as EdgeUuid;
 use qdrant_edge::{
     Condition, CountRequest, CreateIndex, Distance, EdgeConfigBuilder, EdgeShard,
     EdgeSparseVectorParamsBuilder, EdgeVectorParamsBuilder, FieldCondition, FieldIndexOperations,
-    Filter, Fusion, JsonPath, KeywordIndexParams, Match, Modifier, NamedQuery, PayloadFieldSchema,
-    PayloadSchemaParams, PointId, PointInsertOperations, PointOperations, PointStruct, Prefetch,
-    QueryEnum, QueryRequest, Range, ScoredPoint, ScoringQuery, SparseVector, UpdateOperation,
-    Vector, VectorInternal, Vectors, WithPayloadInterface, WithVector,
+    Filter, Fusion, IsEmptyCondition, JsonPath, KeywordIndexParams, Match, Modifier, NamedQuery,
+    Payload, PayloadFieldSchema, PayloadOps, PayloadSchemaParams, PointId, PointInsertOperations,
+    PointOperations, PointStruct, Prefetch, QueryEnum, QueryRequest, Range, ScoredPoint,
+    ScoringQuery, SetPayloadOp, SparseVector, UpdateOperation, Vector, VectorInternal, Vectors,
+    WithPayloadInterface, WithVector,
 };
 
 use super::{BM25, ChunkPayload, ChunkPoint, DENSE, Hit, SearchQuery, Sparse, VectorStore};
@@ -107,6 +108,12 @@ impl EdgeStore {
             create_keyword_index(&shard, "document_id", false)?;
             shard
         };
+        // Indexes made before document ACLs existed get the `acl` index on first open.
+        let acl_field = json_path(ACL)?;
+        if !shard.info().payload_schema.contains_key(&acl_field) {
+            create_keyword_index(&shard, ACL, false)?;
+            shard.flush();
+        }
         let stored_dense = shard.config().vectors.get(DENSE).map(|p| p.size);
         match (dense, stored_dense) {
             (Some(wanted), Some(stored)) if wanted != stored => {
@@ -189,8 +196,26 @@ fn keyword(field: &str, value: &str) -> Result<Condition> {
     )))
 }
 
+/// The payload field holding a chunk's document ACL.
+const ACL: &str = "acl";
+
 fn tenant_filter(tenant_id: &str) -> Result<Filter> {
     Ok(Filter::new_must(keyword("tenant_id", tenant_id)?))
+}
+
+/// The tenant's chunks that `groups` may see: those with no ACL (the whole tenant), or whose
+/// ACL shares a group with the caller.
+fn visible_filter(tenant_id: &str, groups: &[String]) -> Result<Filter> {
+    let mut filter = tenant_filter(tenant_id)?;
+    let mut should = vec![Condition::IsEmpty(IsEmptyCondition::from(json_path(ACL)?))];
+    if !groups.is_empty() {
+        should.push(Condition::Field(FieldCondition::new_match(
+            json_path(ACL)?,
+            Match::from(groups.to_vec()),
+        )));
+    }
+    filter.should = Some(should);
+    Ok(filter)
 }
 
 fn sparse_vector(sparse: &Sparse) -> SparseVector {
@@ -235,7 +260,7 @@ fn nearest(vector: VectorInternal, using: &str) -> ScoringQuery {
 }
 
 fn build_query(query: &SearchQuery, dense_enabled: bool) -> Result<Option<QueryRequest>> {
-    let filter = tenant_filter(&query.tenant_id)?;
+    let filter = visible_filter(&query.tenant_id, &query.groups)?;
     let bm25 = (!query.sparse.is_empty())
         .then(|| nearest(VectorInternal::Sparse(sparse_vector(&query.sparse)), BM25));
     let dense = query
@@ -327,6 +352,28 @@ impl VectorStore for EdgeStore {
     async fn delete_tenant(&self, tenant_id: &str) -> Result<()> {
         let op = PointOperations::DeletePointsByFilter(tenant_filter(tenant_id)?);
         self.write(UpdateOperation::PointOperation(op)).await
+    }
+
+    async fn set_document_acl(
+        &self,
+        tenant_id: &str,
+        document_id: &str,
+        acl: &[String],
+    ) -> Result<()> {
+        let mut filter = tenant_filter(tenant_id)?;
+        filter
+            .must
+            .get_or_insert_with(Vec::new)
+            .push(keyword("document_id", document_id)?);
+        let mut payload = serde_json::Map::new();
+        payload.insert(ACL.to_owned(), serde_json::json!(acl));
+        let op = PayloadOps::SetPayload(SetPayloadOp {
+            payload: Payload(payload),
+            points: None,
+            filter: Some(filter),
+            key: None,
+        });
+        self.write(UpdateOperation::PayloadOperation(op)).await
     }
 
     async fn search(&self, query: SearchQuery) -> Result<Vec<Hit>> {

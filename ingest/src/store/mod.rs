@@ -40,6 +40,9 @@ pub struct ChunkPayload {
     /// still read; omitted when absent so payloads of page-less formats are unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<u32>,
+    /// Groups that may see the chunk (empty or absent: every member of the tenant).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acl: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -64,6 +67,8 @@ pub struct SearchQuery {
     /// Minimum cosine similarity (the relevance cut for dense matches).
     pub min_dense_score: f32,
     pub rrf_k: usize,
+    /// The caller's groups: only chunks public to the tenant or shared with one of these match.
+    pub groups: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -86,6 +91,13 @@ pub trait VectorStore: Send + Sync + std::fmt::Debug {
         from_index: usize,
     ) -> Result<()>;
     async fn delete_tenant(&self, tenant_id: &str) -> Result<()>;
+    /// Sets the groups that may see a document's chunks (payload only: nothing is re-embedded).
+    async fn set_document_acl(
+        &self,
+        tenant_id: &str,
+        document_id: &str,
+        acl: &[String],
+    ) -> Result<()>;
     async fn search(&self, query: SearchQuery) -> Result<Vec<Hit>>;
     async fn count(&self, tenant_id: &str) -> Result<usize>;
 }
