@@ -13,7 +13,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::admin;
-use crate::channels::{openai, rest};
+use crate::channels::{openai, rest, slack, teams};
 use crate::http::errors::error_envelope;
 use crate::http::{health, metrics, openapi};
 use crate::state::AppState;
@@ -48,6 +48,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/models", get(openai::models))
+        .route("/slack/events", post(slack::events_handler))
+        .route("/slack/commands", post(slack::commands_handler))
+        .route("/slack/interactivity", post(slack::interactivity_handler))
+        .route("/api/messages", post(teams::messages_handler))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz));

@@ -13,6 +13,8 @@ use ragway_ingest::embed::{Bm25Config, OpenAiEmbedderConfig};
 use serde::Deserialize;
 
 pub use crate::ask::cache::CacheConfig;
+pub use crate::channels::slack::SlackConfig;
+pub use crate::channels::teams::TeamsConfig;
 use crate::error::GatewayError;
 pub use crate::limits::LimitsConfig;
 
@@ -36,6 +38,10 @@ pub struct Config {
     pub cache: CacheConfig,
     pub embeddings: Option<OpenAiEmbedderConfig>,
     pub llm: Option<LlmConfig>,
+    /// The Slack bot (absent: off).
+    pub slack: Option<SlackConfig>,
+    /// The Microsoft Teams bot (absent: off).
+    pub teams: Option<TeamsConfig>,
 }
 
 impl Default for Config {
@@ -56,6 +62,8 @@ impl Default for Config {
             cache: CacheConfig::default(),
             embeddings: None,
             llm: None,
+            slack: None,
+            teams: None,
         }
     }
 }

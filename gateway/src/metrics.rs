@@ -31,6 +31,16 @@ pub struct RouteLabels {
     pub status: u16,
 }
 
+/// What happened to one event a chat bot received (Slack, Teams).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BotLabels {
+    /// `slack` or `teams`.
+    pub channel: String,
+    /// `answered`, `refused`, `failed`, `delivery_failed`, `rejected`, `duplicate`, `ignored`,
+    /// `unknown_workspace`, `feedback`, …
+    pub outcome: String,
+}
+
 type DurationFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 #[derive(Debug)]
@@ -44,6 +54,7 @@ pub struct Metrics {
     pub cache_misses: Family<CacheLabels, Counter>,
     pub cache_evictions: Family<CacheLabels, Counter>,
     pub request_seconds: DurationFamily,
+    pub bot_events: Family<BotLabels, Counter>,
 }
 
 fn duration_histogram() -> Histogram {
@@ -64,6 +75,7 @@ impl Metrics {
             cache_misses: Family::default(),
             cache_evictions: Family::default(),
             request_seconds: Family::new_with_constructor(duration_histogram),
+            bot_events: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -102,6 +114,11 @@ impl Metrics {
             "http_request_duration_seconds",
             "Time to the response head, by route and status",
             metrics.request_seconds.clone(),
+        );
+        registry.register(
+            "bot_events",
+            "Events the Slack and Teams bots received, by what became of them",
+            metrics.bot_events.clone(),
         );
         Self {
             registry,

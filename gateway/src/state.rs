@@ -42,6 +42,8 @@ pub struct AppState {
     pub key_touches: Arc<KeyTouches>,
     /// Background work (key bookkeeping, streams) that shutdown waits for.
     pub tasks: TaskTracker,
+    /// The Slack and Teams bots (when configured) and their clock.
+    pub bots: crate::channels::bots::Bots,
 }
 
 impl AppState {
@@ -78,6 +80,7 @@ impl AppState {
             max_document_bytes: config.ingest.max_document_bytes,
         };
         let limiter = config.limits.limiter().await?;
+        let bots = crate::channels::bots::Bots::from_env(&config)?;
         let metrics = Arc::new(Metrics::new(limiter.backend_errors()));
         let retriever = Retriever::new(
             Arc::clone(&store),
@@ -103,6 +106,7 @@ impl AppState {
             profiles,
             prompts,
             tasks: TaskTracker::new(),
+            bots,
         })
     }
 

@@ -67,7 +67,11 @@ async fn exercise(catalog: &Catalog) {
         .unwrap();
     let manifest = catalog.manifest(&source.id).await.unwrap();
     assert_eq!(manifest["a.md"].content_hash, "h2");
-    assert_eq!(manifest["a.md"].acl, ["hr", "managers"], "the ACL round-trips");
+    assert_eq!(
+        manifest["a.md"].acl,
+        ["hr", "managers"],
+        "the ACL round-trips"
+    );
     assert_eq!(catalog.document_count("acme").await.unwrap(), 1);
 
     let run = catalog.start_sync_run("acme", &source.id).await.unwrap();
@@ -222,6 +226,46 @@ async fn usage_and_admin_keys(catalog: &Catalog) {
     );
 }
 
+/// A rating per tenant, channel, answer message and user: clicking again replaces it; tenants
+/// never see each other's; deleting the tenant deletes its feedback.
+async fn feedback(catalog: &Catalog) {
+    use ragway_ingest::catalog::{Feedback, Rating};
+    catalog.create_tenant("globex", "Globex").await.unwrap();
+    let rating = |tenant: &str, message: &str, rating, comment: Option<&str>| Feedback {
+        tenant_id: tenant.into(),
+        channel: "slack".into(),
+        message_id: message.into(),
+        user_id: "slack:T1:U1".into(),
+        rating,
+        comment: comment.map(str::to_owned),
+        created_at: String::new(),
+    };
+    catalog
+        .record_feedback(&rating("acme", "C1:1.0", Rating::Up, None))
+        .await
+        .unwrap();
+    catalog
+        .record_feedback(&rating("acme", "C1:1.0", Rating::Down, Some("out of date")))
+        .await
+        .unwrap();
+    catalog
+        .record_feedback(&rating("globex", "C9:2.0", Rating::Up, None))
+        .await
+        .unwrap();
+    let stored = catalog.feedback("acme", 10).await.unwrap();
+    assert_eq!(
+        stored.len(),
+        1,
+        "one rating per user and answer: {stored:?}"
+    );
+    assert_eq!(stored[0].rating, Rating::Down);
+    assert_eq!(stored[0].comment.as_deref(), Some("out of date"));
+    assert!(!stored[0].created_at.is_empty());
+    assert_eq!(catalog.feedback("globex", 10).await.unwrap().len(), 1);
+    catalog.delete_tenant("globex").await.unwrap();
+    assert!(catalog.feedback("globex", 10).await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn sqlite_catalog() {
     let dir = tempfile::tempdir().unwrap();
@@ -229,6 +273,7 @@ async fn sqlite_catalog() {
     let catalog = Catalog::connect(&url).await.unwrap();
     exercise(&catalog).await;
     usage_and_admin_keys(&catalog).await;
+    feedback(&catalog).await;
     // Re-opening runs no migration twice and keeps the data.
     let again = Catalog::connect(&url).await.unwrap();
     assert_eq!(again.tenants().await.unwrap().len(), 1);
@@ -253,6 +298,7 @@ async fn postgres_catalog() {
     let catalog = Catalog::connect(&format!("{server}/{name}")).await.unwrap();
     exercise(&catalog).await;
     usage_and_admin_keys(&catalog).await;
+    feedback(&catalog).await;
     catalog.pool().close().await;
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .execute(&mut admin)

@@ -56,7 +56,11 @@ impl Drop for Gateway {
 
 impl Gateway {
     pub async fn start(config: Config) -> Result<Self, Box<dyn std::error::Error>> {
-        let state = AppState::open(config).await?;
+        Self::serve(AppState::open(config).await?).await
+    }
+
+    /// Serves a state the test opened (and adjusted) itself.
+    pub async fn serve(state: AppState) -> Result<Self, Box<dyn std::error::Error>> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let router = app(state.clone());

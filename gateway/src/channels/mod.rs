@@ -1,8 +1,12 @@
 //! Channel adapters: each turns its wire request into an `AskRequest` and the event stream into
 //! its wire format. Nothing else knows a channel's protocol.
 
+pub mod bots;
+pub mod chat;
 pub mod openai;
 pub mod rest;
+pub mod slack;
+pub mod teams;
 
 use crate::http::{ApiError, Principal};
 use crate::limits::{RateStatus, StreamPermit};

@@ -5,6 +5,7 @@
 pub mod admin_keys;
 mod conversations;
 mod documents;
+mod feedback;
 pub mod keys;
 mod sources;
 mod sync_runs;
@@ -14,6 +15,7 @@ mod usage;
 pub use admin_keys::AdminKeyRecord;
 pub use conversations::StoredTurn;
 pub use documents::ManifestEntry;
+pub use feedback::{Feedback, Rating};
 pub use keys::{ApiKeyRecord, GeneratedKey, NewApiKey};
 pub use sources::SourceRecord;
 pub use sync_runs::SyncRunRecord;
@@ -69,6 +71,11 @@ fn migrator() -> Migrator {
             include_str!("../../migrations/0003_usage_and_admin_keys.sql"),
         ),
         migration(4, "acls", include_str!("../../migrations/0004_acls.sql")),
+        migration(
+            5,
+            "feedback",
+            include_str!("../../migrations/0005_feedback.sql"),
+        ),
     ];
     Migrator {
         migrations: Cow::Owned(migrations),

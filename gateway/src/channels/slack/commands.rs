@@ -1,0 +1,124 @@
+//! `POST /slack/commands`: the `/ask <question>` slash command. Acknowledged at once; the answer
+//! is posted to the command's `response_url` (allow-listed host) when it is complete.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::config::SlackWorkspace;
+use super::{CHANNEL, SlackBot, authenticate, blocks, identity};
+use crate::ask::AskEvent;
+use crate::channels::bots::count;
+use crate::channels::chat::{self, ChatQuestion};
+use crate::http::ApiError;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+struct SlashCommand {
+    team_id: String,
+    channel_id: String,
+    user_id: String,
+    #[serde(default)]
+    text: String,
+    response_url: String,
+    #[serde(default)]
+    trigger_id: String,
+}
+
+fn ephemeral(text: &str) -> Response {
+    Json(json!({"response_type": "ephemeral", "text": text})).into_response()
+}
+
+pub async fn commands_handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let bot = authenticate(&state, &headers, &body)?;
+    let command: SlashCommand = serde_urlencoded::from_bytes(&body)
+        .map_err(|e| ApiError::bad_request(format!("malformed Slack command: {e}")))?;
+    let Some((workspace, token)) = bot.workspace(&command.team_id) else {
+        tracing::warn!(team = %command.team_id, "a slash command from a workspace that is not configured");
+        count(&state.metrics, CHANNEL, "unknown_workspace");
+        return Ok(ephemeral(
+            "This Slack workspace is not connected to ragway yet; please ask your administrator.",
+        ));
+    };
+    let question = command.text.trim().to_owned();
+    if question.is_empty() {
+        count(&state.metrics, CHANNEL, "ignored");
+        return Ok(ephemeral(
+            "Usage: `/ask <your question>`, e.g. `/ask How do I connect to the VPN?`",
+        ));
+    }
+    if !bot.response_url_allowed(&command.response_url) {
+        tracing::warn!(response_url = %command.response_url, "refused a slash command's response_url (not an allowed host)");
+        count(&state.metrics, CHANNEL, "rejected");
+        return Ok(ephemeral(
+            "Sorry, I can't answer this command: its reply address is not allowed (see slack.response_url_hosts).",
+        ));
+    }
+    let (workspace, token) = (workspace.clone(), token.to_owned());
+    let task_state = state.clone();
+    state.tasks.spawn(async move {
+        answer_command(task_state, bot, workspace, token, command, question).await;
+    });
+    Ok(ephemeral("Searching your documents…"))
+}
+
+async fn answer_command(
+    state: AppState,
+    bot: Arc<SlackBot>,
+    workspace: SlackWorkspace,
+    token: String,
+    command: SlashCommand,
+    text: String,
+) {
+    let principal =
+        identity::principal(&bot, &workspace, &token, &command.team_id, &command.user_id).await;
+    let question = ChatQuestion {
+        principal,
+        channel: CHANNEL,
+        // Each command stands alone: it has no thread to continue.
+        thread: format!("command:{}:{}", command.channel_id, command.trigger_id),
+        text: text.clone(),
+    };
+    let reply = match chat::begin(&state, question).await {
+        Ok(mut answer) => {
+            let mut shown = String::new();
+            let mut reply = None;
+            while let Some(event) = answer.next().await {
+                match event {
+                    AskEvent::Delta { text } => shown.push_str(&text),
+                    AskEvent::Done { citations, .. } => {
+                        let mut blocks = vec![json!({"type": "context", "elements": [
+                            {"type": "mrkdwn", "text": format!("_{}_", blocks::mrkdwn(&text))}]})];
+                        blocks.extend(blocks::answer_blocks(&shown, &citations));
+                        reply = Some(json!({"response_type": bot.config.command_response_type,
+                            "text": blocks::mrkdwn(&shown), "blocks": blocks}));
+                    }
+                    AskEvent::Error { code, .. } => {
+                        reply = Some(warning(&chat::failure_message(&code)));
+                    }
+                    AskEvent::Sources { .. } => {}
+                }
+            }
+            reply.unwrap_or_else(|| warning(&chat::failure_message("internal_error")))
+        }
+        Err(message) => warning(&message),
+    };
+    if let Err(err) = bot.api.respond(&command.response_url, &reply).await {
+        tracing::error!(%err, "could not post the slash command's answer to Slack");
+        count(&state.metrics, CHANNEL, "delivery_failed");
+    }
+}
+
+fn warning(message: &str) -> Value {
+    json!({"response_type": "ephemeral", "text": format!("⚠️ {message}")})
+}

@@ -1,0 +1,246 @@
+//! The Microsoft Teams channel (Bot Framework): `POST /api/messages`. The bearer token is
+//! validated before the activity is trusted, the activity is bound to it (service URL, channel
+//! endorsement), its `serviceUrl` must be allow-listed and its organisation configured. Messages
+//! are acknowledged at once and answered on a tracked background task; feedback invokes are
+//! stored and answered synchronously. Wire contract: shared/specs/channels.md §2.
+
+mod activity;
+mod answer;
+mod citations;
+pub mod config;
+mod connector;
+mod jwt;
+mod keys;
+mod token;
+
+pub use config::{TeamsConfig, TeamsTenant};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use ragway_ingest::catalog::{Feedback, Rating};
+use serde_json::{Value, json};
+
+use self::activity::Activity;
+use self::connector::Connector;
+use self::jwt::TokenError;
+use self::keys::KeyStore;
+use self::token::TokenClient;
+use super::bots::{SecretSource, count, secret};
+use crate::error::GatewayError;
+use crate::http::ApiError;
+use crate::state::AppState;
+
+pub const CHANNEL: &str = "teams";
+
+pub struct TeamsBot {
+    config: TeamsConfig,
+    keys: KeyStore,
+    connector: Connector,
+    /// Activity ids already taken (redeliveries are dropped).
+    seen: moka::future::Cache<String, ()>,
+}
+
+impl std::fmt::Debug for TeamsBot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TeamsBot")
+            .field("app_id", &self.config.app_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TeamsBot {
+    pub fn new(config: &TeamsConfig, secrets: SecretSource<'_>) -> Result<Self, GatewayError> {
+        if config.app_id.trim().is_empty() {
+            return Err(GatewayError::Config(
+                "teams.app_id (the bot's Microsoft App ID) is empty".into(),
+            ));
+        }
+        let password = secret(secrets, "teams.app_password_env", &config.app_password_env)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(15))
+            .build()
+            .map_err(|e| {
+                GatewayError::Config(format!("teams: cannot build the HTTP client: {e}"))
+            })?;
+        let keys = KeyStore::new(
+            http.clone(),
+            &config.openid_metadata_url,
+            config.entra_openid_metadata_url().as_deref(),
+            Duration::from_secs(config.keys_refresh_secs),
+            Duration::from_secs(config.unknown_key_refetch_secs),
+        );
+        let tokens = TokenClient::new(
+            http.clone(),
+            config.token_url(),
+            config.app_id.clone(),
+            password,
+            config.token_scope.clone(),
+        );
+        Ok(Self {
+            config: config.clone(),
+            keys,
+            connector: Connector::new(http, config.service_url_prefixes.clone(), tokens),
+            seen: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(config.dedupe_ttl_secs.max(1)))
+                .build(),
+        })
+    }
+}
+
+fn refuse(state: &AppState, err: &TokenError) -> ApiError {
+    tracing::warn!(%err, "refused a Bot Framework request");
+    count(&state.metrics, CHANNEL, "rejected");
+    let code = match err.status() {
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        _ => "unauthorized",
+    };
+    ApiError::new(err.status(), code, err.to_string())
+}
+
+pub async fn messages_handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let bot = state.bots.teams.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "the Teams channel is not configured",
+        )
+    })?;
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .ok_or(TokenError::Missing)
+        .map_err(|err| refuse(&state, &err))?;
+    let now = state.bots.clock.now();
+    let verified = jwt::verify(&bot.keys, &bot.config, token.trim(), now)
+        .await
+        .map_err(|err| refuse(&state, &err))?;
+    let activity: Activity = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("malformed activity: {e}")))?;
+    verified
+        .covers(&activity.service_url, &activity.channel_id)
+        .map_err(|err| refuse(&state, &err))?;
+    if !bot.connector.allowed(&activity.service_url) {
+        tracing::warn!(service_url = %activity.service_url, "an activity from a serviceUrl outside teams.service_url_prefixes");
+        count(&state.metrics, CHANNEL, "rejected");
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "serviceUrl is not allowed",
+        ));
+    }
+    match (activity.kind.as_str(), activity.name.as_deref()) {
+        ("message", _) => Ok(take_message(&state, bot, activity).await),
+        ("invoke", Some("message/submitAction")) => {
+            Ok(store_feedback(&state, &bot, &activity).await)
+        }
+        _ => {
+            count(&state.metrics, CHANNEL, "ignored");
+            Ok(StatusCode::OK.into_response())
+        }
+    }
+}
+
+/// Acknowledges a message and answers it in the background.
+async fn take_message(state: &AppState, bot: Arc<TeamsBot>, activity: Activity) -> Response {
+    if let Some(id) = &activity.id {
+        let key = format!("{}\n{id}", activity.conversation.id);
+        if !bot.seen.entry(key).or_insert(()).await.is_fresh() {
+            count(&state.metrics, CHANNEL, "duplicate");
+            return StatusCode::OK.into_response();
+        }
+    }
+    let org_id = activity.m365_tenant().unwrap_or_default().to_owned();
+    let task_state = state.clone();
+    match bot.config.tenants.get(&org_id).cloned() {
+        Some(org) => {
+            state
+                .tasks
+                .spawn(answer::answer(task_state, bot, activity, org_id, org));
+        }
+        None => {
+            tracing::warn!(org = %org_id, "a Teams message from an organisation that is not configured");
+            count(&state.metrics, CHANNEL, "unknown_workspace");
+            state.tasks.spawn(async move {
+                let mut reply = activity.reply("message");
+                reply["text"] = json!("This organisation is not connected to ragway yet; please ask your administrator.");
+                let sent = bot.connector.send(&activity.service_url, &activity.conversation.id, activity.id.as_deref(), &reply).await;
+                if let Err(err) = sent {
+                    tracing::error!(%err, "could not tell a Teams user their organisation is not connected");
+                    count(&task_state.metrics, CHANNEL, "delivery_failed");
+                }
+            });
+        }
+    }
+    StatusCode::ACCEPTED.into_response()
+}
+
+/// A 👍/👎 (and optional comment) from Teams' feedback loop, stored for the answer it rates.
+async fn store_feedback(state: &AppState, bot: &TeamsBot, activity: &Activity) -> Response {
+    let action = &activity.value["actionValue"];
+    let rating = match action["reaction"].as_str() {
+        Some("like") => Rating::Up,
+        Some("dislike") => Rating::Down,
+        _ => {
+            count(&state.metrics, CHANNEL, "ignored");
+            return Json(json!({})).into_response();
+        }
+    };
+    // `feedback` is itself a JSON string: {"feedbackText": "…"}.
+    let comment = action["feedback"]
+        .as_str()
+        .and_then(|text| serde_json::from_str::<Value>(text).ok())
+        .and_then(|f| f["feedbackText"].as_str().map(str::to_owned))
+        .filter(|text| !text.trim().is_empty());
+    let org_id = activity.m365_tenant().unwrap_or_default();
+    let (Some(org), Some(message_id)) =
+        (bot.config.tenants.get(org_id), activity.reply_to_id.clone())
+    else {
+        tracing::warn!(org = %org_id, "Teams feedback that cannot be attributed (organisation or message unknown)");
+        count(&state.metrics, CHANNEL, "ignored");
+        return Json(json!({})).into_response();
+    };
+    let principal = answer::principal(activity, org_id, org);
+    let feedback = Feedback {
+        tenant_id: principal.tenant_id,
+        channel: CHANNEL.into(),
+        message_id,
+        user_id: principal.user_id,
+        rating,
+        comment,
+        created_at: String::new(),
+    };
+    match state.catalog.record_feedback(&feedback).await {
+        Ok(()) => {
+            count(&state.metrics, CHANNEL, "feedback");
+            Json(json!({})).into_response()
+        }
+        Err(err) => {
+            tracing::error!(%err, tenant = %feedback.tenant_id, "could not store Teams feedback");
+            count(&state.metrics, CHANNEL, "failed");
+            // Teams tells the user the submission failed.
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the feedback could not be stored",
+            )
+            .into_response()
+        }
+    }
+}

@@ -1,0 +1,590 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The Teams bot end to end: activities with RS256 tokens minted by a fake Microsoft identity
+//! platform (OpenID metadata + JWKS with a test key), answers sent to a fake Bot Connector that
+//! enforces Teams' streaming rules, the LLM a fake OpenAI-compatible server, a manual clock.
+
+use std::collections::BTreeMap;
+
+use ragway_gateway::channels::bots::Clock;
+use ragway_gateway::channels::teams::{TeamsConfig, TeamsTenant};
+use ragway_ingest::catalog::Rating;
+use ragway_ingest::source::{AclConfig, AclRule, FolderSourceConfig};
+use ragway_tests::bots::{gateway_with_bots, settle};
+use ragway_tests::fake_bot_connector::{FakeBotConnector, Posted};
+use ragway_tests::fake_microsoft::{AppCredentials, FakeMicrosoft, PublishedKey};
+use ragway_tests::fake_openai::{Failure, FakeOpenAi, FakeOptions};
+use ragway_tests::harness::{Gateway, fake_llm_config, handbook_dir, test_config};
+use serde_json::{Value, json};
+
+const APP_ID: &str = "9e7c0b1a-5d2f-4c55-8a31-0c2b1f9a7d11";
+const APP_TENANT: &str = "4b1e2c3d-aaaa-4bbb-8ccc-0123456789ab";
+const ORG: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const T0: i64 = 1_800_000_000;
+const QUESTION: &str = "Which server address does the NorthGate client connect to?";
+const BF_ISSUER: &str = "https://api.botframework.com";
+
+struct Setup {
+    gateway: Gateway,
+    microsoft: FakeMicrosoft,
+    connector: FakeBotConnector,
+    llm: FakeOpenAi,
+    _tmp: tempfile::TempDir,
+}
+
+async fn setup(adjust: impl FnOnce(&mut TeamsConfig)) -> Setup {
+    let credentials = AppCredentials {
+        client_id: APP_ID.into(),
+        client_secret: "app-secret".into(),
+    };
+    let key = PublishedKey {
+        kid: "key-1".into(),
+        endorsements: vec!["msteams".into()],
+    };
+    let microsoft = FakeMicrosoft::start(credentials, vec![key]).await.unwrap();
+    let connector = FakeBotConnector::start(microsoft.issued_tokens())
+        .await
+        .unwrap();
+    let llm = FakeOpenAi::start(FakeOptions::default()).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = test_config(tmp.path());
+    config.llm = Some(fake_llm_config(&llm.base_url, 0));
+    let org = TeamsTenant {
+        tenant: "acme".into(),
+        default_groups: vec!["staff".into()],
+        user_groups: BTreeMap::from([("aad-alice".into(), vec!["it".into()])]),
+    };
+    let mut teams = TeamsConfig {
+        app_id: APP_ID.into(),
+        app_password_env: "MICROSOFT_APP_PASSWORD".into(),
+        app_tenant_id: Some(APP_TENANT.into()),
+        token_url: Some(microsoft.token_url(APP_TENANT)),
+        openid_metadata_url: microsoft.openid_metadata_url(),
+        // The fake serves one key set for both issuer families.
+        entra_openid_metadata_url: Some(microsoft.openid_metadata_url()),
+        service_url_prefixes: vec![connector.service_url.clone()],
+        stream_interval_ms: 0,
+        tenants: BTreeMap::from([(ORG.into(), org)]),
+        ..TeamsConfig::default()
+    };
+    adjust(&mut teams);
+    config.teams = Some(teams);
+    let secrets = [("MICROSOFT_APP_PASSWORD", "app-secret")];
+    let gateway = gateway_with_bots(config, &secrets, Clock::manual(T0))
+        .await
+        .unwrap();
+    Setup {
+        gateway,
+        microsoft,
+        connector,
+        llm,
+        _tmp: tmp,
+    }
+}
+
+/// The claims the Bot Framework puts in a channel token for `service_url`.
+fn claims(service_url: &str) -> Value {
+    json!({"iss": BF_ISSUER, "aud": APP_ID, "exp": T0 + 3600, "nbf": T0 - 60, "iat": T0 - 60,
+           "serviceurl": service_url})
+}
+
+fn activity(setup: &Setup, id: &str, conversation: &str, kind: &str, text: &str) -> Value {
+    json!({
+        "type": "message", "id": id, "timestamp": "2027-01-15T08:00:00.000Z", "channelId": "msteams",
+        "serviceUrl": setup.connector.service_url,
+        "from": {"id": "29:1alice", "name": "Alice", "aadObjectId": "aad-alice"},
+        "conversation": {"id": conversation, "conversationType": kind, "tenantId": ORG},
+        "recipient": {"id": format!("28:{APP_ID}"), "name": "Ragway"},
+        "text": text, "textFormat": "plain", "locale": "en-US", "entities": [],
+        "channelData": {"tenant": {"id": ORG}},
+    })
+}
+
+fn personal(setup: &Setup, id: &str, text: &str) -> Value {
+    activity(setup, id, "a:1alice-and-ragway", "personal", text)
+}
+
+async fn post(setup: &Setup, token: Option<&str>, activity: &Value) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/api/messages", setup.gateway.base_url))
+        .json(activity);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn stream_type(posted: &Posted) -> Option<String> {
+    posted.activity["entities"]
+        .as_array()?
+        .iter()
+        .find(|e| e["type"] == "streaminfo")
+        .and_then(|e| e["streamType"].as_str().map(str::to_owned))
+}
+
+fn ai_entity(message: &Value) -> &Value {
+    message["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["@type"] == "Message")
+        .unwrap_or_else(|| panic!("no AI entity in {message:#}"))
+}
+
+#[tokio::test]
+async fn a_personal_chat_streams_the_answer_and_ends_with_citations() {
+    let setup = setup(|_| {}).await;
+    let token = setup
+        .microsoft
+        .mint("key-1", &claims(&setup.connector.service_url));
+    let (status, _) = post(&setup, Some(&token), &personal(&setup, "m1", QUESTION)).await;
+    assert_eq!(status, 202);
+    settle(&setup.gateway.state).await;
+
+    assert_eq!(setup.connector.violations(), Vec::<String>::new());
+    let posts = setup.connector.posts();
+    let kinds: Vec<Option<String>> = posts.iter().map(stream_type).collect();
+    assert_eq!(
+        kinds.first().cloned().flatten().as_deref(),
+        Some("informative"),
+        "{posts:#?}"
+    );
+    assert!(
+        kinds.iter().any(|k| k.as_deref() == Some("streaming")),
+        "the answer streamed: {kinds:?}"
+    );
+    assert_eq!(kinds.last().cloned().flatten().as_deref(), Some("final"));
+    let last = &posts.last().unwrap().activity;
+    assert_eq!(last["type"], "message");
+    let text = last["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("According to your documents:") && text.contains("[1]"),
+        "{text}"
+    );
+    let entity = ai_entity(last);
+    assert_eq!(entity["additionalType"][0], "AIGeneratedContent");
+    assert_eq!(entity["citation"][0]["position"], 1);
+    let name = entity["citation"][0]["appearance"]["name"]
+        .as_str()
+        .unwrap();
+    assert!(name.starts_with("NorthGate VPN"), "{name}");
+    assert_eq!(last["channelData"]["feedbackLoop"]["type"], "default");
+    assert_eq!(last["recipient"]["id"], "29:1alice");
+    assert_eq!(setup.microsoft.token_requests(), 1);
+
+    // The next message continues the conversation, with the cached connector token.
+    let token = setup
+        .microsoft
+        .mint("key-1", &claims(&setup.connector.service_url));
+    let (status, _) = post(
+        &setup,
+        Some(&token),
+        &personal(&setup, "m2", "And on which port?"),
+    )
+    .await;
+    assert_eq!(status, 202);
+    settle(&setup.gateway.state).await;
+    assert_eq!(setup.connector.violations(), Vec::<String>::new());
+    assert_eq!(
+        setup.microsoft.token_requests(),
+        1,
+        "the connector token is cached"
+    );
+    let answer_request = setup.llm.chat_requests().last().cloned().unwrap();
+    assert_eq!(
+        answer_request["messages"].as_array().unwrap().len(),
+        4,
+        "history was sent"
+    );
+}
+
+#[tokio::test]
+async fn a_group_chat_gets_one_final_message_without_the_mention() {
+    let setup = setup(|_| {}).await;
+    let mut message = activity(
+        &setup,
+        "g1",
+        "19:meeting-group@thread.v2",
+        "groupChat",
+        &format!("<at>Ragway</at> {QUESTION}"),
+    );
+    message["entities"] = json!([{"type": "mention", "text": "<at>Ragway</at>",
+        "mentioned": {"id": format!("28:{APP_ID}"), "name": "Ragway"}}]);
+    let token = setup
+        .microsoft
+        .mint("key-1", &claims(&setup.connector.service_url));
+    assert_eq!(post(&setup, Some(&token), &message).await.0, 202);
+    settle(&setup.gateway.state).await;
+
+    assert_eq!(setup.connector.violations(), Vec::<String>::new());
+    let posts = setup.connector.posts();
+    assert!(
+        posts.iter().all(|p| stream_type(p).is_none()),
+        "no streaming in group chats: {posts:#?}"
+    );
+    assert_eq!(posts[0].activity["type"], "typing");
+    let messages = setup.connector.messages();
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert_eq!(
+        messages[0].reply_to.as_deref(),
+        Some("g1"),
+        "a reply to the question"
+    );
+    assert_eq!(messages[0].conversation, "19:meeting-group@thread.v2");
+    assert!(
+        messages[0].activity["text"]
+            .as_str()
+            .unwrap()
+            .contains("[1]")
+    );
+    assert_eq!(
+        ai_entity(&messages[0].activity)["citation"][0]["position"],
+        1
+    );
+    let asked = setup.llm.chat_requests()[0]["messages"].to_string();
+    assert!(
+        asked.contains(QUESTION) && !asked.contains("<at>"),
+        "{asked}"
+    );
+}
+
+#[tokio::test]
+async fn bad_tokens_are_refused_and_nothing_is_sent() {
+    let setup = setup(|_| {}).await;
+    let service_url = setup.connector.service_url.clone();
+    let message = personal(&setup, "m1", QUESTION);
+    let with = |change: Value| {
+        let mut claims = claims(&service_url);
+        claims
+            .as_object_mut()
+            .unwrap()
+            .extend(change.as_object().unwrap().clone());
+        claims
+    };
+    let ms = &setup.microsoft;
+    let cases = [
+        ("no token", None, 401),
+        ("not a JWT", Some("abc.def".to_owned()), 401),
+        (
+            "wrong audience",
+            Some(ms.mint("key-1", &with(json!({"aud": "someone-else"})))),
+            401,
+        ),
+        (
+            "wrong issuer",
+            Some(ms.mint("key-1", &with(json!({"iss": "https://sts.evil.example/"})))),
+            401,
+        ),
+        (
+            "expired beyond the skew",
+            Some(ms.mint("key-1", &with(json!({"exp": T0 - 301})))),
+            401,
+        ),
+        (
+            "not valid yet",
+            Some(ms.mint("key-1", &with(json!({"nbf": T0 + 301})))),
+            401,
+        ),
+        (
+            "unknown key id",
+            Some(ms.mint("key-9", &claims(&service_url))),
+            401,
+        ),
+        (
+            "forged signature",
+            Some(ms.mint_forged("key-1", &claims(&service_url))),
+            401,
+        ),
+        (
+            "serviceurl mismatch",
+            Some(ms.mint(
+                "key-1",
+                &with(json!({"serviceurl": "https://smba.evil.example/"})),
+            )),
+            403,
+        ),
+        (
+            "no serviceurl claim",
+            Some(ms.mint("key-1", &with(json!({"serviceurl": null})))),
+            403,
+        ),
+    ];
+    for (case, token, expected) in &cases {
+        let (status, body) = post(&setup, token.as_deref(), &message).await;
+        assert_eq!(status, *expected, "{case}: {body}");
+        assert!(body["error"]["message"].is_string(), "{case}: {body}");
+    }
+    // A key endorsed only for Teams does not cover another channel.
+    let mut webchat = message.clone();
+    webchat["channelId"] = json!("webchat");
+    assert_eq!(
+        post(
+            &setup,
+            Some(&ms.mint("key-1", &claims(&service_url))),
+            &webchat
+        )
+        .await
+        .0,
+        403
+    );
+    // A service URL outside the allow-list, even when the token names it.
+    let mut elsewhere = message.clone();
+    elsewhere["serviceUrl"] = json!("https://smba.evil.example/");
+    assert_eq!(
+        post(
+            &setup,
+            Some(&ms.mint("key-1", &claims("https://smba.evil.example/"))),
+            &elsewhere
+        )
+        .await
+        .0,
+        403
+    );
+
+    settle(&setup.gateway.state).await;
+    assert!(
+        setup.connector.posts().is_empty(),
+        "{:#?}",
+        setup.connector.posts()
+    );
+    assert_eq!(setup.microsoft.token_requests(), 0);
+    assert!(setup.llm.chat_requests().is_empty());
+    // Keys were fetched once (both issuer families) and not again for the unknown key id.
+    assert_eq!(setup.microsoft.jwks_fetches(), 2);
+}
+
+#[tokio::test]
+async fn expiry_has_five_minutes_of_skew_and_entra_issued_tokens_are_accepted() {
+    let setup = setup(|_| {}).await;
+    let service_url = setup.connector.service_url.clone();
+    let mut update = personal(&setup, "u1", "");
+    update["type"] = json!("conversationUpdate");
+    let mut late = claims(&service_url);
+    late["exp"] = json!(T0 - 299);
+    assert_eq!(
+        post(&setup, Some(&setup.microsoft.mint("key-1", &late)), &update)
+            .await
+            .0,
+        200
+    );
+    let mut entra = claims(&service_url);
+    entra["iss"] = json!(format!(
+        "https://login.microsoftonline.com/{APP_TENANT}/v2.0"
+    ));
+    assert_eq!(
+        post(
+            &setup,
+            Some(&setup.microsoft.mint("key-1", &entra)),
+            &update
+        )
+        .await
+        .0,
+        200
+    );
+    entra["iss"] = json!("https://login.microsoftonline.com/another-tenant/v2.0");
+    assert_eq!(
+        post(
+            &setup,
+            Some(&setup.microsoft.mint("key-1", &entra)),
+            &update
+        )
+        .await
+        .0,
+        401
+    );
+    settle(&setup.gateway.state).await;
+    assert!(
+        setup.connector.posts().is_empty(),
+        "conversation updates are not answered"
+    );
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_fetched_when_a_token_names_it() {
+    let setup = setup(|teams| teams.unknown_key_refetch_secs = 0).await;
+    let service_url = setup.connector.service_url.clone();
+    let mut update = personal(&setup, "u1", "");
+    update["type"] = json!("conversationUpdate");
+    assert_eq!(
+        post(
+            &setup,
+            Some(&setup.microsoft.mint("key-1", &claims(&service_url))),
+            &update
+        )
+        .await
+        .0,
+        200
+    );
+    let before = setup.microsoft.jwks_fetches();
+    setup.microsoft.publish(PublishedKey {
+        kid: "key-2".into(),
+        endorsements: vec!["msteams".into()],
+    });
+    assert_eq!(
+        post(
+            &setup,
+            Some(&setup.microsoft.mint("key-2", &claims(&service_url))),
+            &update
+        )
+        .await
+        .0,
+        200
+    );
+    assert!(
+        setup.microsoft.jwks_fetches() > before,
+        "refetched for the new key id"
+    );
+}
+
+#[tokio::test]
+async fn feedback_invokes_are_stored() {
+    let setup = setup(|_| {}).await;
+    let mut invoke = personal(&setup, "f1", "");
+    invoke["type"] = json!("invoke");
+    invoke["name"] = json!("message/submitAction");
+    invoke["replyToId"] = json!("activity-7");
+    invoke["value"] = json!({"actionName": "feedback", "actionValue": {"reaction": "dislike",
+        "feedback": "{\"feedbackText\":\"The port is outdated\"}"}});
+    let token = setup
+        .microsoft
+        .mint("key-1", &claims(&setup.connector.service_url));
+    let (status, body) = post(&setup, Some(&token), &invoke).await;
+    assert_eq!((status, body), (200, json!({})));
+    let stored = setup
+        .gateway
+        .state
+        .catalog
+        .feedback("acme", 10)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].rating, Rating::Down);
+    assert_eq!(stored[0].comment.as_deref(), Some("The port is outdated"));
+    assert_eq!(stored[0].message_id, "activity-7");
+    assert_eq!(stored[0].user_id, format!("teams:{ORG}:aad-alice"));
+    assert_eq!(stored[0].channel, "teams");
+}
+
+#[tokio::test]
+async fn when_the_llm_fails_the_user_is_told_and_the_stream_is_closed() {
+    let setup = setup(|_| {}).await;
+    setup.llm.fail_chat(
+        Failure {
+            status: 503,
+            retry_after_secs: None,
+        },
+        10,
+    );
+    let token = setup
+        .microsoft
+        .mint("key-1", &claims(&setup.connector.service_url));
+    assert_eq!(
+        post(&setup, Some(&token), &personal(&setup, "m1", QUESTION))
+            .await
+            .0,
+        202
+    );
+    settle(&setup.gateway.state).await;
+    assert_eq!(setup.connector.violations(), Vec::<String>::new());
+    let last = setup.connector.posts().last().cloned().unwrap();
+    assert_eq!(stream_type(&last).as_deref(), Some("final"));
+    let text = last.activity["text"].as_str().unwrap();
+    assert!(
+        text.contains("⚠️") && text.contains("language model is unavailable"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn an_organisation_that_is_not_configured_is_told_so() {
+    let setup = setup(|teams| teams.tenants.clear()).await;
+    let token = setup
+        .microsoft
+        .mint("key-1", &claims(&setup.connector.service_url));
+    assert_eq!(
+        post(&setup, Some(&token), &personal(&setup, "m1", QUESTION))
+            .await
+            .0,
+        202
+    );
+    settle(&setup.gateway.state).await;
+    let messages = setup.connector.messages();
+    assert_eq!(messages.len(), 1);
+    assert!(
+        messages[0].activity["text"]
+            .as_str()
+            .unwrap()
+            .contains("not connected")
+    );
+    assert!(setup.llm.chat_requests().is_empty());
+}
+
+#[tokio::test]
+async fn document_acls_follow_the_groups_teams_users_are_given() {
+    let setup = setup(|teams| {
+        let org = teams.tenants.get_mut(ORG).unwrap();
+        org.user_groups
+            .insert("aad-alice".into(), vec!["hr".into()]);
+    })
+    .await;
+    let hr_only = FolderSourceConfig {
+        acl: AclConfig {
+            groups: Vec::new(),
+            rules: vec![AclRule {
+                pattern: "hr/**".into(),
+                groups: vec!["hr".into()],
+            }],
+        },
+        ..FolderSourceConfig::default()
+    };
+    let indexer = &setup.gateway.state.indexer;
+    indexer
+        .sync_folder("acme", "handbook", &handbook_dir(), &hr_only, &|_| {})
+        .await
+        .unwrap();
+    let hr_question = "How many vacation days do I get after three years?";
+    let alice = activity(&setup, "m1", "a:1alice", "personal", hr_question);
+    let mut bob = activity(&setup, "m2", "a:1bob", "personal", hr_question);
+    bob["from"] = json!({"id": "29:1bob", "name": "Bob", "aadObjectId": "aad-bob"});
+    for message in [&alice, &bob] {
+        let token = setup
+            .microsoft
+            .mint("key-1", &claims(&setup.connector.service_url));
+        assert_eq!(post(&setup, Some(&token), message).await.0, 202);
+    }
+    settle(&setup.gateway.state).await;
+    assert_eq!(setup.connector.violations(), Vec::<String>::new());
+    let cites_hr = |conversation: &str| {
+        let messages = setup.connector.messages();
+        let last = messages
+            .iter()
+            .rev()
+            .find(|m| m.conversation == conversation)
+            .unwrap();
+        last.activity["text"].as_str().unwrap().contains("[1]")
+            && ai_entity(&last.activity)["citation"]
+                .to_string()
+                .to_lowercase()
+                .contains("vacation")
+    };
+    assert!(
+        cites_hr("a:1alice"),
+        "alice (hr by object id) is answered from the HR policy"
+    );
+    assert!(!cites_hr("a:1bob"), "bob is not");
+}
+
+#[tokio::test]
+async fn the_teams_route_answers_404_when_teams_is_not_configured() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(test_config(tmp.path())).await.unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/messages", gateway.base_url))
+        .json(&json!({"type": "message"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}
