@@ -26,6 +26,7 @@ pub struct AclConfig {
 /// Group names: what an identity provider or the config gives, within sane bounds.
 pub fn validate_group(group: &str) -> Result<()> {
     let valid = !group.trim().is_empty()
+        && group != "*"
         && group.len() <= 128
         && group == group.trim()
         && !group.chars().any(char::is_control);
@@ -33,7 +34,7 @@ pub fn validate_group(group: &str) -> Result<()> {
         Ok(())
     } else {
         Err(IngestError::Config(format!(
-            "invalid group {group:?}: 1-128 characters, no surrounding spaces or control characters"
+            "invalid group {group:?}: 1-128 characters, no surrounding spaces or control characters, not `*`"
         )))
     }
 }

@@ -108,10 +108,19 @@ impl EdgeStore {
             create_keyword_index(&shard, "document_id", false)?;
             shard
         };
-        // Indexes made before document ACLs existed get the `acl` index on first open.
+        // Indexes made before document ACLs existed get the `acl` index on first open, and
+        // their points (all public then) the public marker.
         let acl_field = json_path(ACL)?;
         if !shard.info().payload_schema.contains_key(&acl_field) {
             create_keyword_index(&shard, ACL, false)?;
+            let unmarked = Filter::new_must(Condition::IsEmpty(IsEmptyCondition::from(
+                acl_field.clone(),
+            )));
+            shard
+                .update(UpdateOperation::PayloadOperation(PayloadOps::SetPayload(
+                    acl_payload(&[], Some(unmarked)),
+                )))
+                .map_err(store_err)?;
             shard.flush();
         }
         let stored_dense = shard.config().vectors.get(DENSE).map(|p| p.size);
@@ -203,18 +212,46 @@ fn tenant_filter(tenant_id: &str) -> Result<Filter> {
     Ok(Filter::new_must(keyword("tenant_id", tenant_id)?))
 }
 
-/// The tenant's chunks that `groups` may see: those with no ACL (the whole tenant), or whose
-/// ACL shares a group with the caller.
+/// How a document open to the whole tenant is marked in the index. Stored rather than left
+/// empty so that visibility is one keyword match on an indexed field: an "is empty OR any of"
+/// filter made every query several times slower (docs/BENCHMARKS.md). Not a valid group name.
+const PUBLIC: &str = "*";
+
+/// The stored form of an ACL: its groups, or the public marker when there are none.
+fn stored_acl(acl: &[String]) -> Vec<String> {
+    if acl.is_empty() {
+        vec![PUBLIC.to_owned()]
+    } else {
+        acl.to_vec()
+    }
+}
+
+fn acl_payload(acl: &[String], filter: Option<Filter>) -> SetPayloadOp {
+    let mut payload = serde_json::Map::new();
+    payload.insert(ACL.to_owned(), serde_json::json!(stored_acl(acl)));
+    SetPayloadOp {
+        payload: Payload(payload),
+        points: None,
+        filter,
+        key: None,
+    }
+}
+
+/// The tenant's chunks that `groups` may see: public ones, and those whose ACL shares a group
+/// with the caller.
 fn visible_filter(tenant_id: &str, groups: &[String]) -> Result<Filter> {
     let mut filter = tenant_filter(tenant_id)?;
-    let mut should = vec![Condition::IsEmpty(IsEmptyCondition::from(json_path(ACL)?))];
-    if !groups.is_empty() {
-        should.push(Condition::Field(FieldCondition::new_match(
+    let condition = if groups.is_empty() {
+        keyword(ACL, PUBLIC)?
+    } else {
+        let mut visible: Vec<String> = groups.to_vec();
+        visible.push(PUBLIC.to_owned());
+        Condition::Field(FieldCondition::new_match(
             json_path(ACL)?,
-            Match::from(groups.to_vec()),
-        )));
-    }
-    filter.should = Some(should);
+            Match::from(visible),
+        ))
+    };
+    filter.must.get_or_insert_with(Vec::new).push(condition);
     Ok(filter)
 }
 
@@ -233,7 +270,8 @@ fn to_point(point: ChunkPoint) -> Result<PointStruct> {
     if let Some(dense) = point.dense {
         vectors.push((DENSE.to_owned(), Vector::new_dense(dense)));
     }
-    let payload = serde_json::to_value(&point.payload).map_err(store_err)?;
+    let mut payload = serde_json::to_value(&point.payload).map_err(store_err)?;
+    payload[ACL] = serde_json::json!(stored_acl(&point.payload.acl));
     let id = PointId::Uuid(EdgeUuid::from_bytes(*point.id.as_bytes()));
     Ok(PointStruct::new(id, Vectors::new_named(vectors), payload))
 }
@@ -246,8 +284,9 @@ fn to_hit(point: ScoredPoint) -> Result<Hit> {
     let payload = point
         .payload
         .ok_or_else(|| store_err(format!("point {id} has no payload")))?;
-    let payload: ChunkPayload =
+    let mut payload: ChunkPayload =
         serde_json::from_value(serde_json::Value::Object(payload.0)).map_err(store_err)?;
+    payload.acl.retain(|group| group != PUBLIC);
     Ok(Hit {
         id,
         score: point.score,
@@ -365,14 +404,7 @@ impl VectorStore for EdgeStore {
             .must
             .get_or_insert_with(Vec::new)
             .push(keyword("document_id", document_id)?);
-        let mut payload = serde_json::Map::new();
-        payload.insert(ACL.to_owned(), serde_json::json!(acl));
-        let op = PayloadOps::SetPayload(SetPayloadOp {
-            payload: Payload(payload),
-            points: None,
-            filter: Some(filter),
-            key: None,
-        });
+        let op = PayloadOps::SetPayload(acl_payload(acl, Some(filter)));
         self.write(UpdateOperation::PayloadOperation(op)).await
     }
 
