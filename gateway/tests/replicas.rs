@@ -43,7 +43,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-const PER_MINUTE: u32 = 1200;
+const PER_MINUTE: u32 = 6000;
 const BURST: u32 = 20;
 
 /// A tenant `acme` with an API key in a catalog shared by the replicas.
