@@ -86,14 +86,6 @@ fn not_found(what: String) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
 }
 
-async fn tenant(state: &AppState, admin: &Admin, id: &str) -> Result<(), ApiError> {
-    admin.tenant(Some(id))?;
-    match state.catalog.tenant(id).await? {
-        Some(_) => Ok(()),
-        None => Err(not_found(format!("tenant `{id}` not found"))),
-    }
-}
-
 /// Create an API key for the tenant.
 #[utoipa::path(post, path = "/api/v1/admin/tenants/{id}/keys", tag = "admin", request_body = CreateKey,
     security(("admin_key" = [])),
@@ -110,7 +102,7 @@ pub async fn create(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<CreateKey>,
 ) -> Result<Response, ApiError> {
-    tenant(&state, &admin, &id).await?;
+    super::administered_tenant(&state, &admin, &id).await?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::bad_request("`name` must be 1 to 100 characters"));
@@ -164,7 +156,7 @@ pub async fn list(
     admin: Admin,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<ApiKeyView>>, ApiError> {
-    tenant(&state, &admin, &id).await?;
+    super::administered_tenant(&state, &admin, &id).await?;
     let keys = state.catalog.api_keys(&id).await?;
     Ok(Json(keys.into_iter().map(ApiKeyView::from).collect()))
 }
@@ -183,7 +175,7 @@ pub async fn revoke(
     admin: Admin,
     Path((id, key_id)): Path<(String, String)>,
 ) -> Result<Json<ApiKeyView>, ApiError> {
-    tenant(&state, &admin, &id).await?;
+    super::administered_tenant(&state, &admin, &id).await?;
     let owned = state
         .catalog
         .api_key(&key_id)

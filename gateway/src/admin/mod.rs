@@ -1,6 +1,28 @@
 //! The admin API (`/api/v1/admin/...`), authenticated with admin keys.
 
+use axum::http::StatusCode;
+use ragway_ingest::catalog::Tenant;
+
+use crate::http::{Admin, ApiError};
+use crate::state::AppState;
+
 pub mod keys;
 pub mod settings;
 pub mod tenants;
 pub mod usage;
+
+/// The tenant a request is about, if this admin key covers it (403) and it exists (404).
+pub(crate) async fn administered_tenant(
+    state: &AppState,
+    admin: &Admin,
+    id: &str,
+) -> Result<Tenant, ApiError> {
+    admin.tenant(Some(id))?;
+    state.catalog.tenant(id).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("tenant `{id}` not found"),
+        )
+    })
+}

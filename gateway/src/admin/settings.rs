@@ -3,7 +3,6 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use serde::Serialize;
 
 use crate::http::errors::ErrorBody;
@@ -35,18 +34,6 @@ async fn view(state: &AppState, id: &str) -> SettingsView {
     }
 }
 
-async fn existing(state: &AppState, admin: &Admin, id: &str) -> Result<(), ApiError> {
-    admin.tenant(Some(id))?;
-    match state.catalog.tenant(id).await? {
-        Some(_) => Ok(()),
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("tenant `{id}` not found"),
-        )),
-    }
-}
-
 /// A tenant's settings and the limits and profiles in force.
 #[utoipa::path(get, path = "/api/v1/admin/tenants/{id}/settings", tag = "admin",
     security(("admin_key" = [])),
@@ -61,7 +48,7 @@ pub async fn show(
     admin: Admin,
     Path(id): Path<String>,
 ) -> Result<Json<SettingsView>, ApiError> {
-    existing(&state, &admin, &id).await?;
+    super::administered_tenant(&state, &admin, &id).await?;
     Ok(Json(view(&state, &id).await))
 }
 
@@ -83,7 +70,7 @@ pub async fn replace(
     Path(id): Path<String>,
     JsonBody(settings): JsonBody<TenantSettings>,
 ) -> Result<Json<SettingsView>, ApiError> {
-    existing(&state, &admin, &id).await?;
+    super::administered_tenant(&state, &admin, &id).await?;
     if let Some(copilot) = &settings.copilot {
         state
             .profiles

@@ -140,17 +140,6 @@ pub async fn list(
     ))
 }
 
-async fn existing(state: &AppState, admin: &Admin, id: &str) -> Result<Tenant, ApiError> {
-    admin.tenant(Some(id))?;
-    state.catalog.tenant(id).await?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("tenant `{id}` not found"),
-        )
-    })
-}
-
 /// Show a tenant and what it holds.
 #[utoipa::path(get, path = "/api/v1/admin/tenants/{id}", tag = "admin", security(("admin_key" = [])),
     params(("id" = String, Path, description = "Tenant id")),
@@ -165,7 +154,7 @@ pub async fn show(
     admin: Admin,
     Path(id): Path<String>,
 ) -> Result<Json<TenantDetail>, ApiError> {
-    let tenant = existing(&state, &admin, &id).await?;
+    let tenant = super::administered_tenant(&state, &admin, &id).await?;
     let now = chrono::Utc::now().to_rfc3339();
     let active_api_keys = state
         .catalog
@@ -201,7 +190,7 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UpdateTenant>,
 ) -> Result<Json<TenantView>, ApiError> {
-    existing(&state, &admin, &id).await?;
+    super::administered_tenant(&state, &admin, &id).await?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::bad_request("`name` must be 1 to 200 characters"));
@@ -228,7 +217,7 @@ pub async fn delete(
     if admin.key.tenant_id.is_some() {
         return Err(forbidden_for_scoped());
     }
-    existing(&state, &admin, &id).await?;
+    super::administered_tenant(&state, &admin, &id).await?;
     if query.confirm.as_deref() != Some(id.as_str()) {
         return Err(ApiError::bad_request(format!(
             "deleting a tenant cannot be undone: repeat its id as `?confirm={id}`"

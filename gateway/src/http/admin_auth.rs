@@ -2,12 +2,9 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use ragway_ingest::catalog::AdminKeyRecord;
 use ragway_ingest::catalog::admin_keys::admin_key_id;
-use ragway_ingest::catalog::keys::hash_key;
-use subtle::ConstantTimeEq;
 
 use super::ApiError;
 use crate::state::AppState;
@@ -48,18 +45,7 @@ impl FromRequestParts<AppState> for Admin {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let key = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .ok_or_else(|| {
-                ApiError::unauthorized("missing `Authorization: Bearer <admin key>` header")
-            })?;
+        let key = super::auth::bearer(parts, "admin key")?;
         if ragway_ingest::catalog::keys::key_id(key).is_some() {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -73,11 +59,7 @@ impl FromRequestParts<AppState> for Admin {
             .admin_key_with_hash(id)
             .await?
             .ok_or_else(|| ApiError::unauthorized(INVALID))?;
-        let matches: bool = hash_key(key)
-            .as_bytes()
-            .ct_eq(stored_hash.as_bytes())
-            .into();
-        if !matches {
+        if !super::auth::hash_matches(key, &stored_hash) {
             return Err(ApiError::unauthorized(INVALID));
         }
         if record.revoked_at.is_some() {

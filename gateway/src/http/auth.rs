@@ -30,6 +30,34 @@ impl Principal {
 
 const INVALID: &str = "invalid API key";
 
+/// The credential of `Authorization: Bearer <credential>`; `what` names it in errors.
+pub(crate) fn bearer<'a>(parts: &'a Parts, what: &str) -> Result<&'a str, ApiError> {
+    let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+        ApiError::unauthorized(format!("missing `Authorization: Bearer <{what}>` header"))
+    })?;
+    header
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .ok_or_else(|| {
+            ApiError::unauthorized(format!(
+                "the Authorization header must be `Bearer <{what}>`"
+            ))
+        })
+}
+
+/// Whether `key` hashes to `stored_hash`, compared in constant time.
+pub(crate) fn hash_matches(key: &str, stored_hash: &str) -> bool {
+    hash_key(key)
+        .as_bytes()
+        .ct_eq(stored_hash.as_bytes())
+        .into()
+}
+
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
@@ -37,31 +65,14 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
-            ApiError::unauthorized("missing `Authorization: Bearer <API key>` header")
-        })?;
-        let key = header
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .ok_or_else(|| {
-                ApiError::unauthorized("the Authorization header must be `Bearer <API key>`")
-            })?;
+        let key = bearer(parts, "API key")?;
         let id = key_id(key).ok_or_else(|| ApiError::unauthorized(INVALID))?;
         let (record, stored_hash) = state
             .catalog
             .api_key_with_hash(id)
             .await?
             .ok_or_else(|| ApiError::unauthorized(INVALID))?;
-        let matches: bool = hash_key(key)
-            .as_bytes()
-            .ct_eq(stored_hash.as_bytes())
-            .into();
-        if !matches {
+        if !hash_matches(key, &stored_hash) {
             return Err(ApiError::unauthorized(INVALID));
         }
         if record.revoked_at.is_some() {
