@@ -113,5 +113,7 @@ async fn main() {
         g50 - d50,
         g99 - d99
     );
+    // Close our keep-alive connections first: they hold the gateway (and its index) open.
+    drop(client);
     gateway.shutdown().await;
 }

@@ -137,4 +137,11 @@ async fn main() {
         llm_calls,
         "no hit reached the LLM"
     );
+    // Release the index before its temporary directory goes (our keep-alive connections and the
+    // finished clients' clones hold the gateway until then).
+    drop(client);
+    if let Ok(gateway) = Arc::try_unwrap(gateway) {
+        gateway.shutdown().await;
+    }
+    drop(tmp);
 }

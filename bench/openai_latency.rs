@@ -142,5 +142,7 @@ async fn main() {
         g.2 - d.2,
         g.3 - d.3
     );
+    // Close our keep-alive connections first: they hold the gateway (and its index) open.
+    drop(client);
     gateway.shutdown().await;
 }

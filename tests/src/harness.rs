@@ -46,6 +46,7 @@ pub struct Gateway {
     pub base_url: String,
     pub state: AppState,
     server: tokio::task::JoinHandle<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Drop for Gateway {
@@ -64,8 +65,13 @@ impl Gateway {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let router = app(state.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
-            if let Err(err) = axum::serve(listener, router).await {
+            let graceful = async {
+                let _ = stopped.await;
+            };
+            let served = axum::serve(listener, router).with_graceful_shutdown(graceful);
+            if let Err(err) = served.await {
                 tracing::error!(%err, "test gateway stopped");
             }
         });
@@ -73,6 +79,7 @@ impl Gateway {
             base_url: format!("http://{addr}"),
             state,
             server,
+            stop: Some(stop),
         })
     }
 
@@ -96,8 +103,16 @@ impl Gateway {
     /// Stops the server and waits until it has released the data directory (call it before the
     /// directory is removed).
     pub async fn shutdown(mut self) {
-        self.server.abort();
-        let _ = (&mut self.server).await;
+        // Gracefully: open connections (each holding the index) close before this returns.
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let closed =
+            tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.server).await;
+        if closed.is_err() {
+            self.server.abort();
+            let _ = (&mut self.server).await;
+        }
     }
 
     /// Creates the tenant and returns a fresh API key for it.
