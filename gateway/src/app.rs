@@ -35,6 +35,14 @@ pub fn app(state: AppState) -> Router {
                 .delete(admin::tenants::delete),
         )
         .route(
+            "/api/v1/admin/tenants/{id}/documents",
+            get(admin::documents::list),
+        )
+        .route(
+            "/api/v1/admin/tenants/{id}/documents/{document_id}",
+            axum::routing::delete(admin::documents::delete),
+        )
+        .route(
             "/api/v1/admin/tenants/{id}/settings",
             get(admin::settings::show).put(admin::settings::replace),
         )

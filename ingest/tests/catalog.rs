@@ -73,6 +73,31 @@ async fn exercise(catalog: &Catalog) {
         "the ACL round-trips"
     );
     assert_eq!(catalog.document_count("acme").await.unwrap(), 1);
+    let search = |search: Option<&'static str>, source: Option<String>| {
+        let catalog = catalog.clone();
+        async move {
+            let query = ragway_ingest::catalog::DocumentQuery {
+                source_id: source.as_deref(),
+                search,
+                limit: 10,
+                offset: 0,
+            };
+            catalog.documents("acme", &query).await.unwrap()
+        }
+    };
+    assert_eq!(
+        search(Some("a.M"), None).await.len(),
+        1,
+        "case-insensitive on the uri"
+    );
+    assert_eq!(
+        search(None, Some(source.id.clone())).await[0].acl,
+        ["hr", "managers"]
+    );
+    assert!(search(Some("nothing"), None).await.is_empty());
+    assert!(search(None, Some("other".into())).await.is_empty());
+    assert!(catalog.document("acme", "d1").await.unwrap().is_some());
+    assert!(catalog.document("globex", "d1").await.unwrap().is_none());
 
     let run = catalog.start_sync_run("acme", &source.id).await.unwrap();
     assert_eq!(

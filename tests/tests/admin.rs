@@ -157,6 +157,66 @@ async fn tenants_and_keys_through_the_admin_api() {
     assert!(shown["documents"].as_i64().unwrap() > 30);
     assert!(shown["chunks"].as_u64().unwrap() >= shown["documents"].as_u64().unwrap());
 
+    // Documents: searchable by title or uri, one removed with its passages.
+    let docs = "/api/v1/admin/tenants/{id}/documents";
+    let (status, found) = admin
+        .call(
+            "get",
+            "/api/v1/admin/tenants/acme/documents?q=VPN",
+            docs,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let found = found.as_array().unwrap().clone();
+    assert!(
+        !found.is_empty()
+            && found.iter().all(|d| {
+                let text = format!("{} {}", d["title"], d["uri"]).to_lowercase();
+                text.contains("vpn")
+            }),
+        "{found:?}"
+    );
+    let (_, page) = admin
+        .call(
+            "get",
+            "/api/v1/admin/tenants/acme/documents?limit=5&offset=5",
+            docs,
+            None,
+        )
+        .await;
+    assert_eq!(page.as_array().unwrap().len(), 5);
+    let (status, _) = admin
+        .call(
+            "get",
+            "/api/v1/admin/tenants/acme/documents?limit=0",
+            docs,
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    let vpn = found
+        .iter()
+        .find(|d| d["uri"] == "it/northgate-vpn-setup.md")
+        .unwrap();
+    let chunks_before = gateway.state.store.count("acme").await.unwrap();
+    let remove = format!(
+        "/api/v1/admin/tenants/acme/documents/{}",
+        vpn["id"].as_str().unwrap()
+    );
+    let one = "/api/v1/admin/tenants/{id}/documents/{document_id}";
+    let (status, removed) = admin.call("delete", &remove, one, None).await;
+    assert_eq!(
+        (status, removed["uri"].as_str()),
+        (200, Some("it/northgate-vpn-setup.md"))
+    );
+    assert_eq!(
+        gateway.state.store.count("acme").await.unwrap(),
+        chunks_before - usize::try_from(removed["chunks"].as_i64().unwrap()).unwrap()
+    );
+    let (status, _) = admin.call("delete", &remove, one, None).await;
+    assert_eq!(status, 404, "gone");
+
     let (status, renamed) = admin
         .call(
             "patch",
@@ -238,6 +298,7 @@ async fn tenants_and_keys_through_the_admin_api() {
             .unwrap()
             .contains("confirm=acme")
     );
+    let chunks_left = gateway.state.store.count("acme").await.unwrap();
     let (status, deleted) = admin
         .call(
             "delete",
@@ -247,8 +308,12 @@ async fn tenants_and_keys_through_the_admin_api() {
         )
         .await;
     assert_eq!(status, 200);
-    assert_eq!(deleted["chunks"], shown["chunks"]);
-    assert_eq!(deleted["documents"], shown["documents"]);
+    assert_eq!(deleted["chunks"].as_u64(), Some(chunks_left as u64));
+    assert_eq!(
+        deleted["documents"].as_i64(),
+        Some(shown["documents"].as_i64().unwrap() - 1),
+        "all but the one removed above"
+    );
     assert_eq!(deleted["api_keys"], 1);
     assert_eq!(gateway.state.store.count("acme").await.unwrap(), 0);
     assert!(

@@ -6,6 +6,7 @@ use ragway_ingest::catalog::Tenant;
 use crate::http::{Admin, ApiError};
 use crate::state::AppState;
 
+pub mod documents;
 pub mod keys;
 pub mod settings;
 pub mod tenants;

@@ -29,6 +29,8 @@ use crate::usage::{DayUsage, UsageCounts, UsageReport, UserUsage};
         crate::admin::tenants::show,
         crate::admin::tenants::update,
         crate::admin::tenants::delete,
+        crate::admin::documents::list,
+        crate::admin::documents::delete,
         crate::admin::settings::show,
         crate::admin::settings::replace,
         crate::admin::keys::create,
@@ -43,7 +45,7 @@ use crate::usage::{DayUsage, UsageCounts, UsageReport, UserUsage};
         crate::admin::tenants::TenantView, crate::admin::tenants::TenantDetail, crate::admin::tenants::CreateTenant,
         crate::admin::tenants::UpdateTenant, crate::admin::tenants::DeletedTenant,
         crate::admin::keys::ApiKeyView, crate::admin::keys::CreateKey, crate::admin::keys::CreatedKey,
-        crate::admin::settings::SettingsView, crate::tenants::TenantSettings, crate::limits::Quotas,
+        crate::admin::documents::DocumentView, crate::admin::settings::SettingsView, crate::tenants::TenantSettings, crate::limits::Quotas,
         crate::limits::TenantLimitOverrides, crate::config::TenantCopilotConfig
     )),
     modifiers(&ApiKeyAuth),

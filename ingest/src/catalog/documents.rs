@@ -96,3 +96,83 @@ impl Catalog {
         Ok(row.try_get("n")?)
     }
 }
+
+/// A document as the admin API lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DocumentRecord {
+    pub id: String,
+    pub source_id: String,
+    pub uri: String,
+    pub title: String,
+    pub mime: String,
+    pub size_bytes: i64,
+    pub chunk_count: i64,
+    pub indexed_at: String,
+    pub acl: Vec<String>,
+}
+
+/// Which documents to list: one source or all, a case-insensitive match on title or uri.
+#[derive(Debug, Clone, Default)]
+pub struct DocumentQuery<'a> {
+    pub source_id: Option<&'a str>,
+    pub search: Option<&'a str>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+fn document_from_row(row: &sqlx::any::AnyRow) -> Result<DocumentRecord> {
+    Ok(DocumentRecord {
+        id: row.try_get("id")?,
+        source_id: row.try_get("source_id")?,
+        uri: row.try_get("uri")?,
+        title: row.try_get("title")?,
+        mime: row.try_get("mime")?,
+        size_bytes: row.try_get("size_bytes")?,
+        chunk_count: row.try_get("chunk_count")?,
+        indexed_at: row.try_get("indexed_at")?,
+        acl: serde_json::from_str(&row.try_get::<String, _>("acl")?).unwrap_or_default(),
+    })
+}
+
+const DOCUMENT_COLUMNS: &str =
+    "id, source_id, uri, title, mime, size_bytes, chunk_count, indexed_at, acl";
+
+impl Catalog {
+    /// A tenant's documents by uri, filtered and paged.
+    pub async fn documents(
+        &self,
+        tenant_id: &str,
+        query: &DocumentQuery<'_>,
+    ) -> Result<Vec<DocumentRecord>> {
+        // LOWER(...) LIKE works the same on SQLite and PostgreSQL.
+        let pattern = query
+            .search
+            .map(|s| format!("%{}%", s.to_lowercase().replace(['%', '_'], "")));
+        let rows = sqlx::query(&format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE tenant_id = $1 \
+             AND ($2 IS NULL OR source_id = $2) \
+             AND ($3 IS NULL OR LOWER(title) LIKE $3 OR LOWER(uri) LIKE $3) \
+             ORDER BY uri LIMIT $4 OFFSET $5"
+        ))
+        .bind(tenant_id)
+        .bind(query.source_id)
+        .bind(pattern)
+        .bind(query.limit)
+        .bind(query.offset)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(document_from_row).collect()
+    }
+
+    /// One of a tenant's documents.
+    pub async fn document(&self, tenant_id: &str, id: &str) -> Result<Option<DocumentRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(document_from_row).transpose()
+    }
+}

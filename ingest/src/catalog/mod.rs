@@ -14,7 +14,7 @@ mod usage;
 
 pub use admin_keys::AdminKeyRecord;
 pub use conversations::StoredTurn;
-pub use documents::ManifestEntry;
+pub use documents::{DocumentQuery, DocumentRecord, ManifestEntry};
 pub use feedback::{Feedback, Rating};
 pub use keys::{ApiKeyRecord, GeneratedKey, NewApiKey};
 pub use sources::SourceRecord;
