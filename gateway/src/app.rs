@@ -21,6 +21,8 @@ use crate::state::AppState;
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let server = &state.config.server;
+    let upload_limit =
+        usize::try_from(state.config.sources.upload.max_request_bytes).unwrap_or(usize::MAX);
     let mut router = Router::new()
         .route("/api/v1/ask", post(rest::ask_handler))
         .route("/api/v1/admin/usage", get(admin::usage::usage_handler))
@@ -53,6 +55,48 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/api/v1/admin/tenants/{id}/keys/{key_id}",
             axum::routing::delete(admin::keys::revoke),
+        )
+        .route(
+            "/api/v1/admin/tenants/{id}/sources",
+            get(admin::sources::list).post(admin::sources::create),
+        )
+        .route(
+            "/api/v1/admin/tenants/{id}/sources/{source_id}",
+            get(admin::sources::show)
+                .patch(admin::sources::update)
+                .delete(admin::sources::delete),
+        )
+        .route(
+            "/api/v1/admin/tenants/{id}/sources/{source_id}/sync",
+            post(admin::sources::sync_now),
+        )
+        .route(
+            "/api/v1/admin/tenants/{id}/sources/{source_id}/pause",
+            post(admin::sources::pause),
+        )
+        .route(
+            "/api/v1/admin/tenants/{id}/sources/{source_id}/resume",
+            post(admin::sources::resume),
+        )
+        .route(
+            "/api/v1/admin/tenants/{id}/sources/{source_id}/syncs",
+            get(admin::syncs::list),
+        )
+        .route(
+            "/api/v1/admin/tenants/{id}/sources/{source_id}/files",
+            post(admin::uploads::upload).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route(
+            "/api/v1/admin/tenants/{id}/sources/{source_id}/files/{*path}",
+            axum::routing::delete(admin::uploads::remove),
+        )
+        .route(
+            "/api/v1/admin/tenants/{id}/syncs/{sync_id}",
+            get(admin::syncs::show),
+        )
+        .route(
+            "/api/v1/admin/tenants/{id}/syncs/{sync_id}/events",
+            get(admin::syncs::events),
         )
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/models", get(openai::models))

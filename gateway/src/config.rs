@@ -32,6 +32,8 @@ pub struct Config {
     pub bm25: Bm25Config,
     pub retrieval: RetrievalConfig,
     pub ingest: IngestConfig,
+    /// Sources managed through the admin API: allowed folders, sync workers, upload limits.
+    pub sources: crate::sources::SourcesConfig,
     pub copilot: CopilotConfig,
     pub conversation: ConversationConfig,
     pub limits: LimitsConfig,
@@ -56,6 +58,7 @@ impl Default for Config {
             bm25: Bm25Config::default(),
             retrieval: RetrievalConfig::default(),
             ingest: IngestConfig::default(),
+            sources: crate::sources::SourcesConfig::default(),
             copilot: CopilotConfig::default(),
             conversation: ConversationConfig::default(),
             limits: LimitsConfig::default(),

@@ -12,6 +12,7 @@ pub mod http;
 pub mod limits;
 pub mod llm;
 pub mod metrics;
+pub mod sources;
 pub mod state;
 pub mod tenants;
 pub mod usage;

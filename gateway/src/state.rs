@@ -44,6 +44,8 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// The Slack and Teams bots (when configured) and their clock.
     pub bots: crate::channels::bots::Bots,
+    /// Live progress of the syncs this process runs; wakes the sync workers.
+    pub jobs: crate::sources::SyncJobs,
 }
 
 impl AppState {
@@ -107,6 +109,7 @@ impl AppState {
             prompts,
             tasks: TaskTracker::new(),
             bots,
+            jobs: crate::sources::SyncJobs::default(),
         })
     }
 

@@ -50,9 +50,13 @@ pub enum SyncEvent {
     Removed {
         uri: String,
     },
+    /// A document's bytes were read (for live byte counts; its outcome follows).
+    Read {
+        bytes: u64,
+    },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct DocumentFailure {
     pub uri: String,
     pub reason: String,
@@ -136,12 +140,27 @@ impl Indexer {
             .upsert_source(tenant_id, source_name, "folder", &settings)
             .await?;
         let run_id = self.catalog.start_sync_run(tenant_id, &source.id).await?;
+        self.sync_folder_run(&source, &run_id, folder, &acl, progress)
+            .await
+    }
+
+    /// Syncs a folder source as the already started run `run_id` (a claimed job), and closes the
+    /// run with its report, or as failed with the reason.
+    pub async fn sync_folder_run(
+        &self,
+        source: &SourceRecord,
+        run_id: &str,
+        folder: FolderSource,
+        acl: &Acl,
+        progress: Progress<'_>,
+    ) -> Result<SyncReport> {
+        let run_id = run_id.to_owned();
         let mut report = SyncReport {
             run_id: run_id.clone(),
             source_id: source.id.clone(),
             ..SyncReport::default()
         };
-        let outcome = self.run(&source, folder, &acl, &mut report, progress).await;
+        let outcome = self.run(source, folder, acl, &mut report, progress).await;
         let message = outcome.as_ref().err().map(ToString::to_string);
         self.catalog
             .finish_sync_run(&run_id, &report, message.as_deref())
@@ -181,6 +200,7 @@ impl Indexer {
         while let Some((entry, step)) = steps.next().await {
             report.seen += 1;
             report.bytes += entry.size;
+            progress(&SyncEvent::Read { bytes: entry.size });
             match step {
                 Step::Unchanged => {
                     report.unchanged += 1;

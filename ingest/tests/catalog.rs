@@ -291,6 +291,147 @@ async fn feedback(catalog: &Catalog) {
     assert!(catalog.feedback("globex", 10).await.unwrap().is_empty());
 }
 
+/// Sources and the sync queue: one running and one waiting run per source, claims that skip a
+/// source already running, cancellation on pause, and deletion.
+async fn sources_and_sync_queue(catalog: &Catalog) {
+    use ragway_ingest::catalog::{Enqueued, SourceUpdate};
+    catalog.ensure_tenant("initech").await.unwrap();
+    let settings = serde_json::json!({"acl": {}});
+    let a = catalog
+        .create_source("initech", "a", "upload", &settings, Some("every 1h"))
+        .await
+        .unwrap();
+    let b = catalog
+        .create_source("initech", "b", "upload", &settings, None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        catalog
+            .create_source("initech", "a", "upload", &settings, None)
+            .await,
+        Err(ragway_ingest::IngestError::AlreadyExists(_))
+    ));
+    let Enqueued::New(first) = catalog
+        .enqueue_sync("initech", &a.id, "manual")
+        .await
+        .unwrap()
+    else {
+        panic!("nothing was queued");
+    };
+    let Enqueued::AlreadyActive(same) = catalog
+        .enqueue_sync("initech", &a.id, "schedule")
+        .await
+        .unwrap()
+    else {
+        panic!("a second waiting run was queued");
+    };
+    assert_eq!(same.id, first.id);
+    let claimed = catalog.claim_queued_sync().await.unwrap().unwrap();
+    assert_eq!(
+        (claimed.id.as_str(), claimed.status.as_str()),
+        (first.id.as_str(), "running")
+    );
+    // While `a` runs, one follow-up may wait; the worker skips it and takes `b`'s run.
+    let Enqueued::New(follow_up) = catalog
+        .enqueue_sync("initech", &a.id, "upload")
+        .await
+        .unwrap()
+    else {
+        panic!("no follow-up was queued behind the running sync");
+    };
+    let Enqueued::New(other) = catalog
+        .enqueue_sync("initech", &b.id, "manual")
+        .await
+        .unwrap()
+    else {
+        panic!("b could not be queued");
+    };
+    assert_eq!(
+        catalog.claim_queued_sync().await.unwrap().unwrap().id,
+        other.id
+    );
+    assert!(catalog.claim_queued_sync().await.unwrap().is_none());
+    assert_eq!(
+        catalog.active_sync_run(&a.id).await.unwrap().unwrap().id,
+        first.id
+    );
+    let progress = serde_json::json!({"phase": "indexing", "seen": 3});
+    catalog
+        .record_sync_progress(&first.id, &progress)
+        .await
+        .unwrap();
+    assert_eq!(
+        catalog.sync_run(&first.id).await.unwrap().unwrap().progress,
+        Some(progress)
+    );
+    catalog
+        .finish_sync_run(
+            &first.id,
+            &ragway_ingest::SyncReport {
+                seen: 3,
+                added: 3,
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let done = catalog.sync_run(&first.id).await.unwrap().unwrap();
+    assert_eq!((done.status.as_str(), done.added), ("succeeded", 3));
+    // Pausing cancels the waiting run.
+    catalog.set_source_paused(&a.id, true).await.unwrap();
+    assert!(
+        catalog
+            .cancel_queued_sync(&a.id, "cancelled")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        catalog
+            .sync_run(&follow_up.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "failed"
+    );
+    assert!(
+        catalog
+            .scheduled_sources()
+            .await
+            .unwrap()
+            .iter()
+            .all(|s| s.id != a.id)
+    );
+    let renamed = catalog
+        .update_source(
+            &a,
+            &SourceUpdate {
+                name: Some("a2"),
+                schedule: Some(None),
+                ..SourceUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            renamed.name.as_str(),
+            renamed.schedule.as_deref(),
+            renamed.paused
+        ),
+        ("a2", None, true)
+    );
+    assert_eq!(
+        catalog.recent_sync_runs(&a.id, 1).await.unwrap()[0].id,
+        follow_up.id
+    );
+    assert_eq!(catalog.delete_source(&a.id).await.unwrap(), 0);
+    assert!(catalog.source("initech", &a.id).await.unwrap().is_none());
+    assert!(catalog.sync_run(&first.id).await.unwrap().is_none());
+    catalog.delete_tenant("initech").await.unwrap();
+}
+
 #[tokio::test]
 async fn sqlite_catalog() {
     let dir = tempfile::tempdir().unwrap();
@@ -299,6 +440,7 @@ async fn sqlite_catalog() {
     exercise(&catalog).await;
     usage_and_admin_keys(&catalog).await;
     feedback(&catalog).await;
+    sources_and_sync_queue(&catalog).await;
     // Re-opening runs no migration twice and keeps the data.
     let again = Catalog::connect(&url).await.unwrap();
     assert_eq!(again.tenants().await.unwrap().len(), 1);
@@ -324,6 +466,7 @@ async fn postgres_catalog() {
     exercise(&catalog).await;
     usage_and_admin_keys(&catalog).await;
     feedback(&catalog).await;
+    sources_and_sync_queue(&catalog).await;
     catalog.pool().close().await;
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .execute(&mut admin)

@@ -1,6 +1,7 @@
 //! Test support for ragway's end-to-end tests: faithful local fakes of the external services
 //! (speaking their real wire protocols on 127.0.0.1) and a harness that runs the real gateway.
 
+pub mod admin_client;
 pub mod bots;
 pub mod fake_bot_connector;
 pub mod fake_microsoft;

@@ -3,53 +3,9 @@
 //! and deleted with admin keys — global or scoped to one tenant — and every response matches
 //! the OpenAPI document.
 
+use ragway_tests::admin_client::AdminClient as Admin;
 use ragway_tests::harness::{Gateway, handbook_dir, test_config};
-use ragway_tests::schema::{response_schema, validate};
 use serde_json::{Value, json};
-
-struct Admin<'a> {
-    gateway: &'a Gateway,
-    key: String,
-    doc: Value,
-}
-
-impl Admin<'_> {
-    /// Sends a request and checks the response against the documented schema for its status.
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        doc_path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let client = reqwest::Client::new();
-        let url = format!("{}{path}", self.gateway.base_url);
-        let request = match method {
-            "get" => client.get(url),
-            "post" => client.post(url),
-            "patch" => client.patch(url),
-            "put" => client.put(url),
-            "delete" => client.delete(url),
-            other => panic!("{other}"),
-        };
-        let request = match body {
-            Some(body) => request.json(&body),
-            None => request,
-        };
-        let response = request.bearer_auth(&self.key).send().await.unwrap();
-        let status = response.status().as_u16();
-        let json: Value = response.json().await.unwrap();
-        let schema = response_schema(&self.doc, doc_path, method, status);
-        validate(
-            &self.doc,
-            schema,
-            &json,
-            &format!("{method} {path} {status}"),
-        )
-        .unwrap();
-        (status, json)
-    }
-}
 
 #[tokio::test]
 async fn tenants_and_keys_through_the_admin_api() {

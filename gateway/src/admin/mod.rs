@@ -9,7 +9,10 @@ use crate::state::AppState;
 pub mod documents;
 pub mod keys;
 pub mod settings;
+pub mod sources;
+pub mod syncs;
 pub mod tenants;
+pub mod uploads;
 pub mod usage;
 
 /// The tenant a request is about, if this admin key covers it (403) and it exists (404).

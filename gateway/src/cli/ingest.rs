@@ -106,6 +106,7 @@ pub async fn sync_folder(
             bar.set_message(uri.clone());
         }
         SyncEvent::Removed { uri } => bar.println(format!("  removed: {uri}")),
+        SyncEvent::Read { .. } => {}
     };
     let result = state
         .indexer

@@ -6,6 +6,7 @@ mod admin_keys;
 mod ask;
 mod ingest;
 mod serve;
+mod sources;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -50,6 +51,12 @@ enum Command {
     /// Manage admin keys (the admin API's credentials).
     #[command(subcommand)]
     AdminKeys(admin_keys::AdminKeysCommand),
+    /// Manage a tenant's document sources (folders, uploads), their schedules and pauses.
+    #[command(subcommand)]
+    Sources(sources::SourcesCommand),
+    /// Run the queued and due syncs (or `--tenant T --source S` now), then exit: for a CronJob, or
+    /// when the gateway runs no sync workers.
+    Sync(sources::SyncArgs),
     /// Show a tenant's usage: requests, cache hits, LLM tokens and refusals, per day.
     Usage(admin_keys::UsageArgs),
 }
@@ -96,6 +103,8 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
         Command::Tenants(command) => admin::tenants(config, command).await,
         Command::Keys(command) => admin::keys(config, command).await,
         Command::AdminKeys(command) => admin_keys::admin_keys(config, command).await,
+        Command::Sources(command) => sources::sources(config, command).await,
+        Command::Sync(args) => sources::sync(config, args).await,
         Command::Usage(args) => admin_keys::usage(config, args).await,
     }
 }

@@ -41,6 +41,7 @@ pub async fn run(mut config: Config, args: ServeArgs) -> Result<(), GatewayError
     state
         .tasks
         .spawn(flush_usage(state.clone(), stop_housekeeping.clone()));
+    crate::sources::jobs::spawn(&state, &stop_housekeeping);
     if let Some(metrics_addr) = state.config.server.metrics_addr {
         let listener = TcpListener::bind(metrics_addr).await.map_err(|e| {
             GatewayError::Config(format!("cannot listen for metrics on {metrics_addr}: {e}"))

@@ -36,6 +36,19 @@ use crate::usage::{DayUsage, UsageCounts, UsageReport, UserUsage};
         crate::admin::keys::create,
         crate::admin::keys::list,
         crate::admin::keys::revoke,
+        crate::admin::sources::create,
+        crate::admin::sources::list,
+        crate::admin::sources::show,
+        crate::admin::sources::update,
+        crate::admin::sources::delete,
+        crate::admin::sources::sync_now,
+        crate::admin::sources::pause,
+        crate::admin::sources::resume,
+        crate::admin::syncs::list,
+        crate::admin::syncs::show,
+        crate::admin::syncs::events,
+        crate::admin::uploads::upload,
+        crate::admin::uploads::remove,
         crate::http::health::healthz,
         crate::http::health::readyz
     ),
@@ -46,7 +59,10 @@ use crate::usage::{DayUsage, UsageCounts, UsageReport, UserUsage};
         crate::admin::tenants::UpdateTenant, crate::admin::tenants::DeletedTenant,
         crate::admin::keys::ApiKeyView, crate::admin::keys::CreateKey, crate::admin::keys::CreatedKey,
         crate::admin::documents::DocumentView, crate::admin::settings::SettingsView, crate::tenants::TenantSettings, crate::limits::Quotas,
-        crate::limits::TenantLimitOverrides, crate::config::TenantCopilotConfig
+        crate::limits::TenantLimitOverrides, crate::config::TenantCopilotConfig,
+        crate::admin::sources::SourceView, crate::admin::sources::CreateSource, crate::admin::sources::UpdateSource,
+        crate::admin::sources::DeletedSource, crate::admin::syncs::SyncView, crate::sources::progress::SyncProgress,
+        crate::sources::progress::SyncPhase, crate::admin::uploads::UploadResult, crate::admin::uploads::UploadedFile
     )),
     modifiers(&ApiKeyAuth),
     tags(

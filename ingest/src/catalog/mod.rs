@@ -17,8 +17,8 @@ pub use conversations::StoredTurn;
 pub use documents::{DocumentQuery, DocumentRecord, ManifestEntry};
 pub use feedback::{Feedback, Rating};
 pub use keys::{ApiKeyRecord, GeneratedKey, NewApiKey};
-pub use sources::SourceRecord;
-pub use sync_runs::SyncRunRecord;
+pub use sources::{SourceRecord, SourceUpdate};
+pub use sync_runs::{Enqueued, SyncRunRecord, TRIGGER_MANUAL, TRIGGER_SCHEDULE, TRIGGER_UPLOAD};
 pub use tenants::{Tenant, TenantDeletion, validate_tenant_id};
 pub use usage::UsageRow;
 
@@ -75,6 +75,11 @@ fn migrator() -> Migrator {
             5,
             "feedback",
             include_str!("../../migrations/0005_feedback.sql"),
+        ),
+        migration(
+            8,
+            "sync_jobs",
+            include_str!("../../migrations/0008_sync_jobs.sql"),
         ),
     ];
     Migrator {

@@ -15,6 +15,16 @@ pub struct AclRule {
     pub groups: Vec<String>,
 }
 
+impl AclRule {
+    /// A rule for exactly one path (glob metacharacters in it are escaped).
+    pub fn exact(path: &str, groups: &[String]) -> Self {
+        Self {
+            pattern: globset::escape(path),
+            groups: groups.to_vec(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AclConfig {

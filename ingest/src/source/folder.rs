@@ -60,6 +60,13 @@ impl FolderSource {
         })
     }
 
+    /// Checks the include/exclude globs without touching the file system.
+    pub fn check_globs(config: &FolderSourceConfig) -> Result<()> {
+        glob_set(&config.include)?;
+        glob_set(&config.exclude)?;
+        Ok(())
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

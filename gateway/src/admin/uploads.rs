@@ -1,0 +1,333 @@
+//! `POST …/sources/{source_id}/files`: files (and zip archives) uploaded into an `upload` source,
+//! then synced; `DELETE …/files/{path}` removes one.
+
+use axum::Json;
+use axum::extract::multipart::{Field, Multipart, MultipartRejection};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ragway_ingest::catalog::{Enqueued, SourceRecord, SourceUpdate, TRIGGER_UPLOAD};
+use ragway_ingest::source::{AclRule, validate_group};
+use serde::Serialize;
+
+use super::sources::tenant_source;
+use super::syncs::SyncView;
+use crate::http::errors::ErrorBody;
+use crate::http::{Admin, ApiError};
+use crate::sources::upload::{self, StagedFile, UploadError};
+use crate::sources::{UploadLimits, UploadSettings, upload_dir};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UploadedFile {
+    /// Where it is stored in the source (its document uri).
+    pub path: String,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UploadResult {
+    pub files: Vec<UploadedFile>,
+    /// The sync that indexes them (or the one already queued or running, which will be followed
+    /// by the next one you ask for).
+    pub sync: Option<SyncView>,
+}
+
+impl From<UploadError> for ApiError {
+    fn from(err: UploadError) -> Self {
+        match err {
+            UploadError::Invalid(m) => ApiError::bad_request(m),
+            UploadError::TooLarge(m) => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", m)
+            }
+            UploadError::Refused(m) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "upload_refused", m)
+            }
+            UploadError::Io(e) => ApiError {
+                detail: Some(e.to_string()),
+                ..ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "the upload could not be stored",
+                )
+            },
+        }
+    }
+}
+
+fn multipart_error(err: impl std::fmt::Display, status: StatusCode) -> ApiError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(
+            status,
+            "payload_too_large",
+            "the upload is larger than the per-request limit (`[sources.upload] max_request_bytes`)",
+        );
+    }
+    ApiError::bad_request(format!("malformed multipart upload: {err}"))
+}
+
+/// Reads one file part, refusing it as soon as it passes the per-file limit.
+async fn read_file(
+    field: &mut Field<'_>,
+    name: &str,
+    limits: &UploadLimits,
+) -> Result<Vec<u8>, ApiError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field
+        .chunk()
+        .await
+        .map_err(|e| multipart_error(&e, e.status()))?
+    {
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() as u64 > limits.max_file_bytes {
+            return Err(UploadError::TooLarge(format!(
+                "`{name}` is larger than the per-file limit of {} bytes",
+                limits.max_file_bytes
+            ))
+            .into());
+        }
+    }
+    Ok(bytes)
+}
+
+/// What a request carries besides files.
+#[derive(Default)]
+struct Options {
+    groups: Option<Vec<String>>,
+    folder: Option<String>,
+    expand_zips: bool,
+    sync: bool,
+}
+
+/// Upload files into an `upload` source and queue a sync (multipart/form-data).
+///
+/// Parts: `file` (one or more; the part's filename is its path, `/` for folders), `groups`
+/// (optional, comma-separated: only these groups may see this request's files), `folder`
+/// (optional prefix), `expand_zips` (default `true`: zip archives are expanded, within limits),
+/// `sync` (default `true`). Text parts must come before the files they apply to.
+#[utoipa::path(post, path = "/api/v1/admin/tenants/{id}/sources/{source_id}/files", tag = "admin",
+    security(("admin_key" = [])),
+    params(("id" = String, Path, description = "Tenant id"), ("source_id" = String, Path, description = "Source id")),
+    request_body(content_type = "multipart/form-data", description = "`file` parts, and optional `groups`, `folder`, `expand_zips`, `sync`"),
+    responses(
+        (status = 201, description = "Stored files and the queued sync", body = UploadResult),
+        (status = 400, description = "Not multipart, no files, or an unsafe file name", body = ErrorBody),
+        (status = 403, description = "A key scoped to another tenant", body = ErrorBody),
+        (status = 404, description = "No such tenant or source", body = ErrorBody),
+        (status = 409, description = "The source is not an upload source", body = ErrorBody),
+        (status = 413, description = "A file or the request is over its size limit", body = ErrorBody),
+        (status = 422, description = "A zip archive was refused (too many entries, too large, a zip bomb, unsafe names)", body = ErrorBody),
+    ))]
+pub async fn upload(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path((id, source_id)): Path<(String, String)>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, ApiError> {
+    let source = upload_source(&state, &admin, &id, &source_id).await?;
+    let mut multipart = multipart.map_err(|e| {
+        ApiError::bad_request(format!("expected a multipart/form-data upload: {e}"))
+    })?;
+    let limits = &state.config.sources.upload;
+    let mut options = Options {
+        expand_zips: true,
+        sync: true,
+        ..Options::default()
+    };
+    let mut staged: Vec<StagedFile> = Vec::new();
+    let mut rules: Vec<AclRule> = Vec::new();
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(&e, e.status()))?
+    {
+        let part = field.name().unwrap_or_default().to_owned();
+        if part == "file" {
+            let name = field
+                .file_name()
+                .map(str::to_owned)
+                .ok_or_else(|| ApiError::bad_request("a `file` part has no filename"))?;
+            let name = match &options.folder {
+                Some(folder) => format!("{folder}/{name}"),
+                None => name,
+            };
+            let path = upload::safe_relative_path(&name)?;
+            let bytes = read_file(&mut field, &path, limits).await?;
+            let files = upload::stage(&path, bytes, limits, options.expand_zips)?;
+            if let Some(groups) = &options.groups {
+                rules.extend(files.iter().map(|f| AclRule::exact(&f.path, groups)));
+            }
+            staged.extend(files);
+            continue;
+        }
+        let text = field
+            .text()
+            .await
+            .map_err(|e| multipart_error(&e, e.status()))?;
+        match part.as_str() {
+            "groups" => options.groups = Some(parse_groups(&text)?),
+            "folder" => options.folder = Some(upload::safe_relative_path(&text)?),
+            "expand_zips" => options.expand_zips = parse_bool("expand_zips", &text)?,
+            "sync" => options.sync = parse_bool("sync", &text)?,
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown part `{other}` (expected file, groups, folder, expand_zips or sync)"
+                )));
+            }
+        }
+    }
+    if staged.is_empty() {
+        return Err(ApiError::bad_request("the upload has no `file` part"));
+    }
+    let dir = upload_dir(&state.config.data_dir, &source.id);
+    let files: Vec<UploadedFile> = staged
+        .iter()
+        .map(|f| UploadedFile {
+            path: f.path.clone(),
+            bytes: f.bytes.len() as u64,
+        })
+        .collect();
+    tokio::task::spawn_blocking(move || upload::store(&dir, &staged))
+        .await
+        .map_err(|e| {
+            ApiError::from(crate::error::GatewayError::from(
+                ragway_ingest::IngestError::from(e),
+            ))
+        })??;
+    if !rules.is_empty() {
+        set_file_rules(&state, &source, rules).await?;
+    }
+    tracing::info!(tenant = %id, source = %source.id, files = files.len(), admin_key = %admin.key.id, "files uploaded");
+    let sync = if options.sync && !source.paused {
+        Some(queue(&state, &source).await?)
+    } else {
+        None
+    };
+    Ok((StatusCode::CREATED, Json(UploadResult { files, sync })).into_response())
+}
+
+/// Remove one uploaded file (its document leaves the index with the sync this queues).
+#[utoipa::path(delete, path = "/api/v1/admin/tenants/{id}/sources/{source_id}/files/{path}", tag = "admin",
+    security(("admin_key" = [])),
+    params(("id" = String, Path, description = "Tenant id"), ("source_id" = String, Path, description = "Source id"),
+        ("path" = String, Path, description = "The file's path in the source")),
+    responses(
+        (status = 200, description = "The queued sync that removes it from the index", body = UploadResult),
+        (status = 400, description = "An unsafe path", body = ErrorBody),
+        (status = 403, description = "A key scoped to another tenant", body = ErrorBody),
+        (status = 404, description = "No such tenant, source or file", body = ErrorBody),
+        (status = 409, description = "The source is not an upload source", body = ErrorBody),
+    ))]
+pub async fn remove(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path((id, source_id, path)): Path<(String, String, String)>,
+) -> Result<Json<UploadResult>, ApiError> {
+    let source = upload_source(&state, &admin, &id, &source_id).await?;
+    let path = upload::safe_relative_path(&path)?;
+    let file = upload_dir(&state.config.data_dir, &source.id).join(&path);
+    let metadata = tokio::fs::metadata(&file).await.map_err(|_| {
+        super::sources::not_found(format!("no file `{path}` in source `{}`", source.name))
+    })?;
+    tokio::fs::remove_file(&file)
+        .await
+        .map_err(UploadError::from)?;
+    tracing::info!(tenant = %id, source = %source.id, %path, admin_key = %admin.key.id, "uploaded file removed");
+    let sync = if source.paused {
+        None
+    } else {
+        Some(queue(&state, &source).await?)
+    };
+    Ok(Json(UploadResult {
+        files: vec![UploadedFile {
+            path,
+            bytes: metadata.len(),
+        }],
+        sync,
+    }))
+}
+
+async fn upload_source(
+    state: &AppState,
+    admin: &Admin,
+    id: &str,
+    source_id: &str,
+) -> Result<SourceRecord, ApiError> {
+    let source = tenant_source(state, admin, id, source_id).await?;
+    if source.kind != "upload" {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "wrong_source_kind",
+            format!(
+                "source `{}` is a {} source; files can only be uploaded to upload sources",
+                source.name, source.kind
+            ),
+        ));
+    }
+    Ok(source)
+}
+
+async fn queue(state: &AppState, source: &SourceRecord) -> Result<SyncView, ApiError> {
+    let run = match state
+        .catalog
+        .enqueue_sync(&source.tenant_id, &source.id, TRIGGER_UPLOAD)
+        .await?
+    {
+        Enqueued::New(run) => run,
+        Enqueued::AlreadyActive(run) => run,
+    };
+    state.jobs.wake();
+    Ok(SyncView::from_run(state, run))
+}
+
+/// Puts per-file ACL rules first in the source's settings (replacing older rules for the same files).
+async fn set_file_rules(
+    state: &AppState,
+    source: &SourceRecord,
+    rules: Vec<AclRule>,
+) -> Result<(), ApiError> {
+    let mut settings: UploadSettings = serde_json::from_value(source.settings.clone())
+        .map_err(|e| ApiError::bad_request(format!("the source's settings are invalid: {e}")))?;
+    settings
+        .acl
+        .rules
+        .retain(|old| !rules.iter().any(|new| new.pattern == old.pattern));
+    let mut merged = rules;
+    merged.append(&mut settings.acl.rules);
+    settings.acl.rules = merged;
+    let value = serde_json::json!({ "acl": settings.acl });
+    state
+        .catalog
+        .update_source(
+            source,
+            &SourceUpdate {
+                settings: Some(&value),
+                ..SourceUpdate::default()
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+fn parse_groups(text: &str) -> Result<Vec<String>, ApiError> {
+    let groups: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(str::to_owned)
+        .collect();
+    for group in &groups {
+        validate_group(group).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    }
+    Ok(groups)
+}
+
+fn parse_bool(part: &str, text: &str) -> Result<bool, ApiError> {
+    match text.trim() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        other => Err(ApiError::bad_request(format!(
+            "`{part}` must be true or false, not `{other}`"
+        ))),
+    }
+}

@@ -1,0 +1,268 @@
+//! `ragway sources …` (manage a tenant's sources) and `ragway sync` (run queued and due syncs,
+//! then exit — for a CronJob, or when the gateway runs no sync workers).
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use ragway_ingest::catalog::{Enqueued, SourceRecord, SourceUpdate, TRIGGER_MANUAL};
+
+use super::out;
+use crate::config::Config;
+use crate::error::GatewayError;
+use crate::sources::schedule::Schedule;
+use crate::state::AppState;
+
+#[derive(Debug, Subcommand)]
+pub enum SourcesCommand {
+    /// List a tenant's sources with their last sync.
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Add a folder source (a path on this server).
+    AddFolder {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        path: PathBuf,
+        /// `every 6h` or a 5-field cron expression (UTC).
+        #[arg(long)]
+        schedule: Option<String>,
+    },
+    /// Add an upload source (files sent through the admin API).
+    AddUpload {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Set (or with `--clear`, remove) a source's schedule.
+    Schedule {
+        #[arg(long)]
+        tenant: String,
+        name: String,
+        schedule: Option<String>,
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Pause a source: no syncs until it is resumed.
+    Pause {
+        #[arg(long)]
+        tenant: String,
+        name: String,
+    },
+    /// Resume a paused source.
+    Resume {
+        #[arg(long)]
+        tenant: String,
+        name: String,
+    },
+    /// Remove a source with its documents and their passages. Stop `ragway serve` first (the
+    /// embedded index is single-process) or use the admin API.
+    Remove {
+        #[arg(long)]
+        tenant: String,
+        name: String,
+        /// Confirm: this cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+pub async fn sources(config: Config, command: SourcesCommand) -> Result<(), GatewayError> {
+    let catalog = ragway_ingest::Catalog::connect(&config.database_url()).await?;
+    let min = chrono::Duration::seconds(
+        i64::try_from(config.sources.min_schedule_interval_secs).unwrap_or(i64::MAX),
+    );
+    let check_schedule = |text: &Option<String>| -> Result<(), GatewayError> {
+        if let Some(text) = text {
+            Schedule::parse(text, min).map_err(GatewayError::Config)?;
+        }
+        Ok(())
+    };
+    match command {
+        SourcesCommand::List { tenant } => {
+            catalog.require_tenant(&tenant).await?;
+            for source in catalog.sources(&tenant).await? {
+                let last = catalog.recent_sync_runs(&source.id, 1).await?;
+                let last = last.first().map_or_else(
+                    || "never synced".to_owned(),
+                    |r| {
+                        format!(
+                            "last sync {} ({})",
+                            r.status,
+                            r.finished_at.as_deref().unwrap_or(&r.started_at)
+                        )
+                    },
+                );
+                out(format!(
+                    "{}  {:<24} {:<7} {}{}  {}",
+                    source.id,
+                    source.name,
+                    source.kind,
+                    if source.paused { "paused " } else { "" },
+                    source.schedule.as_deref().unwrap_or("no schedule"),
+                    last
+                ));
+            }
+        }
+        SourcesCommand::AddFolder {
+            tenant,
+            name,
+            path,
+            schedule,
+        } => {
+            check_schedule(&schedule)?;
+            let path = path
+                .canonicalize()
+                .map_err(|e| GatewayError::Config(format!("{}: {e}", path.display())))?;
+            let settings =
+                serde_json::json!({"path": path, "include": [], "exclude": [], "acl": {}});
+            let source = catalog
+                .create_source(&tenant, &name, "folder", &settings, schedule.as_deref())
+                .await?;
+            out(format!(
+                "source {} created; `ragway sync --tenant {tenant} --source {name}` or the gateway's workers sync it",
+                source.id
+            ));
+        }
+        SourcesCommand::AddUpload { tenant, name } => {
+            let settings = serde_json::json!({"acl": {}});
+            let source = catalog
+                .create_source(&tenant, &name, "upload", &settings, None)
+                .await?;
+            out(format!(
+                "source {} created; upload with POST /api/v1/admin/tenants/{tenant}/sources/{}/files",
+                source.id, source.id
+            ));
+        }
+        SourcesCommand::Schedule {
+            tenant,
+            name,
+            schedule,
+            clear,
+        } => {
+            let source = named(&catalog, &tenant, &name).await?;
+            if schedule.is_none() && !clear {
+                return Err(GatewayError::Config(
+                    "give a schedule (e.g. `every 6h`) or --clear".into(),
+                ));
+            }
+            check_schedule(&schedule)?;
+            let update = SourceUpdate {
+                schedule: Some(schedule.as_deref()),
+                ..SourceUpdate::default()
+            };
+            catalog.update_source(&source, &update).await?;
+            out(format!(
+                "schedule of `{name}`: {}",
+                schedule.as_deref().unwrap_or("none")
+            ));
+        }
+        SourcesCommand::Pause { tenant, name } => {
+            let source = named(&catalog, &tenant, &name).await?;
+            catalog.set_source_paused(&source.id, true).await?;
+            catalog
+                .cancel_queued_sync(&source.id, "cancelled: the source was paused")
+                .await?;
+            out(format!("`{name}` paused"));
+        }
+        SourcesCommand::Resume { tenant, name } => {
+            let source = named(&catalog, &tenant, &name).await?;
+            catalog.set_source_paused(&source.id, false).await?;
+            catalog.set_next_sync_at(&source.id, None).await?;
+            out(format!("`{name}` resumed"));
+        }
+        SourcesCommand::Remove { tenant, name, yes } => {
+            if !yes {
+                return Err(GatewayError::Config(format!(
+                    "removing `{name}` deletes its documents from the index; add --yes to confirm"
+                )));
+            }
+            drop(catalog);
+            let state = AppState::open(config).await?;
+            let source = named(&state.catalog, &tenant, &name).await?;
+            let removed = crate::sources::remove(&state, &source).await?;
+            out(format!("`{name}` removed with {removed} document(s)"));
+        }
+    }
+    Ok(())
+}
+
+async fn named(
+    catalog: &ragway_ingest::Catalog,
+    tenant: &str,
+    name: &str,
+) -> Result<SourceRecord, GatewayError> {
+    catalog
+        .source_by_name(tenant, name)
+        .await?
+        .ok_or_else(|| GatewayError::Config(format!("tenant `{tenant}` has no source `{name}`")))
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Only this tenant's source `--source` (queued now, unless paused).
+    #[arg(long, requires = "source")]
+    tenant: Option<String>,
+    #[arg(long, requires = "tenant")]
+    source: Option<String>,
+}
+
+/// Queues what is due (or the named source), runs every queued sync to its end, and exits
+/// non-zero if any failed.
+pub async fn sync(config: Config, args: SyncArgs) -> Result<(), GatewayError> {
+    let state = AppState::open(config).await?;
+    state.recover_interrupted_syncs().await?;
+    if let (Some(tenant), Some(name)) = (&args.tenant, &args.source) {
+        let source = named(&state.catalog, tenant, name).await?;
+        if source.paused {
+            return Err(GatewayError::Config(format!(
+                "`{name}` is paused; resume it first"
+            )));
+        }
+        if let Enqueued::AlreadyActive(run) = state
+            .catalog
+            .enqueue_sync(tenant, &source.id, TRIGGER_MANUAL)
+            .await?
+        {
+            out(format!(
+                "`{name}` already has a sync {} ({})",
+                run.status, run.id
+            ));
+        }
+    } else {
+        let queued = crate::sources::jobs::queue_due(&state, chrono::Utc::now()).await?;
+        out(format!("{} scheduled source(s) due", queued.len()));
+    }
+    let mut failed = 0;
+    while let Some(run) = state.catalog.claim_queued_sync().await? {
+        let done = crate::sources::jobs::execute(&state, run).await;
+        out(format!(
+            "sync {} of source {}: {} — {} seen, {} added, {} changed, {} removed, {} failed{}",
+            done.id,
+            done.source_id,
+            done.status,
+            done.seen,
+            done.added,
+            done.changed,
+            done.removed,
+            done.failed,
+            done.message
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
+        ));
+        for failure in &done.failures {
+            out(format!("  failed: {}: {}", failure.uri, failure.reason));
+        }
+        if done.status != "succeeded" {
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        return Err(GatewayError::Config(format!("{failed} sync(s) failed")));
+    }
+    Ok(())
+}

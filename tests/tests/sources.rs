@@ -1,0 +1,578 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Sources through the admin API end to end: folder sources inside the allowed roots only, one
+//! active sync per source, pause/resume, live progress over SSE, uploads (files, zips, per-file
+//! groups, limits and zip bombs), removal of a file and of a whole source — every response
+//! checked against the OpenAPI document.
+
+mod common;
+
+use std::io::Write;
+use std::time::Duration;
+
+use ragway_tests::admin_client::AdminClient;
+use ragway_tests::harness::{Gateway, copy_dir, handbook_dir, test_config};
+use serde_json::{Value, json};
+
+const TENANT: &str = "acme";
+const SOURCES: &str = "/api/v1/admin/tenants/{id}/sources";
+const SOURCE: &str = "/api/v1/admin/tenants/{id}/sources/{source_id}";
+const SYNC_NOW: &str = "/api/v1/admin/tenants/{id}/sources/{source_id}/sync";
+const PAUSE: &str = "/api/v1/admin/tenants/{id}/sources/{source_id}/pause";
+const RESUME: &str = "/api/v1/admin/tenants/{id}/sources/{source_id}/resume";
+const FILES: &str = "/api/v1/admin/tenants/{id}/sources/{source_id}/files";
+const FILE: &str = "/api/v1/admin/tenants/{id}/sources/{source_id}/files/{path}";
+const SYNC: &str = "/api/v1/admin/tenants/{id}/syncs/{sync_id}";
+
+fn count_files(dir: &std::path::Path) -> usize {
+    walk(dir).len()
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// A multipart/form-data body: `(part name, filename, bytes)`; text parts have no filename.
+fn multipart(parts: &[(&str, Option<&str>, Vec<u8>)]) -> (String, Vec<u8>) {
+    let boundary = "ragway-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, filename, bytes) in parts {
+        write!(
+            body,
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\""
+        )
+        .unwrap();
+        if let Some(filename) = filename {
+            write!(
+                body,
+                "; filename=\"{filename}\"\r\nContent-Type: application/octet-stream"
+            )
+            .unwrap();
+        }
+        body.extend_from_slice(b"\r\n\r\n");
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    write!(body, "--{boundary}--\r\n").unwrap();
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn zip_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut out);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in entries {
+        zip.start_file(*name, options).unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap();
+    out.into_inner()
+}
+
+struct Setup {
+    _tmp: tempfile::TempDir,
+    root: std::path::PathBuf,
+    gateway: Gateway,
+    key: String,
+    doc: Value,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl Setup {
+    async fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("shared-drive");
+        std::fs::create_dir_all(&root).unwrap();
+        let mut config = test_config(&tmp.path().join("data"));
+        config.sources.folder_roots = vec![root.clone()];
+        config.sources.sync_workers = 1;
+        config.sources.upload.max_file_bytes = 256 * 1024;
+        let gateway = Gateway::start(config).await.unwrap();
+        gateway.state.catalog.ensure_tenant(TENANT).await.unwrap();
+        let (_, key) = gateway
+            .state
+            .catalog
+            .create_admin_key(None, "ops")
+            .await
+            .unwrap();
+        let doc: Value = reqwest::get(format!("{}/openapi.json", gateway.base_url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Self {
+            _tmp: tmp,
+            root,
+            gateway,
+            key,
+            doc,
+            stop: tokio_util::sync::CancellationToken::new(),
+        }
+    }
+
+    fn admin(&self) -> AdminClient<'_> {
+        AdminClient {
+            gateway: &self.gateway,
+            key: self.key.clone(),
+            doc: self.doc.clone(),
+        }
+    }
+
+    fn start_workers(&self) {
+        ragway_gateway::sources::jobs::spawn(&self.gateway.state, &self.stop);
+    }
+
+    /// Follows the sync's SSE stream to its end; returns the progress events and the final view.
+    async fn follow(&self, sync_id: &str) -> (Vec<Value>, Value) {
+        let url = format!(
+            "{}/api/v1/admin/tenants/{TENANT}/syncs/{sync_id}/events",
+            self.gateway.base_url
+        );
+        let response = tokio::time::timeout(
+            Duration::from_secs(120),
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(&self.key)
+                .send(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        let body = tokio::time::timeout(Duration::from_secs(120), response.text())
+            .await
+            .expect("the sync ends")
+            .unwrap();
+        let events = common::parse_sse(&body);
+        let (last_name, last) = events.last().cloned().expect("events");
+        assert_eq!(last_name, "done", "{body}");
+        let progress = events
+            .iter()
+            .filter(|(name, _)| name == "progress")
+            .map(|(_, v)| v.clone())
+            .collect();
+        (progress, last)
+    }
+}
+
+fn path(template: &str, source_id: &str) -> String {
+    template
+        .replace("{id}", TENANT)
+        .replace("{source_id}", source_id)
+}
+
+#[tokio::test]
+async fn folder_sources_sync_as_jobs_with_live_progress() {
+    let setup = Setup::new().await;
+    let admin = setup.admin();
+    let handbook = setup.root.join("handbook");
+    copy_dir(&handbook_dir(), &handbook).unwrap();
+    let expected = count_files(&handbook);
+    let sources = path(SOURCES, "");
+
+    // Only folders inside the allowed roots, and valid settings and schedules.
+    let outside = tempfile::tempdir().unwrap();
+    for (settings, why) in [
+        (
+            json!({"path": outside.path()}),
+            "outside the allowed folders",
+        ),
+        (
+            json!({"path": format!("{}/../..", handbook.display())}),
+            "..",
+        ),
+        (json!({"path": "handbook"}), "absolute"),
+        (json!({"path": handbook, "colour": "red"}), "unknown field"),
+    ] {
+        let (status, body) = admin
+            .call(
+                "post",
+                &sources,
+                SOURCES,
+                Some(json!({"name": "x", "kind": "folder", "settings": settings})),
+            )
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(why),
+            "{body}"
+        );
+    }
+    let (status, body) = admin
+        .call(
+            "post",
+            &sources,
+            SOURCES,
+            Some(json!({"name": "x", "kind": "ftp"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = admin
+        .call("post", &sources, SOURCES, Some(json!({"name": "x", "kind": "folder", "settings": {"path": handbook}, "schedule": "every 10s"})))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("minimum"),
+        "{body}"
+    );
+
+    // Created with a first sync queued (no workers yet): a second one is refused, not stacked.
+    let (status, created) = admin
+        .call("post", &sources, SOURCES, Some(json!({"name": "handbook", "kind": "folder", "settings": {"path": handbook}, "schedule": "every 6h"})))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["active_sync"]["status"], "queued");
+    let (status, body) = admin
+        .call("post", &path(SYNC_NOW, &id), SYNC_NOW, None)
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("sync_in_progress")),
+        "{body}"
+    );
+    let (status, _) = admin
+        .call(
+            "post",
+            &sources,
+            SOURCES,
+            Some(json!({"name": "handbook", "kind": "upload"})),
+        )
+        .await;
+    assert_eq!(status, 409);
+
+    // Pausing cancels the queued sync and refuses new ones until resumed.
+    let (status, paused) = admin.call("post", &path(PAUSE, &id), PAUSE, None).await;
+    assert_eq!((status, paused["paused"].as_bool()), (200, Some(true)));
+    assert!(paused["active_sync"].is_null(), "{paused}");
+    assert_eq!(
+        paused["last_sync"]["message"],
+        "cancelled: the source was paused"
+    );
+    let (status, body) = admin
+        .call("post", &path(SYNC_NOW, &id), SYNC_NOW, None)
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("source_paused"))
+    );
+    let (status, _) = admin.call("post", &path(RESUME, &id), RESUME, None).await;
+    assert_eq!(status, 200);
+
+    // Sync now: a worker runs it and the SSE stream shows it progressing to the end.
+    let (status, queued) = admin
+        .call("post", &path(SYNC_NOW, &id), SYNC_NOW, None)
+        .await;
+    assert_eq!(
+        (status, queued["status"].as_str()),
+        (202, Some("queued")),
+        "{queued}"
+    );
+    let sync_id = queued["id"].as_str().unwrap().to_owned();
+    setup.start_workers();
+    let (progress, done) = setup.follow(&sync_id).await;
+    assert!(!progress.is_empty());
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["progress"]["phase"], "succeeded");
+    assert_eq!(
+        done["progress"]["added"].as_u64().unwrap() as usize,
+        expected
+    );
+    assert_eq!(
+        done["progress"]["total"].as_u64().unwrap() as usize,
+        expected
+    );
+    assert!(done["progress"]["bytes"].as_u64().unwrap() > 10_000);
+    let (status, shown) = admin
+        .call(
+            "get",
+            &SYNC.replace("{id}", TENANT).replace("{sync_id}", &sync_id),
+            SYNC,
+            None,
+        )
+        .await;
+    assert_eq!((status, shown["status"].as_str()), (200, Some("succeeded")));
+    let (_, source) = admin.call("get", &path(SOURCE, &id), SOURCE, None).await;
+    assert_eq!(source["documents"].as_u64().unwrap() as usize, expected);
+    assert_eq!(source["last_sync"]["id"], sync_id.as_str());
+    assert!(source["next_sync_at"].is_null() || source["next_sync_at"].is_string());
+
+    // A deleted file leaves the index with the next sync; a re-sync of the same tree changes nothing.
+    std::fs::remove_file(handbook.join("README.txt")).unwrap();
+    let (_, queued) = admin
+        .call("post", &path(SYNC_NOW, &id), SYNC_NOW, None)
+        .await;
+    let (_, done) = setup.follow(queued["id"].as_str().unwrap()).await;
+    assert_eq!(
+        (
+            done["progress"]["removed"].as_u64(),
+            done["progress"]["added"].as_u64()
+        ),
+        (Some(1), Some(0)),
+        "{done}"
+    );
+    assert_eq!(
+        done["progress"]["unchanged"].as_u64().unwrap() as usize,
+        expected - 1
+    );
+
+    // Rename and reschedule; then delete (confirmed) with its documents.
+    let (status, updated) = admin
+        .call(
+            "patch",
+            &path(SOURCE, &id),
+            SOURCE,
+            Some(json!({"name": "manual", "schedule": null})),
+        )
+        .await;
+    assert_eq!(
+        (
+            status,
+            updated["name"].as_str(),
+            updated["schedule"].is_null()
+        ),
+        (200, Some("manual"), true),
+        "{updated}"
+    );
+    let (status, _) = admin.call("delete", &path(SOURCE, &id), SOURCE, None).await;
+    assert_eq!(status, 400);
+    let (status, deleted) = admin
+        .call(
+            "delete",
+            &format!("{}?confirm=manual", path(SOURCE, &id)),
+            SOURCE,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (
+            status,
+            deleted["documents_removed"].as_u64().unwrap() as usize
+        ),
+        (200, expected - 1)
+    );
+    assert_eq!(
+        setup
+            .gateway
+            .state
+            .catalog
+            .document_count(TENANT)
+            .await
+            .unwrap(),
+        0
+    );
+    let (status, _) = admin.call("get", &path(SOURCE, &id), SOURCE, None).await;
+    assert_eq!(status, 404);
+    setup.stop.cancel();
+}
+
+#[tokio::test]
+async fn uploads_are_limited_expanded_and_synced() {
+    let setup = Setup::new().await;
+    let admin = setup.admin();
+    setup.start_workers();
+    let (status, created) = admin
+        .call(
+            "post",
+            &path(SOURCES, ""),
+            SOURCES,
+            Some(json!({"name": "uploads", "kind": "upload"})),
+        )
+        .await;
+    assert_eq!(
+        (status, created["active_sync"].is_null()),
+        (201, true),
+        "{created}"
+    );
+    let id = created["id"].as_str().unwrap().to_owned();
+    let files = path(FILES, &id);
+    let upload = |parts: Vec<(&'static str, Option<&'static str>, Vec<u8>)>| {
+        let (content_type, body) = multipart(&parts);
+        admin
+            .request("post", &files)
+            .header("content-type", content_type)
+            .body(body)
+    };
+
+    // Files with a per-request group, and a zip expanded into a folder.
+    let archive = zip_of(&[
+        (
+            "it/vpn.md",
+            b"# VPN\n\nConnect with the GlobalProtect client to vpn.acme.example.".to_vec(),
+        ),
+        (
+            "it/printers.txt",
+            b"Printers on floor 3 are named PRN-3A and PRN-3B.".to_vec(),
+        ),
+    ]);
+    let (status, stored) = admin
+        .send(
+            upload(vec![
+                ("groups", None, b"hr".to_vec()),
+                (
+                    "file",
+                    Some("hr/salaries.md"),
+                    b"# Salary bands\n\nBand C pays 40,000 to 55,000.".to_vec(),
+                ),
+            ]),
+            "post",
+            &files,
+            FILES,
+        )
+        .await;
+    assert_eq!(status, 201, "{stored}");
+    let first_sync = stored["sync"]["id"].as_str().unwrap().to_owned();
+    let (status, stored) = admin
+        .send(
+            upload(vec![("file", Some("handbook.zip"), archive)]),
+            "post",
+            &files,
+            FILES,
+        )
+        .await;
+    assert_eq!(status, 201, "{stored}");
+    let paths: Vec<&str> = stored["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["handbook/it/vpn.md", "handbook/it/printers.txt"]);
+    // The second upload's sync is the first one if it had not started yet, or a new one.
+    let _ = setup.follow(&first_sync).await;
+    let second_sync = stored["sync"]["id"].as_str().unwrap().to_owned();
+    let (_, done) = setup.follow(&second_sync).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let documents = setup
+        .gateway
+        .state
+        .catalog
+        .documents(
+            TENANT,
+            &ragway_ingest::catalog::DocumentQuery {
+                source_id: Some(&id),
+                search: None,
+                limit: 100,
+                offset: 0,
+            },
+        )
+        .await
+        .unwrap();
+    let by_uri: std::collections::HashMap<_, _> = documents
+        .iter()
+        .map(|d| (d.uri.as_str(), d.acl.clone()))
+        .collect();
+    assert_eq!(by_uri.len(), 3, "{by_uri:?}");
+    assert_eq!(by_uri["hr/salaries.md"], ["hr"]);
+    assert!(by_uri["handbook/it/vpn.md"].is_empty());
+
+    // Refused uploads write nothing.
+    let upload_dir = ragway_gateway::sources::upload_dir(&setup.gateway.state.config.data_dir, &id);
+    let before = count_files(&upload_dir);
+    let bomb = zip_of(&[("zeros.txt", vec![0u8; 30 * 1024 * 1024])]);
+    let (status, body) = admin
+        .send(
+            upload(vec![("file", Some("bomb.zip"), bomb)]),
+            "post",
+            &files,
+            FILES,
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("upload_refused")),
+        "{body}"
+    );
+    let big = vec![b'a'; 300 * 1024];
+    let (status, body) = admin
+        .send(
+            upload(vec![
+                ("file", Some("ok.txt"), b"fine".to_vec()),
+                ("file", Some("big.txt"), big),
+            ]),
+            "post",
+            &files,
+            FILES,
+        )
+        .await;
+    assert_eq!(status, 413, "{body}");
+    let (status, body) = admin
+        .send(
+            upload(vec![("file", Some("../../etc/passwd"), b"x".to_vec())]),
+            "post",
+            &files,
+            FILES,
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = admin
+        .send(
+            admin.request("post", &files).json(&json!({"file": "x"})),
+            "post",
+            &files,
+            FILES,
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(count_files(&upload_dir), before);
+
+    // Removing one file removes its document with the sync that follows.
+    let (status, removed) = admin
+        .call(
+            "delete",
+            &format!("{files}/handbook/it/printers.txt"),
+            FILE,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{removed}");
+    let (_, done) = setup.follow(removed["sync"]["id"].as_str().unwrap()).await;
+    assert_eq!(done["progress"]["removed"].as_u64(), Some(1), "{done}");
+    let (status, _) = admin
+        .call(
+            "delete",
+            &format!("{files}/handbook/it/printers.txt"),
+            FILE,
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // Files go only to upload sources.
+    let handbook = setup.root.join("h");
+    std::fs::create_dir_all(&handbook).unwrap();
+    let (_, folder) = admin
+        .call("post", &path(SOURCES, ""), SOURCES, Some(json!({"name": "h", "kind": "folder", "settings": {"path": handbook}, "sync": false})))
+        .await;
+    let folder_files = path(FILES, folder["id"].as_str().unwrap());
+    let (content_type, body) = multipart(&[("file", Some("a.md"), b"# A".to_vec())]);
+    let (status, body) = admin
+        .send(
+            admin
+                .request("post", &folder_files)
+                .header("content-type", content_type)
+                .body(body),
+            "post",
+            &folder_files,
+            FILES,
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("wrong_source_kind"))
+    );
+    setup.stop.cancel();
+}
