@@ -171,9 +171,10 @@ async fn three_replicas_share_one_exact_limit() {
         "offered {offered} in {elapsed:.2}s ({:.0}/s), admitted {total_admitted} {per_replica:?}, expected {expected:.1}",
         offered as f64 / elapsed
     );
+    // Saturation is what the check needs; 5× leaves room for a busy machine's slower client.
     assert!(
-        offered as f64 >= 10.0 * rate * elapsed,
-        "the load must be at least 10× the limit"
+        offered as f64 >= 5.0 * rate * elapsed,
+        "the load must be at least 5× the limit"
     );
     assert!(
         per_replica.iter().all(|&n| n > 0),
