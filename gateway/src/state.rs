@@ -44,6 +44,8 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// The Slack and Teams bots (when configured) and their clock.
     pub bots: crate::channels::bots::Bots,
+    /// The web widget: session signing, identity verification, the demo page's key.
+    pub widget: Arc<crate::channels::widget::Widget>,
 }
 
 impl AppState {
@@ -81,6 +83,7 @@ impl AppState {
         };
         let limiter = config.limits.limiter().await?;
         let bots = crate::channels::bots::Bots::from_env(&config)?;
+        let widget = Arc::new(crate::channels::widget::Widget::from_env(&config.widget)?);
         let metrics = Arc::new(Metrics::new(limiter.backend_errors()));
         let retriever = Retriever::new(
             Arc::clone(&store),
@@ -107,6 +110,7 @@ impl AppState {
             prompts,
             tasks: TaskTracker::new(),
             bots,
+            widget,
         })
     }
 

@@ -8,3 +8,4 @@ pub mod fake_openai;
 pub mod fake_slack;
 pub mod harness;
 pub mod schema;
+pub mod widget;

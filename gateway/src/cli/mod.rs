@@ -6,6 +6,7 @@ mod admin_keys;
 mod ask;
 mod ingest;
 mod serve;
+mod widget_keys;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -50,6 +51,9 @@ enum Command {
     /// Manage admin keys (the admin API's credentials).
     #[command(subcommand)]
     AdminKeys(admin_keys::AdminKeysCommand),
+    /// Manage web widget keys (public keys for the intranet chat widget) and their origins.
+    #[command(subcommand)]
+    WidgetKeys(widget_keys::WidgetKeysCommand),
     /// Show a tenant's usage: requests, cache hits, LLM tokens and refusals, per day.
     Usage(admin_keys::UsageArgs),
 }
@@ -96,6 +100,7 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
         Command::Tenants(command) => admin::tenants(config, command).await,
         Command::Keys(command) => admin::keys(config, command).await,
         Command::AdminKeys(command) => admin_keys::admin_keys(config, command).await,
+        Command::WidgetKeys(command) => widget_keys::widget_keys(config, command).await,
         Command::Usage(args) => admin_keys::usage(config, args).await,
     }
 }

@@ -36,6 +36,10 @@ use crate::usage::{DayUsage, UsageCounts, UsageReport, UserUsage};
         crate::admin::keys::create,
         crate::admin::keys::list,
         crate::admin::keys::revoke,
+        crate::admin::widget_keys::create,
+        crate::admin::widget_keys::list,
+        crate::admin::widget_keys::update,
+        crate::admin::widget_keys::revoke,
         crate::http::health::healthz,
         crate::http::health::readyz
     ),
@@ -46,7 +50,9 @@ use crate::usage::{DayUsage, UsageCounts, UsageReport, UserUsage};
         crate::admin::tenants::UpdateTenant, crate::admin::tenants::DeletedTenant,
         crate::admin::keys::ApiKeyView, crate::admin::keys::CreateKey, crate::admin::keys::CreatedKey,
         crate::admin::documents::DocumentView, crate::admin::settings::SettingsView, crate::tenants::TenantSettings, crate::limits::Quotas,
-        crate::limits::TenantLimitOverrides, crate::config::TenantCopilotConfig
+        crate::limits::TenantLimitOverrides, crate::config::TenantCopilotConfig,
+        crate::admin::widget_keys::WidgetKeyView, crate::admin::widget_keys::CreateWidgetKey,
+        crate::admin::widget_keys::UpdateWidgetKey
     )),
     modifiers(&ApiKeyAuth),
     tags(

@@ -1,0 +1,165 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The widget in a real browser: Debian's Chromium, headless, driven by playwright-core
+//! (`tests/browser/widget.mjs`) against a gateway with the fake LLM, on an intranet page served
+//! from its own origin. Opens the widget, watches an answer stream, follows a citation, rates it,
+//! reloads, asks a hostile question, goes keyboard-only and 320 px wide, and tries a page whose
+//! origin the key does not allow. Screenshots go to `<target>/widget-screenshots/`.
+//! `scripts/test` installs Chromium and playwright-core; without them this test fails and says so.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ragway_gateway::channels::bots::Clock;
+use ragway_gateway::channels::widget::WidgetConfig;
+use ragway_ingest::catalog::Rating;
+use ragway_ingest::source::FolderSourceConfig;
+use ragway_tests::fake_openai::{FakeOpenAi, FakeOptions};
+use ragway_tests::harness::{fake_llm_config, test_config};
+use ragway_tests::widget::{HostPage, widget_gateway};
+use serde_json::Value;
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("browser")
+}
+
+/// Where screenshots are kept: next to the build's other outputs (CARGO_TARGET_DIR or ./target).
+fn artifacts_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("widget-screenshots")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_widget_works_in_chromium() {
+    // Answers stream slowly enough for the browser to see them arrive.
+    let llm = FakeOpenAi::start(FakeOptions {
+        chunk_delay: Duration::from_millis(40),
+        ..FakeOptions::default()
+    })
+    .await
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = test_config(&tmp.path().join("data"));
+    config.llm = Some(fake_llm_config(&llm.base_url, 0));
+    config.widget = WidgetConfig::default();
+    let gateway = widget_gateway(
+        config,
+        &[],
+        Clock::system(),
+        &tmp.path().join("docs"),
+        &FolderSourceConfig::default(),
+    )
+    .await
+    .unwrap();
+    // The key is allowed on the page's origin once the page has its port.
+    let key = gateway
+        .state
+        .catalog
+        .create_widget_key("acme", "intranet", &["http://127.0.0.1:1".to_owned()])
+        .await
+        .unwrap()
+        .id;
+    let page = HostPage::start(&gateway.base_url, &key).await.unwrap();
+    gateway
+        .state
+        .catalog
+        .update_widget_key(&key, None, Some(&[page.url.clone()]))
+        .await
+        .unwrap();
+    // The same page on another origin (localhost instead of 127.0.0.1) is not allowed.
+    let blocked = format!("http://localhost:{}/", page.port);
+
+    let artifacts = artifacts_dir();
+    let output = tokio::process::Command::new("node")
+        .arg(browser_dir().join("widget.mjs"))
+        .current_dir(browser_dir())
+        .env("PAGE_URL", format!("{}/", page.url))
+        .env("BLOCKED_URL", &blocked)
+        .env("ARTIFACTS", &artifacts)
+        .output()
+        .await
+        .expect("node must be installed to run the browser test");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let result: Value = stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no result from the browser script\nstdout: {stdout}\nstderr: {stderr}"));
+    assert!(
+        result["fatal"].is_null(),
+        "the browser run failed: {}\n{stderr}",
+        result["fatal"]
+    );
+    let c = &result["checks"];
+    let text = |name: &str| c[name].as_str().unwrap_or_default().to_owned();
+
+    // Opening: the launcher is a real button, the host page's CSS does not reach it.
+    assert_eq!(c["host_css_does_not_leak"], true);
+    assert_eq!(text("opened"), "true");
+    assert_eq!(text("focus_after_open"), "ragway-input");
+    assert_eq!(text("log_role"), "log");
+    // Streaming: partial text showed outside the log, which held no answer until it finished.
+    assert_eq!(c["streamed_partial_text"], true);
+    assert_eq!(c["log_answers_while_streaming"], 0);
+    assert_eq!(text("log_busy_while_streaming"), "true");
+    assert_eq!(c["draft_empty_after"], 0);
+    let answer = text("answer_text");
+    assert!(answer.contains("According to your documents"), "{answer}");
+    assert!(answer.to_lowercase().contains("vpn"), "{answer}");
+    // Citations: numbered links to a sources list with titles; following one focuses it.
+    assert!(c["citation_links"].as_u64().unwrap() >= 1, "{c}");
+    let sources: Vec<String> = serde_json::from_value(c["sources_listed"].clone()).unwrap();
+    assert!(sources.iter().any(|s| s.to_lowercase().contains("vpn")), "{sources:?}");
+    let target = text("citation_target_expected");
+    assert_eq!(format!("#{}", text("citation_target_focused")), target);
+    // Feedback reached the catalog, for this answer.
+    assert_eq!(c["rated_up"], true);
+    let feedback = gateway.state.catalog.feedback("acme", 10).await.unwrap();
+    assert!(
+        feedback.iter().any(|f| f.channel == "widget"
+            && f.rating == Rating::Up
+            && f.message_id == text("message_id")),
+        "{feedback:?}"
+    );
+    // Reload: the conversation (and the rating) is still there and continues.
+    assert_eq!(c["after_reload_messages"], 2);
+    assert_eq!(text("after_reload_answer"), answer);
+    assert_eq!(text("after_reload_rating_kept"), "true");
+    assert_eq!(c["follow_up_answered"], true);
+    // Hostile markup is shown as text and never runs.
+    let hostile = text("xss_answer_text");
+    assert!(hostile.contains("<script>window.__xss=1</script>"), "{hostile}");
+    let titles: Vec<String> = serde_json::from_value(c["xss_source_titles"].clone()).unwrap();
+    assert!(titles.iter().any(|t| t.contains("<img src=x onerror=window.__xss=2>")), "{titles:?}");
+    assert_eq!(c["xss_elements_in_widget"], 0);
+    assert!(c["xss_flag"].is_null(), "a script ran: {}", c["xss_flag"]);
+    assert!(result["dialogs"].as_array().unwrap().is_empty());
+    // Keyboard only.
+    assert_eq!(c["kbd_reached_launcher"], true);
+    assert_ne!(text("kbd_focus_visible"), "none", "focus is visible");
+    assert_eq!(text("kbd_focus_in_input"), "ragway-input");
+    assert_eq!(c["kbd_answered"], true);
+    assert_eq!(text("kbd_closed"), "false");
+    assert_eq!(text("kbd_focus_returned"), "launcher");
+    // 320 px: full screen, no sideways scrolling, 16 px input (no iOS zoom).
+    let panel = &c["small_panel_box"];
+    assert_eq!(panel["x"].as_f64(), Some(0.0), "{panel}");
+    assert_eq!(panel["width"].as_f64(), Some(320.0), "{panel}");
+    assert_eq!(c["small_no_horizontal_overflow"], true);
+    assert_eq!(text("small_input_font_px"), "16px");
+    // A page on an origin the key does not allow gets no answer.
+    assert_eq!(c["blocked_answers"], 0);
+    assert!(!text("blocked_error_shown").is_empty());
+    // The only console errors are the blocked page's refused requests.
+    let errors: Vec<String> = serde_json::from_value(result["console_errors"].clone()).unwrap();
+    assert!(
+        errors.iter().all(|e| e.contains("CORS") || e.contains("Failed to load resource") || e.contains("net::ERR_FAILED")),
+        "{errors:?}"
+    );
+    for shot in ["widget-desktop.png", "widget-xss.png", "widget-320.png"] {
+        assert!(artifacts.join(shot).is_file(), "screenshot {shot}");
+    }
+    gateway.shutdown().await;
+}
