@@ -88,7 +88,7 @@
   // ---- Markdown subset → DOM (paragraphs, headings, lists, code, emphasis, links, [n]) ----
   function inline(textValue, cite) {
     var out = [];
-    var pattern = /(`[^`\n]+`)|(\*\*[^*\n]+\*\*)|(\*[^*\n]+\*|_[^_\n]+_)|(\[[^\]\n]+\]\((?:[^()\s]|\([^()\s]*\))+\))|(\[\d{1,3}\])/g;
+    var pattern = /(`[^`\n]+`)|(\*\*[^*\n]+\*\*)|(\*[^*\s][^*\n]*\*|(?<![\w])_[^_\n]+_(?![\w]))|(\[[^\]\n]+\]\((?:[^()\s]|\([^()\s]*\))+\))|(\[\d{1,3}\])/g;
     var last = 0;
     var match;
     while ((match = pattern.exec(textValue))) {
@@ -193,7 +193,10 @@
       send: 'M3 20l18-8L3 4v6l12 2-12 2z',
       stop: 'M7 7h10v10H7z',
       close: 'M6 6l12 12M18 6L6 18',
-      reset: 'M4 12a8 8 0 1 0 3-6.2M4 4v5h5'
+      reset: 'M4 12a8 8 0 1 0 3-6.2M4 4v5h5',
+      copy: 'M9 9h11v11H9zM5 15H4V4h11v1',
+      check: 'M5 12l5 5 9-10',
+      thumb: 'M7 11v9H4v-9zM7 11l4-8c1.5 0 2.5 1 2 3l-1 4h6a2 2 0 0 1 2 2l-2 6a2 2 0 0 1-2 2H7'
     };
     var svg = d.createElementNS('http://www.w3.org/2000/svg', 'svg');
     svg.setAttribute('viewBox', '0 0 24 24');
@@ -303,18 +306,20 @@
 
   function actions(message) {
     var status = el('span', { class: 'sr-only', role: 'status' });
-    var copy = el('button', { type: 'button', class: 'action copy', 'aria-label': text.copy, title: text.copy, text: '⧉',
+    var copy = el('button', { type: 'button', class: 'action copy', 'aria-label': text.copy, title: text.copy,
       onclick: function () {
-        var done = function () { copy.textContent = '✓'; status.textContent = text.copied; };
+        var done = function () {
+          copy.replaceChildren(icon('check'));
+          status.textContent = text.copied;
+        };
         if (w.navigator.clipboard) w.navigator.clipboard.writeText(message.text).then(done, function () {});
-      } });
+      } }, [icon('copy')]);
     var rate = function (rating) {
       return el('button', {
         type: 'button', class: 'action rate ' + rating, 'aria-label': rating === 'up' ? text.up : text.down,
         title: rating === 'up' ? text.up : text.down, 'aria-pressed': String(message.rating === rating),
-        text: rating === 'up' ? '👍' : '👎',
         onclick: function () { feedback(message, rating, status); }
-      });
+      }, [icon('thumb')]);
     };
     return el('div', { class: 'actions' }, [copy, rate('up'), rate('down'), status]);
   }

@@ -238,6 +238,17 @@ async fn sessions_are_locked_to_allowed_origins() {
     assert_eq!(body["user"], Value::Null);
     assert!(body["expires_in"].as_i64().unwrap() <= 900);
     assert_eq!(body["expires_at"].as_i64().unwrap(), T0 + 900);
+    // As the OpenAPI document says.
+    let doc: Value = reqwest::get(format!("{}/openapi.json", setup.gateway.base_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = "/widget/v1/session";
+    validate(&doc, response_schema(&doc, path, "post", 201), &body, "session").unwrap();
+    validate(&doc, response_schema(&doc, path, "post", 403), &evil.json(), "403").unwrap();
+    validate(&doc, response_schema(&doc, path, "post", 401), &unknown.json(), "401").unwrap();
 
     // Preflights: echoed for an origin some key allows, silent for any other.
     let client = reqwest::Client::new();
@@ -512,7 +523,7 @@ async fn widget_keys_through_the_admin_api() {
             let response = request.bearer_auth(key).send().await.unwrap();
             let status = response.status().as_u16();
             let json: Value = response.json().await.unwrap();
-            let doc_path = if path.matches('/').count() > 5 {
+            let doc_path = if path.matches('/').count() > 6 {
                 "/api/v1/admin/tenants/{id}/widget-keys/{key}"
             } else {
                 "/api/v1/admin/tenants/{id}/widget-keys"

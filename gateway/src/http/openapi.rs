@@ -40,6 +40,9 @@ use crate::usage::{DayUsage, UsageCounts, UsageReport, UserUsage};
         crate::admin::widget_keys::list,
         crate::admin::widget_keys::update,
         crate::admin::widget_keys::revoke,
+        crate::channels::widget::sessions::session_handler,
+        crate::channels::widget::chat::chat_handler,
+        crate::channels::widget::feedback::feedback_handler,
         crate::http::health::healthz,
         crate::http::health::readyz
     ),
@@ -52,12 +55,15 @@ use crate::usage::{DayUsage, UsageCounts, UsageReport, UserUsage};
         crate::admin::documents::DocumentView, crate::admin::settings::SettingsView, crate::tenants::TenantSettings, crate::limits::Quotas,
         crate::limits::TenantLimitOverrides, crate::config::TenantCopilotConfig,
         crate::admin::widget_keys::WidgetKeyView, crate::admin::widget_keys::CreateWidgetKey,
-        crate::admin::widget_keys::UpdateWidgetKey
+        crate::admin::widget_keys::UpdateWidgetKey,
+        crate::channels::widget::sessions::SessionRequest, crate::channels::widget::sessions::SessionResponse,
+        crate::channels::widget::chat::ChatRequest, crate::channels::widget::feedback::FeedbackRequest
     )),
     modifiers(&ApiKeyAuth),
     tags(
         (name = "ask", description = "Questions and answers"),
         (name = "admin", description = "Administration (admin keys)"),
+        (name = "widget", description = "The web chat widget (called by its script from allowed page origins)"),
         (name = "operations", description = "Health")
     )
 )]
@@ -74,6 +80,17 @@ impl Modify for ApiKeyAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some("A tenant API key, `rgw_<id>_<secret>`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "widget_session",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A widget session token from `POST /widget/v1/session` (15 minutes, one origin)",
+                    ))
                     .build(),
             ),
         );

@@ -36,15 +36,36 @@ fn asset(name: impl Into<String>, body: String) -> Asset {
     }
 }
 
+/// JavaScript source with every non-ASCII character as a `\\uXXXX` escape, so the script reads
+/// the same whatever charset the host page declares (the sources use them only in strings and
+/// comments, where the escape means the same character).
+fn ascii_only(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    for c in source.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
+}
+
 /// The UI bundle: the script with its stylesheet inlined (one request, no flash of unstyled UI).
 static BUNDLE: LazyLock<Asset> = LazyLock::new(|| {
     let css = serde_json::to_string(CSS).unwrap_or_else(|_| "\"\"".into());
-    let body = WIDGET.replace("\"__RAGWAY_CSS__\"", &css);
+    let body = ascii_only(&WIDGET.replace("\"__RAGWAY_CSS__\"", &css));
     asset(format!("widget.{}.js", hash(&body)), body)
 });
 
 static LOADER_ASSET: LazyLock<Asset> = LazyLock::new(|| {
-    asset("loader.js", LOADER.replace("__RAGWAY_BUNDLE__", &BUNDLE.name))
+    asset(
+        "loader.js",
+        ascii_only(&LOADER.replace("__RAGWAY_BUNDLE__", &BUNDLE.name)),
+    )
 });
 
 fn serve(asset: &Asset, headers: &HeaderMap, cache_control: &'static str) -> Response {
@@ -124,5 +145,11 @@ mod tests {
         assert!(!BUNDLE.body.contains("__RAGWAY_CSS__"));
         assert!(BUNDLE.body.contains("--ragway-primary"));
         assert!(BUNDLE.name.starts_with("widget.") && BUNDLE.name.len() == "widget..js".len() + 16);
+        assert!(BUNDLE.body.is_ascii() && LOADER_ASSET.body.is_ascii());
+    }
+
+    #[test]
+    fn non_ascii_becomes_escapes() {
+        assert_eq!(ascii_only("a…b 👍"), "a\\u2026b \\ud83d\\udc4d");
     }
 }

@@ -22,6 +22,7 @@ use crate::ask::{AskEvent, AskRequest, Citation, start};
 use crate::channels::chat::failure_message;
 use crate::channels::rest::{conversation, remember, with_rate};
 use crate::http::ApiError;
+use crate::http::errors::ErrorBody;
 use crate::llm::GenerationOptions;
 use crate::state::AppState;
 
@@ -34,6 +35,18 @@ pub struct ChatRequest {
     pub conversation_id: Option<String>,
 }
 
+/// Ask a question in a widget session; the answer is an AI SDK UI message stream (SSE).
+#[utoipa::path(post, path = "/widget/v1/chat", tag = "widget", request_body = ChatRequest,
+    security(("widget_session" = [])),
+    responses(
+        (status = 200, description = "`text/event-stream`: `start`, `text-start`, `text-delta`…, `text-end`, \
+            `source-url`/`source-document` per cited source, `finish` (or `error`), then `[DONE]`"),
+        (status = 400, description = "Malformed body or empty question", body = ErrorBody),
+        (status = 401, description = "Missing, tampered or expired (`session_expired`) session token, or one \
+            issued to another origin", body = ErrorBody),
+        (status = 404, description = "Unknown `conversation_id`", body = ErrorBody),
+        (status = 429, description = "A request limit or token quota was reached", body = ErrorBody),
+    ))]
 pub async fn chat_handler(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::cors::{allow, error_response};
 use super::sessions::authenticate;
 use crate::http::ApiError;
+use crate::http::errors::ErrorBody;
 use crate::state::AppState;
 
 /// Longest comment kept (characters).
@@ -28,6 +29,15 @@ pub struct FeedbackRequest {
     pub comment: Option<String>,
 }
 
+/// Rate an answer of the session's own conversation 👍/👎 (rating again replaces it).
+#[utoipa::path(post, path = "/widget/v1/feedback", tag = "widget", request_body = FeedbackRequest,
+    security(("widget_session" = [])),
+    responses(
+        (status = 204, description = "Stored"),
+        (status = 400, description = "Malformed body or rating", body = ErrorBody),
+        (status = 401, description = "Missing, tampered or expired session token", body = ErrorBody),
+        (status = 404, description = "No such answer in the caller's conversations", body = ErrorBody),
+    ))]
 pub async fn feedback_handler(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -325,10 +325,11 @@ mod tests {
     #[test]
     fn refuses_wrong_signature_audience_issuer_age_and_algorithm() {
         let v = verifier(&config("HS256", None));
-        let mut token = hs256(&claims());
-        token.pop();
-        token.push(if token.ends_with('A') { 'B' } else { 'A' });
-        assert_eq!(v.verify(&token, NOW), Err(IdentityError::Signature));
+        let token = hs256(&claims());
+        let (signed, signature) = token.rsplit_once('.').unwrap();
+        let flipped = if signature.starts_with('A') { "B" } else { "A" };
+        let tampered = format!("{signed}.{flipped}{}", &signature[1..]);
+        assert_eq!(v.verify(&tampered, NOW), Err(IdentityError::Signature));
         let other = hmac::Key::new(hmac::HMAC_SHA256, b"another-secret-another-secret-another");
         let forged = jwt("HS256", &claims(), |m| hmac::sign(&other, m).as_ref().to_vec());
         assert_eq!(v.verify(&forged, NOW), Err(IdentityError::Signature));

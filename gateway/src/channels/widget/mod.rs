@@ -5,13 +5,13 @@
 //! Wire contract: shared/specs/channels.md §3.
 
 mod assets;
-mod chat;
+pub mod chat;
 pub mod config;
 mod cors;
-mod feedback;
+pub mod feedback;
 pub mod identity;
 pub mod session;
-mod sessions;
+pub mod sessions;
 
 pub use assets::{asset_handler, demo_page};
 pub use chat::chat_handler;

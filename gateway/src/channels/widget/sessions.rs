@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::cors::{allow, error_response, origin};
 use super::session::{SessionClaims, SessionError};
 use crate::http::ApiError;
+use crate::http::errors::ErrorBody;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -59,6 +60,16 @@ async fn active_key(state: &AppState, key: &str) -> Result<WidgetKeyRecord, ApiE
         .ok_or_else(invalid)
 }
 
+/// Start a widget session for a page (its `Origin` must be one the widget key allows).
+#[utoipa::path(post, path = "/widget/v1/session", tag = "widget", request_body = SessionRequest,
+    responses(
+        (status = 201, description = "A session token bound to the key and the page origin", body = SessionResponse),
+        (status = 400, description = "Malformed body, or an identity token for a tenant without identity", body = ErrorBody),
+        (status = 401, description = "Unknown or revoked key, a refused identity token (`invalid_identity`, naming \
+            the reason) or none where one is required (`identity_required`)", body = ErrorBody),
+        (status = 403, description = "No `Origin`, or one the key does not allow (`origin_not_allowed`)", body = ErrorBody),
+        (status = 429, description = "Too many sessions for the tenant or key", body = ErrorBody),
+    ))]
 pub async fn session_handler(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -92,27 +103,23 @@ async fn create(
     let verifier = widget.identities.get(&key.tenant_id);
     let (user, groups, anonymous) = match (body.identity.as_deref(), verifier) {
         (Some(_), None) => {
-            return Err((ApiError::bad_request(
+            return Err(ApiError::bad_request(
                 "identity tokens are not configured for this widget's tenant",
-            )));
+            ));
         }
         (Some(token), Some(verifier)) => {
             let employee = verifier.verify(token, now).map_err(|err| {
                 tracing::warn!(tenant = %key.tenant_id, %err, "widget identity token refused");
-                (ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "invalid_identity",
-                    err.to_string(),
-                ))
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_identity", err.to_string())
             })?;
             (employee.user_id, employee.groups, false)
         }
         (None, Some(verifier)) if verifier.required() => {
-            return Err((ApiError::new(
+            return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "identity_required",
                 "this widget answers signed-in employees only: an identity token is required",
-            )));
+            ));
         }
         (None, _) => {
             let resumed = body
@@ -136,11 +143,16 @@ async fn create(
         iat: now,
         exp: now + ttl,
     };
-    // Creating sessions counts against the tenant's request rate, like asking does.
-    let principal = claims.principal();
+    // Minting sessions counts against the tenant's request rate, and against a per-key "user"
+    // (`limits.user_requests_per_minute`), so one page cannot mint sessions without bound.
+    let principal = crate::http::Principal {
+        tenant_id: key.tenant_id.clone(),
+        user_id: format!("widget-sessions:{}", key.id),
+        groups: Vec::new(),
+    };
     let quotas = state.quotas(&principal.tenant_id).await;
     if let Err(refused) = state.limiter.check_request(&principal, &quotas).await {
-        return Err((ApiError::rate_limited(&refused)));
+        return Err(ApiError::rate_limited(&refused));
     }
     let body = SessionResponse {
         token: widget.signer.sign(&claims),
