@@ -315,7 +315,12 @@ async fn widget_keys(catalog: &Catalog) {
             .await
             .is_err()
     );
-    assert!(catalog.create_widget_key("initech", "none", &[]).await.is_err());
+    assert!(
+        catalog
+            .create_widget_key("initech", "none", &[])
+            .await
+            .is_err()
+    );
     assert!(
         catalog
             .create_widget_key("nobody", "x", &origins)
@@ -327,7 +332,11 @@ async fn widget_keys(catalog: &Catalog) {
         .await
         .unwrap();
     let updated = catalog
-        .update_widget_key(&key.id, Some("intranet v2"), Some(&["https://new.initech.com".to_owned()]))
+        .update_widget_key(
+            &key.id,
+            Some("intranet v2"),
+            Some(&["https://new.initech.com".to_owned()]),
+        )
         .await
         .unwrap();
     assert_eq!(updated.name, "intranet v2");
@@ -342,10 +351,21 @@ async fn widget_keys(catalog: &Catalog) {
             .contains(&"https://*.initech.net".to_owned())
     );
     catalog.revoke_widget_key(&other.id).await.unwrap();
-    assert!(catalog.revoke_widget_key(&other.id).await.is_err(), "revoked once");
-    assert!(catalog.update_widget_key(&other.id, Some("x"), None).await.is_err());
+    assert!(
+        catalog.revoke_widget_key(&other.id).await.is_err(),
+        "revoked once"
+    );
+    assert!(
+        catalog
+            .update_widget_key(&other.id, Some("x"), None)
+            .await
+            .is_err()
+    );
     let origins = catalog.widget_origins().await.unwrap();
-    assert!(!origins.contains(&"https://*.initech.net".to_owned()), "{origins:?}");
+    assert!(
+        !origins.contains(&"https://*.initech.net".to_owned()),
+        "{origins:?}"
+    );
     assert!(origins.contains(&"https://new.initech.com".to_owned()));
     catalog.delete_tenant("initech").await.unwrap();
     assert!(catalog.widget_key(&key.id).await.unwrap().is_none());

@@ -50,14 +50,21 @@ pub async fn widget_gateway(
     let gateway = Gateway::serve(state).await?;
     gateway.tenant_with_key(HANDBOOK_TENANT).await?;
     copy_dir(&handbook_dir(), docs_dir)?;
-    std::fs::write(docs_dir.join("security/zebracorn-badges.html"), HOSTILE_DOCUMENT)?;
+    std::fs::write(
+        docs_dir.join("security/zebracorn-badges.html"),
+        HOSTILE_DOCUMENT,
+    )?;
     let report = gateway
         .state
         .indexer
         .sync_folder(HANDBOOK_TENANT, "handbook", docs_dir, source, &|_| {})
         .await?;
     if !report.failures.is_empty() {
-        return Err(format!("the documents did not ingest cleanly: {:?}", report.failures).into());
+        return Err(format!(
+            "the documents did not ingest cleanly: {:?}",
+            report.failures
+        )
+        .into());
     }
     Ok(gateway)
 }

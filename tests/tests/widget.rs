@@ -73,7 +73,10 @@ async fn setup(adjust: impl FnOnce(&mut ragway_gateway::Config)) -> Setup {
         ..FolderSourceConfig::default()
     };
     let secrets = [
-        ("WIDGET_SESSION_SECRET", "a-session-secret-for-every-replica-0123"),
+        (
+            "WIDGET_SESSION_SECRET",
+            "a-session-secret-for-every-replica-0123",
+        ),
         ("ACME_WIDGET_JWT_SECRET", JWT_SECRET),
     ];
     let gateway = widget_gateway(
@@ -213,12 +216,27 @@ async fn sessions_are_locked_to_allowed_origins() {
     assert_eq!(no_origin.status, 403, "{}", no_origin.body);
     assert_eq!(no_origin.json()["error"]["code"], "origin_not_allowed");
 
-    let evil = post(&setup, "session", Some("https://evil.example"), None, json!({"key": key})).await;
+    let evil = post(
+        &setup,
+        "session",
+        Some("https://evil.example"),
+        None,
+        json!({"key": key}),
+    )
+    .await;
     assert_eq!(evil.status, 403, "{}", evil.body);
-    assert_eq!(evil.header("access-control-allow-origin"), None, "no CORS for other sites");
+    assert_eq!(
+        evil.header("access-control-allow-origin"),
+        None,
+        "no CORS for other sites"
+    );
     assert_eq!(evil.header("vary"), Some("origin"));
     // Near misses of the allowed origin are other origins.
-    for near in ["http://intranet.acme.com", "https://intranet.acme.com:8443", "https://intranet.acme.com.evil.io"] {
+    for near in [
+        "http://intranet.acme.com",
+        "https://intranet.acme.com:8443",
+        "https://intranet.acme.com.evil.io",
+    ] {
         let reply = post(&setup, "session", Some(near), None, json!({"key": key})).await;
         assert_eq!(reply.status, 403, "{near}: {}", reply.body);
     }
@@ -227,7 +245,12 @@ async fn sessions_are_locked_to_allowed_origins() {
     assert_eq!(unknown.status, 401, "{}", unknown.body);
     let malformed = session(&setup, json!({"kee": key})).await;
     assert_eq!(malformed.status, 400, "{}", malformed.body);
-    assert!(malformed.json()["error"]["message"].as_str().unwrap().contains("malformed"));
+    assert!(
+        malformed.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("malformed")
+    );
 
     let ok = session(&setup, json!({"key": key})).await;
     assert_eq!(ok.status, 201, "{}", ok.body);
@@ -246,9 +269,27 @@ async fn sessions_are_locked_to_allowed_origins() {
         .await
         .unwrap();
     let path = "/widget/v1/session";
-    validate(&doc, response_schema(&doc, path, "post", 201), &body, "session").unwrap();
-    validate(&doc, response_schema(&doc, path, "post", 403), &evil.json(), "403").unwrap();
-    validate(&doc, response_schema(&doc, path, "post", 401), &unknown.json(), "401").unwrap();
+    validate(
+        &doc,
+        response_schema(&doc, path, "post", 201),
+        &body,
+        "session",
+    )
+    .unwrap();
+    validate(
+        &doc,
+        response_schema(&doc, path, "post", 403),
+        &evil.json(),
+        "403",
+    )
+    .unwrap();
+    validate(
+        &doc,
+        response_schema(&doc, path, "post", 401),
+        &unknown.json(),
+        "401",
+    )
+    .unwrap();
 
     // Preflights: echoed for an origin some key allows, silent for any other.
     let client = reqwest::Client::new();
@@ -260,7 +301,10 @@ async fn sessions_are_locked_to_allowed_origins() {
             )
             .header("origin", origin)
             .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "authorization, content-type")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
             .send()
     };
     let allowed = preflight(PAGE).await.unwrap();
@@ -273,7 +317,12 @@ async fn sessions_are_locked_to_allowed_origins() {
             .contains("authorization")
     );
     let refused = preflight("https://evil.example").await.unwrap();
-    assert!(refused.headers().get("access-control-allow-origin").is_none());
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -302,7 +351,8 @@ async fn session_tokens_expire_and_cannot_be_tampered_with() {
     // Tampered: claims changed (groups added) under the old signature.
     let (version_and_claims, signature) = token.rsplit_once('.').unwrap();
     let (_, claims) = version_and_claims.split_once('.').unwrap();
-    let mut forged: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap();
+    let mut forged: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap();
     forged["groups"] = json!(["hr"]);
     let forged = format!(
         "v1.{}.{signature}",
@@ -310,7 +360,12 @@ async fn session_tokens_expire_and_cannot_be_tampered_with() {
     );
     let tampered = chat(&setup, &forged, VPN, None).await;
     assert_eq!(tampered.status, 401, "{}", tampered.body);
-    assert!(tampered.json()["error"]["message"].as_str().unwrap().contains("signature"));
+    assert!(
+        tampered.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("signature")
+    );
     // A readable error for the page (its origin is allowed), so the widget can renew.
     assert_eq!(tampered.header("access-control-allow-origin"), Some(PAGE));
 
@@ -332,7 +387,13 @@ async fn session_tokens_expire_and_cannot_be_tampered_with() {
     assert_eq!(hijack.status, 404, "{}", hijack.body);
 
     // Revoking the key stops every session at once.
-    setup.gateway.state.catalog.revoke_widget_key(&setup.key).await.unwrap();
+    setup
+        .gateway
+        .state
+        .catalog
+        .revoke_widget_key(&setup.key)
+        .await
+        .unwrap();
     let revoked = chat(&setup, &renewed, VPN, None).await;
     assert_eq!(revoked.status, 401, "{}", revoked.body);
 }
@@ -343,7 +404,12 @@ async fn chat_streams_the_ai_sdk_ui_message_stream_and_takes_feedback() {
     let token = anonymous_token(&setup).await;
     let reply = chat(&setup, &token, VPN, None).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert!(reply.header("content-type").unwrap().starts_with("text/event-stream"));
+    assert!(
+        reply
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
     assert_eq!(reply.header("x-vercel-ai-ui-message-stream"), Some("v1"));
     assert_eq!(reply.header("access-control-allow-origin"), Some(PAGE));
     let chunks = chunks(&reply);
@@ -352,7 +418,10 @@ async fn chat_streams_the_ai_sdk_ui_message_stream_and_takes_feedback() {
     assert_eq!(kinds[1], "text-start");
     assert_eq!(*kinds.last().unwrap(), "finish");
     let text_end = kinds.iter().position(|k| *k == "text-end").unwrap();
-    assert!(kinds[2..text_end].iter().all(|k| *k == "text-delta"), "{kinds:?}");
+    assert!(
+        kinds[2..text_end].iter().all(|k| *k == "text-delta"),
+        "{kinds:?}"
+    );
     let sources = &chunks[text_end + 1..chunks.len() - 1];
     assert!(!sources.is_empty(), "{kinds:?}");
     // Exactly the fields the AI SDK's strict chunk schemas allow.
@@ -368,7 +437,14 @@ async fn chat_streams_the_ai_sdk_ui_message_stream_and_takes_feedback() {
         assert_eq!(source["type"], "source-document", "{source}");
         assert_eq!(
             keys(source),
-            ["filename", "mediaType", "providerMetadata", "sourceId", "title", "type"]
+            [
+                "filename",
+                "mediaType",
+                "providerMetadata",
+                "sourceId",
+                "title",
+                "type"
+            ]
         );
         let n = source["providerMetadata"]["ragway"]["n"].as_u64().unwrap();
         assert_eq!(source["sourceId"], n.to_string());
@@ -379,7 +455,14 @@ async fn chat_streams_the_ai_sdk_ui_message_stream_and_takes_feedback() {
         text.contains(&format!("[{}]", first["sourceId"].as_str().unwrap())),
         "the answer cites its sources: {text}"
     );
-    assert!(first["title"].as_str().unwrap().to_lowercase().contains("vpn"), "{first}");
+    assert!(
+        first["title"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("vpn"),
+        "{first}"
+    );
     assert_eq!(keys(chunks.last().unwrap()), ["messageMetadata", "type"]);
 
     // Feedback on the answer, as the session's user.
@@ -388,8 +471,14 @@ async fn chat_streams_the_ai_sdk_ui_message_stream_and_takes_feedback() {
         let token = token.clone();
         let setup = &setup;
         async move {
-            post(setup, "feedback", Some(PAGE), Some(&token),
-                json!({"message_id": id, "rating": rating, "comment": "clear steps"})).await
+            post(
+                setup,
+                "feedback",
+                Some(PAGE),
+                Some(&token),
+                json!({"message_id": id, "rating": rating, "comment": "clear steps"}),
+            )
+            .await
         }
     };
     let stored = rate("up", message_id.clone()).await;
@@ -397,8 +486,18 @@ async fn chat_streams_the_ai_sdk_ui_message_stream_and_takes_feedback() {
     assert_eq!(stored.header("access-control-allow-origin"), Some(PAGE));
     let again = rate("down", message_id.clone()).await;
     assert_eq!(again.status, 204);
-    let feedback = setup.gateway.state.catalog.feedback("acme", 10).await.unwrap();
-    assert_eq!(feedback.len(), 1, "one rating per answer and user: {feedback:?}");
+    let feedback = setup
+        .gateway
+        .state
+        .catalog
+        .feedback("acme", 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        feedback.len(),
+        1,
+        "one rating per answer and user: {feedback:?}"
+    );
     assert_eq!(feedback[0].channel, "widget");
     assert_eq!(feedback[0].message_id, message_id);
     assert_eq!(feedback[0].rating, Rating::Down);
@@ -406,15 +505,28 @@ async fn chat_streams_the_ai_sdk_ui_message_stream_and_takes_feedback() {
     assert_eq!(rate("meh", message_id.clone()).await.status, 400);
     // Another visitor cannot rate answers of a conversation that is not theirs.
     let stranger = anonymous_token(&setup).await;
-    let foreign = post(&setup, "feedback", Some(PAGE), Some(&stranger),
-        json!({"message_id": message_id, "rating": "up"})).await;
+    let foreign = post(
+        &setup,
+        "feedback",
+        Some(PAGE),
+        Some(&stranger),
+        json!({"message_id": message_id, "rating": "up"}),
+    )
+    .await;
     assert_eq!(foreign.status, 404, "{}", foreign.body);
     assert_eq!(rate("up", "made-up".into()).await.status, 404);
 
     // Malformed and empty questions are 400s with a message.
     let empty = chat(&setup, &token, "   ", None).await;
     assert_eq!(empty.status, 400);
-    let bad = post(&setup, "chat", Some(PAGE), Some(&token), json!({"question": VPN})).await;
+    let bad = post(
+        &setup,
+        "chat",
+        Some(PAGE),
+        Some(&token),
+        json!({"question": VPN}),
+    )
+    .await;
     assert_eq!(bad.status, 400, "{}", bad.body);
 }
 
@@ -432,7 +544,10 @@ async fn identity_tokens_bring_the_employee_and_their_groups() {
     let anonymous = anonymous_token(&setup).await;
     let reply = chat(&setup, &anonymous, HR_QUESTION, None).await;
     assert_eq!(reply.status, 200);
-    assert!(!hr_in_sources(&reply), "an anonymous visitor sees no HR document");
+    assert!(
+        !hr_in_sources(&reply),
+        "an anonymous visitor sees no HR document"
+    );
 
     let ana = jwt(&employee("ana@acme.com", &["hr"], T0 - 10), JWT_SECRET);
     let created = session(&setup, json!({"key": setup.key, "identity": ana})).await;
@@ -445,17 +560,49 @@ async fn identity_tokens_bring_the_employee_and_their_groups() {
 
     // Refused identity tokens, each with its reason.
     let cases = [
-        ("signature", jwt(&employee("ana@acme.com", &["hr"], T0), "not-the-shared-secret-not-the-shared")),
-        ("audience", jwt(&{ let mut c = employee("ana@acme.com", &[], T0); c["aud"] = json!("other-app"); c }, JWT_SECRET)),
-        ("expired", jwt(&employee("ana@acme.com", &[], T0 - 1_000), JWT_SECRET)),
-        ("issuer", jwt(&{ let mut c = employee("ana@acme.com", &[], T0); c["iss"] = json!("https://evil.example"); c }, JWT_SECRET)),
+        (
+            "signature",
+            jwt(
+                &employee("ana@acme.com", &["hr"], T0),
+                "not-the-shared-secret-not-the-shared",
+            ),
+        ),
+        (
+            "audience",
+            jwt(
+                &{
+                    let mut c = employee("ana@acme.com", &[], T0);
+                    c["aud"] = json!("other-app");
+                    c
+                },
+                JWT_SECRET,
+            ),
+        ),
+        (
+            "expired",
+            jwt(&employee("ana@acme.com", &[], T0 - 1_000), JWT_SECRET),
+        ),
+        (
+            "issuer",
+            jwt(
+                &{
+                    let mut c = employee("ana@acme.com", &[], T0);
+                    c["iss"] = json!("https://evil.example");
+                    c
+                },
+                JWT_SECRET,
+            ),
+        ),
     ];
     for (reason, token) in cases {
         let refused = session(&setup, json!({"key": setup.key, "identity": token})).await;
         assert_eq!(refused.status, 401, "{reason}: {}", refused.body);
         assert_eq!(refused.json()["error"]["code"], "invalid_identity");
         assert!(
-            refused.json()["error"]["message"].as_str().unwrap().contains(reason),
+            refused.json()["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(reason),
             "{reason}: {}",
             refused.body
         );
@@ -500,11 +647,19 @@ async fn anonymous_visitors_are_limited_per_session() {
 async fn widget_keys_through_the_admin_api() {
     let setup = setup(|_| {}).await;
     let base = &setup.gateway.base_url;
-    let doc: Value = reqwest::get(format!("{base}/openapi.json")).await.unwrap().json().await.unwrap();
+    let doc: Value = reqwest::get(format!("{base}/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let catalog = &setup.gateway.state.catalog;
     let (_, admin) = catalog.create_admin_key(None, "ops").await.unwrap();
     catalog.ensure_tenant("globex").await.unwrap();
-    let (_, globex_admin) = catalog.create_admin_key(Some("globex"), "globex").await.unwrap();
+    let (_, globex_admin) = catalog
+        .create_admin_key(Some("globex"), "globex")
+        .await
+        .unwrap();
     let call = |method: &'static str, path: String, body: Option<Value>, key: String| {
         let doc = doc.clone();
         async move {
@@ -538,21 +693,49 @@ async fn widget_keys_through_the_admin_api() {
         Some(json!({"name": "portal", "allowed_origins": ["https://portal.acme.com/", "https://*.acme.net"]})),
         admin.clone()).await;
     assert_eq!(status, 201, "{created}");
-    assert_eq!(created["allowed_origins"], json!(["https://*.acme.net", "https://portal.acme.com"]));
-    assert!(created["embed"].as_str().unwrap().contains(created["key"].as_str().unwrap()));
-    let (status, bad) = call("post", keys.clone(),
-        Some(json!({"name": "x", "allowed_origins": ["portal.acme.com"]})), admin.clone()).await;
+    assert_eq!(
+        created["allowed_origins"],
+        json!(["https://*.acme.net", "https://portal.acme.com"])
+    );
+    assert!(
+        created["embed"]
+            .as_str()
+            .unwrap()
+            .contains(created["key"].as_str().unwrap())
+    );
+    let (status, bad) = call(
+        "post",
+        keys.clone(),
+        Some(json!({"name": "x", "allowed_origins": ["portal.acme.com"]})),
+        admin.clone(),
+    )
+    .await;
     assert_eq!(status, 400, "{bad}");
-    assert!(bad["error"]["message"].as_str().unwrap().contains("portal.acme.com"));
-    let (status, _) = call("post", keys.clone(),
-        Some(json!({"name": "x", "allowed_origins": []})), admin.clone()).await;
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("portal.acme.com")
+    );
+    let (status, _) = call(
+        "post",
+        keys.clone(),
+        Some(json!({"name": "x", "allowed_origins": []})),
+        admin.clone(),
+    )
+    .await;
     assert_eq!(status, 400);
     let (status, listed) = call("get", keys.clone(), None, admin.clone()).await;
     assert_eq!(status, 200);
     assert_eq!(listed.as_array().unwrap().len(), 2);
     let one = format!("{keys}/{}", created["key"].as_str().unwrap());
-    let (status, changed) = call("patch", one.clone(),
-        Some(json!({"allowed_origins": ["https://new.acme.com"]})), admin.clone()).await;
+    let (status, changed) = call(
+        "patch",
+        one.clone(),
+        Some(json!({"allowed_origins": ["https://new.acme.com"]})),
+        admin.clone(),
+    )
+    .await;
     assert_eq!(status, 200, "{changed}");
     assert_eq!(changed["allowed_origins"], json!(["https://new.acme.com"]));
     let (status, _) = call("get", keys.clone(), None, globex_admin.clone()).await;
@@ -568,13 +751,29 @@ async fn widget_keys_through_the_admin_api() {
 async fn the_loader_and_bundle_are_cached_by_content() {
     let setup = setup(|_| {}).await;
     let base = &setup.gateway.base_url;
-    let loader = reqwest::get(format!("{base}/widget/v1/loader.js")).await.unwrap();
+    let loader = reqwest::get(format!("{base}/widget/v1/loader.js"))
+        .await
+        .unwrap();
     assert_eq!(loader.status(), 200);
-    assert!(loader.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
-    assert!(loader.headers()["cache-control"].to_str().unwrap().contains("max-age=300"));
+    assert!(
+        loader.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(
+        loader.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=300")
+    );
     let etag = loader.headers()["etag"].to_str().unwrap().to_owned();
     let loader = loader.text().await.unwrap();
-    assert!(loader.len() < 2048, "the loader stays small: {} bytes", loader.len());
+    assert!(
+        loader.len() < 2048,
+        "the loader stays small: {} bytes",
+        loader.len()
+    );
     let bundle = loader
         .split('\'')
         .find(|s| s.starts_with("widget.") && s.ends_with(".js"))
@@ -587,17 +786,32 @@ async fn the_loader_and_bundle_are_cached_by_content() {
         .await
         .unwrap();
     assert_eq!(again.status(), 304);
-    let bundle = reqwest::get(format!("{base}/widget/v1/{bundle}")).await.unwrap();
+    let bundle = reqwest::get(format!("{base}/widget/v1/{bundle}"))
+        .await
+        .unwrap();
     assert_eq!(bundle.status(), 200);
-    assert!(bundle.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    assert!(
+        bundle.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
     let bundle = bundle.text().await.unwrap();
     assert!(bundle.contains("attachShadow") && bundle.contains("--ragway-primary"));
-    assert!(!bundle.contains("innerHTML"), "the widget never parses HTML");
-    let stale = reqwest::get(format!("{base}/widget/v1/widget.0000000000000000.js")).await.unwrap();
+    assert!(
+        !bundle.contains("innerHTML"),
+        "the widget never parses HTML"
+    );
+    let stale = reqwest::get(format!("{base}/widget/v1/widget.0000000000000000.js"))
+        .await
+        .unwrap();
     assert_eq!(stale.status(), 404);
 
     // The demo page exists only with a demo key.
-    assert_eq!(reqwest::get(format!("{base}/")).await.unwrap().status(), 404);
+    assert_eq!(
+        reqwest::get(format!("{base}/")).await.unwrap().status(),
+        404
+    );
     setup.gateway.state.widget.set_demo_key(&setup.key);
     let demo = reqwest::get(format!("{base}/")).await.unwrap();
     assert_eq!(demo.status(), 200);

@@ -64,7 +64,7 @@ async fn the_widget_works_in_chromium() {
     gateway
         .state
         .catalog
-        .update_widget_key(&key, None, Some(&[page.url.clone()]))
+        .update_widget_key(&key, None, Some(std::slice::from_ref(&page.url)))
         .await
         .unwrap();
     // The same page on another origin (localhost instead of 127.0.0.1) is not allowed.
@@ -86,7 +86,9 @@ async fn the_widget_works_in_chromium() {
         .lines()
         .rev()
         .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("no result from the browser script\nstdout: {stdout}\nstderr: {stderr}"));
+        .unwrap_or_else(|| {
+            panic!("no result from the browser script\nstdout: {stdout}\nstderr: {stderr}")
+        });
     assert!(
         result["fatal"].is_null(),
         "the browser run failed: {}\n{stderr}",
@@ -111,7 +113,10 @@ async fn the_widget_works_in_chromium() {
     // Citations: numbered links to a sources list with titles; following one focuses it.
     assert!(c["citation_links"].as_u64().unwrap() >= 1, "{c}");
     let sources: Vec<String> = serde_json::from_value(c["sources_listed"].clone()).unwrap();
-    assert!(sources.iter().any(|s| s.to_lowercase().contains("vpn")), "{sources:?}");
+    assert!(
+        sources.iter().any(|s| s.to_lowercase().contains("vpn")),
+        "{sources:?}"
+    );
     let target = text("citation_target_expected");
     assert_eq!(format!("#{}", text("citation_target_focused")), target);
     // Feedback reached the catalog, for this answer.
@@ -130,9 +135,17 @@ async fn the_widget_works_in_chromium() {
     assert_eq!(c["follow_up_answered"], true);
     // Hostile markup is shown as text and never runs.
     let hostile = text("xss_answer_text");
-    assert!(hostile.contains("<script>window.__xss=1</script>"), "{hostile}");
+    assert!(
+        hostile.contains("<script>window.__xss=1</script>"),
+        "{hostile}"
+    );
     let titles: Vec<String> = serde_json::from_value(c["xss_source_titles"].clone()).unwrap();
-    assert!(titles.iter().any(|t| t.contains("<img src=x onerror=window.__xss=2>")), "{titles:?}");
+    assert!(
+        titles
+            .iter()
+            .any(|t| t.contains("<img src=x onerror=window.__xss=2>")),
+        "{titles:?}"
+    );
     assert_eq!(c["xss_elements_in_widget"], 0);
     assert!(c["xss_flag"].is_null(), "a script ran: {}", c["xss_flag"]);
     assert!(result["dialogs"].as_array().unwrap().is_empty());
@@ -155,7 +168,9 @@ async fn the_widget_works_in_chromium() {
     // The only console errors are the blocked page's refused requests.
     let errors: Vec<String> = serde_json::from_value(result["console_errors"].clone()).unwrap();
     assert!(
-        errors.iter().all(|e| e.contains("CORS") || e.contains("Failed to load resource") || e.contains("net::ERR_FAILED")),
+        errors.iter().all(|e| e.contains("CORS")
+            || e.contains("Failed to load resource")
+            || e.contains("net::ERR_FAILED")),
         "{errors:?}"
     );
     for shot in ["widget-desktop.png", "widget-xss.png", "widget-320.png"] {

@@ -162,7 +162,11 @@ pub async fn update(
 ) -> Result<Json<WidgetKeyView>, ApiError> {
     super::administered_tenant(&state, &admin, &id).await?;
     let name = body.name.as_deref().map(valid_name).transpose()?;
-    let origins = body.allowed_origins.as_deref().map(valid_origins).transpose()?;
+    let origins = body
+        .allowed_origins
+        .as_deref()
+        .map(valid_origins)
+        .transpose()?;
     let current = owned(&state, &id, &key).await?;
     if current.revoked_at.is_some() {
         return Err(ApiError::new(

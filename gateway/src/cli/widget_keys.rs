@@ -78,7 +78,9 @@ pub async fn widget_keys(config: Config, command: WidgetKeysCommand) -> Result<(
             }
         }
         WidgetKeysCommand::SetOrigins { key, origins } => {
-            let key = catalog.update_widget_key(&key, None, Some(&origins)).await?;
+            let key = catalog
+                .update_widget_key(&key, None, Some(&origins))
+                .await?;
             out(format!(
                 "widget key {} is now allowed on {}",
                 key.id,

@@ -78,7 +78,11 @@ fn migrator() -> Migrator {
             "feedback",
             include_str!("../../migrations/0005_feedback.sql"),
         ),
-        migration(6, "widget", include_str!("../../migrations/0006_widget.sql")),
+        migration(
+            6,
+            "widget",
+            include_str!("../../migrations/0006_widget.sql"),
+        ),
     ];
     Migrator {
         migrations: Cow::Owned(migrations),

@@ -100,7 +100,10 @@ pub fn origin_allowed(allowed: &[String], origin: &str) -> bool {
         let Some((scheme, pattern)) = entry.split_once("://*.") else {
             return false;
         };
-        let Some(host) = origin.strip_prefix(scheme).and_then(|r| r.strip_prefix("://")) else {
+        let Some(host) = origin
+            .strip_prefix(scheme)
+            .and_then(|r| r.strip_prefix("://"))
+        else {
             return false;
         };
         host.strip_suffix(pattern)
@@ -199,10 +202,9 @@ impl Catalog {
 
     /// Every origin some active widget key allows (answers CORS preflights, which carry no key).
     pub async fn widget_origins(&self) -> Result<Vec<String>> {
-        let rows =
-            sqlx::query("SELECT allowed_origins FROM widget_keys WHERE revoked_at IS NULL")
-                .fetch_all(self.pool())
-                .await?;
+        let rows = sqlx::query("SELECT allowed_origins FROM widget_keys WHERE revoked_at IS NULL")
+            .fetch_all(self.pool())
+            .await?;
         let mut all = Vec::new();
         for row in &rows {
             let origins: String = row.try_get("allowed_origins")?;
@@ -272,10 +274,7 @@ mod tests {
             normalize_origin("http://127.0.0.1:8080").unwrap(),
             "http://127.0.0.1:8080"
         );
-        assert_eq!(
-            normalize_origin("http://[::1]:80").unwrap(),
-            "http://[::1]"
-        );
+        assert_eq!(normalize_origin("http://[::1]:80").unwrap(), "http://[::1]");
         assert_eq!(
             normalize_origin("https://*.acme.com").unwrap(),
             "https://*.acme.com"
@@ -310,7 +309,10 @@ mod tests {
         assert!(!origin_allowed(&allowed, "https://evilacme.net"));
         assert!(!origin_allowed(&allowed, "https://hr.acme.net:8443"));
         assert!(!origin_allowed(&allowed, "http://intranet.acme.com"));
-        assert!(!origin_allowed(&allowed, "https://intranet.acme.com.evil.io"));
+        assert!(!origin_allowed(
+            &allowed,
+            "https://intranet.acme.com.evil.io"
+        ));
         assert!(!origin_allowed(&allowed, "http://localhost:3001"));
         assert!(!origin_allowed(&allowed, "null"));
     }

@@ -84,7 +84,10 @@ fn serve(asset: &Asset, headers: &HeaderMap, cache_control: &'static str) -> Res
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/javascript; charset=utf-8"),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
     h.insert(header::ETAG, etag);
     // Any page may load the script (it does nothing without an allowed widget key).
     h.insert(
@@ -101,7 +104,11 @@ fn serve(asset: &Asset, headers: &HeaderMap, cache_control: &'static str) -> Res
 /// `GET /widget/v1/{file}`: the loader and the current bundle.
 pub async fn asset_handler(Path(file): Path<String>, headers: HeaderMap) -> Response {
     if file == LOADER_ASSET.name {
-        return serve(&LOADER_ASSET, &headers, "public, max-age=300, must-revalidate");
+        return serve(
+            &LOADER_ASSET,
+            &headers,
+            "public, max-age=300, must-revalidate",
+        );
     }
     if file == BUNDLE.name {
         return serve(&BUNDLE, &headers, "public, max-age=31536000, immutable");

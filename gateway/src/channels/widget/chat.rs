@@ -80,7 +80,9 @@ async fn answer(
     let profile = state
         .profile(&principal.tenant_id, None)
         .await
-        .map_err(|message| ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", message))?;
+        .map_err(|message| {
+            ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", message)
+        })?;
     let (rate, permit) = crate::channels::admit(state, &principal).await?;
     let (conversation_id, history) =
         conversation(state, &principal, body.conversation_id.as_deref()).await?;
@@ -138,7 +140,9 @@ async fn answer(
     };
     let frames = frames
         .map(|chunk| Event::default().data(chunk.to_string()))
-        .chain(futures::stream::once(async { Event::default().data("[DONE]") }))
+        .chain(futures::stream::once(async {
+            Event::default().data("[DONE]")
+        }))
         .map(Ok::<_, Infallible>);
     let mut response = Sse::new(frames)
         .keep_alive(
@@ -148,7 +152,10 @@ async fn answer(
         )
         .into_response();
     let headers = response.headers_mut();
-    headers.insert("x-vercel-ai-ui-message-stream", HeaderValue::from_static("v1"));
+    headers.insert(
+        "x-vercel-ai-ui-message-stream",
+        HeaderValue::from_static("v1"),
+    );
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok((with_rate(response, rate), origin))
 }
@@ -175,7 +182,11 @@ fn source_chunk(citation: &Citation) -> Value {
 }
 
 fn mime_of(uri: &str) -> &'static str {
-    let ext = uri.rsplit('.').next().unwrap_or_default().to_ascii_lowercase();
+    let ext = uri
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     match ext.as_str() {
         "md" | "markdown" => "text/markdown",
         "html" | "htm" => "text/html",

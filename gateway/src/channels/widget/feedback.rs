@@ -72,7 +72,10 @@ async fn store(
         )
     };
     let (conversation_id, answer_id) = body.message_id.split_once(':').ok_or_else(unknown)?;
-    if answer_id.is_empty() || answer_id.len() > 64 || !answer_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if answer_id.is_empty()
+        || answer_id.len() > 64
+        || !answer_id.bytes().all(|b| b.is_ascii_hexdigit())
+    {
         return Err(unknown());
     }
     let principal = session.principal();

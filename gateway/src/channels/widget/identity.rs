@@ -4,9 +4,7 @@
 //! from the token), and issuer, audience, expiry, not-before and a maximum age are enforced.
 
 use aws_lc_rs::hmac;
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256,
-};
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::Value;
@@ -47,7 +45,8 @@ pub struct Employee {
 }
 
 enum Verifier {
-    Hs256(hmac::Key),
+    // Boxed: an HMAC key is far larger than a parsed public key.
+    Hs256(Box<hmac::Key>),
     Rs256(ParsedPublicKey),
     Es256(ParsedPublicKey),
 }
@@ -128,11 +127,17 @@ impl IdentityVerifier {
                 }
             };
             pem_der(&pem).ok_or_else(|| {
-                GatewayError::Config(format!("{}: not a PEM public key", setting("public_key_pem")))
+                GatewayError::Config(format!(
+                    "{}: not a PEM public key",
+                    setting("public_key_pem")
+                ))
             })
         };
         let rejected = |e: aws_lc_rs::error::KeyRejected| {
-            GatewayError::Config(format!("{}: the public key is not usable: {e}", setting("public_key_pem")))
+            GatewayError::Config(format!(
+                "{}: the public key is not usable: {e}",
+                setting("public_key_pem")
+            ))
         };
         let verifier = match config.algorithm.as_str() {
             "HS256" => {
@@ -144,10 +149,14 @@ impl IdentityVerifier {
                         setting("secret_env")
                     ));
                 }
-                Verifier::Hs256(hmac::Key::new(hmac::HMAC_SHA256, value.as_bytes()))
+                Verifier::Hs256(Box::new(hmac::Key::new(
+                    hmac::HMAC_SHA256,
+                    value.as_bytes(),
+                )))
             }
             "RS256" => Verifier::Rs256(
-                ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, public_key()?).map_err(rejected)?,
+                ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, public_key()?)
+                    .map_err(rejected)?,
             ),
             "ES256" => Verifier::Es256(
                 ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, public_key()?).map_err(rejected)?,
@@ -212,7 +221,9 @@ impl IdentityVerifier {
                         g.as_str()
                             .filter(|g| ragway_ingest::source::validate_group(g).is_ok())
                             .map(str::to_owned)
-                            .ok_or_else(|| IdentityError::BadGroups(self.config.groups_claim.clone()))
+                            .ok_or_else(|| {
+                                IdentityError::BadGroups(self.config.groups_claim.clone())
+                            })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 groups.sort();
@@ -265,7 +276,9 @@ impl IdentityVerifier {
 mod tests {
     use aws_lc_rs::encoding::AsDer;
     use aws_lc_rs::rand::SystemRandom;
-    use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING, RSA_PKCS1_SHA256};
+    use aws_lc_rs::signature::{
+        ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+    };
     use serde_json::json;
 
     use super::*;
@@ -298,7 +311,10 @@ mod tests {
         let header = URL_SAFE_NO_PAD.encode(json!({"alg": alg, "typ": "JWT"}).to_string());
         let body = URL_SAFE_NO_PAD.encode(claims.to_string());
         let signed = format!("{header}.{body}");
-        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(sign(signed.as_bytes())))
+        format!(
+            "{signed}.{}",
+            URL_SAFE_NO_PAD.encode(sign(signed.as_bytes()))
+        )
     }
 
     fn hs256(claims: &Value) -> String {
@@ -307,7 +323,10 @@ mod tests {
     }
 
     fn pem(der: &[u8]) -> String {
-        format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", STANDARD.encode(der))
+        format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            STANDARD.encode(der)
+        )
     }
 
     fn verifier(config: &IdentityConfig) -> IdentityVerifier {
@@ -331,7 +350,9 @@ mod tests {
         let tampered = format!("{signed}.{flipped}{}", &signature[1..]);
         assert_eq!(v.verify(&tampered, NOW), Err(IdentityError::Signature));
         let other = hmac::Key::new(hmac::HMAC_SHA256, b"another-secret-another-secret-another");
-        let forged = jwt("HS256", &claims(), |m| hmac::sign(&other, m).as_ref().to_vec());
+        let forged = jwt("HS256", &claims(), |m| {
+            hmac::sign(&other, m).as_ref().to_vec()
+        });
         assert_eq!(v.verify(&forged, NOW), Err(IdentityError::Signature));
         let mut c = claims();
         c["aud"] = json!("someone-else");
@@ -339,7 +360,10 @@ mod tests {
         let mut c = claims();
         c["iss"] = json!("https://evil.example");
         assert_eq!(v.verify(&hs256(&c), NOW), Err(IdentityError::Issuer));
-        assert_eq!(v.verify(&hs256(&claims()), NOW + 361), Err(IdentityError::Expired));
+        assert_eq!(
+            v.verify(&hs256(&claims()), NOW + 361),
+            Err(IdentityError::Expired)
+        );
         let mut c = claims();
         c["exp"] = json!(NOW + 100_000);
         c["iat"] = json!(NOW - 700);
@@ -351,8 +375,14 @@ mod tests {
         assert_eq!(v.verify(&none, NOW), Err(IdentityError::Algorithm("HS256")));
         let mut c = claims();
         c["groups"] = json!("hr");
-        assert!(matches!(v.verify(&hs256(&c), NOW), Err(IdentityError::BadGroups(_))));
-        assert!(matches!(v.verify("a.b", NOW), Err(IdentityError::Malformed(_))));
+        assert!(matches!(
+            v.verify(&hs256(&c), NOW),
+            Err(IdentityError::BadGroups(_))
+        ));
+        assert!(matches!(
+            v.verify("a.b", NOW),
+            Err(IdentityError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -368,12 +398,17 @@ mod tests {
         });
         assert_eq!(v.verify(&token, NOW).unwrap().user_id, "ana@acme.com");
         // An HS256 token "signed" with the public key must not pass as RS256 (algorithm confusion).
-        assert_eq!(v.verify(&hs256(&claims()), NOW), Err(IdentityError::Algorithm("RS256")));
+        assert_eq!(
+            v.verify(&hs256(&claims()), NOW),
+            Err(IdentityError::Algorithm("RS256"))
+        );
 
         let ec = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
         let ec_pem = pem(ec.public_key().as_der().unwrap().as_ref());
         let v = verifier(&config("ES256", Some(ec_pem)));
-        let token = jwt("ES256", &claims(), |m| ec.sign(&rng, m).unwrap().as_ref().to_vec());
+        let token = jwt("ES256", &claims(), |m| {
+            ec.sign(&rng, m).unwrap().as_ref().to_vec()
+        });
         assert_eq!(v.verify(&token, NOW).unwrap().groups, ["hr", "staff"]);
         let mut c = claims();
         c["sub"] = json!("mallory");

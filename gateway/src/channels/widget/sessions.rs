@@ -110,7 +110,11 @@ async fn create(
         (Some(token), Some(verifier)) => {
             let employee = verifier.verify(token, now).map_err(|err| {
                 tracing::warn!(tenant = %key.tenant_id, %err, "widget identity token refused");
-                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_identity", err.to_string())
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_identity",
+                    err.to_string(),
+                )
             })?;
             (employee.user_id, employee.groups, false)
         }
@@ -126,9 +130,8 @@ async fn create(
                 .resume
                 .as_deref()
                 .and_then(|token| resumable(state, token, &key, &origin_norm, now));
-            let user = resumed.unwrap_or_else(|| {
-                format!("anonymous:{}", uuid::Uuid::new_v4().simple())
-            });
+            let user =
+                resumed.unwrap_or_else(|| format!("anonymous:{}", uuid::Uuid::new_v4().simple()));
             (user, Vec::new(), true)
         }
     };
@@ -193,7 +196,10 @@ pub async fn authenticate(
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim)
         .ok_or_else(|| {
             ApiError::unauthorized("missing `Authorization: Bearer <session token>` header")
