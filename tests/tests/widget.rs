@@ -819,3 +819,57 @@ async fn the_loader_and_bundle_are_cached_by_content() {
     assert!(demo.contains(&format!("data-widget-key=\"{}\"", setup.key)));
     assert!(demo.contains("/widget/v1/loader.js"));
 }
+
+/// The AI SDK itself (npm `ai`: its SSE parser, chunk schema and `readUIMessageStream`) reads the
+/// stream into the message ragway meant: the text, the cited sources and the metadata.
+#[tokio::test]
+async fn the_ai_sdk_reads_the_stream_as_a_ui_message() {
+    let setup = setup(|_| {}).await;
+    let token = anonymous_token(&setup).await;
+    let reply = chat(&setup, &token, VPN, None).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let ours = chunks(&reply);
+    let saved = setup._tmp.path().join("stream.txt");
+    std::fs::write(&saved, &reply.body).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("browser/ui_stream.mjs");
+    let output = tokio::process::Command::new("node")
+        .arg(&script)
+        .arg(&saved)
+        .current_dir(script.parent().unwrap())
+        .output()
+        .await
+        .expect("node must be installed (scripts/test checks the test tools)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let read: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
+        panic!(
+            "no result from the AI SDK script\nstdout: {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    assert!(read["fatal"].is_null(), "{}", read["fatal"]);
+    assert_eq!(read["errors"], json!([]), "the AI SDK refused chunks");
+    let types: Vec<&str> = ours.iter().map(|c| c["type"].as_str().unwrap()).collect();
+    assert_eq!(read["types"], json!(types));
+    let message = &read["message"];
+    assert_eq!(message["id"], ours[0]["messageId"]);
+    assert_eq!(message["role"], "assistant");
+    assert_eq!(
+        message["metadata"]["conversationId"],
+        ours[0]["messageMetadata"]["conversationId"]
+    );
+    let parts = message["parts"].as_array().unwrap();
+    assert_eq!(parts[0]["type"], "text");
+    assert_eq!(parts[0]["text"], answer_text(&ours));
+    assert_eq!(parts[0]["state"], "done");
+    let sources: Vec<&Value> = parts
+        .iter()
+        .filter(|p| p["type"] == "source-document")
+        .collect();
+    let sent = ours
+        .iter()
+        .filter(|c| c["type"] == "source-document")
+        .count();
+    assert!(sent > 0);
+    assert_eq!(sources.len(), sent);
+    assert_eq!(sources[0]["providerMetadata"]["ragway"]["n"], 1);
+}
