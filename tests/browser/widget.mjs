@@ -134,6 +134,7 @@ try {
     await page.keyboard.press('Enter');
     await answers(page).first().waitFor({ timeout: TIMEOUT });
     check('kbd_answered', (await answers(page).first().locator('.bubble').textContent()).length > 0);
+    check('anonymous_hr_sources', await answers(page).first().locator('.sources li').allTextContents());
     await page.keyboard.press('Escape');
     check('kbd_closed', await page.locator('#ragway-widget button.launcher').getAttribute('aria-expanded'));
     check('kbd_focus_returned', await activeId(page));
@@ -154,7 +155,19 @@ try {
     await context.close();
   }
 
-  // 6. A page on an origin the key does not allow gets no session, so no answer.
+  // 6. An employee identified by the intranet's signed JWT sees what their groups may see.
+  if (process.env.IDENTITY_JWT) {
+    const { context, page } = await newPage(browser, { width: 1280, height: 800 });
+    await page.goto(pageUrl);
+    await page.locator('#ragway-widget button.launcher').waitFor({ timeout: TIMEOUT });
+    await page.evaluate((token) => window.Ragway('identify', { token }), process.env.IDENTITY_JWT);
+    await page.locator('#ragway-widget button.launcher').click();
+    const answer = await ask(page, 'How many vacation days do I get?');
+    check('identified_sources', await answer.locator('.sources li').allTextContents());
+    await context.close();
+  }
+
+  // 7. A page on an origin the key does not allow gets no session, so no answer.
   {
     const { context, page } = await newPage(browser, { width: 1280, height: 800 });
     await page.goto(blockedUrl);

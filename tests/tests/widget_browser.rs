@@ -2,21 +2,38 @@
 //! The widget in a real browser: Debian's Chromium, headless, driven by playwright-core
 //! (`tests/browser/widget.mjs`) against a gateway with the fake LLM, on an intranet page served
 //! from its own origin. Opens the widget, watches an answer stream, follows a citation, rates it,
-//! reloads, asks a hostile question, goes keyboard-only and 320 px wide, and tries a page whose
-//! origin the key does not allow. Screenshots go to `<target>/widget-screenshots/`.
+//! reloads, asks a hostile question, goes keyboard-only and 320 px wide, signs an employee in with
+//! an identity JWT (their groups open HR documents), and tries a page whose origin the key does not
+//! allow. Screenshots go to `<target>/widget-screenshots/`.
 //! `scripts/test` installs Chromium and playwright-core; without them this test fails and says so.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use aws_lc_rs::hmac;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
 use ragway_gateway::channels::bots::Clock;
-use ragway_gateway::channels::widget::WidgetConfig;
+use ragway_gateway::channels::widget::{IdentityConfig, WidgetConfig};
 use ragway_ingest::catalog::Rating;
-use ragway_ingest::source::FolderSourceConfig;
+use ragway_ingest::source::{AclConfig, AclRule, FolderSourceConfig};
 use ragway_tests::fake_openai::{FakeOpenAi, FakeOptions};
 use ragway_tests::harness::{fake_llm_config, test_config};
 use ragway_tests::widget::{HostPage, widget_gateway};
-use serde_json::Value;
+use serde_json::{Value, json};
+
+const JWT_SECRET: &str = "acme-intranet-shared-secret-0123456789";
+
+/// What the intranet's backend would sign for its signed-in employee.
+fn hs256_jwt(claims: &Value) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, JWT_SECRET.as_bytes());
+    let header = URL_SAFE_NO_PAD.encode(json!({"alg": "HS256", "typ": "JWT"}).to_string());
+    let signed = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims.to_string()));
+    let tag = hmac::sign(&key, signed.as_bytes());
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+}
 
 fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("browser")
@@ -42,13 +59,42 @@ async fn the_widget_works_in_chromium() {
     let tmp = tempfile::tempdir().unwrap();
     let mut config = test_config(&tmp.path().join("data"));
     config.llm = Some(fake_llm_config(&llm.base_url, 0));
-    config.widget = WidgetConfig::default();
+    // Employees identified by an HS256 JWT from the intranet; HR documents are for group `hr`.
+    config.widget = WidgetConfig {
+        identity: BTreeMap::from([(
+            "acme".to_owned(),
+            IdentityConfig {
+                algorithm: "HS256".into(),
+                secret_env: Some("ACME_WIDGET_JWT_SECRET".into()),
+                public_key_pem: None,
+                public_key_file: None,
+                issuer: "https://intranet.acme.com".into(),
+                audience: "ragway-widget".into(),
+                max_age_secs: 600,
+                leeway_secs: 60,
+                user_claim: "sub".into(),
+                groups_claim: "groups".into(),
+                required: false,
+            },
+        )]),
+        ..WidgetConfig::default()
+    };
+    let hr_only = FolderSourceConfig {
+        acl: AclConfig {
+            groups: Vec::new(),
+            rules: vec![AclRule {
+                pattern: "hr/**".into(),
+                groups: vec!["hr".into()],
+            }],
+        },
+        ..FolderSourceConfig::default()
+    };
     let gateway = widget_gateway(
         config,
-        &[],
+        &[("ACME_WIDGET_JWT_SECRET", JWT_SECRET)],
         Clock::system(),
         &tmp.path().join("docs"),
-        &FolderSourceConfig::default(),
+        &hr_only,
     )
     .await
     .unwrap();
@@ -70,6 +116,12 @@ async fn the_widget_works_in_chromium() {
     // The same page on another origin (localhost instead of 127.0.0.1) is not allowed.
     let blocked = format!("http://localhost:{}/", page.port);
 
+    let now = Clock::system().now();
+    let identity = hs256_jwt(
+        &json!({"iss": "https://intranet.acme.com", "aud": "ragway-widget",
+        "sub": "ana@acme.com", "groups": ["hr"], "iat": now, "exp": now + 300}),
+    );
+
     let artifacts = artifacts_dir();
     let output = tokio::process::Command::new("node")
         .arg(browser_dir().join("widget.mjs"))
@@ -77,6 +129,7 @@ async fn the_widget_works_in_chromium() {
         .env("PAGE_URL", format!("{}/", page.url))
         .env("BLOCKED_URL", &blocked)
         .env("ARTIFACTS", &artifacts)
+        .env("IDENTITY_JWT", &identity)
         .output()
         .await
         .expect("node must be installed to run the browser test");
@@ -156,6 +209,17 @@ async fn the_widget_works_in_chromium() {
     assert_eq!(c["kbd_answered"], true);
     assert_eq!(text("kbd_closed"), "false");
     assert_eq!(text("kbd_focus_returned"), "launcher");
+    // Identity: the anonymous visitor got no HR document; the identified HR employee does.
+    let anonymous: Vec<String> = serde_json::from_value(c["anonymous_hr_sources"].clone()).unwrap();
+    assert!(
+        !anonymous.iter().any(|s| s.contains("Vacation, Holidays")),
+        "{anonymous:?}"
+    );
+    let identified: Vec<String> = serde_json::from_value(c["identified_sources"].clone()).unwrap();
+    assert!(
+        identified.iter().any(|s| s.contains("Vacation, Holidays")),
+        "{identified:?}"
+    );
     // 320 px: full screen, no sideways scrolling, 16 px input (no iOS zoom).
     let panel = &c["small_panel_box"];
     assert_eq!(panel["x"].as_f64(), Some(0.0), "{panel}");
