@@ -13,7 +13,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::admin;
-use crate::channels::{openai, rest, slack, teams};
+use crate::channels::{openai, rest, slack, teams, widget};
 use crate::http::errors::error_envelope;
 use crate::http::{health, metrics, openapi};
 use crate::state::AppState;
@@ -98,12 +98,34 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/admin/tenants/{id}/syncs/{sync_id}/events",
             get(admin::syncs::events),
         )
+        .route(
+            "/api/v1/admin/tenants/{id}/widget-keys",
+            get(admin::widget_keys::list).post(admin::widget_keys::create),
+        )
+        .route(
+            "/api/v1/admin/tenants/{id}/widget-keys/{key}",
+            axum::routing::patch(admin::widget_keys::update).delete(admin::widget_keys::revoke),
+        )
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/models", get(openai::models))
         .route("/slack/events", post(slack::events_handler))
         .route("/slack/commands", post(slack::commands_handler))
         .route("/slack/interactivity", post(slack::interactivity_handler))
         .route("/api/messages", post(teams::messages_handler))
+        .route(
+            "/widget/v1/session",
+            post(widget::session_handler).options(widget::preflight_handler),
+        )
+        .route(
+            "/widget/v1/chat",
+            post(widget::chat_handler).options(widget::preflight_handler),
+        )
+        .route(
+            "/widget/v1/feedback",
+            post(widget::feedback_handler).options(widget::preflight_handler),
+        )
+        .route("/widget/v1/{file}", get(widget::asset_handler))
+        .route("/", get(widget::demo_page))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz));

@@ -15,6 +15,7 @@ use serde::Deserialize;
 pub use crate::ask::cache::CacheConfig;
 pub use crate::channels::slack::SlackConfig;
 pub use crate::channels::teams::TeamsConfig;
+pub use crate::channels::widget::WidgetConfig;
 use crate::error::GatewayError;
 pub use crate::limits::LimitsConfig;
 
@@ -44,6 +45,8 @@ pub struct Config {
     pub slack: Option<SlackConfig>,
     /// The Microsoft Teams bot (absent: off).
     pub teams: Option<TeamsConfig>,
+    /// The employee web chat widget (always on; it answers only for pages its keys allow).
+    pub widget: WidgetConfig,
 }
 
 impl Default for Config {
@@ -67,6 +70,7 @@ impl Default for Config {
             llm: None,
             slack: None,
             teams: None,
+            widget: WidgetConfig::default(),
         }
     }
 }
@@ -454,6 +458,8 @@ mod tests {
         );
         assert!(config.limits.tenants.contains_key("acme"));
         assert_eq!(config.copilot.profiles["precise"].top_k, Some(8));
+        assert_eq!(config.widget.identity["acme"].audience, "ragway-widget");
+        assert_eq!(config.widget.session_ttl_secs, 900);
     }
 
     #[test]

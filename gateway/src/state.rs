@@ -46,6 +46,8 @@ pub struct AppState {
     pub bots: crate::channels::bots::Bots,
     /// Live progress of the syncs this process runs; wakes the sync workers.
     pub jobs: crate::sources::SyncJobs,
+    /// The web widget: session signing, identity verification, the demo page's key.
+    pub widget: Arc<crate::channels::widget::Widget>,
 }
 
 impl AppState {
@@ -83,6 +85,7 @@ impl AppState {
         };
         let limiter = config.limits.limiter().await?;
         let bots = crate::channels::bots::Bots::from_env(&config)?;
+        let widget = Arc::new(crate::channels::widget::Widget::from_env(&config.widget)?);
         let metrics = Arc::new(Metrics::new(limiter.backend_errors()));
         let retriever = Retriever::new(
             Arc::clone(&store),
@@ -110,6 +113,7 @@ impl AppState {
             tasks: TaskTracker::new(),
             bots,
             jobs: crate::sources::SyncJobs::default(),
+            widget,
         })
     }
 

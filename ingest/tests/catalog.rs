@@ -432,6 +432,86 @@ async fn sources_and_sync_queue(catalog: &Catalog) {
     catalog.delete_tenant("initech").await.unwrap();
 }
 
+/// Widget keys: origins normalised on the way in, listed per tenant, updated, revoked; the
+/// preflight origin list holds only active keys'; deleting the tenant deletes its keys.
+async fn widget_keys(catalog: &Catalog) {
+    catalog.create_tenant("initech", "Initech").await.unwrap();
+    let origins = vec![
+        "HTTPS://Intranet.Initech.com:443/".to_owned(),
+        "https://intranet.initech.com".to_owned(),
+        "http://localhost:3000".to_owned(),
+    ];
+    let key = catalog
+        .create_widget_key("initech", "intranet", &origins)
+        .await
+        .unwrap();
+    assert!(ragway_ingest::catalog::widget_keys::is_widget_key(&key.id));
+    assert_eq!(
+        key.allowed_origins,
+        ["http://localhost:3000", "https://intranet.initech.com"]
+    );
+    assert!(
+        catalog
+            .create_widget_key("initech", "bad", &["intranet.initech.com".to_owned()])
+            .await
+            .is_err()
+    );
+    assert!(
+        catalog
+            .create_widget_key("initech", "none", &[])
+            .await
+            .is_err()
+    );
+    assert!(
+        catalog
+            .create_widget_key("nobody", "x", &origins)
+            .await
+            .is_err()
+    );
+    let other = catalog
+        .create_widget_key("initech", "portal", &["https://*.initech.net".to_owned()])
+        .await
+        .unwrap();
+    let updated = catalog
+        .update_widget_key(
+            &key.id,
+            Some("intranet v2"),
+            Some(&["https://new.initech.com".to_owned()]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.name, "intranet v2");
+    assert_eq!(updated.allowed_origins, ["https://new.initech.com"]);
+    let listed = catalog.widget_keys("initech").await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(
+        catalog
+            .widget_origins()
+            .await
+            .unwrap()
+            .contains(&"https://*.initech.net".to_owned())
+    );
+    catalog.revoke_widget_key(&other.id).await.unwrap();
+    assert!(
+        catalog.revoke_widget_key(&other.id).await.is_err(),
+        "revoked once"
+    );
+    assert!(
+        catalog
+            .update_widget_key(&other.id, Some("x"), None)
+            .await
+            .is_err()
+    );
+    let origins = catalog.widget_origins().await.unwrap();
+    assert!(
+        !origins.contains(&"https://*.initech.net".to_owned()),
+        "{origins:?}"
+    );
+    assert!(origins.contains(&"https://new.initech.com".to_owned()));
+    catalog.delete_tenant("initech").await.unwrap();
+    assert!(catalog.widget_key(&key.id).await.unwrap().is_none());
+}
+
 #[tokio::test]
 async fn sqlite_catalog() {
     let dir = tempfile::tempdir().unwrap();
@@ -441,6 +521,7 @@ async fn sqlite_catalog() {
     usage_and_admin_keys(&catalog).await;
     feedback(&catalog).await;
     sources_and_sync_queue(&catalog).await;
+    widget_keys(&catalog).await;
     // Re-opening runs no migration twice and keeps the data.
     let again = Catalog::connect(&url).await.unwrap();
     assert_eq!(again.tenants().await.unwrap().len(), 1);
@@ -467,6 +548,7 @@ async fn postgres_catalog() {
     usage_and_admin_keys(&catalog).await;
     feedback(&catalog).await;
     sources_and_sync_queue(&catalog).await;
+    widget_keys(&catalog).await;
     catalog.pool().close().await;
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .execute(&mut admin)

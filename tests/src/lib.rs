@@ -9,3 +9,4 @@ pub mod fake_openai;
 pub mod fake_slack;
 pub mod harness;
 pub mod schema;
+pub mod widget;

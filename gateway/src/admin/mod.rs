@@ -14,6 +14,7 @@ pub mod syncs;
 pub mod tenants;
 pub mod uploads;
 pub mod usage;
+pub mod widget_keys;
 
 /// The tenant a request is about, if this admin key covers it (403) and it exists (404).
 pub(crate) async fn administered_tenant(

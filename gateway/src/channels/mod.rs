@@ -7,6 +7,7 @@ pub mod openai;
 pub mod rest;
 pub mod slack;
 pub mod teams;
+pub mod widget;
 
 use crate::http::{ApiError, Principal};
 use crate::limits::{RateStatus, StreamPermit};

@@ -69,7 +69,7 @@ async fn profile(
 
 /// The conversation a question belongs to: loaded when the caller continues one, a new
 /// id otherwise.
-async fn conversation(
+pub(crate) async fn conversation(
     state: &AppState,
     principal: &Principal,
     id: Option<&str>,
@@ -107,7 +107,7 @@ async fn conversation(
 }
 
 /// Records the exchange so the next question can continue it.
-async fn remember(
+pub(crate) async fn remember(
     state: &AppState,
     principal: &Principal,
     conversation_id: &str,

@@ -7,6 +7,7 @@ mod ask;
 mod ingest;
 mod serve;
 mod sources;
+mod widget_keys;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -57,6 +58,9 @@ enum Command {
     /// Run the queued and due syncs (or `--tenant T --source S` now), then exit: for a CronJob, or
     /// when the gateway runs no sync workers.
     Sync(sources::SyncArgs),
+    /// Manage web widget keys (public keys for the intranet chat widget) and their origins.
+    #[command(subcommand)]
+    WidgetKeys(widget_keys::WidgetKeysCommand),
     /// Show a tenant's usage: requests, cache hits, LLM tokens and refusals, per day.
     Usage(admin_keys::UsageArgs),
 }
@@ -105,6 +109,7 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
         Command::AdminKeys(command) => admin_keys::admin_keys(config, command).await,
         Command::Sources(command) => sources::sources(config, command).await,
         Command::Sync(args) => sources::sync(config, args).await,
+        Command::WidgetKeys(command) => widget_keys::widget_keys(config, command).await,
         Command::Usage(args) => admin_keys::usage(config, args).await,
     }
 }

@@ -107,6 +107,7 @@ async fn demo(
         }
     }
     let key = state.catalog.create_api_key(DEMO_TENANT, "demo").await?;
+    let widget_key = demo_widget_key(state, addr).await?;
     let mode = match state.profiles.default_profile().chat.mode() {
         crate::llm::AnswerMode::Generative => "generative answers",
         crate::llm::AnswerMode::Extractive => {
@@ -122,8 +123,39 @@ async fn demo(
         "  curl -s http://{addr}/api/v1/ask -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' \\\n    -d '{{\"question\": \"How do I connect to the VPN?\"}}'",
         key.secret
     ));
-    out("Stream it with \"stream\": true (and curl -N). Stop with Ctrl-C.\n");
+    out("Stream it with \"stream\": true (and curl -N).");
+    out(format!(
+        "Chat widget: open http://{addr}/ (widget key {widget_key}). Stop with Ctrl-C.\n"
+    ));
     Ok(())
+}
+
+/// A fresh widget key for the demo tenant, allowed on the gateway's own origin, and the demo
+/// page at `/` embedding it (earlier demo keys are revoked).
+async fn demo_widget_key(
+    state: &AppState,
+    addr: std::net::SocketAddr,
+) -> Result<String, GatewayError> {
+    for old in state.catalog.widget_keys(DEMO_TENANT).await? {
+        if old.name == "demo" && old.revoked_at.is_none() {
+            state.catalog.revoke_widget_key(&old.id).await?;
+        }
+    }
+    let port = addr.port();
+    let mut origins = vec![format!("http://{addr}")];
+    if addr.ip().is_unspecified() {
+        // Listening everywhere: the browser on this machine uses a loopback address.
+        origins = vec![format!("http://127.0.0.1:{port}")];
+    }
+    if addr.ip().is_loopback() || addr.ip().is_unspecified() {
+        origins.push(format!("http://localhost:{port}"));
+    }
+    let key = state
+        .catalog
+        .create_widget_key(DEMO_TENANT, "demo", &origins)
+        .await?;
+    state.widget.set_demo_key(&key.id);
+    Ok(key.id)
 }
 
 /// Writes the usage counters to the catalog every `server.usage_flush_secs`, and once more on

@@ -49,6 +49,13 @@ use crate::usage::{DayUsage, UsageCounts, UsageReport, UserUsage};
         crate::admin::syncs::events,
         crate::admin::uploads::upload,
         crate::admin::uploads::remove,
+        crate::admin::widget_keys::create,
+        crate::admin::widget_keys::list,
+        crate::admin::widget_keys::update,
+        crate::admin::widget_keys::revoke,
+        crate::channels::widget::sessions::session_handler,
+        crate::channels::widget::chat::chat_handler,
+        crate::channels::widget::feedback::feedback_handler,
         crate::http::health::healthz,
         crate::http::health::readyz
     ),
@@ -62,12 +69,17 @@ use crate::usage::{DayUsage, UsageCounts, UsageReport, UserUsage};
         crate::limits::TenantLimitOverrides, crate::config::TenantCopilotConfig,
         crate::admin::sources::SourceView, crate::admin::sources::CreateSource, crate::admin::sources::UpdateSource,
         crate::admin::sources::DeletedSource, crate::admin::syncs::SyncView, crate::sources::progress::SyncProgress,
-        crate::sources::progress::SyncPhase, crate::admin::uploads::UploadResult, crate::admin::uploads::UploadedFile
+        crate::sources::progress::SyncPhase, crate::admin::uploads::UploadResult, crate::admin::uploads::UploadedFile,
+        crate::admin::widget_keys::WidgetKeyView, crate::admin::widget_keys::CreateWidgetKey,
+        crate::admin::widget_keys::UpdateWidgetKey,
+        crate::channels::widget::sessions::SessionRequest, crate::channels::widget::sessions::SessionResponse,
+        crate::channels::widget::chat::ChatRequest, crate::channels::widget::feedback::FeedbackRequest
     )),
     modifiers(&ApiKeyAuth),
     tags(
         (name = "ask", description = "Questions and answers"),
         (name = "admin", description = "Administration (admin keys)"),
+        (name = "widget", description = "The web chat widget (called by its script from allowed page origins)"),
         (name = "operations", description = "Health")
     )
 )]
@@ -84,6 +96,17 @@ impl Modify for ApiKeyAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some("A tenant API key, `rgw_<id>_<secret>`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "widget_session",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A widget session token from `POST /widget/v1/session` (15 minutes, one origin)",
+                    ))
                     .build(),
             ),
         );

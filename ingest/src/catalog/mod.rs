@@ -11,6 +11,7 @@ mod sources;
 mod sync_runs;
 mod tenants;
 mod usage;
+pub mod widget_keys;
 
 pub use admin_keys::AdminKeyRecord;
 pub use conversations::StoredTurn;
@@ -21,6 +22,7 @@ pub use sources::{SourceRecord, SourceUpdate};
 pub use sync_runs::{Enqueued, SyncRunRecord, TRIGGER_MANUAL, TRIGGER_SCHEDULE, TRIGGER_UPLOAD};
 pub use tenants::{Tenant, TenantDeletion, validate_tenant_id};
 pub use usage::UsageRow;
+pub use widget_keys::WidgetKeyRecord;
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -75,6 +77,11 @@ fn migrator() -> Migrator {
             5,
             "feedback",
             include_str!("../../migrations/0005_feedback.sql"),
+        ),
+        migration(
+            6,
+            "widget",
+            include_str!("../../migrations/0006_widget.sql"),
         ),
         migration(
             8,

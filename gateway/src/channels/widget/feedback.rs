@@ -1,0 +1,101 @@
+//! `POST /widget/v1/feedback`: 👍/👎 (and an optional comment) on one answer, stored per tenant,
+//! answer and user; rating again replaces the earlier rating. The answer's message id names its
+//! conversation, which must be the session user's own.
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ragway_ingest::catalog::{Feedback, Rating};
+use serde::Deserialize;
+
+use super::cors::{allow, error_response};
+use super::sessions::authenticate;
+use crate::http::ApiError;
+use crate::http::errors::ErrorBody;
+use crate::state::AppState;
+
+/// Longest comment kept (characters).
+const MAX_COMMENT_CHARS: usize = 2000;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackRequest {
+    /// The answer's `messageId` (from its `start` chunk).
+    pub message_id: String,
+    /// `up` or `down`.
+    pub rating: String,
+    pub comment: Option<String>,
+}
+
+/// Rate an answer of the session's own conversation 👍/👎 (rating again replaces it).
+#[utoipa::path(post, path = "/widget/v1/feedback", tag = "widget", request_body = FeedbackRequest,
+    security(("widget_session" = [])),
+    responses(
+        (status = 204, description = "Stored"),
+        (status = 400, description = "Malformed body or rating", body = ErrorBody),
+        (status = 401, description = "Missing, tampered or expired session token", body = ErrorBody),
+        (status = 404, description = "No such answer in the caller's conversations", body = ErrorBody),
+    ))]
+pub async fn feedback_handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<FeedbackRequest>, JsonRejection>,
+) -> Response {
+    match store(&state, &headers, body).await {
+        Ok(origin) => allow(StatusCode::NO_CONTENT.into_response(), &origin),
+        Err(err) => error_response(&state, &headers, err).await,
+    }
+}
+
+async fn store(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Json<FeedbackRequest>, JsonRejection>,
+) -> Result<String, ApiError> {
+    let (session, origin) = authenticate(state, headers).await?;
+    let Json(body) = body.map_err(|e| {
+        ApiError::bad_request(format!("malformed feedback request: {}", e.body_text()))
+    })?;
+    let rating = Rating::parse(&body.rating)
+        .ok_or_else(|| ApiError::bad_request("`rating` must be \"up\" or \"down\""))?;
+    let comment = body
+        .comment
+        .map(|c| c.trim().chars().take(MAX_COMMENT_CHARS).collect::<String>())
+        .filter(|c| !c.is_empty());
+    let unknown = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such answer in your conversations",
+        )
+    };
+    let (conversation_id, answer_id) = body.message_id.split_once(':').ok_or_else(unknown)?;
+    if answer_id.is_empty()
+        || answer_id.len() > 64
+        || !answer_id.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return Err(unknown());
+    }
+    let principal = session.principal();
+    let owned = state
+        .catalog
+        .conversation_turns(&principal.tenant_id, &principal.user_id, conversation_id, 1)
+        .await?;
+    if owned.is_none() {
+        return Err(unknown());
+    }
+    let feedback = Feedback {
+        tenant_id: principal.tenant_id.clone(),
+        channel: super::CHANNEL.into(),
+        message_id: body.message_id,
+        user_id: principal.user_id,
+        rating,
+        comment,
+        created_at: String::new(),
+    };
+    state.catalog.record_feedback(&feedback).await?;
+    crate::channels::bots::count(&state.metrics, super::CHANNEL, "feedback");
+    Ok(origin)
+}
