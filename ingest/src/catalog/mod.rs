@@ -11,6 +11,7 @@ mod sources;
 mod sync_runs;
 mod tenants;
 mod usage;
+mod web_pages;
 
 pub use admin_keys::AdminKeyRecord;
 pub use conversations::StoredTurn;
@@ -21,6 +22,7 @@ pub use sources::SourceRecord;
 pub use sync_runs::SyncRunRecord;
 pub use tenants::{Tenant, TenantDeletion, validate_tenant_id};
 pub use usage::UsageRow;
+pub use web_pages::{WebPageKind, WebPageRecord};
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -76,6 +78,7 @@ fn migrator() -> Migrator {
             "feedback",
             include_str!("../../migrations/0005_feedback.sql"),
         ),
+        migration(7, "web", include_str!("../../migrations/0007_web.sql")),
     ];
     Migrator {
         migrations: Cow::Owned(migrations),
