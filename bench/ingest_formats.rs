@@ -3,7 +3,12 @@
 //! documents/s and, for PDF and PPTX, pages (slides)/s.
 //!
 //! cargo run -p ragway-tests --example ingest_formats -- [documents per format]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 use std::path::Path;
 use std::time::Instant;

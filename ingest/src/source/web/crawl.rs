@@ -128,10 +128,12 @@ impl<'a> Crawler<'a> {
                 total: admitted.len(),
             });
             let mut found: Vec<(usize, Vec<String>)> =
-                futures::stream::iter(level.iter().enumerate())
+                // Owned items: borrowed ones make the future's Send-ness depend on
+                // higher-ranked lifetimes the compiler cannot prove.
+                futures::stream::iter(std::mem::take(&mut level).into_iter().enumerate())
                     .map(|(i, (url, explicit))| {
                         let out = out.clone();
-                        async move { (i, self.visit(url, *explicit, out).await) }
+                        async move { (i, self.visit(&url, explicit, out).await) }
                     })
                     .buffer_unordered(parallel)
                     .collect()
@@ -155,8 +157,13 @@ impl<'a> Crawler<'a> {
 
     async fn send(&self, mut out: Sender<ListItem>, item: ListItem) {
         if let ListItem::Entry(entry) = &item {
-            let mut handed = self.handed_over.lock().unwrap_or_else(|e| e.into_inner());
-            if !handed.insert(entry.uri.clone()) {
+            // Never held across an await: every visit runs on this one task.
+            let first = self
+                .handed_over
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(entry.uri.clone());
+            if !first {
                 return; // another URL redirected to the same page
             }
         }

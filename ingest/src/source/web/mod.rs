@@ -91,3 +91,23 @@ impl Indexer {
         self.finish_sync_run(report, outcome).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The gateway runs syncs on spawned tasks: the future must be `Send`.
+    #[allow(dead_code)]
+    fn sync_web_is_send(indexer: &Indexer, config: &WebSourceConfig, policy: &WebFetchPolicy) {
+        fn assert_send<T: Send>(_: &T) {}
+        let future = indexer.sync_web("t", "s", config, policy, &|_| {});
+        assert_send(&future);
+    }
+
+    #[allow(dead_code)]
+    fn sync_folder_is_send(indexer: &Indexer, config: &crate::source::FolderSourceConfig) {
+        fn assert_send<T: Send>(_: &T) {}
+        let future = indexer.sync_folder("t", "s", std::path::Path::new("x"), config, &|_| {});
+        assert_send(&future);
+    }
+}
