@@ -11,6 +11,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone)]
@@ -29,6 +30,8 @@ enum Content {
     Stream {
         size: usize,
     },
+    /// Headers at once, then a body that never finishes (a hung server).
+    Hang,
 }
 
 /// One request the site answered.
@@ -122,6 +125,11 @@ impl StaticSite {
         self.set(path, Content::Stream { size });
     }
 
+    /// A page whose body never completes.
+    pub fn put_hanging(&self, path: &str) {
+        self.set(path, Content::Hang);
+    }
+
     pub fn remove(&self, path: &str) {
         self.lock_content().remove(path);
     }
@@ -202,6 +210,16 @@ fn respond(content: Option<Content>, headers: &HeaderMap) -> Response {
             let chunks = (0..size.div_ceil(chunk.len()))
                 .map(move |_| Ok::<_, std::convert::Infallible>(chunk.clone()));
             let mut response = Body::from_stream(futures::stream::iter(chunks)).into_response();
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            response
+        }
+        Some(Content::Hang) => {
+            let first =
+                futures::stream::iter([Ok::<_, std::convert::Infallible>(b"partial".to_vec())]);
+            let body = first.chain(futures::stream::pending());
+            let mut response = Body::from_stream(body).into_response();
             response
                 .headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));

@@ -481,3 +481,64 @@ async fn invalid_settings_are_refused_before_any_request() {
         .to_string();
     assert!(err.contains("only http and https"), "{err}");
 }
+
+#[tokio::test]
+async fn hung_servers_time_out_noindex_pages_are_skipped_and_progress_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gateway = gateway(&tmp).await;
+    let site = StaticSite::start("127.0.0.1:0").await.unwrap();
+    site.put_html(
+        "/",
+        "<html><head><meta name=\"robots\" content=\"noindex\"></head><body><p>Navigation only.</p>\
+         <a href=\"/hung.txt\">hung</a><a href=\"/kept.html\">kept</a><a href=\"/legacy.html\">legacy</a></body></html>",
+    );
+    site.put_hanging("/hung.txt");
+    site.put_html(
+        "/kept.html",
+        "<html><body><p>The okapi procedure is documented here.</p></body></html>",
+    );
+    // A legacy page in windows-1252, declared in the header.
+    site.put(
+        "/legacy.html",
+        "text/html; charset=windows-1252",
+        b"<html><body><p>Se\xf1or Ca\xf1amero approves the \x93narwhal\x94 budget.</p></body></html>".to_vec(),
+    );
+    let config = WebSourceConfig {
+        timeout_secs: 1,
+        ..config(&site)
+    };
+    let events = std::sync::Mutex::new(Vec::new());
+    let record = |event: &ragway_ingest::SyncEvent| events.lock().unwrap().push(event.clone());
+    let report = gateway
+        .state
+        .indexer
+        .sync_web(TENANT, "intranet", &config, &loopback_allowed(), &record)
+        .await
+        .unwrap();
+    assert_eq!(
+        report.added, 2,
+        "the noindex home page is not indexed: {report:?}"
+    );
+    assert!(
+        failure_for(&report, &site.url("/hung.txt")).contains("no complete response within 1 s")
+    );
+    assert_eq!(
+        hits_for(&gateway, "okapi procedure").await.first(),
+        Some(&site.url("/kept.html"))
+    );
+    assert_eq!(
+        hits_for(&gateway, "Cañamero narwhal").await.first(),
+        Some(&site.url("/legacy.html")),
+        "legacy character sets are converted"
+    );
+    let listed: Vec<usize> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            ragway_ingest::SyncEvent::Listed { total } => Some(*total),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(listed, [1, 4], "the count grows as the crawl admits pages");
+}
