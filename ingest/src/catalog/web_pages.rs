@@ -95,6 +95,16 @@ impl Catalog {
         Ok(())
     }
 
+    /// Forgets everything recorded for a web source (call it when the source is deleted; SQLite
+    /// may have foreign-key cascades off).
+    pub async fn forget_web_pages(&self, source_id: &str) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM web_pages WHERE source_id = $1")
+            .bind(source_id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Forgets the rows of URLs the last crawl did not reach (or that are gone).
     pub async fn retain_web_pages(&self, source_id: &str, keep: &HashSet<String>) -> Result<u64> {
         let stored = self.web_pages(source_id).await?;
