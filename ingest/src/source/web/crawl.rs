@@ -195,7 +195,7 @@ impl<'a> Crawler<'a> {
             Ok(robots_url) => {
                 match self
                     .client
-                    .get(&robots_url, None, MAX_ROBOTS_BYTES as u64)
+                    .get(&robots_url, None, 4 * MAX_ROBOTS_BYTES as u64)
                     .await
                 {
                     Ok(r) if (200..300).contains(&r.status) => RobotsState::Rules(Robots::parse(
@@ -353,7 +353,8 @@ impl<'a> Crawler<'a> {
                     record.links.clone()
                 }
                 _ => {
-                    let reason = "HTTP 304 to an unconditional request".to_owned();
+                    let reason =
+                        "HTTP 304 Not Modified, but no stored copy of this page to keep".to_owned();
                     self.send(out, failed(reason, true)).await;
                     Vec::new()
                 }

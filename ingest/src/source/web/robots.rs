@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-/// RFC 9309: crawlers must read at least 500 KiB; the rest of a longer file is ignored.
+/// RFC 9309: crawlers must read at least 500 KiB; the rest of a longer file is ignored (files
+/// up to four times this size are downloaded and cut, larger ones count as unavailable).
 pub const MAX_ROBOTS_BYTES: usize = 512 * 1024;
 
 #[derive(Debug, Clone, Default, PartialEq)]
