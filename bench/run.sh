@@ -18,6 +18,12 @@ echo
 echo "== ingest throughput: PostgreSQL 15 manual"
 run ingest_throughput "$PGDOC"
 echo
+echo "== ingest throughput per format (generated documents)"
+run ingest_formats 100
+echo
+echo "== web crawl of a generated local static site"
+run web_crawl 500 4
+echo
 echo "== ask latency"
 run ask_latency 300 50
 echo

@@ -4,11 +4,11 @@
 //! Crash safety: a document's manifest row is written only after its points are, so a sync
 //! interrupted at any point converges when re-run (point ids are deterministic, writes idempotent).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use serde::Serialize;
 
 use crate::catalog::{Catalog, ManifestEntry, SourceRecord};
@@ -18,7 +18,7 @@ use crate::error::{IngestError, Result};
 use crate::ids::{content_hash, document_id, point_id};
 use crate::model::Chunk;
 use crate::parse::{Format, parse};
-use crate::source::{Acl, FolderSource, FolderSourceConfig, SourceEntry};
+use crate::source::{Acl, EntryContent, FolderSource, FolderSourceConfig, ListItem, SourceEntry};
 use crate::store::{ChunkPayload, ChunkPoint, Sparse, VectorStore};
 
 /// Points buffered before a write: large enough to amortise the store's per-call cost.
@@ -108,6 +108,21 @@ struct Prepared {
     previous_chunks: Option<usize>,
 }
 
+/// A listing item after preparation, in listing order.
+enum Processed {
+    Step {
+        uri: String,
+        size: u64,
+        step: Step,
+    },
+    Failed {
+        uri: String,
+        reason: String,
+        keep: bool,
+    },
+    Unsupported(String),
+}
+
 enum Step {
     Unchanged,
     /// Same content; the manifest entry carries the new ACL.
@@ -139,8 +154,8 @@ impl Indexer {
             .catalog
             .upsert_source(tenant_id, source_name, "folder", &settings)
             .await?;
-        let run_id = self.catalog.start_sync_run(tenant_id, &source.id).await?;
-        self.sync_folder_run(&source, &run_id, folder, &acl, progress)
+        let report = self.start_sync_run(&source).await?;
+        self.sync_folder_run(&source, &report.run_id, folder, &acl, progress)
             .await
     }
 
@@ -154,58 +169,111 @@ impl Indexer {
         acl: &Acl,
         progress: Progress<'_>,
     ) -> Result<SyncReport> {
-        let run_id = run_id.to_owned();
         let mut report = SyncReport {
-            run_id: run_id.clone(),
+            run_id: run_id.to_owned(),
             source_id: source.id.clone(),
             ..SyncReport::default()
         };
-        let outcome = self.run(source, folder, acl, &mut report, progress).await;
+        let outcome = async {
+            let listing = tokio::task::spawn_blocking(move || folder.list()).await?;
+            let manifest = self.catalog.manifest(&source.id).await?;
+            progress(&SyncEvent::Listed {
+                total: listing.entries.len(),
+            });
+            let items = futures::stream::iter(listing.into_items());
+            let groups = |uri: &str| acl.groups_for(uri);
+            self.run(source, items, manifest, &groups, &mut report, progress)
+                .await
+        }
+        .await;
+        self.finish_sync_run(report, outcome).await
+    }
+
+    /// Records the start of a sync run and returns its empty report.
+    pub(crate) async fn start_sync_run(&self, source: &SourceRecord) -> Result<SyncReport> {
+        let run_id = self
+            .catalog
+            .start_sync_run(&source.tenant_id, &source.id)
+            .await?;
+        Ok(SyncReport {
+            run_id,
+            source_id: source.id.clone(),
+            ..SyncReport::default()
+        })
+    }
+
+    /// Closes a sync run with its counts, and its error if it failed.
+    pub(crate) async fn finish_sync_run(
+        &self,
+        report: SyncReport,
+        outcome: Result<()>,
+    ) -> Result<SyncReport> {
         let message = outcome.as_ref().err().map(ToString::to_string);
         self.catalog
-            .finish_sync_run(&run_id, &report, message.as_deref())
+            .finish_sync_run(&report.run_id, &report, message.as_deref())
             .await?;
         outcome.map(|()| report)
     }
 
-    async fn run(
+    /// The pipeline every source shares: `items` may arrive while the source is still listing
+    /// (a crawl); whatever the manifest holds that the listing did not mention is removed.
+    pub(crate) async fn run(
         &self,
         source: &SourceRecord,
-        folder: FolderSource,
-        acl: &Acl,
+        items: impl Stream<Item = ListItem>,
+        manifest: HashMap<String, ManifestEntry>,
+        acl: &(dyn Fn(&str) -> Vec<String> + Sync),
         report: &mut SyncReport,
         progress: Progress<'_>,
     ) -> Result<()> {
         let tenant_id = source.tenant_id.as_str();
-        let listing = tokio::task::spawn_blocking(move || folder.list()).await?;
-        report.unsupported = listing.unsupported.len();
-        let mut present: HashSet<String> = listing.entries.iter().map(|e| e.uri.clone()).collect();
-        for (uri, reason) in listing.errors {
-            present.insert(uri.clone());
-            self.fail(report, progress, uri, reason);
-        }
-        let manifest = self.catalog.manifest(&source.id).await?;
-        progress(&SyncEvent::Listed {
-            total: listing.entries.len(),
-        });
-
-        let mut steps = futures::stream::iter(listing.entries)
-            .map(|entry| {
-                let previous = manifest.get(&entry.uri).cloned();
-                let groups = acl.groups_for(&entry.uri);
-                self.prepare(tenant_id, &source.id, entry, previous, groups)
+        let mut present: HashSet<String> = HashSet::new();
+        let manifest_ref = &manifest;
+        let steps = items
+            .map(|item| async move {
+                match item {
+                    ListItem::Entry(entry) => {
+                        let previous = manifest_ref.get(&entry.uri).cloned();
+                        let groups = acl(&entry.uri);
+                        let (uri, size, step) = self
+                            .prepare(tenant_id, &source.id, entry, previous, groups)
+                            .await;
+                        Processed::Step { uri, size, step }
+                    }
+                    ListItem::Failed { uri, reason, keep } => {
+                        Processed::Failed { uri, reason, keep }
+                    }
+                    ListItem::Unsupported(uri) => Processed::Unsupported(uri),
+                }
             })
             .buffered(PARSE_CONCURRENCY);
+        let mut steps = Box::pin(steps);
         let mut batch: Vec<Prepared> = Vec::new();
-        while let Some((entry, step)) = steps.next().await {
+        while let Some(processed) = steps.next().await {
+            let (uri, size, step) = match processed {
+                Processed::Step { uri, size, step } => (uri, size, step),
+                Processed::Failed { uri, reason, keep } => {
+                    if keep {
+                        present.insert(uri.clone());
+                    }
+                    self.fail(report, progress, uri, reason);
+                    continue;
+                }
+                Processed::Unsupported(uri) => {
+                    tracing::debug!(uri = %uri, "unsupported format; skipped");
+                    report.unsupported += 1;
+                    continue;
+                }
+            };
+            present.insert(uri.clone());
             report.seen += 1;
-            report.bytes += entry.size;
-            progress(&SyncEvent::Read { bytes: entry.size });
+            report.bytes += size;
+            progress(&SyncEvent::Read { bytes: size });
             match step {
                 Step::Unchanged => {
                     report.unchanged += 1;
                     progress(&SyncEvent::Document {
-                        uri: entry.uri,
+                        uri,
                         outcome: DocumentOutcome::Unchanged,
                     });
                 }
@@ -218,11 +286,11 @@ impl Indexer {
                         .await?;
                     report.acl_changed += 1;
                     progress(&SyncEvent::Document {
-                        uri: entry.uri,
+                        uri,
                         outcome: DocumentOutcome::AclChanged,
                     });
                 }
-                Step::Failed(reason) => self.fail(report, progress, entry.uri, reason),
+                Step::Failed(reason) => self.fail(report, progress, uri, reason),
                 Step::Ready(prepared) => {
                     batch.push(*prepared);
                     if batch.iter().map(|p| p.chunks.len()).sum::<usize>() >= WRITE_BATCH_POINTS {
@@ -271,6 +339,7 @@ impl Indexer {
     }
 
     /// Reads, hashes and (when new or changed) parses, chunks and BM25-encodes one document.
+    /// Returns its uri and size alongside, since the entry (and its bytes) moves into the work.
     async fn prepare(
         &self,
         tenant_id: &str,
@@ -278,24 +347,24 @@ impl Indexer {
         entry: SourceEntry,
         previous: Option<ManifestEntry>,
         acl: Vec<String>,
-    ) -> (SourceEntry, Step) {
+    ) -> (String, u64, Step) {
         let indexer = self.clone();
         let tenant_id = tenant_id.to_owned();
         let source_id = source_id.to_owned();
-        let task_entry = entry.clone();
+        let (uri, size) = (entry.uri.clone(), entry.size);
         let step = tokio::task::spawn_blocking(move || {
-            indexer.prepare_blocking(&tenant_id, &source_id, &task_entry, previous, acl)
+            indexer.prepare_blocking(&tenant_id, &source_id, entry, previous, acl)
         })
         .await
         .unwrap_or_else(|e| Step::Failed(format!("internal error while parsing: {e}")));
-        (entry, step)
+        (uri, size, step)
     }
 
     fn prepare_blocking(
         &self,
         tenant_id: &str,
         source_id: &str,
-        entry: &SourceEntry,
+        entry: SourceEntry,
         previous: Option<ManifestEntry>,
         acl: Vec<String>,
     ) -> Step {
@@ -307,9 +376,33 @@ impl Indexer {
             };
             return Step::Failed(err.to_string());
         }
-        let bytes = match std::fs::read(&entry.path) {
-            Ok(bytes) => bytes,
-            Err(e) => return Step::Failed(format!("cannot read: {e}")),
+        let (bytes, format, name) = match entry.content {
+            EntryContent::File(path) => {
+                let bytes = match std::fs::read(&path) {
+                    Ok(bytes) => bytes,
+                    Err(e) => return Step::Failed(format!("cannot read: {e}")),
+                };
+                let stem = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                (bytes, Format::from_path(&path), stem)
+            }
+            EntryContent::Bytes {
+                bytes,
+                format,
+                name,
+            } => (bytes, Some(format), name),
+            EntryContent::NotModified => {
+                return match previous {
+                    Some(previous) if previous.acl == acl => Step::Unchanged,
+                    Some(previous) => Step::AclChanged(Box::new(ManifestEntry { acl, ..previous })),
+                    None => Step::Failed(
+                        "the source reported it unchanged but it is not indexed; it is read again next sync"
+                            .into(),
+                    ),
+                };
+            }
         };
         let hash = content_hash(&bytes);
         if let Some(previous) = previous.as_ref().filter(|p| p.content_hash == hash) {
@@ -321,15 +414,10 @@ impl Indexer {
                 ..previous.clone()
             }));
         }
-        let Some(format) = Format::from_path(&entry.path) else {
+        let Some(format) = format else {
             return Step::Failed("unsupported format".into());
         };
-        let stem = entry
-            .path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let doc = match parse(format, &entry.uri, &stem, &bytes) {
+        let doc = match parse(format, &entry.uri, &name, &bytes) {
             Ok(doc) => doc,
             Err(e) => return Step::Failed(e.to_string()),
         };
@@ -348,7 +436,7 @@ impl Indexer {
             .collect();
         let entry = ManifestEntry {
             document_id: document_id(tenant_id, source_id, &entry.uri),
-            uri: entry.uri.clone(),
+            uri: entry.uri,
             title: doc.title,
             mime: doc.mime.to_owned(),
             content_hash: hash,

@@ -512,6 +512,70 @@ async fn widget_keys(catalog: &Catalog) {
     assert!(catalog.widget_key(&key.id).await.unwrap().is_none());
 }
 
+/// Web sources' validators and links (migration 0007): upsert, read back, retain, cascade.
+async fn web_pages(catalog: &Catalog) {
+    use ragway_ingest::catalog::{WebPageKind, WebPageRecord};
+    catalog.create_tenant("initech", "Initech").await.unwrap();
+    let source = catalog
+        .upsert_source(
+            "initech",
+            "intranet",
+            "web",
+            &serde_json::json!({"urls": []}),
+        )
+        .await
+        .unwrap();
+    let page = WebPageRecord {
+        url: "https://intranet.example/a".into(),
+        kind: WebPageKind::Page,
+        final_url: "https://intranet.example/a/".into(),
+        etag: Some("\"v1\"".into()),
+        last_modified: None,
+        content_hash: "h1".into(),
+        links: vec!["https://intranet.example/b".into()],
+    };
+    catalog.record_web_page(&source.id, &page).await.unwrap();
+    let changed = WebPageRecord {
+        etag: Some("\"v2\"".into()),
+        last_modified: Some("Sun, 01 Nov 2026 00:00:00 GMT".into()),
+        content_hash: "h2".into(),
+        ..page.clone()
+    };
+    catalog.record_web_page(&source.id, &changed).await.unwrap();
+    let sitemap = WebPageRecord {
+        url: "https://intranet.example/sitemap.xml".into(),
+        kind: WebPageKind::SitemapIndex,
+        final_url: "https://intranet.example/sitemap.xml".into(),
+        etag: None,
+        last_modified: None,
+        content_hash: "h3".into(),
+        links: vec![],
+    };
+    catalog.record_web_page(&source.id, &sitemap).await.unwrap();
+    let stored = catalog.web_pages(&source.id).await.unwrap();
+    assert_eq!(stored.len(), 2);
+    assert_eq!(
+        stored[&page.url], changed,
+        "the second record replaced the first"
+    );
+    assert_eq!(stored[&sitemap.url].kind, WebPageKind::SitemapIndex);
+
+    let keep = std::collections::HashSet::from([sitemap.url.clone()]);
+    assert_eq!(
+        catalog.retain_web_pages(&source.id, &keep).await.unwrap(),
+        1
+    );
+    assert_eq!(catalog.web_pages(&source.id).await.unwrap().len(), 1);
+    catalog.record_web_page(&source.id, &page).await.unwrap();
+    assert_eq!(catalog.forget_web_pages(&source.id).await.unwrap(), 2);
+    catalog.record_web_page(&source.id, &page).await.unwrap();
+    catalog.delete_tenant("initech").await.unwrap();
+    assert!(
+        catalog.web_pages(&source.id).await.unwrap().is_empty(),
+        "rows go with their source"
+    );
+}
+
 #[tokio::test]
 async fn sqlite_catalog() {
     let dir = tempfile::tempdir().unwrap();
@@ -522,6 +586,7 @@ async fn sqlite_catalog() {
     feedback(&catalog).await;
     sources_and_sync_queue(&catalog).await;
     widget_keys(&catalog).await;
+    web_pages(&catalog).await;
     // Re-opening runs no migration twice and keeps the data.
     let again = Catalog::connect(&url).await.unwrap();
     assert_eq!(again.tenants().await.unwrap().len(), 1);
@@ -549,6 +614,7 @@ async fn postgres_catalog() {
     feedback(&catalog).await;
     sources_and_sync_queue(&catalog).await;
     widget_keys(&catalog).await;
+    web_pages(&catalog).await;
     catalog.pool().close().await;
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .execute(&mut admin)

@@ -89,6 +89,10 @@ struct Setup {
 
 impl Setup {
     async fn new() -> Self {
+        Self::with(|_| {}).await
+    }
+
+    async fn with(adjust: impl FnOnce(&mut ragway_gateway::Config)) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("shared-drive");
         std::fs::create_dir_all(&root).unwrap();
@@ -96,6 +100,7 @@ impl Setup {
         config.sources.folder_roots = vec![root.clone()];
         config.sources.sync_workers = 1;
         config.sources.upload.max_file_bytes = 256 * 1024;
+        adjust(&mut config);
         let gateway = Gateway::start(config).await.unwrap();
         gateway.state.catalog.ensure_tenant(TENANT).await.unwrap();
         let (_, key) = gateway
@@ -574,5 +579,89 @@ async fn uploads_are_limited_expanded_and_synced() {
         (status, body["error"]["code"].as_str()),
         (409, Some("wrong_source_kind"))
     );
+    setup.stop.cancel();
+}
+
+#[tokio::test]
+async fn web_sources_crawl_as_jobs_within_the_operators_network_policy() {
+    use ragway_tests::static_site::StaticSite;
+    let site = StaticSite::start("127.0.0.1:0").await.unwrap();
+    site.put_html(
+        "/",
+        "<html><head><title>Intranet</title></head><body><h1>Intranet</h1><p>See the <a href=\"/cafeteria\">cafeteria menu</a>.</p></body></html>",
+    );
+    site.put_html(
+        "/cafeteria",
+        "<html><head><title>Cafeteria</title></head><body><h1>Cafeteria</h1><p>Tacos al pastor every Thursday from 13:00.</p></body></html>",
+    );
+    let settings = json!({"urls": [site.url("/")], "delay_ms": 0});
+
+    // The strict default policy: the crawl reaches nothing on the loopback network.
+    let strict = Setup::new().await;
+    let admin = strict.admin();
+    strict.start_workers();
+    let (status, body) = admin
+        .call(
+            "post",
+            &path(SOURCES, ""),
+            SOURCES,
+            Some(json!({"name": "intranet", "kind": "web", "settings": settings})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (_, done) = strict
+        .follow(body["active_sync"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(done["progress"]["added"].as_u64(), Some(0), "{done}");
+    assert!(done["failures"].to_string().contains("127.0.0.1"), "{done}");
+    assert!(
+        site.requests().is_empty(),
+        "the guard let a request through"
+    );
+    let (status, body) = admin
+        .call(
+            "post",
+            &path(SOURCES, ""),
+            SOURCES,
+            Some(
+                json!({"name": "bad", "kind": "web", "settings": {"urls": ["file:///etc/passwd"]}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    strict.stop.cancel();
+
+    // Allowed by the operator: crawled, and both pages answerable.
+    let setup = Setup::with(|config| {
+        config.sources.web.allowed_networks = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    let admin = setup.admin();
+    setup.start_workers();
+    let (status, body) = admin
+        .call(
+            "post",
+            &path(SOURCES, ""),
+            SOURCES,
+            Some(json!({"name": "intranet", "kind": "web", "settings": settings})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (_, done) = setup
+        .follow(body["active_sync"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(
+        (done["status"].as_str(), done["progress"]["added"].as_u64()),
+        (Some("succeeded"), Some(2)),
+        "{done}"
+    );
+    let docs = setup
+        .gateway
+        .state
+        .catalog
+        .document_count(TENANT)
+        .await
+        .unwrap();
+    assert_eq!(docs, 2);
     setup.stop.cancel();
 }

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use ragway_ingest::source::web::WebFetchPolicy;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -18,6 +19,9 @@ pub struct SourcesConfig {
     /// The shortest interval a schedule may have.
     pub min_schedule_interval_secs: u64,
     pub upload: UploadLimits,
+    /// Which addresses web sources may fetch from (the SSRF guard; strict by default). Only the
+    /// operator sets it — a tenant's source settings cannot lift it.
+    pub web: WebFetchPolicy,
 }
 
 impl Default for SourcesConfig {
@@ -28,6 +32,7 @@ impl Default for SourcesConfig {
             schedule_tick_secs: 15,
             min_schedule_interval_secs: 300,
             upload: UploadLimits::default(),
+            web: WebFetchPolicy::default(),
         }
     }
 }

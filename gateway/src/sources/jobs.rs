@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use ragway_ingest::SyncReport;
 use ragway_ingest::catalog::{Enqueued, SourceRecord, SyncRunRecord, TRIGGER_SCHEDULE};
+use ragway_ingest::source::web::WebSourceConfig;
 use ragway_ingest::source::{Acl, FolderSource};
 use ragway_ingest::sync::SyncEvent;
 use tokio::sync::{Notify, watch};
@@ -149,6 +150,21 @@ async fn sync(
     run: &SyncRunRecord,
     progress: &(dyn Fn(&SyncEvent) + Send + Sync),
 ) -> Result<SyncReport, String> {
+    if source.kind == "web" {
+        let config: WebSourceConfig = serde_json::from_value(source.settings.clone())
+            .map_err(|e| format!("the source's settings are invalid: {e}"))?;
+        return state
+            .indexer
+            .sync_web_run(
+                source,
+                &run.id,
+                &config,
+                &state.config.sources.web,
+                progress,
+            )
+            .await
+            .map_err(|e| e.to_string());
+    }
     let (root, config) = super::folder_plan(source, &state.config.data_dir)?;
     let folder = FolderSource::new(&root, &config).map_err(|e| e.to_string())?;
     let acl = Acl::new(&config.acl).map_err(|e| e.to_string())?;

@@ -11,6 +11,7 @@ pub mod upload;
 use std::path::{Component, Path, PathBuf};
 
 use ragway_ingest::catalog::SourceRecord;
+use ragway_ingest::source::web::WebSourceConfig;
 use ragway_ingest::source::{Acl, AclConfig, FolderSourceConfig};
 use serde::Deserialize;
 
@@ -21,7 +22,7 @@ use crate::state::AppState;
 pub use jobs::SyncJobs;
 
 /// The kinds of source.
-pub const KINDS: [&str; 2] = ["folder", "upload"];
+pub const KINDS: [&str; 3] = ["folder", "upload", "web"];
 
 /// A `folder` source's settings: a server path (under an allowed root) and its filters.
 #[derive(Debug, Clone, Deserialize)]
@@ -74,6 +75,12 @@ pub fn validate_settings(
                 serde_json::from_value(settings).map_err(|e| format!("upload settings: {e}"))?;
             Acl::new(&upload.acl).map_err(|e| e.to_string())?;
             Ok(serde_json::json!({ "acl": upload.acl }))
+        }
+        "web" => {
+            let web: WebSourceConfig =
+                serde_json::from_value(settings).map_err(|e| format!("web settings: {e}"))?;
+            web.check().map_err(|e| e.to_string())?;
+            serde_json::to_value(&web).map_err(|e| format!("web settings: {e}"))
         }
         other => Err(format!(
             "unknown source kind `{other}` (one of: {})",

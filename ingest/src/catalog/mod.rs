@@ -11,6 +11,7 @@ mod sources;
 mod sync_runs;
 mod tenants;
 mod usage;
+mod web_pages;
 pub mod widget_keys;
 
 pub use admin_keys::AdminKeyRecord;
@@ -22,6 +23,7 @@ pub use sources::{SourceRecord, SourceUpdate};
 pub use sync_runs::{Enqueued, SyncRunRecord, TRIGGER_MANUAL, TRIGGER_SCHEDULE, TRIGGER_UPLOAD};
 pub use tenants::{Tenant, TenantDeletion, validate_tenant_id};
 pub use usage::UsageRow;
+pub use web_pages::{WebPageKind, WebPageRecord};
 pub use widget_keys::WidgetKeyRecord;
 
 use std::borrow::Cow;
@@ -83,6 +85,7 @@ fn migrator() -> Migrator {
             "widget",
             include_str!("../../migrations/0006_widget.sql"),
         ),
+        migration(7, "web", include_str!("../../migrations/0007_web.sql")),
         migration(
             8,
             "sync_jobs",

@@ -15,6 +15,8 @@ mod xlsx;
 
 use std::path::Path;
 
+pub(crate) use ooxml::event_text as xml_event_text;
+
 use crate::error::{IngestError, Result};
 use crate::model::ParsedDocument;
 
@@ -34,8 +36,11 @@ pub enum Format {
 
 impl Format {
     pub fn from_path(path: &Path) -> Option<Self> {
-        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-        match ext.as_str() {
+        Self::from_extension(path.extension()?.to_str()?)
+    }
+
+    pub fn from_extension(ext: &str) -> Option<Self> {
+        match ext.to_ascii_lowercase().as_str() {
             "md" | "markdown" | "mdx" => Some(Self::Markdown),
             "txt" | "text" | "rst" | "log" => Some(Self::Text),
             "html" | "htm" | "xhtml" => Some(Self::Html),
@@ -47,6 +52,36 @@ impl Format {
             "json" => Some(Self::Json),
             _ => None,
         }
+    }
+
+    /// The format of a `Content-Type` (parameters such as `charset` are ignored).
+    pub fn from_mime(content_type: &str) -> Option<Self> {
+        let mime = content_type.split(';').next()?.trim().to_ascii_lowercase();
+        match mime.as_str() {
+            "text/html" | "application/xhtml+xml" => Some(Self::Html),
+            "text/markdown" | "text/x-markdown" => Some(Self::Markdown),
+            "text/plain" => Some(Self::Text),
+            "application/pdf" => Some(Self::Pdf),
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => {
+                Some(Self::Docx)
+            }
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation" => {
+                Some(Self::Pptx)
+            }
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => Some(Self::Xlsx),
+            "text/csv" | "application/csv" => Some(Self::Csv),
+            "application/json" | "text/json" => Some(Self::Json),
+            _ if mime.starts_with("application/") && mime.ends_with("+json") => Some(Self::Json),
+            _ => None,
+        }
+    }
+
+    /// Formats read as text (and so decoded from the declared character set first).
+    pub fn is_text(self) -> bool {
+        matches!(
+            self,
+            Self::Markdown | Self::Text | Self::Html | Self::Csv | Self::Json
+        )
     }
 }
 
@@ -136,6 +171,18 @@ mod tests {
     #[test]
     fn empty_documents_are_errors() {
         assert!(parse(Format::Markdown, "e.md", "e", b"   \n").is_err());
+    }
+
+    #[test]
+    fn formats_from_content_types() {
+        assert_eq!(
+            Format::from_mime("text/html; charset=utf-8"),
+            Some(Format::Html)
+        );
+        assert_eq!(Format::from_mime("Application/PDF"), Some(Format::Pdf));
+        assert_eq!(Format::from_mime("application/ld+json"), Some(Format::Json));
+        assert_eq!(Format::from_mime("image/png"), None);
+        assert_eq!(Format::from_extension("DOCX"), Some(Format::Docx));
     }
 
     #[test]

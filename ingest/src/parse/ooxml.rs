@@ -262,7 +262,7 @@ pub(super) fn relationship_id(element: &BytesStart<'_>) -> Option<String> {
 
 /// Character data carried by an event: text, CDATA, or a character/predefined entity reference
 /// (the reader reports those separately). Entities declared in a DTD are never expanded.
-pub(super) fn event_text<'a>(event: &Event<'a>) -> Option<Cow<'a, str>> {
+pub(crate) fn event_text<'a>(event: &Event<'a>) -> Option<Cow<'a, str>> {
     match event {
         Event::Text(text) => Some(text.xml10_content()),
         Event::CData(data) => Some(data.xml10_content()),

@@ -7,7 +7,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 use walkdir::WalkDir;
 
-use super::SourceEntry;
+use super::{EntryContent, ListItem, SourceEntry};
 use crate::error::{IngestError, Result};
 use crate::parse::Format;
 
@@ -36,6 +36,26 @@ pub struct Listing {
     pub unsupported: Vec<String>,
     /// Paths that could not be walked, with the reason.
     pub errors: Vec<(String, String)>,
+}
+
+impl Listing {
+    /// The listing as the sync pipeline takes it: a path that could not be walked keeps its
+    /// indexed version (it may be a passing permission problem, not a deletion).
+    pub fn into_items(self) -> Vec<ListItem> {
+        let errors = self
+            .errors
+            .into_iter()
+            .map(|(uri, reason)| ListItem::Failed {
+                uri,
+                reason,
+                keep: true,
+            });
+        let unsupported = self.unsupported.into_iter().map(ListItem::Unsupported);
+        errors
+            .chain(unsupported)
+            .chain(self.entries.into_iter().map(ListItem::Entry))
+            .collect()
+    }
 }
 
 impl FolderSource {
@@ -114,8 +134,8 @@ impl FolderSource {
             let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
             listing.entries.push(SourceEntry {
                 uri,
-                path: real,
                 size,
+                content: EntryContent::File(real),
             });
         }
         listing
@@ -140,7 +160,7 @@ fn is_hidden(name: &std::ffi::OsStr) -> bool {
     name.to_str().is_some_and(|n| n.starts_with('.'))
 }
 
-fn glob_set(patterns: &[String]) -> Result<GlobSet> {
+pub(crate) fn glob_set(patterns: &[String]) -> Result<GlobSet> {
     let mut builder = GlobSetBuilder::new();
     for pattern in patterns {
         let glob = Glob::new(pattern)
