@@ -30,6 +30,26 @@ pub enum SourcesCommand {
         #[arg(long)]
         schedule: Option<String>,
     },
+    /// Add a web source: start URLs and/or sitemaps, crawled within their hosts (robots.txt,
+    /// conditional GET; only addresses `[sources.web]` allows).
+    AddWeb {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        /// A start page (repeat for several).
+        #[arg(long = "url")]
+        urls: Vec<String>,
+        /// A sitemap.xml or sitemap index (repeat for several).
+        #[arg(long = "sitemap")]
+        sitemaps: Vec<String>,
+        #[arg(long, default_value_t = 3)]
+        max_depth: u32,
+        #[arg(long, default_value_t = 1000)]
+        max_pages: u32,
+        #[arg(long)]
+        schedule: Option<String>,
+    },
     /// Add an upload source (files sent through the admin API).
     AddUpload {
         #[arg(long)]
@@ -124,6 +144,29 @@ pub async fn sources(config: Config, command: SourcesCommand) -> Result<(), Gate
                 .await?;
             out(format!(
                 "source {} created; `ragway sync --tenant {tenant} --source {name}` or the gateway's workers sync it",
+                source.id
+            ));
+        }
+        SourcesCommand::AddWeb {
+            tenant,
+            name,
+            urls,
+            sitemaps,
+            max_depth,
+            max_pages,
+            schedule,
+        } => {
+            check_schedule(&schedule)?;
+            let settings = serde_json::json!({
+                "urls": urls, "sitemaps": sitemaps, "max_depth": max_depth, "max_pages": max_pages,
+            });
+            let settings = crate::sources::validate_settings(&config.sources, "web", settings)
+                .map_err(GatewayError::Config)?;
+            let source = catalog
+                .create_source(&tenant, &name, "web", &settings, schedule.as_deref())
+                .await?;
+            out(format!(
+                "source {} created; `ragway sync --tenant {tenant} --source {name}` or the gateway's workers crawl it",
                 source.id
             ));
         }
