@@ -2,12 +2,16 @@
 //! of `ragway.toml`. Read on the request path through a short-lived cache: the replica that
 //! changes them applies the change at once, the others within `SETTINGS_TTL`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+use std::path::Path;
 
 use ragway_ingest::Catalog;
 use serde::{Deserialize, Serialize};
 
+use crate::ask::Prompts;
 use crate::config::TenantCopilotConfig;
 use crate::limits::TenantLimitOverrides;
 
@@ -23,12 +27,21 @@ pub struct TenantSettings {
     /// The copilot profiles the tenant may use and its default (default: the configuration's).
     #[serde(default)]
     pub copilot: Option<TenantCopilotConfig>,
+    /// The tenant's own prompt templates (minijinja, same variables as `prompts/`), by name:
+    /// `system`, `answer`, `rewrite_system`, `rewrite`; the others stay the configuration's.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub prompts: BTreeMap<String, String>,
 }
+
+/// The largest prompt template a tenant may set.
+pub const MAX_TEMPLATE_BYTES: usize = 16 * 1024;
 
 #[derive(Clone)]
 pub struct TenantDirectory {
     catalog: Catalog,
     cache: moka::future::Cache<String, Arc<TenantSettings>>,
+    /// Prompt sets compiled with tenants' own templates, by the digest of those templates.
+    prompts: moka::future::Cache<String, Arc<Prompts>>,
 }
 
 impl std::fmt::Debug for TenantDirectory {
@@ -45,7 +58,35 @@ impl TenantDirectory {
                 .max_capacity(100_000)
                 .time_to_live(SETTINGS_TTL)
                 .build(),
+            prompts: moka::future::Cache::builder().max_capacity(1_000).build(),
         }
+    }
+
+    /// The prompts a tenant's answers use: `base` unless the tenant set its own templates.
+    /// Templates are checked when stored, so a failure here (only a changed `prompts_dir`) is
+    /// logged and answered with `base`.
+    pub async fn prompts(
+        &self,
+        tenant_id: &str,
+        base: &Arc<Prompts>,
+        dir: Option<&Path>,
+    ) -> Arc<Prompts> {
+        let settings = self.settings(tenant_id).await;
+        if settings.prompts.is_empty() {
+            return Arc::clone(base);
+        }
+        let key = serde_json::to_string(&settings.prompts).unwrap_or_default();
+        let key = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(key.as_bytes()));
+        let compiled = self
+            .prompts
+            .try_get_with(key, async {
+                Prompts::with_overrides(dir, &settings.prompts).map(Arc::new)
+            })
+            .await;
+        compiled.unwrap_or_else(|err| {
+            tracing::error!(tenant = %tenant_id, %err, "the tenant's prompt templates fail; using the configured ones");
+            Arc::clone(base)
+        })
     }
 
     /// The tenant's settings. If the catalog cannot be read they are taken as unset (the

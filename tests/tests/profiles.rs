@@ -160,3 +160,96 @@ async fn each_tenant_uses_its_own_profiles() {
     let message = error["error"]["message"].as_str().unwrap();
     assert!(message.contains("available: ragway"), "{message}");
 }
+
+/// A tenant's own prompt templates (admin settings) shape its answers only: checked when stored,
+/// used for its prompts, part of its cache key, and removable.
+#[tokio::test]
+async fn a_tenant_may_set_its_own_prompt_templates() {
+    let fake = FakeOpenAi::start(FakeOptions::default()).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = test_config(&tmp.path().join("data"));
+    config.llm = Some(fake_llm_config(&fake.base_url, 0));
+    let (gateway, key) = Gateway::with_handbook(config).await.unwrap();
+    let (_, admin) = gateway
+        .state
+        .catalog
+        .create_admin_key(None, "ops")
+        .await
+        .unwrap();
+    let put = |settings: Value| {
+        let (url, admin) = (
+            format!("{}/api/v1/admin/tenants/acme/settings", gateway.base_url),
+            admin.clone(),
+        );
+        async move {
+            let response = reqwest::Client::new()
+                .put(url)
+                .bearer_auth(admin)
+                .json(&settings)
+                .send()
+                .await
+                .unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let system_prompt = |fake: &FakeOpenAi| {
+        let requests = fake.chat_requests();
+        requests.last().unwrap()["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+
+    let (status, _) = ask(&gateway, &key, None).await;
+    assert_eq!(status, 200);
+    assert!(!system_prompt(&fake).contains("Monterrey Plant copilot"));
+
+    for (bad, why) in [
+        (json!({"prompts": {"sistema": "x"}}), "unknown template"),
+        (
+            json!({"prompts": {"answer": "{{ question "}}),
+            "answer.jinja",
+        ),
+        (
+            json!({"prompts": {"system": "x".repeat(20_000)}}),
+            "larger than",
+        ),
+    ] {
+        let (status, body) = put(bad).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(why),
+            "{body}"
+        );
+    }
+    let own = "You are the Monterrey Plant copilot. Answer only from the numbered sources and cite them as [n].";
+    let (status, body) = put(json!({"prompts": {"system": own}})).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = ask(&gateway, &key, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(system_prompt(&fake), own);
+
+    // A cached answer made with other templates is not served: the templates are in the key.
+    let cached = || async {
+        reqwest::Client::new()
+            .post(format!("{}/api/v1/ask", gateway.base_url))
+            .bearer_auth(&key)
+            .json(&json!({"question": QUESTION}))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let first = cached().await;
+    assert_eq!(cached().await["cached"], true, "{first}");
+    let (status, _) = put(json!({})).await;
+    assert_eq!(status, 200);
+    let after = cached().await;
+    assert_eq!(after["cached"], false, "{after}");
+    assert!(!system_prompt(&fake).contains("Monterrey Plant copilot"));
+}

@@ -77,6 +77,18 @@ pub async fn replace(
             .validate(copilot)
             .map_err(|e| ApiError::bad_request(format!("copilot: {e}")))?;
     }
+    if let Some((name, _)) = settings
+        .prompts
+        .iter()
+        .find(|(_, text)| text.len() > crate::tenants::MAX_TEMPLATE_BYTES)
+    {
+        return Err(ApiError::bad_request(format!(
+            "prompts: `{name}` is larger than {} bytes",
+            crate::tenants::MAX_TEMPLATE_BYTES
+        )));
+    }
+    crate::ask::Prompts::with_overrides(state.config.prompts_dir.as_deref(), &settings.prompts)
+        .map_err(|e| ApiError::bad_request(format!("prompts: {e}")))?;
     state.tenants.store(&id, &settings).await?;
     tracing::info!(tenant = %id, admin_key = %admin.key.id, "tenant settings replaced");
     Ok(Json(view(&state, &id).await))

@@ -1,6 +1,7 @@
 //! Grounding: numbered sources + question rendered from `prompts/` templates (minijinja), within
 //! the model's token budget — the lowest-ranked sources are dropped until the prompt fits.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use minijinja::{Environment, context};
@@ -25,6 +26,19 @@ const BUILTIN: &[(&str, &str)] = &[
     ),
     (REWRITE, include_str!("../../../prompts/rewrite.jinja")),
 ];
+/// Templates a tenant may override, by the short name its settings use.
+pub const OVERRIDABLE: [&str; 4] = ["system", "answer", "rewrite_system", "rewrite"];
+
+fn template_file(short: &str) -> Option<&'static str> {
+    match short {
+        "system" => Some(SYSTEM),
+        "answer" => Some(ANSWER),
+        "rewrite_system" => Some(REWRITE_SYSTEM),
+        "rewrite" => Some(REWRITE),
+        _ => None,
+    }
+}
+
 /// Tokens a chat message costs beyond its content (role and separators).
 const MESSAGE_OVERHEAD: usize = 4;
 const SNIPPET_CHARS: usize = 240;
@@ -52,13 +66,34 @@ struct TemplateSource<'a> {
 impl Prompts {
     /// Built-in templates, each overridable by a file of the same name in `dir`.
     pub fn load(dir: Option<&Path>) -> Result<Self, GatewayError> {
+        Self::with_overrides(dir, &BTreeMap::new())
+    }
+
+    /// As [`Prompts::load`], then a tenant's own templates on top, by short name (`system`,
+    /// `answer`, `rewrite_system`, `rewrite`). Unknown names and templates that do not compile
+    /// are refused with the reason.
+    pub fn with_overrides(
+        dir: Option<&Path>,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<Self, GatewayError> {
+        if let Some(unknown) = overrides.keys().find(|k| template_file(k).is_none()) {
+            return Err(GatewayError::Template(format!(
+                "unknown template `{unknown}` (one of: {})",
+                OVERRIDABLE.join(", ")
+            )));
+        }
         let mut env = Environment::new();
         env.set_trim_blocks(true);
         let mut digest = <sha2::Sha256 as sha2::Digest>::new();
         for (name, builtin) in BUILTIN {
-            let text = match dir.map(|d| d.join(name)).filter(|p| p.exists()) {
-                Some(path) => read(&path)?,
-                None => (*builtin).to_owned(),
+            let own = overrides
+                .iter()
+                .find(|(short, _)| template_file(short) == Some(*name))
+                .map(|(_, text)| text.clone());
+            let text = match (own, dir.map(|d| d.join(name)).filter(|p| p.exists())) {
+                (Some(text), _) => text,
+                (None, Some(path)) => read(&path)?,
+                (None, None) => (*builtin).to_owned(),
             };
             sha2::Digest::update(&mut digest, text.as_bytes());
             env.add_template_owned(*name, text)

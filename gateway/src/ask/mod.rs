@@ -188,7 +188,11 @@ pub async fn start(state: AppState, request: AskRequest) -> Result<AnswerEvents,
 async fn prepare(state: &AppState, request: AskRequest) -> Result<AnswerEvents, AskFailure> {
     let tenant = request.principal.tenant_id.clone();
     let generation = current_generation(state, &tenant).await;
-    let leader = match cache_lookup(state, &request, generation).await {
+    let prompts = state
+        .tenants
+        .prompts(&tenant, &state.prompts, state.config.prompts_dir.as_deref())
+        .await;
+    let leader = match cache_lookup(state, &request, generation, &prompts).await {
         Some(cache::Lookup::Hit(hit)) => {
             state.usage.record(&request.principal, UsageEvent::CacheHit);
             return Ok(futures::stream::iter(replay(&hit)).boxed());
@@ -196,12 +200,12 @@ async fn prepare(state: &AppState, request: AskRequest) -> Result<AnswerEvents, 
         Some(cache::Lookup::Miss(leader)) => Some(leader),
         None => None,
     };
-    let history = state.prompts.trim_history(
+    let history = prompts.trim_history(
         &request.history,
         &state.chunker,
         state.config.conversation.history_tokens,
     );
-    let search_query = rewrite::search_query(state, &request, &history).await?;
+    let search_query = rewrite::search_query(state, &request, &history, &prompts).await?;
     let hits = state
         .retriever
         .retrieve(&request.principal, &search_query, request.top_k, generation)
@@ -214,9 +218,7 @@ async fn prepare(state: &AppState, request: AskRequest) -> Result<AnswerEvents, 
     }
     let max_completion = chat.max_completion_tokens();
     let budget = chat.context_window().saturating_sub(max_completion);
-    let prompt = state
-        .prompts
-        .ground(&request.question, history, &hits, &state.chunker, budget)?;
+    let prompt = prompts.ground(&request.question, history, &hits, &state.chunker, budget)?;
     let reservation = match mode {
         AnswerMode::Extractive => TokenReservation::new(Arc::clone(&state.limiter), None),
         AnswerMode::Generative => {
@@ -388,6 +390,7 @@ async fn cache_lookup(
     state: &AppState,
     request: &AskRequest,
     generation: Option<i64>,
+    prompts: &Prompts,
 ) -> Option<cache::Lookup> {
     if !request.use_cache || !state.config.cache.enabled {
         return None;
@@ -398,7 +401,7 @@ async fn cache_lookup(
         request,
         generation,
         &profile.cache_identity,
-        state.prompts.version(),
+        prompts.version(),
     );
     Some(state.cache.lookup(key, profile.answer_timeout).await)
 }

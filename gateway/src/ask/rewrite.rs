@@ -5,7 +5,7 @@
 
 use futures::StreamExt;
 
-use super::{AskFailure, AskRequest, GroundedPrompt, Turn, reserve_tokens, settle_tokens};
+use super::{AskFailure, AskRequest, GroundedPrompt, Prompts, Turn, reserve_tokens, settle_tokens};
 use crate::llm::{AnswerMode, ChatChunk, ChatModel, GenerationOptions, Usage};
 use crate::state::AppState;
 
@@ -16,6 +16,7 @@ pub async fn search_query(
     state: &AppState,
     request: &AskRequest,
     history: &[Turn],
+    prompts: &Prompts,
 ) -> Result<String, AskFailure> {
     let (principal, question) = (&request.principal, request.question.as_str());
     let chat = request.profile.chat.as_ref();
@@ -24,16 +25,14 @@ pub async fn search_query(
     if history.is_empty() || !enabled {
         return Ok(question.to_owned());
     }
-    let (system, user) = match state.prompts.rewrite(history, question) {
+    let (system, user) = match prompts.rewrite(history, question) {
         Ok(prompt) => prompt,
         Err(err) => {
             tracing::warn!(%err, "rewrite template failed; searching with the question as asked");
             return Ok(question.to_owned());
         }
     };
-    let prompt_tokens = state
-        .prompts
-        .message_tokens(&[&system, &user], &state.chunker);
+    let prompt_tokens = prompts.message_tokens(&[&system, &user], &state.chunker);
     let reservation = reserve_tokens(state, principal, prompt_tokens + REWRITE_MAX_TOKENS).await?;
     let prompt = GroundedPrompt {
         system,
