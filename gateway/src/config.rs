@@ -9,12 +9,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use ragway_ingest::chunk::ChunkerConfig;
-use ragway_ingest::embed::{Bm25Config, OpenAiEmbedderConfig};
+use ragway_ingest::embed::Bm25Config;
 use serde::Deserialize;
 
 pub use crate::ask::cache::CacheConfig;
 pub use crate::channels::slack::SlackConfig;
 pub use crate::channels::teams::TeamsConfig;
+pub use crate::embeddings::EmbeddingsConfig;
 use crate::error::GatewayError;
 pub use crate::limits::LimitsConfig;
 
@@ -36,7 +37,7 @@ pub struct Config {
     pub conversation: ConversationConfig,
     pub limits: LimitsConfig,
     pub cache: CacheConfig,
-    pub embeddings: Option<OpenAiEmbedderConfig>,
+    pub embeddings: Option<EmbeddingsConfig>,
     pub llm: Option<LlmConfig>,
     /// The Slack bot (absent: off).
     pub slack: Option<SlackConfig>,
@@ -106,7 +107,12 @@ pub struct RetrievalConfig {
     pub min_bm25_score: f32,
     /// Cosine similarities below this are not relevant.
     pub min_dense_score: f32,
+    /// Reciprocal rank fusion's k: larger flattens the difference between ranks.
     pub rrf_k: usize,
+    /// Weight of the BM25 ranking in the fusion (weighted RRF; 1.0 and 1.0 is plain RRF).
+    pub bm25_weight: f32,
+    /// Weight of the dense ranking in the fusion.
+    pub dense_weight: f32,
 }
 
 impl Default for RetrievalConfig {
@@ -118,6 +124,8 @@ impl Default for RetrievalConfig {
             min_bm25_score: 4.0,
             min_dense_score: 0.3,
             rrf_k: 60,
+            bm25_weight: 1.0,
+            dense_weight: 1.0,
         }
     }
 }

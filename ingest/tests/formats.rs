@@ -12,7 +12,7 @@ use ragway_ingest::embed::{Bm25Config, Bm25Encoder};
 use ragway_ingest::model::ParsedDocument;
 use ragway_ingest::parse::{Format, parse};
 use ragway_ingest::source::FolderSourceConfig;
-use ragway_ingest::store::{EdgeStore, SearchQuery, Sparse, VectorStore};
+use ragway_ingest::store::{EdgeStore, SearchMode, SearchQuery, Sparse, VectorStore};
 use ragway_ingest::{Catalog, Indexer, IngestError};
 
 fn fixture_path(name: &str) -> PathBuf {
@@ -346,6 +346,9 @@ async fn folder_sync_skips_broken_documents() {
             min_bm25_score: 0.0,
             min_dense_score: 0.0,
             rrf_k: 60,
+            bm25_weight: 1.0,
+            dense_weight: 1.0,
+            mode: SearchMode::Hybrid,
             groups: Vec::new(),
         })
         .await

@@ -3,7 +3,7 @@
 
 mod common;
 
-use ragway_ingest::store::{SearchQuery, Sparse};
+use ragway_ingest::store::{SearchMode, SearchQuery, Sparse};
 use ragway_tests::harness::{Gateway, copy_dir, handbook_dir, test_config};
 
 async fn hits_for(gateway: &Gateway, tenant: &str, text: &str) -> Vec<String> {
@@ -20,6 +20,9 @@ async fn hits_for(gateway: &Gateway, tenant: &str, text: &str) -> Vec<String> {
         min_bm25_score: 0.0,
         min_dense_score: 0.0,
         rrf_k: 60,
+        bm25_weight: 1.0,
+        dense_weight: 1.0,
+        mode: SearchMode::Hybrid,
         groups: Vec::new(),
     };
     let hits = gateway.state.store.search(query).await.unwrap();

@@ -4,6 +4,7 @@
 mod admin;
 mod admin_keys;
 mod ask;
+mod eval;
 mod ingest;
 mod serve;
 
@@ -50,6 +51,8 @@ enum Command {
     /// Manage admin keys (the admin API's credentials).
     #[command(subcommand)]
     AdminKeys(admin_keys::AdminKeysCommand),
+    /// Measure retrieval quality (nDCG@10, Recall, MRR) and latency on a BEIR-layout dataset.
+    Eval(eval::EvalArgs),
     /// Show a tenant's usage: requests, cache hits, LLM tokens and refusals, per day.
     Usage(admin_keys::UsageArgs),
 }
@@ -97,6 +100,7 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
         Command::Keys(command) => admin::keys(config, command).await,
         Command::AdminKeys(command) => admin_keys::admin_keys(config, command).await,
         Command::Usage(args) => admin_keys::usage(config, args).await,
+        Command::Eval(args) => eval::run(config, args).await,
     }
 }
 
