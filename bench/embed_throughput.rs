@@ -3,7 +3,7 @@
 //! figure for a 2-core machine:
 //!
 //! taskset -c 0,1 cargo run -p ragway-tests --example embed_throughput -- [N] [BATCH]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
 
 use std::path::Path;
 use std::time::Instant;
@@ -13,9 +13,14 @@ use ragway_ingest::embed::{Embedder, LocalEmbedder, LocalEmbedderConfig};
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let n: usize = args.next().map_or(1000, |a| a.parse().expect("N: a number"));
-    let batch: usize = args.next().map_or(32, |a| a.parse().expect("BATCH: a number"));
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/scifact/corpus.jsonl");
+    let n: usize = args
+        .next()
+        .map_or(1000, |a| a.parse().expect("N: a number"));
+    let batch: usize = args
+        .next()
+        .map_or(32, |a| a.parse().expect("BATCH: a number"));
+    let corpus =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/scifact/corpus.jsonl");
     let text = std::fs::read_to_string(&corpus)
         .unwrap_or_else(|e| panic!("{}: {e} (needs ../shared/data/scifact)", corpus.display()));
     let texts: Vec<String> = text
@@ -23,7 +28,11 @@ async fn main() {
         .take(n)
         .map(|line| {
             let doc: serde_json::Value = serde_json::from_str(line).unwrap();
-            format!("{}\n\n{}", doc["title"].as_str().unwrap_or(""), doc["text"].as_str().unwrap_or(""))
+            format!(
+                "{}\n\n{}",
+                doc["title"].as_str().unwrap_or(""),
+                doc["text"].as_str().unwrap_or("")
+            )
         })
         .collect();
     let config = LocalEmbedderConfig {
@@ -35,7 +44,10 @@ async fn main() {
     println!("model load: {:.2} s", started.elapsed().as_secs_f64());
 
     // Warm-up (first-call allocations), not counted.
-    embedder.embed(texts[..batch.min(texts.len())].to_vec()).await.unwrap();
+    embedder
+        .embed(texts[..batch.min(texts.len())].to_vec())
+        .await
+        .unwrap();
     let started = Instant::now();
     let vectors = embedder.embed(texts.clone()).await.unwrap();
     let secs = started.elapsed().as_secs_f64();

@@ -75,7 +75,8 @@ async fn local(settings: &LocalEmbedderConfig) -> Result<Arc<dyn Embedder>, Gate
 #[cfg(not(feature = "local-embedder"))]
 async fn local(_: &LocalEmbedderConfig) -> Result<Arc<dyn Embedder>, GatewayError> {
     Err(GatewayError::Config(
-        "embeddings.provider = \"local\" needs a ragway built with the `local-embedder` feature".into(),
+        "embeddings.provider = \"local\" needs a ragway built with the `local-embedder` feature"
+            .into(),
     ))
 }
 

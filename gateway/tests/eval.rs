@@ -98,7 +98,16 @@ fn metrics_of_a_hand_checked_dataset_and_a_reused_index() {
 #[test]
 fn a_dataset_without_judgements_is_refused_clearly() {
     let work = tempfile::tempdir().unwrap();
-    write(work.path(), "corpus.jsonl", "{\"_id\": \"d1\", \"text\": \"x\"}\n");
+    write(
+        work.path(),
+        "corpus.jsonl",
+        "{\"_id\": \"d1\", \"text\": \"x\"}\n",
+    );
+    write(
+        work.path(),
+        "queries.jsonl",
+        "{\"_id\": \"q1\", \"text\": \"x\"}\n",
+    );
     let output = Command::new(env!("CARGO_BIN_EXE_ragway"))
         .arg("--data-dir")
         .arg(work.path())
@@ -124,8 +133,7 @@ fn scifact() -> PathBuf {
 #[cfg(feature = "local-embedder")]
 #[test]
 fn hybrid_retrieval_on_a_scifact_subset_clears_its_floor() {
-    let model = ragway_ingest::embed::LocalEmbedderConfig::default()
-    .resolved_model_dir();
+    let model = ragway_ingest::embed::LocalEmbedderConfig::default().resolved_model_dir();
     assert!(
         model.join("model.safetensors").is_file(),
         "all-MiniLM-L6-v2 is not in {}: run scripts/fetch-minilm",

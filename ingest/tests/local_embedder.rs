@@ -21,8 +21,7 @@ struct Sentence {
 
 /// The model `scripts/fetch-minilm` installs (`scripts/test` runs it).
 fn model_dir() -> PathBuf {
-    let dir = LocalEmbedderConfig::default()
-    .resolved_model_dir();
+    let dir = LocalEmbedderConfig::default().resolved_model_dir();
     assert!(
         dir.join("model.safetensors").is_file(),
         "all-MiniLM-L6-v2 is not in {}: run scripts/fetch-minilm",

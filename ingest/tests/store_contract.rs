@@ -150,11 +150,17 @@ async fn contract(store: &dyn VectorStore) {
         q
     };
     let top = |hits: Vec<ragway_ingest::store::Hit>| hits[0].payload.document_id.clone();
-    assert_eq!(top(store.search(mixed(SearchMode::Bm25)).await.unwrap()), "lathe");
+    assert_eq!(
+        top(store.search(mixed(SearchMode::Bm25)).await.unwrap()),
+        "lathe"
+    );
     if dense {
         let hits = store.search(mixed(SearchMode::Dense)).await.unwrap();
         assert_eq!(top(hits.clone()), "crane");
-        assert!(hits.iter().all(|h| h.payload.document_id == "crane"), "{hits:?}");
+        assert!(
+            hits.iter().all(|h| h.payload.document_id == "crane"),
+            "{hits:?}"
+        );
         let hybrid = store.search(mixed(SearchMode::Hybrid)).await.unwrap();
         assert!(hybrid.iter().any(|h| h.payload.document_id == "lathe"));
         assert!(hybrid.iter().any(|h| h.payload.document_id == "crane"));
@@ -166,7 +172,13 @@ async fn contract(store: &dyn VectorStore) {
         }
     } else {
         // Without dense vectors in the index, dense mode has nothing to search with.
-        assert!(store.search(mixed(SearchMode::Dense)).await.unwrap().is_empty());
+        assert!(
+            store
+                .search(mixed(SearchMode::Dense))
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     // Document ACLs: a restricted document is found only by callers sharing one of its groups;

@@ -76,11 +76,17 @@ pub fn parse_qrels(path: &Path, text: &str) -> Result<HashMap<String, Judgements
             continue;
         }
         let [query, doc, score] = fields[..] else {
-            return Err(bad(path, format!("line {}: expected 3 tab-separated fields", n + 1)));
+            return Err(bad(
+                path,
+                format!("line {}: expected 3 tab-separated fields", n + 1),
+            ));
         };
-        let score: i64 = score
-            .parse()
-            .map_err(|_| bad(path, format!("line {}: score {score:?} is not an integer", n + 1)))?;
+        let score: i64 = score.parse().map_err(|_| {
+            bad(
+                path,
+                format!("line {}: score {score:?} is not an integer", n + 1),
+            )
+        })?;
         qrels
             .entry(query.to_owned())
             .or_default()
@@ -160,7 +166,11 @@ mod tests {
     #[test]
     fn qrels_skip_the_header_and_reject_bad_lines() {
         let path = Path::new("qrels.tsv");
-        let qrels = parse_qrels(path, "query-id\tcorpus-id\tscore\n1\t10\t1\n1\t11\t2\n2\t10\t0\n").unwrap();
+        let qrels = parse_qrels(
+            path,
+            "query-id\tcorpus-id\tscore\n1\t10\t1\n1\t11\t2\n2\t10\t0\n",
+        )
+        .unwrap();
         assert_eq!(qrels["1"]["11"], 2);
         assert_eq!(qrels["2"]["10"], 0);
         let err = parse_qrels(path, "1\t10\n").unwrap_err().to_string();

@@ -155,7 +155,11 @@ pub async fn run(
     let catalog = Catalog::connect(&default_url(&dir)).await?;
     catalog.ensure_tenant(&tenant).await?;
     let store: Arc<dyn VectorStore> = Arc::new(
-        EdgeStore::open(&dir.join("index"), embedder.as_ref().map(|e| e.dimensions())).await?,
+        EdgeStore::open(
+            &dir.join("index"),
+            embedder.as_ref().map(|e| e.dimensions()),
+        )
+        .await?,
     );
     let bm25 = Arc::new(Bm25Encoder::new(&config.bm25)?);
     let indexer = Indexer {
@@ -198,7 +202,18 @@ pub async fn run(
     let limit = (DEPTH * per_doc).min(1000);
     let mut modes = Vec::new();
     for &mode in &options.modes {
-        modes.push(measure(&retriever, &tenant, &dataset, &uris, mode, limit, query_progress).await?);
+        modes.push(
+            measure(
+                &retriever,
+                &tenant,
+                &dataset,
+                &uris,
+                mode,
+                limit,
+                query_progress,
+            )
+            .await?,
+        );
     }
     Ok(EvalReport {
         dataset: dataset.name.clone(),

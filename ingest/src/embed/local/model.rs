@@ -27,7 +27,10 @@ impl std::fmt::Debug for SentenceModel {
 }
 
 fn model_err(dir: &Path, what: impl std::fmt::Display) -> IngestError {
-    IngestError::Config(format!("local embedding model in {}: {what}", dir.display()))
+    IngestError::Config(format!(
+        "local embedding model in {}: {what}",
+        dir.display()
+    ))
 }
 
 fn embed_err(err: impl std::fmt::Display) -> IngestError {
@@ -85,8 +88,12 @@ impl SentenceModel {
         let device = Device::Cpu;
         let vars = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
             .map_err(|e| model_err(dir, format!("model.safetensors: {e}")))?;
-        let bert = BertModel::load(vars, &config)
-            .map_err(|e| model_err(dir, format!("model.safetensors does not fit config.json: {e}")))?;
+        let bert = BertModel::load(vars, &config).map_err(|e| {
+            model_err(
+                dir,
+                format!("model.safetensors does not fit config.json: {e}"),
+            )
+        })?;
         Ok(Self {
             bert,
             tokenizer,
@@ -105,7 +112,10 @@ impl SentenceModel {
             return Ok(Vec::new());
         }
         let inputs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let encodings = self.tokenizer.encode_batch(inputs, true).map_err(embed_err)?;
+        let encodings = self
+            .tokenizer
+            .encode_batch(inputs, true)
+            .map_err(embed_err)?;
         let rows = |field: fn(&tokenizers::Encoding) -> &[u32]| -> Result<Tensor> {
             let rows = encodings
                 .iter()

@@ -13,7 +13,11 @@ pub fn mean_pool(hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
 
 /// Each row divided by its L2 norm, so cosine similarity is a dot product.
 pub fn l2_normalize(vectors: &Tensor) -> Result<Tensor> {
-    let norms = vectors.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
+    let norms = vectors
+        .sqr()?
+        .sum_keepdim(1)?
+        .sqrt()?
+        .clamp(1e-12, f64::MAX)?;
     vectors.broadcast_div(&norms)
 }
 
@@ -25,7 +29,10 @@ mod tests {
     #[test]
     fn padding_does_not_count_in_the_mean() {
         let hidden = Tensor::new(
-            &[[[1f32, 2.], [3., 4.], [100., 100.]], [[2., 0.], [4., 0.], [6., 0.]]],
+            &[
+                [[1f32, 2.], [3., 4.], [100., 100.]],
+                [[2., 0.], [4., 0.], [6., 0.]],
+            ],
             &Device::Cpu,
         )
         .unwrap();
