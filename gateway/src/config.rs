@@ -123,7 +123,8 @@ impl Default for RetrievalConfig {
             candidates: 40,
             min_bm25_score: 4.0,
             min_dense_score: 0.3,
-            rrf_k: 60,
+            // Chosen on SciFact (docs/BENCHMARKS.md): 20 beat 10, 60 and 100.
+            rrf_k: 20,
             bm25_weight: 1.0,
             dense_weight: 1.0,
         }
