@@ -3,7 +3,12 @@
 //! figure for a 2-core machine:
 //!
 //! taskset -c 0,1 cargo run -p ragway-tests --example embed_throughput -- [N] [BATCH]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 use std::path::Path;
 use std::time::Instant;
