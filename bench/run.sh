@@ -33,6 +33,14 @@ echo
 echo "== answer-cache hits"
 run cache_hit 2000 16
 echo
+echo "== local embedding model throughput (all-MiniLM-L6-v2, 2 cores)"
+scripts/fetch-minilm
+taskset -c 0,1 cargo run -q -p ragway-tests --example embed_throughput -- 1000 32
+echo
+echo "== retrieval quality and query latency per mode (SciFact train; see docs/BENCHMARKS.md)"
+cargo run -q -p ragway-gateway -- --data-dir target/eval-data eval ../shared/data/scifact --split train \
+  --local-model "${HOME}/.cache/ragway/models/all-MiniLM-L6-v2"
+echo
 echo "== limiter overhead (needs Redis on 127.0.0.1:6379)"
 run limiter_overhead 20000
 echo

@@ -9,13 +9,14 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use ragway_ingest::chunk::ChunkerConfig;
-use ragway_ingest::embed::{Bm25Config, OpenAiEmbedderConfig};
+use ragway_ingest::embed::Bm25Config;
 use serde::Deserialize;
 
 pub use crate::ask::cache::CacheConfig;
 pub use crate::channels::slack::SlackConfig;
 pub use crate::channels::teams::TeamsConfig;
 pub use crate::channels::widget::WidgetConfig;
+pub use crate::embeddings::EmbeddingsConfig;
 use crate::error::GatewayError;
 pub use crate::limits::LimitsConfig;
 
@@ -39,7 +40,7 @@ pub struct Config {
     pub conversation: ConversationConfig,
     pub limits: LimitsConfig,
     pub cache: CacheConfig,
-    pub embeddings: Option<OpenAiEmbedderConfig>,
+    pub embeddings: Option<EmbeddingsConfig>,
     pub llm: Option<LlmConfig>,
     /// The Slack bot (absent: off).
     pub slack: Option<SlackConfig>,
@@ -113,7 +114,12 @@ pub struct RetrievalConfig {
     pub min_bm25_score: f32,
     /// Cosine similarities below this are not relevant.
     pub min_dense_score: f32,
+    /// Reciprocal rank fusion's k: larger flattens the difference between ranks.
     pub rrf_k: usize,
+    /// Weight of the BM25 ranking in the fusion (weighted RRF; 1.0 and 1.0 is plain RRF).
+    pub bm25_weight: f32,
+    /// Weight of the dense ranking in the fusion.
+    pub dense_weight: f32,
 }
 
 impl Default for RetrievalConfig {
@@ -124,7 +130,10 @@ impl Default for RetrievalConfig {
             candidates: 40,
             min_bm25_score: 4.0,
             min_dense_score: 0.3,
-            rrf_k: 60,
+            // Chosen on SciFact (docs/BENCHMARKS.md): 20 beat 10, 60 and 100.
+            rrf_k: 20,
+            bm25_weight: 1.0,
+            dense_weight: 1.0,
         }
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use ragway_ingest::Catalog;
 use ragway_ingest::chunk::Chunker;
-use ragway_ingest::embed::{Bm25Encoder, Embedder, OpenAiEmbedder};
+use ragway_ingest::embed::{Bm25Encoder, Embedder};
 use ragway_ingest::store::{EdgeStore, VectorStore};
 use ragway_ingest::sync::Indexer;
 use tokio_util::task::TaskTracker;
@@ -61,7 +61,7 @@ impl AppState {
         })?;
         let catalog = Catalog::connect(&config.database_url()).await?;
         let embedder: Option<Arc<dyn Embedder>> = match &config.embeddings {
-            Some(settings) => Some(Arc::new(OpenAiEmbedder::new(settings.clone())?)),
+            Some(settings) => Some(settings.embedder().await?),
             None => None,
         };
         let store: Arc<dyn VectorStore> = Arc::new(

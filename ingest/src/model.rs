@@ -44,6 +44,6 @@ pub struct Chunk {
 impl Chunk {
     /// Text that gets embedded and BM25-indexed.
     pub fn indexed_text(&self) -> String {
-        format!("{}\n\n{}", self.context, self.text)
+        crate::chunk::indexed(&self.context, &self.text)
     }
 }

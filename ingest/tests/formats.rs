@@ -334,20 +334,15 @@ async fn folder_sync_skips_broken_documents() {
 
     let sparse = bm25.embed_query("vacations portal");
     let hits = store
-        .search(SearchQuery {
-            tenant_id: "acme".into(),
-            sparse: Sparse {
+        .search(SearchQuery::unfiltered(
+            "acme",
+            Sparse {
                 indices: sparse.indices,
                 values: sparse.values,
             },
-            dense: None,
-            limit: 5,
-            candidates: 20,
-            min_bm25_score: 0.0,
-            min_dense_score: 0.0,
-            rrf_k: 60,
-            groups: Vec::new(),
-        })
+            None,
+            5,
+        ))
         .await
         .unwrap();
     let top = &hits.first().expect("the PDF page is indexed").payload;

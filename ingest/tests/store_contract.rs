@@ -4,7 +4,9 @@
 
 use ragway_ingest::embed::{Bm25Config, Bm25Encoder};
 use ragway_ingest::ids::point_id;
-use ragway_ingest::store::{ChunkPayload, ChunkPoint, EdgeStore, SearchQuery, Sparse, VectorStore};
+use ragway_ingest::store::{
+    ChunkPayload, ChunkPoint, EdgeStore, SearchMode, SearchQuery, Sparse, VectorStore,
+};
 
 fn point(
     bm25: &Bm25Encoder,
@@ -39,20 +41,11 @@ fn point(
 
 fn query(bm25: &Bm25Encoder, tenant: &str, text: &str, dense: Option<Vec<f32>>) -> SearchQuery {
     let sparse = bm25.embed_query(text);
-    SearchQuery {
-        tenant_id: tenant.into(),
-        sparse: Sparse {
-            indices: sparse.indices,
-            values: sparse.values,
-        },
-        dense,
-        limit: 10,
-        candidates: 20,
-        min_bm25_score: 0.0,
-        min_dense_score: 0.0,
-        rrf_k: 60,
-        groups: Vec::new(),
-    }
+    let sparse = Sparse {
+        indices: sparse.indices,
+        values: sparse.values,
+    };
+    SearchQuery::unfiltered(tenant, sparse, dense, 10)
 }
 
 fn unit(v: [f32; 4]) -> Vec<f32> {
@@ -134,6 +127,47 @@ async fn contract(store: &dyn VectorStore) {
             .unwrap()
             .is_empty()
     );
+
+    // Modes: BM25 alone ignores the dense vector, dense alone the keywords; hybrid fuses both, and
+    // weighted fusion lets one ranking dominate.
+    let mixed = |mode: SearchMode| {
+        // Keywords point at the lathe, the dense vector at the crane (and away from the lathe,
+        // below the cut of 0).
+        let mut q = query(&bm25, "a", "lathe spindle", vec([1.0, -0.5, 0.0, 0.0]));
+        q.mode = mode;
+        q
+    };
+    let top = |hits: Vec<ragway_ingest::store::Hit>| hits[0].payload.document_id.clone();
+    assert_eq!(
+        top(store.search(mixed(SearchMode::Bm25)).await.unwrap()),
+        "lathe"
+    );
+    if dense {
+        let hits = store.search(mixed(SearchMode::Dense)).await.unwrap();
+        assert_eq!(top(hits.clone()), "crane");
+        assert!(
+            hits.iter().all(|h| h.payload.document_id == "crane"),
+            "{hits:?}"
+        );
+        let hybrid = store.search(mixed(SearchMode::Hybrid)).await.unwrap();
+        assert!(hybrid.iter().any(|h| h.payload.document_id == "lathe"));
+        assert!(hybrid.iter().any(|h| h.payload.document_id == "crane"));
+        for (bm25_weight, dense_weight, expected) in [(3.0, 1.0, "lathe"), (1.0, 3.0, "crane")] {
+            let mut weighted = mixed(SearchMode::Hybrid);
+            weighted.bm25_weight = bm25_weight;
+            weighted.dense_weight = dense_weight;
+            assert_eq!(top(store.search(weighted).await.unwrap()), expected);
+        }
+    } else {
+        // Without dense vectors in the index, dense mode has nothing to search with.
+        assert!(
+            store
+                .search(mixed(SearchMode::Dense))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
 
     // Document ACLs: a restricted document is found only by callers sharing one of its groups;
     // changing the ACL updates the payload in place.

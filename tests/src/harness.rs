@@ -6,6 +6,7 @@ use ragway_gateway::config::LlmConfig;
 use ragway_gateway::{AppState, Config, app};
 use ragway_ingest::SyncReport;
 use ragway_ingest::source::FolderSourceConfig;
+use ragway_ingest::store::{SearchQuery, Sparse};
 
 /// The sample handbook shipped in `examples/`.
 pub fn handbook_dir() -> PathBuf {
@@ -127,6 +128,23 @@ impl Gateway {
             .create_api_key(tenant, "test")
             .await?
             .secret)
+    }
+
+    /// The uris of the tenant's top BM25 hits for `text` (public documents only), best first.
+    pub async fn bm25_hits(&self, tenant: &str, text: &str) -> Vec<String> {
+        let sparse = self.state.retriever.bm25.embed_query(text);
+        let sparse = Sparse {
+            indices: sparse.indices,
+            values: sparse.values,
+        };
+        let query = SearchQuery::unfiltered(tenant, sparse, None, 5);
+        match self.state.store.search(query).await {
+            Ok(hits) => hits.into_iter().map(|h| h.payload.uri).collect(),
+            Err(err) => {
+                tracing::error!(%err, "search failed");
+                Vec::new()
+            }
+        }
     }
 
     pub async fn sync(

@@ -29,7 +29,7 @@ async fn hybrid_retrieval_with_retried_embeddings() {
     let fake = FakeOpenAi::start(FakeOptions::default()).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let mut config = test_config(tmp.path());
-    config.embeddings = Some(embedder_config(&fake));
+    config.embeddings = Some(embedder_config(&fake).into());
     let gateway = Gateway::start(config).await.unwrap();
     assert_eq!(gateway.state.store.dense_dimensions(), Some(256));
     let key = gateway.tenant_with_key("acme").await.unwrap();
@@ -98,7 +98,7 @@ async fn query_vectors_and_results_are_cached_per_tenant_and_generation() {
     let fake = FakeOpenAi::start(FakeOptions::default()).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let mut config = test_config(&tmp.path().join("data"));
-    config.embeddings = Some(embedder_config(&fake));
+    config.embeddings = Some(embedder_config(&fake).into());
     let gateway = Gateway::start(config).await.unwrap();
     let key = gateway.tenant_with_key("acme").await.unwrap();
     let other = gateway.tenant_with_key("globex").await.unwrap();

@@ -3,28 +3,7 @@
 
 mod common;
 
-use ragway_ingest::store::{SearchQuery, Sparse};
 use ragway_tests::harness::{Gateway, copy_dir, handbook_dir, test_config};
-
-async fn hits_for(gateway: &Gateway, tenant: &str, text: &str) -> Vec<String> {
-    let sparse = gateway.state.retriever.bm25.embed_query(text);
-    let query = SearchQuery {
-        tenant_id: tenant.into(),
-        sparse: Sparse {
-            indices: sparse.indices,
-            values: sparse.values,
-        },
-        dense: None,
-        limit: 5,
-        candidates: 20,
-        min_bm25_score: 0.0,
-        min_dense_score: 0.0,
-        rrf_k: 60,
-        groups: Vec::new(),
-    };
-    let hits = gateway.state.store.search(query).await.unwrap();
-    hits.into_iter().map(|h| h.payload.uri).collect()
-}
 
 fn count_files(dir: &std::path::Path) -> usize {
     walk(dir)
@@ -100,21 +79,24 @@ async fn incremental_sync_applies_exactly_the_changes() {
     );
     assert_eq!(second.generation, 2);
     assert_eq!(
-        hits_for(&gateway, "acme", "zebracorn quantum key")
+        gateway
+            .bm25_hits("acme", "zebracorn quantum key")
             .await
             .first()
             .map(String::as_str),
         Some("it/password-policy.md")
     );
     assert_eq!(
-        hits_for(&gateway, "acme", "velocipede racks")
+        gateway
+            .bm25_hits("acme", "velocipede racks")
             .await
             .first()
             .map(String::as_str),
         Some("facilities-bikes.md")
     );
     assert!(
-        !hits_for(&gateway, "acme", "printer toner driver queue")
+        !gateway
+            .bm25_hits("acme", "printer toner driver queue")
             .await
             .contains(&"it/printer-setup.html".to_string())
     );
@@ -181,7 +163,7 @@ async fn corrupt_files_are_reported_and_skipped() {
         "{failed:?}"
     );
     assert_eq!(
-        hits_for(&gateway, "acme", "turbine torque").await,
+        gateway.bm25_hits("acme", "turbine torque").await,
         ["good.md"]
     );
 

@@ -6,7 +6,6 @@ use ragway_ingest::SyncReport;
 use ragway_ingest::source::AclConfig;
 use ragway_ingest::source::AclRule;
 use ragway_ingest::source::web::{WebFetchPolicy, WebSourceConfig};
-use ragway_ingest::store::{SearchQuery, Sparse};
 use ragway_tests::harness::{Gateway, test_config};
 use ragway_tests::samples;
 use ragway_tests::static_site::StaticSite;
@@ -44,26 +43,6 @@ async fn crawl(gateway: &Gateway, config: &WebSourceConfig, policy: &WebFetchPol
         .sync_web(TENANT, "intranet", config, policy, &|_| {})
         .await
         .unwrap()
-}
-
-async fn hits_for(gateway: &Gateway, text: &str) -> Vec<String> {
-    let sparse = gateway.state.retriever.bm25.embed_query(text);
-    let query = SearchQuery {
-        tenant_id: TENANT.into(),
-        sparse: Sparse {
-            indices: sparse.indices,
-            values: sparse.values,
-        },
-        dense: None,
-        limit: 5,
-        candidates: 20,
-        min_bm25_score: 0.0,
-        min_dense_score: 0.0,
-        rrf_k: 60,
-        groups: Vec::new(),
-    };
-    let hits = gateway.state.store.search(query).await.unwrap();
-    hits.into_iter().map(|h| h.payload.uri).collect()
 }
 
 fn failure_for<'a>(report: &'a SyncReport, uri: &str) -> &'a str {
@@ -178,16 +157,22 @@ async fn crawls_incrementally_with_robots_sitemaps_and_conditional_get() {
     );
     assert!(site.max_in_flight() <= config.concurrency);
     assert_eq!(
-        hits_for(&gateway, "zebracorn token tunnel").await.first(),
+        gateway
+            .bm25_hits(TENANT, "zebracorn token tunnel")
+            .await
+            .first(),
         Some(&site.url("/vpn.html"))
     );
     assert_eq!(
-        hits_for(&gateway, "marmoset checklist").await.first(),
+        gateway
+            .bm25_hits(TENANT, "marmoset checklist")
+            .await
+            .first(),
         Some(&site.url("/guides/manual.pdf")),
         "PDFs are served as application/pdf and parsed as such"
     );
     assert_eq!(
-        hits_for(&gateway, "axolotl soup").await.first(),
+        gateway.bm25_hits(TENANT, "axolotl soup").await.first(),
         Some(&site.url("/faq.html")),
         "pages only the sitemap lists are crawled"
     );
@@ -236,21 +221,27 @@ async fn crawls_incrementally_with_robots_sitemaps_and_conditional_get() {
     );
     assert!(failure_for(&third, &site.url("/printer.html")).contains("404"));
     assert_eq!(
-        hits_for(&gateway, "pangolin certificate").await.first(),
+        gateway
+            .bm25_hits(TENANT, "pangolin certificate")
+            .await
+            .first(),
         Some(&site.url("/vpn.html"))
     );
     assert!(
-        !hits_for(&gateway, "zebracorn token tunnel")
+        !gateway
+            .bm25_hits(TENANT, "zebracorn token tunnel")
             .await
             .contains(&site.url("/vpn.html"))
     );
     assert!(
-        !hits_for(&gateway, "quokka toner cartridges")
+        !gateway
+            .bm25_hits(TENANT, "quokka toner cartridges")
             .await
             .contains(&site.url("/printer.html"))
     );
     assert!(
-        !hits_for(&gateway, "axolotl soup")
+        !gateway
+            .bm25_hits(TENANT, "axolotl soup")
             .await
             .contains(&site.url("/faq.html"))
     );
@@ -523,11 +514,11 @@ async fn hung_servers_time_out_noindex_pages_are_skipped_and_progress_is_reporte
         failure_for(&report, &site.url("/hung.txt")).contains("no complete response within 1 s")
     );
     assert_eq!(
-        hits_for(&gateway, "okapi procedure").await.first(),
+        gateway.bm25_hits(TENANT, "okapi procedure").await.first(),
         Some(&site.url("/kept.html"))
     );
     assert_eq!(
-        hits_for(&gateway, "Cañamero narwhal").await.first(),
+        gateway.bm25_hits(TENANT, "Cañamero narwhal").await.first(),
         Some(&site.url("/legacy.html")),
         "legacy character sets are converted"
     );

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use moka::future::Cache;
 use ragway_ingest::embed::{Bm25Encoder, Embedder};
-use ragway_ingest::store::{Hit, SearchQuery, Sparse, VectorStore};
+use ragway_ingest::store::{Hit, SearchMode, SearchQuery, Sparse, VectorStore};
 use sha2::{Digest, Sha256};
 
 use crate::ask::cache::CacheConfig;
@@ -137,30 +137,58 @@ impl Retriever {
             }
             _ => None,
         };
+        let hits = self
+            .search(
+                tenant_id,
+                &principal.groups,
+                question,
+                top_k,
+                SearchMode::Hybrid,
+            )
+            .await?;
+        if let (Some(caches), Some(key)) = (&self.caches, result_key) {
+            caches.results.insert(key, Arc::new(hits.clone())).await;
+        }
+        Ok(hits)
+    }
+
+    /// One search as the gateway runs it, without the result cache: the question's BM25 vector and
+    /// (unless `mode` is BM25) its dense vector, fused in the index. `ragway eval` measures
+    /// retrieval quality through this same function.
+    pub async fn search(
+        &self,
+        tenant_id: &str,
+        groups: &[String],
+        question: &str,
+        limit: usize,
+        mode: SearchMode,
+    ) -> Result<Vec<Hit>, GatewayError> {
         let sparse = self.bm25.embed_query(question);
-        let dense = match &self.embedder {
-            Some(embedder) => Some(self.query_vector(embedder, tenant_id, question).await?),
-            None => None,
+        let dense = match (&self.embedder, mode) {
+            (Some(embedder), SearchMode::Hybrid | SearchMode::Dense) => {
+                Some(self.query_vector(embedder, tenant_id, question).await?)
+            }
+            _ => None,
         };
+        let config = &self.config;
         let query = SearchQuery {
-            tenant_id: tenant_id.clone(),
+            tenant_id: tenant_id.to_owned(),
             sparse: Sparse {
                 indices: sparse.indices,
                 values: sparse.values,
             },
             dense: dense.map(|v| v.as_ref().clone()),
-            limit: top_k,
-            candidates: self.config.candidates.max(top_k),
-            min_bm25_score: self.config.min_bm25_score,
-            min_dense_score: self.config.min_dense_score,
-            rrf_k: self.config.rrf_k,
-            groups: principal.groups.clone(),
+            limit,
+            candidates: config.candidates.max(limit),
+            min_bm25_score: config.min_bm25_score,
+            min_dense_score: config.min_dense_score,
+            rrf_k: config.rrf_k,
+            bm25_weight: config.bm25_weight,
+            dense_weight: config.dense_weight,
+            mode,
+            groups: groups.to_vec(),
         };
-        let hits = self.store.search(query).await?;
-        if let (Some(caches), Some(key)) = (&self.caches, result_key) {
-            caches.results.insert(key, Arc::new(hits.clone())).await;
-        }
-        Ok(hits)
+        Ok(self.store.search(query).await?)
     }
 
     /// The dense vector of a query, embedded once per tenant and text while cached.

@@ -4,6 +4,7 @@
 mod admin;
 mod admin_keys;
 mod ask;
+mod eval;
 mod ingest;
 mod serve;
 mod sources;
@@ -61,6 +62,8 @@ enum Command {
     /// Manage web widget keys (public keys for the intranet chat widget) and their origins.
     #[command(subcommand)]
     WidgetKeys(widget_keys::WidgetKeysCommand),
+    /// Measure retrieval quality (nDCG@10, Recall, MRR) and latency on a BEIR-layout dataset.
+    Eval(eval::EvalArgs),
     /// Show a tenant's usage: requests, cache hits, LLM tokens and refusals, per day.
     Usage(admin_keys::UsageArgs),
 }
@@ -111,6 +114,7 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
         Command::Sync(args) => sources::sync(config, args).await,
         Command::WidgetKeys(command) => widget_keys::widget_keys(config, command).await,
         Command::Usage(args) => admin_keys::usage(config, args).await,
+        Command::Eval(args) => eval::run(config, args).await,
     }
 }
 

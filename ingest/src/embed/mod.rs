@@ -1,9 +1,13 @@
 //! Vectors for chunks and queries: dense through an [`Embedder`], sparse BM25 always.
 
 mod bm25;
+pub mod local;
 mod openai;
 
 pub use bm25::{Bm25Config, Bm25Encoder};
+#[cfg(feature = "local-embedder")]
+pub use local::LocalEmbedder;
+pub use local::LocalEmbedderConfig;
 pub use openai::{OpenAiEmbedder, OpenAiEmbedderConfig};
 
 use crate::error::Result;

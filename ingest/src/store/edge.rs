@@ -17,7 +17,9 @@ use qdrant_edge::{
     WithPayloadInterface, WithVector,
 };
 
-use super::{BM25, ChunkPayload, ChunkPoint, DENSE, Hit, SearchQuery, Sparse, VectorStore};
+use super::{
+    BM25, ChunkPayload, ChunkPoint, DENSE, Hit, SearchMode, SearchQuery, Sparse, VectorStore,
+};
 use crate::error::{IngestError, Result};
 
 /// Owns the shard so that its drop-time flush (which panics on I/O errors, e.g. when the directory
@@ -300,12 +302,12 @@ fn nearest(vector: VectorInternal, using: &str) -> ScoringQuery {
 
 fn build_query(query: &SearchQuery, dense_enabled: bool) -> Result<Option<QueryRequest>> {
     let filter = visible_filter(&query.tenant_id, &query.groups)?;
-    let bm25 = (!query.sparse.is_empty())
+    let bm25 = (!query.sparse.is_empty() && query.mode != SearchMode::Dense)
         .then(|| nearest(VectorInternal::Sparse(sparse_vector(&query.sparse)), BM25));
     let dense = query
         .dense
         .clone()
-        .filter(|_| dense_enabled)
+        .filter(|_| dense_enabled && query.mode != SearchMode::Bm25)
         .map(|v| nearest(VectorInternal::Dense(v), DENSE));
     let (prefetches, scoring, threshold) = match (bm25, dense) {
         (None, None) => return Ok(None),
@@ -320,9 +322,16 @@ fn build_query(query: &SearchQuery, dense_enabled: bool) -> Result<Option<QueryR
                 filter: Some(filter.clone()),
                 score_threshold: Some(OrderedFloat(min)),
             };
+            // Equal weights are plain RRF; sent as None so the index takes its unweighted path.
+            let weighted = query.bm25_weight != 1.0 || query.dense_weight != 1.0;
             let fusion = ScoringQuery::Fusion(Fusion::Rrf {
                 k: query.rrf_k,
-                weights: None,
+                weights: weighted.then(|| {
+                    vec![
+                        OrderedFloat(query.bm25_weight),
+                        OrderedFloat(query.dense_weight),
+                    ]
+                }),
             });
             (
                 vec![

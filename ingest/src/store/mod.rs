@@ -53,6 +53,29 @@ pub struct ChunkPoint {
     pub payload: ChunkPayload,
 }
 
+/// Which retrievers a query uses. `Hybrid` fuses BM25 and dense (when the index has dense
+/// vectors) with reciprocal rank fusion; the single modes exist to measure each part (`ragway eval`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchMode {
+    #[default]
+    Hybrid,
+    Bm25,
+    Dense,
+}
+
+impl SearchMode {
+    pub const ALL: [SearchMode; 3] = [SearchMode::Bm25, SearchMode::Dense, SearchMode::Hybrid];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SearchMode::Hybrid => "hybrid",
+            SearchMode::Bm25 => "bm25",
+            SearchMode::Dense => "dense",
+        }
+    }
+}
+
 /// One retrieval: always scoped to a tenant.
 #[derive(Debug, Clone)]
 pub struct SearchQuery {
@@ -67,8 +90,39 @@ pub struct SearchQuery {
     /// Minimum cosine similarity (the relevance cut for dense matches).
     pub min_dense_score: f32,
     pub rrf_k: usize,
+    /// RRF weight of the BM25 ranking (1.0 with `dense_weight` 1.0: plain RRF).
+    pub bm25_weight: f32,
+    /// RRF weight of the dense ranking.
+    pub dense_weight: f32,
+    pub mode: SearchMode,
     /// The caller's groups: only chunks public to the tenant or shared with one of these match.
     pub groups: Vec<String>,
+}
+
+impl SearchQuery {
+    /// The raw ranking: no relevance cuts, plain RRF over 20 candidates each, public documents
+    /// only — for tests, tools and diagnostics.
+    pub fn unfiltered(
+        tenant_id: &str,
+        sparse: Sparse,
+        dense: Option<Vec<f32>>,
+        limit: usize,
+    ) -> Self {
+        Self {
+            tenant_id: tenant_id.to_owned(),
+            sparse,
+            dense,
+            limit,
+            candidates: 20,
+            min_bm25_score: 0.0,
+            min_dense_score: 0.0,
+            rrf_k: 60,
+            bm25_weight: 1.0,
+            dense_weight: 1.0,
+            mode: SearchMode::Hybrid,
+            groups: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

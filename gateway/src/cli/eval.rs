@@ -1,0 +1,197 @@
+//! `ragway eval DATASET`: retrieval quality (nDCG@10, Recall@10/@100, MRR@10) and query
+//! latency of BM25, dense and hybrid retrieval on a BEIR-layout dataset.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use ragway_ingest::embed::{Embedder, LocalEmbedderConfig};
+use ragway_ingest::store::SearchMode;
+use ragway_ingest::sync::{DocumentOutcome, SyncEvent};
+
+use super::out;
+use crate::config::{Config, EmbeddingsConfig};
+use crate::error::GatewayError;
+use crate::eval::{self, Dataset, EvalOptions, EvalReport};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    Bm25,
+    Dense,
+    Hybrid,
+}
+
+impl From<Mode> for SearchMode {
+    fn from(mode: Mode) -> Self {
+        match mode {
+            Mode::Bm25 => SearchMode::Bm25,
+            Mode::Dense => SearchMode::Dense,
+            Mode::Hybrid => SearchMode::Hybrid,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Dataset directory in BEIR layout (corpus.jsonl, queries*.jsonl, qrels*.tsv).
+    dataset: PathBuf,
+    /// Which judgements: qrels-<split>.tsv or qrels/<split>.tsv.
+    #[arg(long, default_value = "test")]
+    split: String,
+    /// Modes to measure (default: all that the embedder allows).
+    #[arg(long = "mode", value_enum)]
+    modes: Vec<Mode>,
+    /// Use the local sentence-transformers model in this directory as the dense embedder
+    /// (instead of `[embeddings]` from the configuration).
+    #[arg(long)]
+    local_model: Option<PathBuf>,
+    /// BM25 only, even when an embedder is configured.
+    #[arg(long, conflicts_with = "local_model")]
+    no_dense: bool,
+    /// Only the first N documents (plus those the kept queries judge).
+    #[arg(long)]
+    max_docs: Option<usize>,
+    /// Only the first N judged queries.
+    #[arg(long)]
+    max_queries: Option<usize>,
+    /// Where the scratch indexes live (default: <data-dir>/eval).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(mut config: Config, args: EvalArgs) -> Result<(), GatewayError> {
+    if let Some(dir) = &args.local_model {
+        config.embeddings = Some(EmbeddingsConfig::Local(LocalEmbedderConfig::new(dir)));
+    }
+    if args.no_dense {
+        config.embeddings = None;
+    }
+    let embedder: Option<std::sync::Arc<dyn Embedder>> = match &config.embeddings {
+        Some(settings) => Some(settings.embedder().await?),
+        None => None,
+    };
+    let modes: Vec<SearchMode> = if args.modes.is_empty() {
+        if embedder.is_some() {
+            SearchMode::ALL.to_vec()
+        } else {
+            vec![SearchMode::Bm25]
+        }
+    } else {
+        args.modes.iter().map(|&m| m.into()).collect()
+    };
+    let dir = args.dataset.clone();
+    let split = args.split.clone();
+    let dataset = tokio::task::spawn_blocking(move || Dataset::load(&dir, &split))
+        .await
+        .map_err(|e| GatewayError::Config(format!("loading the dataset failed: {e}")))??
+        .subset(args.max_docs, args.max_queries);
+    let options = EvalOptions {
+        split: args.split.clone(),
+        modes,
+        work_dir: args
+            .work_dir
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("eval")),
+    };
+
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    if args.json {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_message("ingest");
+    let sync_progress = |event: &SyncEvent| match event {
+        SyncEvent::Listed { total } => bar.set_length(*total as u64),
+        SyncEvent::Document { uri, outcome } => {
+            bar.inc(1);
+            if let DocumentOutcome::Failed(reason) = outcome {
+                bar.println(format!("  failed: {uri}: {reason}"));
+            }
+        }
+        SyncEvent::Removed { .. } | SyncEvent::Read { .. } => {}
+    };
+    let query_progress = |mode: SearchMode, done: usize, total: usize| {
+        if done == 1 {
+            bar.reset();
+            bar.set_length(total as u64);
+            bar.set_message(mode.name());
+        }
+        bar.set_position(done as u64);
+    };
+    let result = eval::run(
+        &config,
+        dataset,
+        embedder,
+        &options,
+        &sync_progress,
+        &query_progress,
+    )
+    .await;
+    bar.finish_and_clear();
+    let report = result?;
+    if args.json {
+        let json = serde_json::to_string_pretty(&report)
+            .map_err(|e| GatewayError::Config(format!("report: {e}")))?;
+        out(json);
+    } else {
+        print_table(&report);
+    }
+    Ok(())
+}
+
+fn print_table(report: &EvalReport) {
+    out(format!(
+        "{} ({} split): {} documents → {} chunks, {} queries; dense: {}",
+        report.dataset,
+        report.split,
+        report.documents,
+        report.chunks,
+        report.queries,
+        report.embedder.as_deref().unwrap_or("none"),
+    ));
+    out(format!(
+        "ingest: {} added, {} changed, {} unchanged in {:.1} s (tenant {})",
+        report.ingest.added,
+        report.ingest.changed,
+        report.ingest.unchanged,
+        report.ingest_secs,
+        report.tenant
+    ));
+    let r = &report.retrieval;
+    out(format!(
+        "chunking: max_tokens {}, overlap {}, prefix_context {}; bm25 avg_len {}; rrf_k {}, candidates {}, weights bm25 {} / dense {}",
+        report.chunking.max_tokens,
+        report.chunking.overlap,
+        report.chunking.prefix_context,
+        report.bm25.avg_len,
+        r.rrf_k,
+        r.candidates,
+        r.bm25_weight,
+        r.dense_weight,
+    ));
+    out("");
+    out(format!(
+        "{:<8} {:>8} {:>10} {:>11} {:>8} {:>9} {:>8} {:>8}",
+        "mode", "nDCG@10", "Recall@10", "Recall@100", "MRR@10", "queries/s", "p50 ms", "p99 ms"
+    ));
+    for m in &report.modes {
+        out(format!(
+            "{:<8} {:>8.4} {:>10.4} {:>11.4} {:>8.4} {:>9.1} {:>8.2} {:>8.2}",
+            m.mode.name(),
+            m.scores.ndcg_at_10,
+            m.scores.recall_at_10,
+            m.scores.recall_at_100,
+            m.scores.mrr_at_10,
+            m.queries_per_sec,
+            m.latency_p50_ms,
+            m.latency_p99_ms,
+        ));
+    }
+}
