@@ -171,5 +171,9 @@ fn hybrid_retrieval_on_a_scifact_subset_clears_its_floor() {
     assert!(bm25 > 0.6, "bm25 nDCG@10 {bm25}");
     assert!(dense > 0.6, "dense nDCG@10 {dense}");
     assert!(hybrid > 0.65, "hybrid nDCG@10 {hybrid}");
-    assert!(hybrid >= bm25.max(dense) - 0.02, "{report}");
+    // On 100 queries one nDCG@10 has a standard error of about 0.03, so the subset can only show
+    // that fusion keeps both rankings (dropping either side lands far below the better one); the
+    // +2 points over the better mode are measured on the full split (docs/BENCHMARKS.md).
+    assert!(hybrid >= bm25.max(dense) - 0.05, "{report}");
+    assert!(hybrid > bm25.min(dense), "{report}");
 }
