@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use ragway_ingest::chunk::ChunkerConfig;
 use ragway_ingest::embed::Bm25Config;
+use ragway_ingest::lang::Lang;
 use serde::Deserialize;
 
 pub use crate::ask::cache::CacheConfig;
@@ -29,6 +30,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Directory whose templates override the built-in `prompts/`.
     pub prompts_dir: Option<PathBuf>,
+    /// Language (`en`, `es`) of answers to questions too short to tell theirs, of messages sent
+    /// before any question, and of tenants that set none.
+    pub language: Lang,
     pub server: ServerConfig,
     pub chunking: ChunkerConfig,
     pub bm25: Bm25Config,
@@ -57,6 +61,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             database_url: None,
             prompts_dir: None,
+            language: Lang::default(),
             server: ServerConfig::default(),
             chunking: ChunkerConfig::default(),
             bm25: Bm25Config::default(),

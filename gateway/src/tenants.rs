@@ -9,6 +9,7 @@ use std::time::Duration;
 use std::path::Path;
 
 use ragway_ingest::Catalog;
+use ragway_ingest::lang::Lang;
 use serde::{Deserialize, Serialize};
 
 use crate::ask::Prompts;
@@ -31,6 +32,11 @@ pub struct TenantSettings {
     /// `system`, `answer`, `rewrite_system`, `rewrite`; the others stay the configuration's.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub prompts: BTreeMap<String, String>,
+    /// The tenant's language (`es` or `en`): answers to questions too short to tell which
+    /// language they are in, and messages sent before any question. Default: `[i18n] language`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "es")]
+    pub language: Option<Lang>,
 }
 
 /// The largest prompt template a tenant may set.

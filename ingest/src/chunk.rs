@@ -130,6 +130,7 @@ impl Chunker {
                 tokens: whole_tokens,
                 // The whole document in one chunk: cite the page it starts on.
                 page: doc.sections.iter().find_map(|s| s.page),
+                lang: Default::default(),
             }];
         }
         let mut chunks = Vec::new();
@@ -145,6 +146,7 @@ impl Chunker {
                     text,
                     tokens,
                     page: section.page,
+                    lang: Default::default(),
                 });
             }
         }

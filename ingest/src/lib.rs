@@ -6,6 +6,7 @@ pub mod chunk;
 pub mod embed;
 pub mod error;
 pub mod ids;
+pub mod lang;
 pub mod model;
 pub mod openai;
 pub mod parse;

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::lang::Lang;
+
 /// A parsed document: title plus its text split into sections at headings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParsedDocument {
@@ -39,6 +41,9 @@ pub struct Chunk {
     /// Page (or slide) where the chunk starts, copied from its section.
     #[serde(default)]
     pub page: Option<u32>,
+    /// Language of the chunk's text (declared by its source, or detected).
+    #[serde(default)]
+    pub lang: Lang,
 }
 
 impl Chunk {

@@ -16,7 +16,8 @@ use crate::chunk::Chunker;
 use crate::embed::{Bm25Encoder, Embedder};
 use crate::error::{IngestError, Result};
 use crate::ids::{content_hash, document_id, point_id};
-use crate::model::Chunk;
+use crate::lang::{self, Lang};
+use crate::model::{Chunk, ParsedDocument};
 use crate::parse::{Format, parse};
 use crate::source::{Acl, EntryContent, FolderSource, FolderSourceConfig, ListItem, SourceEntry};
 use crate::store::{ChunkPayload, ChunkPoint, Sparse, VectorStore};
@@ -227,6 +228,7 @@ impl Indexer {
         progress: Progress<'_>,
     ) -> Result<()> {
         let tenant_id = source.tenant_id.as_str();
+        let declared = declared_language(source);
         let mut present: HashSet<String> = HashSet::new();
         let manifest_ref = &manifest;
         let steps = items
@@ -236,7 +238,7 @@ impl Indexer {
                         let previous = manifest_ref.get(&entry.uri).cloned();
                         let groups = acl(&entry.uri);
                         let (uri, size, step) = self
-                            .prepare(tenant_id, &source.id, entry, previous, groups)
+                            .prepare(tenant_id, &source.id, entry, previous, groups, declared)
                             .await;
                         Processed::Step { uri, size, step }
                     }
@@ -347,13 +349,14 @@ impl Indexer {
         entry: SourceEntry,
         previous: Option<ManifestEntry>,
         acl: Vec<String>,
+        declared: Option<Lang>,
     ) -> (String, u64, Step) {
         let indexer = self.clone();
         let tenant_id = tenant_id.to_owned();
         let source_id = source_id.to_owned();
         let (uri, size) = (entry.uri.clone(), entry.size);
         let step = tokio::task::spawn_blocking(move || {
-            indexer.prepare_blocking(&tenant_id, &source_id, entry, previous, acl)
+            indexer.prepare_blocking(&tenant_id, &source_id, entry, previous, acl, declared)
         })
         .await
         .unwrap_or_else(|e| Step::Failed(format!("internal error while parsing: {e}")));
@@ -367,6 +370,7 @@ impl Indexer {
         entry: SourceEntry,
         previous: Option<ManifestEntry>,
         acl: Vec<String>,
+        declared: Option<Lang>,
     ) -> Step {
         if entry.size > self.max_document_bytes {
             let err = IngestError::TooLarge {
@@ -421,12 +425,14 @@ impl Indexer {
             Ok(doc) => doc,
             Err(e) => return Step::Failed(e.to_string()),
         };
+        let document_lang = declared.unwrap_or_else(|| document_language(&doc));
         let chunks: Vec<(Chunk, Sparse)> = self
             .chunker
             .chunk(&doc)
             .into_iter()
-            .map(|chunk| {
-                let sparse = self.bm25.embed_document(&chunk.indexed_text());
+            .map(|mut chunk| {
+                chunk.lang = declared.unwrap_or_else(|| chunk_language(&chunk.text, document_lang));
+                let sparse = self.bm25.embed_document(&chunk.indexed_text(), chunk.lang);
                 let sparse = Sparse {
                     indices: sparse.indices,
                     values: sparse.values,
@@ -499,6 +505,7 @@ impl Indexer {
                         text: chunk.text.clone(),
                         page: chunk.page,
                         acl: prepared.entry.acl.clone(),
+                        lang: Some(chunk.lang),
                     },
                 });
             }
@@ -530,4 +537,39 @@ impl Indexer {
         }
         Ok(())
     }
+}
+
+/// The language a source declares for its documents (`language` in its settings), if any.
+fn declared_language(source: &SourceRecord) -> Option<Lang> {
+    source
+        .settings
+        .get("language")
+        .and_then(serde_json::Value::as_str)
+        .and_then(Lang::from_tag)
+}
+
+/// Characters of a document sampled to detect its language (detection is linear in its input).
+const LANGUAGE_SAMPLE_CHARS: usize = 4_000;
+/// A chunk shorter than this takes its document's language (too little text to tell reliably).
+const CHUNK_DETECTION_MIN_CHARS: usize = 200;
+
+fn document_language(doc: &ParsedDocument) -> Lang {
+    let mut sample = String::new();
+    for section in &doc.sections {
+        sample.push_str(&section.text);
+        sample.push('\n');
+        if sample.len() >= LANGUAGE_SAMPLE_CHARS {
+            break;
+        }
+    }
+    let cut: String = sample.chars().take(LANGUAGE_SAMPLE_CHARS).collect();
+    lang::detect_or(&cut, Lang::default())
+}
+
+/// A chunk's own language when it has enough text to tell (documents may mix languages).
+fn chunk_language(text: &str, document: Lang) -> Lang {
+    if text.chars().count() < CHUNK_DETECTION_MIN_CHARS {
+        return document;
+    }
+    lang::detect_or(text, document)
 }

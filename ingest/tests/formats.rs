@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use ragway_ingest::chunk::{Chunker, ChunkerConfig};
 use ragway_ingest::embed::{Bm25Config, Bm25Encoder};
+use ragway_ingest::lang::Lang;
 use ragway_ingest::model::ParsedDocument;
 use ragway_ingest::parse::{Format, parse};
 use ragway_ingest::source::FolderSourceConfig;
@@ -332,7 +333,7 @@ async fn folder_sync_skips_broken_documents() {
     assert_eq!(failures[2].0, "locked.pdf");
     assert!(failures[2].1.contains("encrypted PDF"), "{failures:?}");
 
-    let sparse = bm25.embed_query("vacations portal");
+    let sparse = bm25.embed_query("vacations portal", Lang::En);
     let hits = store
         .search(SearchQuery::unfiltered(
             "acme",

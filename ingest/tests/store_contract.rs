@@ -3,6 +3,7 @@
 //! embedded `EdgeStore` (a Qdrant-server implementation joins it when one exists).
 
 use ragway_ingest::embed::{Bm25Config, Bm25Encoder};
+use ragway_ingest::lang::Lang;
 use ragway_ingest::ids::point_id;
 use ragway_ingest::store::{
     ChunkPayload, ChunkPoint, EdgeStore, SearchMode, SearchQuery, Sparse, VectorStore,
@@ -16,7 +17,7 @@ fn point(
     text: &str,
     dense: Option<Vec<f32>>,
 ) -> ChunkPoint {
-    let sparse = bm25.embed_document(text);
+    let sparse = bm25.embed_document(text, Lang::En);
     ChunkPoint {
         id: point_id(tenant, doc, index),
         dense,
@@ -35,12 +36,13 @@ fn point(
             text: text.into(),
             page: None,
             acl: Vec::new(),
+            lang: None,
         },
     }
 }
 
 fn query(bm25: &Bm25Encoder, tenant: &str, text: &str, dense: Option<Vec<f32>>) -> SearchQuery {
-    let sparse = bm25.embed_query(text);
+    let sparse = bm25.embed_query(text, Lang::En);
     let sparse = Sparse {
         indices: sparse.indices,
         values: sparse.values,

@@ -244,6 +244,7 @@ mod tests {
                 text: text.into(),
                 page: None,
                 acl: Vec::new(),
+                lang: None,
             },
         }
     }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
+use ragway_ingest::lang::Lang;
 use serde::Serialize;
 
 use crate::copilot::Profile;
@@ -205,10 +206,17 @@ async fn prepare(state: &AppState, request: AskRequest) -> Result<AnswerEvents, 
         &state.chunker,
         state.config.conversation.history_tokens,
     );
+    let lang = question_language(state, &request).await;
     let search_query = rewrite::search_query(state, &request, &history, &prompts).await?;
     let hits = state
         .retriever
-        .retrieve(&request.principal, &search_query, request.top_k, generation)
+        .retrieve(
+            &request.principal,
+            &search_query,
+            lang,
+            request.top_k,
+            generation,
+        )
         .await
         .inspect_err(|err| tracing::error!(%tenant, %err, "retrieval failed"))?;
     let chat = Arc::clone(&request.profile.chat);
@@ -230,6 +238,14 @@ async fn prepare(state: &AppState, request: AskRequest) -> Result<AnswerEvents, 
         }
     };
     Ok(generate(state.clone(), request, prompt, leader, reservation).boxed())
+}
+
+/// The language the question is asked in (its analysis, prompts and messages follow it): detected
+/// from the question, else the tenant's language, else the configured one.
+pub(crate) async fn question_language(state: &AppState, request: &AskRequest) -> Lang {
+    let settings = state.tenants.settings(&request.principal.tenant_id).await;
+    let fallback = settings.language.unwrap_or(state.config.language);
+    ragway_ingest::lang::detect_or(&request.question, fallback)
 }
 
 /// Reserves an LLM call's tokens against the tenant's quotas (counted in the metrics).

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use moka::future::Cache;
 use ragway_ingest::embed::{Bm25Encoder, Embedder};
+use ragway_ingest::lang::Lang;
 use ragway_ingest::store::{Hit, SearchMode, SearchQuery, Sparse, VectorStore};
 use sha2::{Digest, Sha256};
 
@@ -113,6 +114,7 @@ impl Retriever {
         &self,
         principal: &Principal,
         question: &str,
+        lang: Lang,
         top_k: usize,
         generation: Option<i64>,
     ) -> Result<Vec<Hit>, GatewayError> {
@@ -126,6 +128,7 @@ impl Retriever {
                     &groups.join("\u{1f}"),
                     &generation.to_string(),
                     question,
+                    lang.code(),
                     &top_k.to_string(),
                 ]);
                 if let Some(hits) = caches.results.get(&key).await {
@@ -142,6 +145,7 @@ impl Retriever {
                 tenant_id,
                 &principal.groups,
                 question,
+                lang,
                 top_k,
                 SearchMode::Hybrid,
             )
@@ -152,18 +156,20 @@ impl Retriever {
         Ok(hits)
     }
 
-    /// One search as the gateway runs it, without the result cache: the question's BM25 vector and
-    /// (unless `mode` is BM25) its dense vector, fused in the index. `ragway eval` measures
-    /// retrieval quality through this same function.
+    /// One search as the gateway runs it, without the result cache: the question's BM25 vector
+    /// (analysed as `lang`, the question's language) and (unless `mode` is BM25) its dense
+    /// vector, fused in the index. `ragway eval` measures retrieval quality through this same
+    /// function.
     pub async fn search(
         &self,
         tenant_id: &str,
         groups: &[String],
         question: &str,
+        lang: Lang,
         limit: usize,
         mode: SearchMode,
     ) -> Result<Vec<Hit>, GatewayError> {
-        let sparse = self.bm25.embed_query(question);
+        let sparse = self.bm25.embed_query(question, lang);
         let dense = match (&self.embedder, mode) {
             (Some(embedder), SearchMode::Hybrid | SearchMode::Dense) => {
                 Some(self.query_vector(embedder, tenant_id, question).await?)

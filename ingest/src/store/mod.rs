@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::Result;
+use crate::lang::Lang;
 
 pub const DENSE: &str = "dense";
 pub const BM25: &str = "bm25";
@@ -43,6 +44,9 @@ pub struct ChunkPayload {
     /// Groups that may see the chunk (empty or absent: every member of the tenant).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub acl: Vec<String>,
+    /// Language of the text (`es`, `en`); absent on points written before languages existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<Lang>,
 }
 
 #[derive(Debug, Clone)]
