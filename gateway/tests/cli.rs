@@ -246,6 +246,7 @@ async fn a_killed_ingest_converges_when_re_run() {
             .retrieve(
                 &ragway_gateway::http::Principal::local("acme"),
                 &format!("zx{i}q"),
+                ragway_ingest::lang::Lang::En,
                 3,
                 None,
             )

@@ -8,7 +8,9 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
     #[default]
@@ -102,7 +104,10 @@ const ENGLISH_WORDS: &[&str] = &[
 
 /// Characters that never occur in English words.
 fn spanish_marker(c: char) -> bool {
-    matches!(c, '¿' | '¡' | 'ñ' | 'Ñ' | 'á' | 'é' | 'í' | 'ó' | 'ú' | 'Á' | 'É' | 'Í' | 'Ó' | 'Ú')
+    matches!(
+        c,
+        '¿' | '¡' | 'ñ' | 'Ñ' | 'á' | 'é' | 'í' | 'ó' | 'ú' | 'Á' | 'É' | 'Í' | 'Ó' | 'Ú'
+    )
 }
 
 /// Texts shorter than this are decided by words, longer ones by trigram statistics.
@@ -132,7 +137,9 @@ pub fn detect_or(text: &str, default: Lang) -> Lang {
 
 fn detector() -> &'static whatlang::Detector {
     static DETECTOR: OnceLock<whatlang::Detector> = OnceLock::new();
-    DETECTOR.get_or_init(|| whatlang::Detector::with_allowlist(vec![whatlang::Lang::Eng, whatlang::Lang::Spa]))
+    DETECTOR.get_or_init(|| {
+        whatlang::Detector::with_allowlist(vec![whatlang::Lang::Eng, whatlang::Lang::Spa])
+    })
 }
 
 fn from_whatlang(lang: whatlang::Lang) -> Lang {
@@ -146,7 +153,10 @@ fn by_words(text: &str) -> Option<Lang> {
     let lower = text.to_lowercase();
     let mut spanish = lower.chars().filter(|&c| spanish_marker(c)).count().min(2);
     let mut english = 0;
-    for word in lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+    for word in lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
         spanish += usize::from(SPANISH_WORDS.contains(&word));
         english += usize::from(ENGLISH_WORDS.contains(&word));
     }
@@ -156,7 +166,7 @@ fn by_words(text: &str) -> Option<Lang> {
         // No function words either way (a keyword query): trigrams are the better guess.
         std::cmp::Ordering::Equal if spanish == 0 => detector()
             .detect(text)
-            .filter(|info| info.confidence() >= 0.5)
+            .filter(|info| info.confidence() > 0.0)
             .map(|info| from_whatlang(info.lang())),
         std::cmp::Ordering::Equal => None,
     }
@@ -169,7 +179,10 @@ mod tests {
     #[test]
     fn tells_spanish_from_english() {
         let cases = [
-            ("¿Cuántos días de vacaciones tengo en la planta de Monterrey?", Lang::Es),
+            (
+                "¿Cuántos días de vacaciones tengo en la planta de Monterrey?",
+                Lang::Es,
+            ),
             ("How many vacation days do I get?", Lang::En),
             ("vacaciones", Lang::Es),
             ("cómo configuro la VPN", Lang::Es),
@@ -203,7 +216,10 @@ mod tests {
             Lang::from_accept_language("fr-FR, es-MX;q=0.9, en;q=0.8"),
             Some(Lang::Es)
         );
-        assert_eq!(Lang::from_accept_language("en;q=0.5, es;q=0.7"), Some(Lang::Es));
+        assert_eq!(
+            Lang::from_accept_language("en;q=0.5, es;q=0.7"),
+            Some(Lang::Es)
+        );
         assert_eq!(Lang::from_accept_language("de, fr"), None);
         assert_eq!(serde_json::to_string(&Lang::Es).unwrap(), "\"es\"");
     }

@@ -3,8 +3,8 @@
 //! embedded `EdgeStore` (a Qdrant-server implementation joins it when one exists).
 
 use ragway_ingest::embed::{Bm25Config, Bm25Encoder};
-use ragway_ingest::lang::Lang;
 use ragway_ingest::ids::point_id;
+use ragway_ingest::lang::Lang;
 use ragway_ingest::store::{
     ChunkPayload, ChunkPoint, EdgeStore, SearchMode, SearchQuery, Sparse, VectorStore,
 };

@@ -132,7 +132,10 @@ impl Gateway {
 
     /// The uris of the tenant's top BM25 hits for `text` (public documents only), best first.
     pub async fn bm25_hits(&self, tenant: &str, text: &str) -> Vec<String> {
-        let sparse = self.state.retriever.bm25.embed_query(text, ragway_ingest::lang::detect_or(text, ragway_ingest::lang::Lang::En));
+        let sparse = self.state.retriever.bm25.embed_query(
+            text,
+            ragway_ingest::lang::detect_or(text, ragway_ingest::lang::Lang::En),
+        );
         let sparse = Sparse {
             indices: sparse.indices,
             values: sparse.values,

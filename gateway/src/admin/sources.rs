@@ -21,7 +21,9 @@ pub struct SourceView {
     pub name: String,
     /// `folder` or `upload`.
     pub kind: String,
-    /// Kind-specific settings (a folder: `path`, `include`, `exclude`, `acl`; an upload: `acl`).
+    /// Kind-specific settings (a folder: `path`, `include`, `exclude`, `acl`; an upload: `acl`),
+    /// plus, for any kind, `language` (`es`, `en`) when the documents' language is declared
+    /// rather than detected.
     #[schema(value_type = Object)]
     pub settings: serde_json::Value,
     pub paused: bool,
@@ -43,9 +45,11 @@ pub struct SourceView {
 pub struct CreateSource {
     /// Unique within the tenant (1 to 100 characters).
     pub name: String,
-    /// `folder` (a server path under `[sources] folder_roots`) or `upload` (files sent to
-    /// `…/sources/{source_id}/files`).
+    /// `folder` (a server path under `[sources] folder_roots`), `upload` (files sent to
+    /// `…/sources/{source_id}/files`) or `web` (a crawled site).
     pub kind: String,
+    /// Kind-specific settings; any kind may add `"language": "es"` (or `en`) to declare its
+    /// documents' language instead of detecting it per document and passage.
     #[serde(default)]
     #[schema(value_type = Object)]
     pub settings: serde_json::Value,

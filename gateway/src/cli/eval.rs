@@ -6,13 +6,14 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use ragway_ingest::embed::{Embedder, LocalEmbedderConfig};
+use ragway_ingest::lang::Lang;
 use ragway_ingest::store::SearchMode;
 use ragway_ingest::sync::{DocumentOutcome, SyncEvent};
 
 use super::out;
 use crate::config::{Config, EmbeddingsConfig};
 use crate::error::GatewayError;
-use crate::eval::{self, Dataset, EvalOptions, EvalReport};
+use crate::eval::{self, Dataset, EvalOptions, EvalReport, Languages};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Mode {
@@ -38,6 +39,14 @@ pub struct EvalArgs {
     /// Which judgements: qrels-<split>.tsv or qrels/<split>.tsv.
     #[arg(long, default_value = "test")]
     split: String,
+    /// Multilingual dataset (XQuAD layout): the queries' language (`es`, `en`); reads
+    /// queries-<split>-<lang>.jsonl, qrels-<split>-<lang>.tsv, answers-<split>-<lang>.jsonl.
+    #[arg(long)]
+    query_lang: Option<Lang>,
+    /// The corpus languages, comma-separated (default: the queries' language): `es,en` is one
+    /// mixed corpus, `en` with `--lang es` is cross-lingual.
+    #[arg(long, value_delimiter = ',', requires = "query_lang")]
+    corpus_lang: Vec<Lang>,
     /// Modes to measure (default: all that the embedder allows).
     #[arg(long = "mode", value_enum)]
     modes: Vec<Mode>,
@@ -84,10 +93,19 @@ pub async fn run(mut config: Config, args: EvalArgs) -> Result<(), GatewayError>
     };
     let dir = args.dataset.clone();
     let split = args.split.clone();
-    let dataset = tokio::task::spawn_blocking(move || Dataset::load(&dir, &split))
-        .await
-        .map_err(|e| GatewayError::Config(format!("loading the dataset failed: {e}")))??
-        .subset(args.max_docs, args.max_queries);
+    let languages = args.query_lang.map(|queries| Languages {
+        queries,
+        corpus: if args.corpus_lang.is_empty() {
+            vec![queries]
+        } else {
+            args.corpus_lang.clone()
+        },
+    });
+    let dataset =
+        tokio::task::spawn_blocking(move || Dataset::load(&dir, &split, languages.as_ref()))
+            .await
+            .map_err(|e| GatewayError::Config(format!("loading the dataset failed: {e}")))??
+            .subset(args.max_docs, args.max_queries);
     let options = EvalOptions {
         split: args.split.clone(),
         modes,
@@ -156,6 +174,15 @@ fn print_table(report: &EvalReport) {
         report.queries,
         report.embedder.as_deref().unwrap_or("none"),
     ));
+    if let Some(lang) = report.query_lang {
+        let corpus: Vec<&str> = report.corpus_langs.iter().map(|l| l.code()).collect();
+        out(format!(
+            "languages: questions {lang}, corpus {}; bm25 analysis {} (query: {})",
+            corpus.join("+"),
+            report.bm25.language,
+            format!("{:?}", report.bm25.query).to_lowercase(),
+        ));
+    }
     out(format!(
         "ingest: {} added, {} changed, {} unchanged in {:.1} s (tenant {})",
         report.ingest.added,
@@ -193,5 +220,28 @@ fn print_table(report: &EvalReport) {
             m.latency_p50_ms,
             m.latency_p99_ms,
         ));
+    }
+    let checks: Vec<_> = report
+        .modes
+        .iter()
+        .filter_map(|m| m.extractive.map(|c| (m.mode, c)))
+        .collect();
+    if !checks.is_empty() {
+        out("");
+        out(
+            "extractive answers containing the gold span (questions whose paragraph is retrieved first):",
+        );
+        for (mode, check) in checks {
+            out(format!(
+                "  {:<8} {:.1} % ({} of {})",
+                mode.name(),
+                check.share * 100.0,
+                check.containing_gold,
+                check.retrieved_first
+            ));
+        }
+    }
+    for note in &report.notes {
+        out(format!("note: {note}"));
     }
 }

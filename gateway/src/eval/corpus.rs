@@ -52,7 +52,11 @@ fn write_blocking(
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let mut uris = HashMap::with_capacity(corpus.len());
     for doc in corpus {
-        let name = file_name(&doc.id);
+        // Parallel corpora reuse ids across languages: one file per (language, id).
+        let name = match doc.lang {
+            Some(lang) => file_name(&format!("{lang}.{}", doc.id)),
+            None => file_name(&doc.id),
+        };
         let path = dir.join(&name);
         let text = markdown(doc);
         if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {

@@ -1,11 +1,19 @@
 //! A BEIR-layout dataset: `corpus.jsonl` (`_id`, `title`, `text`), queries (`queries.jsonl` or
 //! `queries-<split>.jsonl`: `_id`, `text`) and relevance judgements (`qrels/<split>.tsv` or
 //! `qrels-<split>.tsv`: `query-id<TAB>corpus-id<TAB>score`, header line first).
+//!
+//! Multilingual datasets (XQuAD) name each file by language: `corpus-<lang>.jsonl`,
+//! `queries-<split>-<lang>.jsonl`, `qrels-<split>-<lang>.tsv` and, for answer checks,
+//! `answers-<split>-<lang>.jsonl` (`_id`, `answers`: gold spans). Parallel corpora share document
+//! ids across languages; a corpus of several languages keeps one document per (language, id),
+//! and a hit on any language's version counts for the id.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+use ragway_ingest::lang::Lang;
 
 use super::metrics::Judgements;
 use crate::error::GatewayError;
@@ -17,6 +25,9 @@ pub struct CorpusDoc {
     #[serde(default)]
     pub title: String,
     pub text: String,
+    /// The corpus file's language, for multilingual datasets.
+    #[serde(skip)]
+    pub lang: Option<Lang>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -33,6 +44,27 @@ pub struct Dataset {
     /// Only the queries that have judgements, in file order.
     pub queries: Vec<Query>,
     pub qrels: HashMap<String, Judgements>,
+    /// Gold answer spans by query id (empty without an answers file).
+    pub answers: HashMap<String, Vec<String>>,
+    /// The queries' language, for multilingual datasets.
+    pub query_lang: Option<Lang>,
+    /// The corpus languages, for multilingual datasets.
+    pub corpus_langs: Vec<Lang>,
+}
+
+/// Which language files of a multilingual dataset to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Languages {
+    pub queries: Lang,
+    /// One or more; several make one mixed-language corpus.
+    pub corpus: Vec<Lang>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Answers {
+    #[serde(rename = "_id")]
+    id: String,
+    answers: Vec<String>,
 }
 
 fn bad(path: &Path, what: impl std::fmt::Display) -> GatewayError {
@@ -96,22 +128,56 @@ pub fn parse_qrels(path: &Path, text: &str) -> Result<HashMap<String, Judgements
 }
 
 impl Dataset {
-    /// Loads `dir` with the queries and judgements of `split` (e.g. `test`, `train`).
-    pub fn load(dir: &Path, split: &str) -> Result<Self, GatewayError> {
+    /// Loads `dir` with the queries and judgements of `split` (e.g. `test`, `train`); with
+    /// `languages`, the files of those languages (see the module comment).
+    pub fn load(
+        dir: &Path,
+        split: &str,
+        languages: Option<&Languages>,
+    ) -> Result<Self, GatewayError> {
         if !dir.is_dir() {
             return Err(bad(dir, "not a directory (expected a BEIR-layout dataset)"));
         }
-        let corpus: Vec<CorpusDoc> = jsonl(&dir.join("corpus.jsonl"))?;
+        let suffix = languages.map_or_else(String::new, |l| format!("-{}", l.queries));
+        let corpus: Vec<CorpusDoc> = match languages {
+            None => jsonl(&dir.join("corpus.jsonl"))?,
+            Some(languages) => {
+                let mut corpus = Vec::new();
+                for &lang in &languages.corpus {
+                    let docs: Vec<CorpusDoc> = jsonl(&dir.join(format!("corpus-{lang}.jsonl")))?;
+                    corpus.extend(docs.into_iter().map(|d| CorpusDoc {
+                        lang: Some(lang),
+                        ..d
+                    }));
+                }
+                corpus
+            }
+        };
         let queries_path = first_existing(
             dir,
-            &[format!("queries-{split}.jsonl"), "queries.jsonl".into()],
+            &[
+                format!("queries-{split}{suffix}.jsonl"),
+                format!("queries{suffix}.jsonl"),
+            ],
             "queries",
         )?;
         let qrels_path = first_existing(
             dir,
-            &[format!("qrels-{split}.tsv"), format!("qrels/{split}.tsv")],
+            &[
+                format!("qrels-{split}{suffix}.tsv"),
+                format!("qrels/{split}{suffix}.tsv"),
+            ],
             &format!("{split} judgements"),
         )?;
+        let answers_path = dir.join(format!("answers-{split}{suffix}.jsonl"));
+        let answers = if answers_path.is_file() {
+            jsonl::<Answers>(&answers_path)?
+                .into_iter()
+                .map(|a| (a.id, a.answers))
+                .collect()
+        } else {
+            HashMap::new()
+        };
         let qrels = parse_qrels(&qrels_path, &read(&qrels_path)?)?;
         let queries: Vec<Query> = jsonl::<Query>(&queries_path)?
             .into_iter()
@@ -125,11 +191,21 @@ impl Dataset {
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "dataset".into());
+        let name = match languages {
+            None => name,
+            Some(l) => {
+                let corpus: Vec<&str> = l.corpus.iter().map(|c| c.code()).collect();
+                format!("{name}-{}-on-{}", l.queries, corpus.join("+"))
+            }
+        };
         Ok(Self {
             name,
             corpus,
             queries,
             qrels,
+            answers,
+            query_lang: languages.map(|l| l.queries),
+            corpus_langs: languages.map(|l| l.corpus.clone()).unwrap_or_default(),
         })
     }
 

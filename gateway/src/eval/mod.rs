@@ -3,6 +3,7 @@
 //! unchanged), then every query runs through [`Retriever::search`] — the gateway's own retrieval
 //! code — in each mode, and the rankings are scored against the judgements.
 
+pub mod answers;
 mod corpus;
 pub mod dataset;
 pub mod metrics;
@@ -16,6 +17,7 @@ use prometheus_client::metrics::counter::Counter;
 use ragway_ingest::catalog::default_url;
 use ragway_ingest::chunk::Chunker;
 use ragway_ingest::embed::{Bm25Encoder, Embedder};
+use ragway_ingest::lang::{Lang, detect_or};
 use ragway_ingest::source::FolderSourceConfig;
 use ragway_ingest::store::{EdgeStore, SearchMode, VectorStore};
 use ragway_ingest::sync::{Indexer, Progress};
@@ -23,12 +25,13 @@ use ragway_ingest::{Catalog, SyncReport};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::ask::Retriever;
 use crate::ask::cache::CacheConfig;
+use crate::ask::{Prompts, Retriever};
 use crate::config::{Config, RetrievalConfig};
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
-pub use dataset::Dataset;
+pub use answers::AnswerCheck;
+pub use dataset::{Dataset, Languages};
 pub use metrics::Scores;
 
 /// Documents each query's ranking is cut at (Recall@100 needs 100).
@@ -51,6 +54,9 @@ pub struct ModeReport {
     pub queries_per_sec: f64,
     pub latency_p50_ms: f64,
     pub latency_p99_ms: f64,
+    /// Extractive answers containing the gold span (datasets with answers only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extractive: Option<AnswerCheck>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -69,6 +75,56 @@ pub struct EvalReport {
     pub ingest: SyncReport,
     pub ingest_secs: f64,
     pub modes: Vec<ModeReport>,
+    /// The queries' language and the corpus languages (multilingual datasets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_lang: Option<Lang>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub corpus_langs: Vec<Lang>,
+    /// What the figures cannot show (e.g. an English-only embedder on Spanish text).
+    pub notes: Vec<String>,
+}
+
+/// Dense models trained on English only: their Spanish and cross-lingual figures show the model's
+/// limit, and the report says so rather than letting them pass for ragway's.
+fn english_only(model: &str) -> bool {
+    let model = model.to_ascii_lowercase();
+    !model.contains("multilingual")
+        && [
+            "all-minilm",
+            "all-mpnet",
+            "msmarco",
+            "bge-small-en",
+            "bge-base-en",
+            "-en-v",
+        ]
+        .iter()
+        .any(|family| model.contains(family))
+}
+
+fn notes(dataset: &Dataset, embedder: Option<&dyn Embedder>) -> Vec<String> {
+    let mut notes = Vec::new();
+    let spanish = dataset.query_lang == Some(Lang::Es) || dataset.corpus_langs.contains(&Lang::Es);
+    if let Some(model) = embedder.map(|e| e.model().to_owned())
+        && spanish
+        && english_only(&model)
+    {
+        notes.push(format!(
+            "{model} is an English-only model: its dense figures on Spanish or cross-lingual text show that limit; \
+             use a multilingual OpenAI-compatible model (e.g. text-embedding-3-small) for Spanish and cross-lingual retrieval"
+        ));
+    }
+    let cross = match dataset.query_lang {
+        Some(q) => !dataset.corpus_langs.is_empty() && !dataset.corpus_langs.contains(&q),
+        None => false,
+    };
+    if cross && embedder.is_none() {
+        notes.push(
+            "cross-lingual questions share almost no terms with the documents: BM25 alone cannot answer them; \
+             a multilingual dense embedder can"
+                .to_owned(),
+        );
+    }
+    notes
 }
 
 /// The retrieval settings the figures were measured with.
@@ -186,6 +242,12 @@ pub async fn run(
     let ingest_secs = started.elapsed().as_secs_f64();
     let chunks = store.count(&tenant).await?;
 
+    let notes = notes(&dataset, embedder.as_deref());
+    let answering = Answering {
+        prompts: Prompts::load(None)?,
+        chunker: Chunker::new(&config.chunking)?,
+        top_k: config.retrieval.top_k,
+    };
     let retriever = Retriever::new(
         store,
         bm25,
@@ -210,6 +272,7 @@ pub async fn run(
                 &uris,
                 mode,
                 limit,
+                &answering,
                 query_progress,
             )
             .await?,
@@ -229,7 +292,17 @@ pub async fn run(
         ingest,
         ingest_secs,
         modes,
+        query_lang: dataset.query_lang,
+        corpus_langs: dataset.corpus_langs.clone(),
+        notes,
     })
+}
+
+/// What an extractive answer needs, built once per run.
+struct Answering {
+    prompts: Prompts,
+    chunker: Chunker,
+    top_k: usize,
 }
 
 async fn measure(
@@ -239,15 +312,18 @@ async fn measure(
     uris: &HashMap<String, String>,
     mode: SearchMode,
     limit: usize,
+    answering: &Answering,
     progress: QueryProgress<'_>,
 ) -> Result<ModeReport, GatewayError> {
     let mut scores = metrics::Accumulator::default();
+    let mut extractive = (!dataset.answers.is_empty()).then(AnswerCheck::default);
     let mut latencies = Vec::with_capacity(dataset.queries.len());
-    let started = Instant::now();
     for (done, query) in dataset.queries.iter().enumerate() {
+        // As the gateway does: the question's own language, the dataset's when too short to tell.
+        let lang = detect_or(&query.text, dataset.query_lang.unwrap_or_default());
         let asked = Instant::now();
         let hits = retriever
-            .search(tenant, &[], &query.text, limit, mode)
+            .search(tenant, &[], &query.text, lang, limit, mode)
             .await?;
         latencies.push(asked.elapsed());
         let mut seen = HashSet::new();
@@ -260,10 +336,30 @@ async fn measure(
             .collect();
         if let Some(judged) = dataset.qrels.get(&query.id) {
             scores.add(&ranking, judged);
+            let first_relevant = ranking
+                .first()
+                .is_some_and(|id| judged.get(id).is_some_and(|&grade| grade > 0));
+            if let (Some(check), Some(golds), true) = (
+                extractive.as_mut(),
+                dataset.answers.get(&query.id),
+                first_relevant,
+            ) {
+                let top = &hits[..hits.len().min(answering.top_k)];
+                let answer = answers::extractive_answer(
+                    &answering.prompts,
+                    &answering.chunker,
+                    &query.text,
+                    lang,
+                    top,
+                )
+                .await?;
+                check.add(answers::contains_any(&answer, golds));
+            }
         }
         progress(mode, done + 1, dataset.queries.len());
     }
-    let total = started.elapsed().as_secs_f64();
+    // Search time only (answer checks are not part of a query's latency).
+    let total: f64 = latencies.iter().map(Duration::as_secs_f64).sum();
     latencies.sort_unstable();
     Ok(ModeReport {
         mode,
@@ -271,6 +367,7 @@ async fn measure(
         queries_per_sec: dataset.queries.len() as f64 / total.max(1e-9),
         latency_p50_ms: percentile_ms(&latencies, 0.50),
         latency_p99_ms: percentile_ms(&latencies, 0.99),
+        extractive,
     })
 }
 

@@ -151,7 +151,8 @@ async fn sync(
     progress: &(dyn Fn(&SyncEvent) + Send + Sync),
 ) -> Result<SyncReport, String> {
     if source.kind == "web" {
-        let config: WebSourceConfig = serde_json::from_value(source.settings.clone())
+        let (settings, _) = super::split_language(source.settings.clone())?;
+        let config: WebSourceConfig = serde_json::from_value(settings)
             .map_err(|e| format!("the source's settings are invalid: {e}"))?;
         return state
             .indexer

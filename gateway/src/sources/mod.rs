@@ -11,6 +11,7 @@ pub mod upload;
 use std::path::{Component, Path, PathBuf};
 
 use ragway_ingest::catalog::SourceRecord;
+use ragway_ingest::lang::Lang;
 use ragway_ingest::source::web::WebSourceConfig;
 use ragway_ingest::source::{Acl, AclConfig, FolderSourceConfig};
 use serde::Deserialize;
@@ -57,6 +58,44 @@ pub fn validate_settings(
     } else {
         settings
     };
+    let (settings, language) = split_language(settings)?;
+    let mut normalised = validate_kind_settings(config, kind, settings)?;
+    if let (Some(lang), Some(object)) = (language, normalised.as_object_mut()) {
+        object.insert("language".into(), lang.code().into());
+    }
+    Ok(normalised)
+}
+
+/// Every kind may declare its documents' language (`"language": "es"`); absent, each document's
+/// (and chunk's) language is detected. Returns the settings without it, and the language.
+pub fn split_language(
+    mut settings: serde_json::Value,
+) -> Result<(serde_json::Value, Option<Lang>), String> {
+    let declared = settings
+        .as_object_mut()
+        .and_then(|object| object.remove("language"));
+    let language = match declared {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(tag)) if tag == "auto" => None,
+        Some(serde_json::Value::String(tag)) => {
+            Some(Lang::from_tag(&tag).ok_or_else(|| {
+                format!("language: `{tag}` is not supported (one of: es, en, auto)")
+            })?)
+        }
+        Some(other) => {
+            return Err(format!(
+                "language: expected a string such as \"es\", got {other}"
+            ));
+        }
+    };
+    Ok((settings, language))
+}
+
+fn validate_kind_settings(
+    config: &SourcesConfig,
+    kind: &str,
+    settings: serde_json::Value,
+) -> Result<serde_json::Value, String> {
     match kind {
         "folder" => {
             let folder: FolderSettings =
@@ -176,7 +215,8 @@ pub fn folder_plan(
 ) -> Result<(PathBuf, FolderSourceConfig), String> {
     match source.kind.as_str() {
         "folder" => {
-            let folder: FolderSettings = serde_json::from_value(source.settings.clone())
+            let (settings, _) = split_language(source.settings.clone())?;
+            let folder: FolderSettings = serde_json::from_value(settings)
                 .map_err(|e| format!("the source's settings are invalid: {e}"))?;
             Ok((
                 folder.path,
@@ -188,7 +228,8 @@ pub fn folder_plan(
             ))
         }
         "upload" => {
-            let upload: UploadSettings = serde_json::from_value(source.settings.clone())
+            let (settings, _) = split_language(source.settings.clone())?;
+            let upload: UploadSettings = serde_json::from_value(settings)
                 .map_err(|e| format!("the source's settings are invalid: {e}"))?;
             let dir = upload_dir(data_dir, &source.id);
             std::fs::create_dir_all(&dir)
@@ -255,5 +296,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok["acl"]["groups"][0], "hr");
+        assert!(ok.get("language").is_none());
+        let spanish =
+            validate_settings(&config, "upload", serde_json::json!({"language": "es-MX"})).unwrap();
+        assert_eq!(spanish["language"], "es");
+        let auto =
+            validate_settings(&config, "upload", serde_json::json!({"language": "auto"})).unwrap();
+        assert!(auto.get("language").is_none());
+        let err = validate_settings(&config, "upload", serde_json::json!({"language": "fr"}))
+            .unwrap_err();
+        assert!(err.contains("not supported"), "{err}");
     }
 }

@@ -79,7 +79,10 @@ impl Bm25Encoder {
         } else if config.language == PLAIN {
             (Some(model(config, "english", true)?), BTreeMap::new())
         } else {
-            (Some(model(config, &config.language, false)?), BTreeMap::new())
+            (
+                Some(model(config, &config.language, false)?),
+                BTreeMap::new(),
+            )
         };
         Ok(Self {
             fixed,
@@ -217,6 +220,11 @@ mod tests {
                 assert!(union.contains(&index));
             }
         }
-        assert!(all.embed_query("inspecciones", Lang::Es).values.iter().all(|&v| v == 1.0));
+        assert!(
+            all.embed_query("inspecciones", Lang::Es)
+                .values
+                .iter()
+                .all(|&v| v == 1.0)
+        );
     }
 }
