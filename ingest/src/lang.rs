@@ -99,7 +99,9 @@ const SPANISH_WORDS: &[&str] = &[
 const ENGLISH_WORDS: &[&str] = &[
     "the", "of", "and", "to", "in", "is", "for", "with", "on", "how", "what", "when", "where",
     "who", "which", "do", "does", "can", "my", "are", "many", "much", "an", "a", "i", "be", "it",
-    "at", "by", "from", "should", "must", "days", "year",
+    "at", "by", "from", "should", "must", "days", "year", "was", "were", "did", "has", "have",
+    "had", "this", "that", "his", "her", "their", "between", "after", "before", "about", "into",
+    "than", "two", "three",
 ];
 
 /// Characters that never occur in English words.
@@ -187,6 +189,12 @@ mod tests {
             ("vacaciones", Lang::Es),
             ("cómo configuro la VPN", Lang::Es),
             ("how do I set up the VPN", Lang::En),
+            // Names and one function word each way ("al", "son") must not tip it over.
+            (
+                "Which two compounds did Al-Muwaffaq differentiate between?",
+                Lang::En,
+            ),
+            ("Who was Ayurbarwada's son?", Lang::En),
             (
                 "Los Panthers cedieron solo 308 puntos en defensa y se sitúan en el sexto lugar de la liga.",
                 Lang::Es,

@@ -21,6 +21,7 @@ fn embedder_config(fake: &FakeOpenAi) -> OpenAiEmbedderConfig {
         concurrency: 2,
         max_retries: 3,
         timeout_secs: 30,
+        languages: Vec::new(),
     }
 }
 

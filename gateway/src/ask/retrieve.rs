@@ -171,7 +171,11 @@ impl Retriever {
     ) -> Result<Vec<Hit>, GatewayError> {
         let sparse = self.bm25.embed_query(question, lang);
         let dense = match (&self.embedder, mode) {
-            (Some(embedder), SearchMode::Hybrid | SearchMode::Dense) => {
+            (Some(embedder), SearchMode::Dense) => {
+                Some(self.query_vector(embedder, tenant_id, question).await?)
+            }
+            // Hybrid fuses a dense ranking only where the model speaks the question's language.
+            (Some(embedder), SearchMode::Hybrid) if embedder.speaks(lang) => {
                 Some(self.query_vector(embedder, tenant_id, question).await?)
             }
             _ => None,

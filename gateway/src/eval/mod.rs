@@ -84,32 +84,17 @@ pub struct EvalReport {
     pub notes: Vec<String>,
 }
 
-/// Dense models trained on English only: their Spanish and cross-lingual figures show the model's
-/// limit, and the report says so rather than letting them pass for ragway's.
-fn english_only(model: &str) -> bool {
-    let model = model.to_ascii_lowercase();
-    !model.contains("multilingual")
-        && [
-            "all-minilm",
-            "all-mpnet",
-            "msmarco",
-            "bge-small-en",
-            "bge-base-en",
-            "-en-v",
-        ]
-        .iter()
-        .any(|family| model.contains(family))
-}
-
 fn notes(dataset: &Dataset, embedder: Option<&dyn Embedder>) -> Vec<String> {
     let mut notes = Vec::new();
     let spanish = dataset.query_lang == Some(Lang::Es) || dataset.corpus_langs.contains(&Lang::Es);
-    if let Some(model) = embedder.map(|e| e.model().to_owned())
+    if let Some(embedder) = embedder
         && spanish
-        && english_only(&model)
+        && !embedder.speaks(Lang::Es)
     {
+        let model = embedder.model();
         notes.push(format!(
-            "{model} is an English-only model: its dense figures on Spanish or cross-lingual text show that limit; \
+            "{model} is an English-only model: its dense figures on Spanish or cross-lingual text show that limit, \
+             and hybrid retrieval answers Spanish questions with BM25 alone; \
              use a multilingual OpenAI-compatible model (e.g. text-embedding-3-small) for Spanish and cross-lingual retrieval"
         ));
     }

@@ -30,6 +30,10 @@ pub struct OpenAiEmbedderConfig {
     pub max_retries: usize,
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
+    /// Languages the model embeds well (default: all; text-embedding-3 is multilingual). Hybrid
+    /// retrieval uses dense vectors only for questions in these.
+    #[serde(default)]
+    pub languages: Vec<crate::lang::Lang>,
 }
 
 fn default_api_key_env() -> Option<String> {
@@ -118,6 +122,10 @@ impl OpenAiEmbedder {
 impl Embedder for OpenAiEmbedder {
     fn model(&self) -> &str {
         &self.config.model
+    }
+
+    fn speaks(&self, lang: crate::lang::Lang) -> bool {
+        super::model_speaks(&self.config.languages, &self.config.model, lang)
     }
 
     fn dimensions(&self) -> usize {

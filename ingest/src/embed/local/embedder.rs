@@ -13,6 +13,7 @@ use crate::error::{IngestError, Result};
 pub struct LocalEmbedder {
     model: Arc<SentenceModel>,
     name: String,
+    languages: Vec<crate::lang::Lang>,
     batch_size: usize,
     /// One forward pass at a time (see the module comment).
     running: Semaphore,
@@ -36,6 +37,7 @@ impl LocalEmbedder {
         Ok(Self {
             model: Arc::new(model),
             name,
+            languages: config.languages.clone(),
             batch_size: config.batch_size,
             running: Semaphore::new(1),
         })
@@ -51,6 +53,10 @@ impl LocalEmbedder {
 impl Embedder for LocalEmbedder {
     fn model(&self) -> &str {
         &self.name
+    }
+
+    fn speaks(&self, lang: crate::lang::Lang) -> bool {
+        crate::embed::model_speaks(&self.languages, &self.name, lang)
     }
 
     fn dimensions(&self) -> usize {

@@ -44,6 +44,10 @@ pub struct LocalEmbedderConfig {
     /// Longest input in word pieces; longer texts are truncated (sentence-transformers' `max_seq_length`).
     #[serde(default = "default_max_tokens")]
     pub max_tokens: usize,
+    /// Languages the model embeds well (default: English only for English-only families such as
+    /// all-MiniLM, else all). Hybrid retrieval uses dense vectors only for questions in these.
+    #[serde(default)]
+    pub languages: Vec<crate::lang::Lang>,
 }
 
 fn default_batch_size() -> usize {
@@ -61,6 +65,7 @@ impl Default for LocalEmbedderConfig {
             model: None,
             batch_size: default_batch_size(),
             max_tokens: default_max_tokens(),
+            languages: Vec::new(),
         }
     }
 }
