@@ -228,7 +228,7 @@ impl Indexer {
         progress: Progress<'_>,
     ) -> Result<()> {
         let tenant_id = source.tenant_id.as_str();
-        let declared = declared_language(source);
+        let declared = SourceLanguage::of(source);
         let mut present: HashSet<String> = HashSet::new();
         let manifest_ref = &manifest;
         let steps = items
@@ -349,7 +349,7 @@ impl Indexer {
         entry: SourceEntry,
         previous: Option<ManifestEntry>,
         acl: Vec<String>,
-        declared: Option<Lang>,
+        declared: SourceLanguage,
     ) -> (String, u64, Step) {
         let indexer = self.clone();
         let tenant_id = tenant_id.to_owned();
@@ -370,7 +370,7 @@ impl Indexer {
         entry: SourceEntry,
         previous: Option<ManifestEntry>,
         acl: Vec<String>,
-        declared: Option<Lang>,
+        declared: SourceLanguage,
     ) -> Step {
         if entry.size > self.max_document_bytes {
             let err = IngestError::TooLarge {
@@ -425,13 +425,17 @@ impl Indexer {
             Ok(doc) => doc,
             Err(e) => return Step::Failed(e.to_string()),
         };
-        let document_lang = declared.unwrap_or_else(|| document_language(&doc));
+        let document_lang = declared
+            .forced
+            .unwrap_or_else(|| document_language(&doc, declared.fallback));
         let chunks: Vec<(Chunk, Sparse)> = self
             .chunker
             .chunk(&doc)
             .into_iter()
             .map(|mut chunk| {
-                chunk.lang = declared.unwrap_or_else(|| chunk_language(&chunk.text, document_lang));
+                chunk.lang = declared
+                    .forced
+                    .unwrap_or_else(|| chunk_language(&chunk.text, document_lang));
                 let sparse = self.bm25.embed_document(&chunk.indexed_text(), chunk.lang);
                 let sparse = Sparse {
                     indices: sparse.indices,
@@ -539,21 +543,40 @@ impl Indexer {
     }
 }
 
-/// The language a source declares for its documents (`language` in its settings), if any.
-fn declared_language(source: &SourceRecord) -> Option<Lang> {
-    source
-        .settings
-        .get("language")
-        .and_then(serde_json::Value::as_str)
-        .and_then(Lang::from_tag)
+/// What a source says about its documents' language: `language` in its settings forces it;
+/// `fallback_language` (the tenant's language, set by the gateway for the run) is used where
+/// detection cannot tell.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SourceLanguage {
+    forced: Option<Lang>,
+    fallback: Lang,
 }
+
+impl SourceLanguage {
+    fn of(source: &SourceRecord) -> Self {
+        let setting = |key: &str| {
+            source
+                .settings
+                .get(key)
+                .and_then(serde_json::Value::as_str)
+                .and_then(Lang::from_tag)
+        };
+        Self {
+            forced: setting("language"),
+            fallback: setting(FALLBACK_LANGUAGE).unwrap_or_default(),
+        }
+    }
+}
+
+/// The settings key a caller sets (in memory, for one run) to the tenant's language.
+pub const FALLBACK_LANGUAGE: &str = "fallback_language";
 
 /// Characters of a document sampled to detect its language (detection is linear in its input).
 const LANGUAGE_SAMPLE_CHARS: usize = 4_000;
 /// A chunk shorter than this takes its document's language (too little text to tell reliably).
 const CHUNK_DETECTION_MIN_CHARS: usize = 200;
 
-fn document_language(doc: &ParsedDocument) -> Lang {
+fn document_language(doc: &ParsedDocument, fallback: Lang) -> Lang {
     let mut sample = String::new();
     for section in &doc.sections {
         sample.push_str(&section.text);
@@ -563,7 +586,7 @@ fn document_language(doc: &ParsedDocument) -> Lang {
         }
     }
     let cut: String = sample.chars().take(LANGUAGE_SAMPLE_CHARS).collect();
-    lang::detect_or(&cut, Lang::default())
+    lang::detect_or(&cut, fallback)
 }
 
 /// A chunk's own language when it has enough text to tell (documents may mix languages).

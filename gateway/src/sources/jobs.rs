@@ -12,7 +12,7 @@ use ragway_ingest::SyncReport;
 use ragway_ingest::catalog::{Enqueued, SourceRecord, SyncRunRecord, TRIGGER_SCHEDULE};
 use ragway_ingest::source::web::WebSourceConfig;
 use ragway_ingest::source::{Acl, FolderSource};
-use ragway_ingest::sync::SyncEvent;
+use ragway_ingest::sync::{FALLBACK_LANGUAGE, SyncEvent};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -150,6 +150,14 @@ async fn sync(
     run: &SyncRunRecord,
     progress: &(dyn Fn(&SyncEvent) + Send + Sync),
 ) -> Result<SyncReport, String> {
+    // Documents too short to tell their language take the tenant's (for this run only).
+    let settings = state.tenants.settings(&source.tenant_id).await;
+    let mut with_fallback = source.clone();
+    if let (Some(lang), Some(object)) = (settings.language, with_fallback.settings.as_object_mut())
+    {
+        object.insert(FALLBACK_LANGUAGE.into(), lang.code().into());
+    }
+    let source = &with_fallback;
     if source.kind == "web" {
         let (settings, _) = super::split_language(source.settings.clone())?;
         let config: WebSourceConfig = serde_json::from_value(settings)

@@ -71,9 +71,12 @@ pub fn validate_settings(
 pub fn split_language(
     mut settings: serde_json::Value,
 ) -> Result<(serde_json::Value, Option<Lang>), String> {
-    let declared = settings
-        .as_object_mut()
-        .and_then(|object| object.remove("language"));
+    let object = settings.as_object_mut();
+    let declared = object.and_then(|object| {
+        // The run-time fallback the job adds is never part of stored settings.
+        object.remove(ragway_ingest::sync::FALLBACK_LANGUAGE);
+        object.remove("language")
+    });
     let language = match declared {
         None | Some(serde_json::Value::Null) => None,
         Some(serde_json::Value::String(tag)) if tag == "auto" => None,
