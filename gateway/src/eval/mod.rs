@@ -228,7 +228,10 @@ pub async fn run(
     let chunks = store.count(&tenant).await?;
 
     let notes = notes(&dataset, embedder.as_deref());
+    // Enough chunks that DEPTH distinct documents usually remain after merging a document's chunks.
+    let per_doc = chunks.div_ceil(dataset.corpus.len().max(1)).max(1);
     let answering = Answering {
+        limit: (DEPTH * per_doc).min(1000),
         prompts: Prompts::load(None)?,
         chunker: Chunker::new(&config.chunking)?,
         top_k: config.retrieval.top_k,
@@ -244,9 +247,6 @@ pub async fn run(
         },
         Arc::new(Metrics::new(Counter::default())),
     );
-    // Enough chunks that DEPTH distinct documents usually remain after merging a document's chunks.
-    let per_doc = chunks.div_ceil(dataset.corpus.len().max(1)).max(1);
-    let limit = (DEPTH * per_doc).min(1000);
     let mut modes = Vec::new();
     for &mode in &options.modes {
         modes.push(
@@ -256,7 +256,6 @@ pub async fn run(
                 &dataset,
                 &uris,
                 mode,
-                limit,
                 &answering,
                 query_progress,
             )
@@ -283,8 +282,9 @@ pub async fn run(
     })
 }
 
-/// What an extractive answer needs, built once per run.
+/// How each query runs: its depth, and what an extractive answer needs (built once per run).
 struct Answering {
+    limit: usize,
     prompts: Prompts,
     chunker: Chunker,
     top_k: usize,
@@ -296,7 +296,6 @@ async fn measure(
     dataset: &Dataset,
     uris: &HashMap<String, String>,
     mode: SearchMode,
-    limit: usize,
     answering: &Answering,
     progress: QueryProgress<'_>,
 ) -> Result<ModeReport, GatewayError> {
@@ -308,7 +307,7 @@ async fn measure(
         let lang = detect_or(&query.text, dataset.query_lang.unwrap_or_default());
         let asked = Instant::now();
         let hits = retriever
-            .search(tenant, &[], &query.text, lang, limit, mode)
+            .search(tenant, &[], &query.text, lang, answering.limit, mode)
             .await?;
         latencies.push(asked.elapsed());
         let mut seen = HashSet::new();
