@@ -96,7 +96,7 @@ impl Catalog {
     /// Deletes conversations not touched for `retention_days`; returns how many.
     pub async fn purge_conversations(&self, retention_days: u32) -> Result<u64> {
         let cutoff = (chrono::Utc::now() - chrono::Duration::days(i64::from(retention_days)))
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         let mut tx = self.pool().begin().await?;
         sqlx::query("DELETE FROM conversation_turns WHERE conversation_id IN (SELECT id FROM conversations WHERE updated_at <= $1)")
             .bind(&cutoff)

@@ -148,7 +148,8 @@ fn redact(url: &str) -> Cow<'_, str> {
 }
 
 pub(crate) fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    // Microseconds: rows written in the same millisecond (a run and its follow-up) still order.
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 #[cfg(test)]
