@@ -11,6 +11,7 @@ pub mod embeddings;
 pub mod error;
 pub mod eval;
 pub mod http;
+pub mod i18n;
 pub mod limits;
 pub mod llm;
 pub mod metrics;

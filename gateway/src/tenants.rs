@@ -29,7 +29,9 @@ pub struct TenantSettings {
     #[serde(default)]
     pub copilot: Option<TenantCopilotConfig>,
     /// The tenant's own prompt templates (minijinja, same variables as `prompts/`), by name:
-    /// `system`, `answer`, `rewrite_system`, `rewrite`; the others stay the configuration's.
+    /// `system`, `answer`, `rewrite_system`, `rewrite` for every language, or `es.system`,
+    /// `en.answer`, … for one (which wins over the general one); the others stay the
+    /// configuration's.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub prompts: BTreeMap<String, String>,
     /// The tenant's language (`es` or `en`): answers to questions too short to tell which

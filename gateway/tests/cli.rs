@@ -5,15 +5,80 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn ragway(data_dir: &Path, args: &[&str]) -> Output {
+    ragway_in(data_dir, "C.UTF-8", args)
+}
+
+/// The command with the environment's locale set to `locale` (output follows it).
+fn ragway_in(data_dir: &Path, locale: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ragway"))
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
         .env_remove("OPENAI_API_KEY")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", locale)
         .env("RAGWAY_LOG", "warn")
         .current_dir(data_dir)
         .output()
         .unwrap()
+}
+
+#[test]
+fn output_follows_the_locale_or_lang() {
+    let data = tempfile::tempdir().unwrap();
+    let docs = tempfile::tempdir().unwrap();
+    let pages = [
+        (
+            "vacaciones.md",
+            "# Vacaciones\n\nEn el primer año de servicio tienes doce días de vacaciones pagadas.\n",
+        ),
+        (
+            "vpn.md",
+            "# VPN\n\nPara conectarte a la VPN abre el cliente NorthGate e inicia sesión con tu cuenta.\n",
+        ),
+        (
+            "comedor.md",
+            "# Comedor\n\nEl comedor de la planta abre de siete a tres y el menú cambia cada semana.\n",
+        ),
+        (
+            "estacionamiento.md",
+            "# Estacionamiento\n\nEl estacionamiento de visitantes está junto a la caseta norte.\n",
+        ),
+    ];
+    for (name, text) in pages {
+        std::fs::write(docs.path().join(name), text).unwrap();
+    }
+    let docs = docs.path().to_str().unwrap();
+    stdout(&ragway(data.path(), &["tenants", "create", "acme"]));
+    let synced = stdout(&ragway_in(
+        data.path(),
+        "es_MX.UTF-8",
+        &["ingest", "--tenant", "acme", docs],
+    ));
+    assert!(
+        synced.contains("sincronizado: 4 vistos, 4 nuevos, 0 modificados"),
+        "{synced}"
+    );
+    let again = stdout(&ragway(data.path(), &["ingest", "--tenant", "acme", docs]));
+    assert!(again.contains("synced: 4 seen, 0 added"), "{again}");
+
+    let answer = stdout(&ragway(
+        data.path(),
+        &[
+            "ask",
+            "--tenant",
+            "acme",
+            "--lang",
+            "es",
+            "¿Cuántos días de vacaciones tengo?",
+        ],
+    ));
+    assert!(answer.starts_with("Respuesta extractiva"), "{answer}");
+    assert!(
+        answer.contains("\nFuentes:\n") && answer.contains("(respuesta extractiva, 0 tokens)"),
+        "{answer}"
+    );
 }
 
 fn stdout(output: &Output) -> String {

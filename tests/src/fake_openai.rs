@@ -215,15 +215,20 @@ pub fn sources_in_prompt(prompt: &str) -> Vec<(String, String)> {
     found
 }
 
-/// A follow-up rewrite request (ragway's `rewrite.jinja`): the last user turn plus the follow-up.
+/// A follow-up rewrite request (ragway's `rewrite.jinja`, English or Spanish): the last user
+/// turn plus the follow-up.
 fn rewrite_for(prompt: &str) -> Option<String> {
-    let follow_up = prompt
-        .lines()
-        .find_map(|l| l.strip_prefix("Follow-up question: "))?;
+    let follow_up = prompt.lines().find_map(|l| {
+        l.strip_prefix("Follow-up question: ")
+            .or_else(|| l.strip_prefix("Pregunta de seguimiento: "))
+    })?;
     let previous = prompt
         .lines()
         .rev()
-        .find_map(|l| l.strip_prefix("User: "))
+        .find_map(|l| {
+            l.strip_prefix("User: ")
+                .or_else(|| l.strip_prefix("Usuario: "))
+        })
         .unwrap_or_default();
     Some(format!("{previous} {follow_up}").trim().to_owned())
 }

@@ -114,6 +114,7 @@ async fn never_across_tenants_or_groups_and_never_stale() {
         profile: gateway.state.profiles.default_profile().clone(),
         options: GenerationOptions::default(),
         use_cache: true,
+        language: None,
     };
     let engineers = ask_collect(gateway.state.clone(), request(vec!["engineering".into()]))
         .await
@@ -257,6 +258,7 @@ async fn random_principals_never_share_entries() {
             profile: gateway.state.profiles.default_profile().clone(),
             options: GenerationOptions::default(),
             use_cache: true,
+            language: None,
         };
         let answer = ask_collect(gateway.state.clone(), request).await.unwrap();
         assert_eq!(

@@ -192,10 +192,9 @@ async fn a_mention_is_answered_in_its_thread_streamed_with_sources_and_feedback(
         "{}",
         answer.text
     );
-    let sources = block(&answer, "context")["elements"][0]["text"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let context = &block(&answer, "context")["elements"];
+    assert_eq!(context[0]["text"], "*Sources:*");
+    let sources = context[1]["text"].as_str().unwrap().to_owned();
     assert!(
         sources.starts_with("*[1]*") && sources.contains("it/northgate-vpn-setup.md"),
         "{sources}"
@@ -698,6 +697,134 @@ async fn a_rate_limited_user_is_told_so() {
         refusal.text
     );
     assert_eq!(setup.llm.chat_requests().len(), 1);
+}
+
+/// A Spanish document for the tenant (its own source, beside the English handbook).
+async fn spanish_document(setup: &Setup) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("vacaciones.md"),
+        "# Vacaciones\n\n## Días por año\n\nEn el primer año de servicio tienes doce días de vacaciones \
+         pagadas. Las solicitudes de vacaciones se registran en el portal de Recursos Humanos con dos \
+         semanas de anticipación.\n",
+    )
+    .unwrap();
+    let report = setup.gateway.sync("acme", "es", dir.path()).await.unwrap();
+    assert!(report.failures.is_empty(), "{report:?}");
+    dir
+}
+
+#[tokio::test]
+async fn a_spanish_question_gets_spanish_status_labels_and_buttons() {
+    let setup = setup(|config| {
+        config.slack.as_mut().unwrap().streaming = false;
+    })
+    .await;
+    let _docs = spanish_document(&setup).await;
+    let ts = "1800000000.000100";
+    let question = "¿Cuántos días de vacaciones tengo en el primer año?";
+    assert_eq!(
+        post_event(&setup, &mention("Ev1", ts, None, question), &[]).await,
+        200
+    );
+    settle(&setup.gateway.state).await;
+
+    let status = &setup.slack.calls_to("assistant.threads.setStatus")[0].body;
+    assert_eq!(status["status"], "está buscando en tus documentos…");
+    let placeholder = &setup.slack.calls_to("chat.postMessage")[0].body;
+    assert_eq!(placeholder["text"], "_Buscando en tus documentos…_");
+    let answer = only_message(&setup.slack);
+    let context = &block(&answer, "context")["elements"];
+    assert_eq!(context[0]["text"], "*Fuentes:*");
+    assert!(context.to_string().contains("vacaciones.md"), "{context}");
+    let buttons = &block(&answer, "context_actions")["elements"][0];
+    assert_eq!(
+        buttons["positive_button"]["accessibility_label"],
+        "Esta respuesta fue útil"
+    );
+    assert_eq!(
+        buttons["negative_button"]["accessibility_label"],
+        "Esta respuesta no fue útil"
+    );
+    let system = setup.llm.chat_requests()[0]["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(system.starts_with("Eres el asistente"), "{system}");
+}
+
+#[tokio::test]
+async fn spanish_askers_get_spanish_refusals_and_errors() {
+    let setup = setup(|_| {}).await;
+    let nothing = "¿Quién ganó el campeonato mundial de ajedrez en Reikiavik?";
+    let ts = "1800000000.000100";
+    assert_eq!(
+        post_event(&setup, &mention("Ev1", ts, None, nothing), &[]).await,
+        200
+    );
+    settle(&setup.gateway.state).await;
+    let refusal = only_message(&setup.slack);
+    assert_eq!(refusal.text.trim(), "No encontré esto en tus documentos.");
+    assert!(setup.llm.chat_requests().is_empty(), "no LLM call");
+
+    let _docs = spanish_document(&setup).await;
+    setup.llm.fail_chat(
+        Failure {
+            status: 500,
+            retry_after_secs: None,
+        },
+        10,
+    );
+    let question = "¿Cuántos días de vacaciones tengo en el primer año?";
+    let ts = "1800000000.000200";
+    assert_eq!(
+        post_event(&setup, &mention("Ev2", ts, None, question), &[]).await,
+        200
+    );
+    settle(&setup.gateway.state).await;
+    let failed = setup
+        .slack
+        .messages()
+        .into_iter()
+        .find(|m| m.thread_ts.as_deref() == Some(ts))
+        .unwrap();
+    assert!(
+        failed
+            .text
+            .contains("⚠️ Lo siento, el modelo de lenguaje no está disponible"),
+        "{}",
+        failed.text
+    );
+
+    // `/ask` with nothing to ask explains itself in the tenant's language.
+    let settings = ragway_gateway::tenants::TenantSettings {
+        language: Some(ragway_ingest::lang::Lang::Es),
+        ..Default::default()
+    };
+    setup
+        .gateway
+        .state
+        .tenants
+        .store("acme", &settings)
+        .await
+        .unwrap();
+    let form = serde_urlencoded::to_string([
+        ("team_id", TEAM),
+        ("channel_id", "C0GENERAL"),
+        ("user_id", "U0ALICE"),
+        ("command", "/ask"),
+        ("text", ""),
+        (
+            "response_url",
+            &format!("{}/response/cmd-1", setup.slack.root),
+        ),
+    ])
+    .unwrap();
+    let form_type = "application/x-www-form-urlencoded";
+    let (status, usage) =
+        send_signed(&setup, "/slack/commands", form_type, &form, T0, SECRET, &[]).await;
+    assert_eq!(status, 200);
+    assert!(usage.contains("Uso: `/ask <tu pregunta>`"), "{usage}");
 }
 
 /// Documents under `hr/` restricted to the `hr` group (the handbook re-synced with an ACL rule).

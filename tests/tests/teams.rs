@@ -498,6 +498,83 @@ async fn when_the_llm_fails_the_user_is_told_and_the_stream_is_closed() {
 }
 
 #[tokio::test]
+async fn a_spanish_question_gets_spanish_messages_and_a_spanish_locale() {
+    let setup = setup(|_| {}).await;
+    let docs = tempfile::tempdir().unwrap();
+    std::fs::write(
+        docs.path().join("vacaciones.md"),
+        "# Vacaciones\n\nEn el primer año de servicio tienes doce días de vacaciones pagadas; \
+         se solicitan en el portal de Recursos Humanos.\n",
+    )
+    .unwrap();
+    setup.gateway.sync("acme", "es", docs.path()).await.unwrap();
+    let token = || {
+        setup
+            .microsoft
+            .mint("key-1", &claims(&setup.connector.service_url))
+    };
+    // The client says en-US, the question is Spanish: the question wins.
+    let question = "¿Cuántos días de vacaciones tengo en el primer año?";
+    let (status, _) = post(&setup, Some(&token()), &personal(&setup, "m1", question)).await;
+    assert_eq!(status, 202);
+    settle(&setup.gateway.state).await;
+    assert_eq!(setup.connector.violations(), Vec::<String>::new());
+    let posts = setup.connector.posts();
+    assert_eq!(posts[0].activity["text"], "Buscando en tus documentos…");
+    for post in &posts {
+        assert_eq!(post.activity["locale"], "es-MX", "{:#}", post.activity);
+    }
+    let system = setup.llm.chat_requests()[0]["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(system.starts_with("Eres el asistente"), "{system}");
+
+    // Nothing relevant: the refusal in Spanish, without an LLM call.
+    let nothing = "¿Quién ganó el campeonato mundial de ajedrez en Reikiavik?";
+    let elsewhere =
+        |id: &str, text: &str| activity(&setup, id, &format!("a:{id}"), "personal", text);
+    let (status, _) = post(&setup, Some(&token()), &elsewhere("m2", nothing)).await;
+    assert_eq!(status, 202);
+    settle(&setup.gateway.state).await;
+    let last = setup.connector.posts().last().cloned().unwrap();
+    assert_eq!(last.activity["text"], "No encontré esto en tus documentos.");
+    assert_eq!(setup.llm.chat_requests().len(), 1);
+
+    // No words to tell by: the client's locale decides.
+    let mut empty = personal(&setup, "m3", " ");
+    empty["locale"] = json!("es-MX");
+    let (status, _) = post(&setup, Some(&token()), &empty).await;
+    assert_eq!(status, 202);
+    settle(&setup.gateway.state).await;
+    let hint = setup.connector.posts().last().cloned().unwrap();
+    assert_eq!(
+        hint.activity["text"],
+        "Hazme una pregunta sobre los documentos de tu organización."
+    );
+    assert_eq!(hint.activity["locale"], "es-MX");
+
+    // An LLM failure is explained in Spanish too.
+    setup.llm.fail_chat(
+        Failure {
+            status: 503,
+            retry_after_secs: None,
+        },
+        10,
+    );
+    let uncached = "¿Cuántas vacaciones pagadas tengo en el primer año?";
+    let (status, _) = post(&setup, Some(&token()), &elsewhere("m4", uncached)).await;
+    assert_eq!(status, 202);
+    settle(&setup.gateway.state).await;
+    let failed = setup.connector.posts().last().cloned().unwrap();
+    let text = failed.activity["text"].as_str().unwrap();
+    assert!(
+        text.contains("⚠️ Lo siento, el modelo de lenguaje no está disponible"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn an_organisation_that_is_not_configured_is_told_so() {
     let setup = setup(|teams| teams.tenants.clear()).await;
     let token = setup

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ragway_ingest::lang::Lang;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
@@ -130,7 +131,13 @@ fn normalise(question: &str) -> String {
 }
 
 /// The cache key of a request against the tenant's current `generation`.
-pub fn key(request: &AskRequest, generation: i64, model: &str, prompts_version: &str) -> String {
+pub fn key(
+    request: &AskRequest,
+    generation: i64,
+    model: &str,
+    prompts_version: &str,
+    lang: Lang,
+) -> String {
     let mut groups = request.principal.groups.clone();
     groups.sort();
     let mut hash = Sha256::new();
@@ -144,6 +151,8 @@ pub fn key(request: &AskRequest, generation: i64, model: &str, prompts_version: 
     part("generation", &generation.to_string());
     part("model", model);
     part("prompts", prompts_version);
+    // The answer's language: a short question answers in the caller's or tenant's language.
+    part("lang", lang.code());
     part("question", &normalise(&request.question));
     for turn in &request.history {
         part(turn.role.as_str(), &turn.text);

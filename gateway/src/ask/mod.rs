@@ -25,8 +25,6 @@ use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::usage::UsageEvent;
 
-pub const NOT_FOUND_ANSWER: &str = "I couldn't find this in your documents.";
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -70,6 +68,9 @@ pub struct AskRequest {
     pub options: GenerationOptions,
     /// False when the caller sent `Cache-Control: no-cache`.
     pub use_cache: bool,
+    /// The caller's language (`Accept-Language`, a Teams locale, the widget's page), used only
+    /// when the question is too short to tell its own.
+    pub language: Option<Lang>,
 }
 
 /// A source as shown to the caller; `n` is the number the answer cites it by.
@@ -102,6 +103,10 @@ pub struct GroundedPrompt {
     pub user: String,
     pub sources: Vec<SourcePassage>,
     pub prompt_tokens: usize,
+    /// The question as asked (the extractive model quotes what answers it).
+    pub question: String,
+    /// The language of the question, which the answer is written in.
+    pub lang: Lang,
 }
 
 /// One Server-Sent Event of a streamed answer (the SSE event name equals `type`).
@@ -193,7 +198,8 @@ async fn prepare(state: &AppState, request: AskRequest) -> Result<AnswerEvents, 
         .tenants
         .prompts(&tenant, &state.prompts, state.config.prompts_dir.as_deref())
         .await;
-    let leader = match cache_lookup(state, &request, generation, &prompts).await {
+    let lang = question_language(state, &request).await;
+    let leader = match cache_lookup(state, &request, generation, &prompts, lang).await {
         Some(cache::Lookup::Hit(hit)) => {
             state.usage.record(&request.principal, UsageEvent::CacheHit);
             return Ok(futures::stream::iter(replay(&hit)).boxed());
@@ -206,8 +212,7 @@ async fn prepare(state: &AppState, request: AskRequest) -> Result<AnswerEvents, 
         &state.chunker,
         state.config.conversation.history_tokens,
     );
-    let lang = question_language(state, &request).await;
-    let search_query = rewrite::search_query(state, &request, &history, &prompts).await?;
+    let search_query = rewrite::search_query(state, &request, &history, &prompts, lang).await?;
     let hits = state
         .retriever
         .retrieve(
@@ -222,11 +227,18 @@ async fn prepare(state: &AppState, request: AskRequest) -> Result<AnswerEvents, 
     let chat = Arc::clone(&request.profile.chat);
     let mode = chat.mode();
     if hits.is_empty() {
-        return Ok(not_found(leader, mode).boxed());
+        return Ok(not_found(leader, mode, lang).boxed());
     }
     let max_completion = chat.max_completion_tokens();
     let budget = chat.context_window().saturating_sub(max_completion);
-    let prompt = prompts.ground(&request.question, history, &hits, &state.chunker, budget)?;
+    let prompt = prompts.ground(
+        lang,
+        &request.question,
+        history,
+        &hits,
+        &state.chunker,
+        budget,
+    )?;
     let reservation = match mode {
         AnswerMode::Extractive => TokenReservation::new(Arc::clone(&state.limiter), None),
         AnswerMode::Generative => {
@@ -240,12 +252,29 @@ async fn prepare(state: &AppState, request: AskRequest) -> Result<AnswerEvents, 
     Ok(generate(state.clone(), request, prompt, leader, reservation).boxed())
 }
 
-/// The language the question is asked in (its analysis, prompts and messages follow it): detected
-/// from the question, else the tenant's language, else the configured one.
+/// The language the question is asked in (its analysis, prompts and messages follow it).
 pub(crate) async fn question_language(state: &AppState, request: &AskRequest) -> Lang {
-    let settings = state.tenants.settings(&request.principal.tenant_id).await;
-    let fallback = settings.language.unwrap_or(state.config.language);
-    ragway_ingest::lang::detect_or(&request.question, fallback)
+    language(
+        state,
+        &request.principal.tenant_id,
+        &request.question,
+        request.language,
+    )
+    .await
+}
+
+/// The language to speak to someone asking `text`: detected from the text, else the caller's
+/// hint, else the tenant's language, else the configured one. Channels call it for what they
+/// show before (or instead of) an answer, so it matches the answer's.
+pub async fn language(state: &AppState, tenant_id: &str, text: &str, hint: Option<Lang>) -> Lang {
+    if let Some(lang) = ragway_ingest::lang::detect(text) {
+        return lang;
+    }
+    if let Some(lang) = hint {
+        return lang;
+    }
+    let settings = state.tenants.settings(tenant_id).await;
+    settings.language.unwrap_or(state.config.language)
 }
 
 /// Reserves an LLM call's tokens against the tenant's quotas (counted in the metrics).
@@ -289,13 +318,15 @@ pub(crate) async fn settle_tokens(
 fn not_found(
     leader: Option<cache::Leader>,
     mode: AnswerMode,
+    lang: Lang,
 ) -> impl Stream<Item = AskEvent> + Send + 'static {
+    let refusal = crate::i18n::messages(lang).not_found;
     async_stream::stream! {
         yield AskEvent::Sources { sources: Vec::new() };
-        yield AskEvent::Delta { text: NOT_FOUND_ANSWER.to_owned() };
+        yield AskEvent::Delta { text: refusal.to_owned() };
         // Stored before the last event: a caller may stop reading once it has `done`.
         if let Some(leader) = leader {
-            let answer = NOT_FOUND_ANSWER.to_owned();
+            let answer = refusal.to_owned();
             leader.store(cache::CachedAnswer { sources: Vec::new(), answer, citations: Vec::new(), mode, usage: Usage::default() }).await;
         }
         yield AskEvent::Done { citations: Vec::new(), usage: Usage::default(), cached: false, mode };
@@ -407,6 +438,7 @@ async fn cache_lookup(
     request: &AskRequest,
     generation: Option<i64>,
     prompts: &Prompts,
+    lang: Lang,
 ) -> Option<cache::Lookup> {
     if !request.use_cache || !state.config.cache.enabled {
         return None;
@@ -418,6 +450,7 @@ async fn cache_lookup(
         generation,
         &profile.cache_identity,
         prompts.version(),
+        lang,
     );
     Some(state.cache.lookup(key, profile.answer_timeout).await)
 }

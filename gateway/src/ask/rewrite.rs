@@ -4,6 +4,7 @@
 //! reserved and settled against the tenant's quotas like the answer's.
 
 use futures::StreamExt;
+use ragway_ingest::lang::Lang;
 
 use super::{AskFailure, AskRequest, GroundedPrompt, Prompts, Turn, reserve_tokens, settle_tokens};
 use crate::llm::{AnswerMode, ChatChunk, ChatModel, GenerationOptions, Usage};
@@ -17,6 +18,7 @@ pub async fn search_query(
     request: &AskRequest,
     history: &[Turn],
     prompts: &Prompts,
+    lang: Lang,
 ) -> Result<String, AskFailure> {
     let (principal, question) = (&request.principal, request.question.as_str());
     let chat = request.profile.chat.as_ref();
@@ -25,7 +27,7 @@ pub async fn search_query(
     if history.is_empty() || !enabled {
         return Ok(question.to_owned());
     }
-    let (system, user) = match prompts.rewrite(history, question) {
+    let (system, user) = match prompts.rewrite(lang, history, question) {
         Ok(prompt) => prompt,
         Err(err) => {
             tracing::warn!(%err, "rewrite template failed; searching with the question as asked");
@@ -40,6 +42,8 @@ pub async fn search_query(
         user,
         sources: Vec::new(),
         prompt_tokens,
+        question: question.to_owned(),
+        lang,
     };
     let (query, usage) = rewrite(state, chat, &prompt).await;
     settle_tokens(state, principal, reservation, &usage).await;

@@ -4,10 +4,12 @@
 
 use futures::StreamExt;
 use ragway_ingest::catalog::StoredTurn;
+use ragway_ingest::lang::Lang;
 
 use super::bots::count;
 use crate::ask::{AnswerEvents, AskEvent, AskFailure, AskRequest, Role, Turn, start};
 use crate::http::Principal;
+use crate::i18n;
 use crate::limits::StreamPermit;
 use crate::llm::GenerationOptions;
 use crate::state::AppState;
@@ -26,6 +28,19 @@ pub struct ChatQuestion {
     /// same thread by the same user continue one conversation.
     pub thread: String,
     pub text: String,
+    /// The language to speak in (see [`language`]): the answer's, the bot's messages'.
+    pub lang: Lang,
+}
+
+/// The language of a chat question: the text's, else the chat's locale (`hint`), else the
+/// tenant's, else the configured one — as the answer's, so every message in the thread matches.
+pub async fn language(
+    state: &AppState,
+    principal: &Principal,
+    text: &str,
+    hint: Option<Lang>,
+) -> Lang {
+    crate::ask::language(state, &principal.tenant_id, text, hint).await
 }
 
 /// The conversation a thread maps to, per channel, tenant and user. Derived, so no mapping
@@ -78,28 +93,33 @@ impl ChatAnswer {
 }
 
 /// Starts answering: limits, the thread's conversation, then the core `ask`. `Err` is the
-/// message to show the asker (already logged and counted).
+/// message to show the asker, in the question's language (already logged and counted).
 pub async fn begin(state: &AppState, question: ChatQuestion) -> Result<ChatAnswer, String> {
     let channel = question.channel;
     let principal = &question.principal;
     let tenant = principal.tenant_id.clone();
+    let lang = question.lang;
+    let messages = i18n::messages(lang);
     let max_chars = state.config.server.max_question_chars;
     if question.text.chars().count() > max_chars {
         count(&state.metrics, channel, "refused");
-        return Err(format!(
-            "Your question is longer than {max_chars} characters; please shorten it."
+        return Err(i18n::fill(
+            messages.question_too_long,
+            &[("max_chars", &max_chars)],
         ));
     }
     let profile = state.profile(&tenant, None).await.map_err(|err| {
         tracing::error!(channel, %tenant, %err, "no copilot profile for the tenant");
         count(&state.metrics, channel, "failed");
-        "Sorry, ragway is not set up to answer here yet; please tell your administrator.".to_owned()
+        messages.not_set_up.to_owned()
     })?;
-    let (_, permit) = super::admit(state, principal).await.map_err(|err| {
-        tracing::warn!(channel, %tenant, message = %err.message, "question refused by a limit");
-        count(&state.metrics, channel, "refused");
-        format!("I can't answer right now: {}.", err.message)
-    })?;
+    let (_, permit) = super::admit_or_refuse(state, principal)
+        .await
+        .map_err(|refused| {
+            tracing::warn!(channel, %tenant, limit = refused.limit_name, "question refused by a limit");
+            count(&state.metrics, channel, "refused");
+            i18n::refused(lang, &refused)
+        })?;
     let conversation_id = conversation_id(&question);
     let history = history(state, &question, &conversation_id).await;
     let request = AskRequest {
@@ -110,6 +130,7 @@ pub async fn begin(state: &AppState, question: ChatQuestion) -> Result<ChatAnswe
         profile,
         options: GenerationOptions::default(),
         use_cache: true,
+        language: Some(lang),
     };
     match start(state.clone(), request).await {
         Ok(events) => Ok(ChatAnswer {
@@ -123,29 +144,20 @@ pub async fn begin(state: &AppState, question: ChatQuestion) -> Result<ChatAnswe
         Err(AskFailure::Refused(refused)) => {
             tracing::warn!(channel, %tenant, limit = refused.limit_name, "question refused by a token quota");
             count(&state.metrics, channel, "refused");
-            Err(format!("I can't answer right now: {}.", refused.message()))
+            Err(i18n::refused(lang, &refused))
         }
         Err(AskFailure::Failed(err)) => {
             tracing::error!(channel, %tenant, %err, "the answer could not start");
             count(&state.metrics, channel, "failed");
-            Err(failure_message(err.code()))
+            Err(failure_message(lang, err.code()))
         }
     }
 }
 
-/// What the asker reads when an answer fails (internals stay in the log).
-pub fn failure_message(code: &str) -> String {
-    match code {
-        "llm_unavailable" => {
-            "Sorry, the language model is unavailable right now, so I can't answer. Please try again in a few minutes."
-        }
-        "embeddings_unavailable" => {
-            "Sorry, document search is unavailable right now. Please try again in a few minutes."
-        }
-        "rate_limited" => "Sorry, too many questions are being answered right now. Please try again shortly.",
-        _ => "Sorry, something went wrong while answering. The problem has been logged.",
-    }
-    .to_owned()
+/// What the asker reads when an answer fails, by the failure's stable code, in the question's
+/// language (internals stay in the log).
+pub fn failure_message(lang: Lang, code: &str) -> String {
+    i18n::failure(lang, code).to_owned()
 }
 
 async fn history(state: &AppState, question: &ChatQuestion, id: &str) -> Vec<Turn> {
@@ -209,6 +221,7 @@ mod tests {
             channel: "slack",
             thread: thread.into(),
             text: "q".into(),
+            lang: Lang::En,
         }
     }
 

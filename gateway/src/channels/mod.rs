@@ -10,7 +10,7 @@ pub mod teams;
 pub mod widget;
 
 use crate::http::{ApiError, Principal};
-use crate::limits::{RateStatus, StreamPermit};
+use crate::limits::{RateStatus, Refused, StreamPermit};
 use crate::state::AppState;
 use crate::usage::UsageEvent;
 
@@ -20,11 +20,21 @@ pub async fn admit(
     state: &AppState,
     principal: &Principal,
 ) -> Result<(Option<RateStatus>, StreamPermit), ApiError> {
-    let refuse = |refused: crate::limits::Refused| {
+    admit_or_refuse(state, principal)
+        .await
+        .map_err(|refused| ApiError::rate_limited(&refused))
+}
+
+/// [`admit`] with the refusal itself, for channels that word it for a person (chat bots).
+pub async fn admit_or_refuse(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<(Option<RateStatus>, StreamPermit), Refused> {
+    let refuse = |refused: Refused| {
         state
             .usage
             .record(principal, UsageEvent::Refused(refused.limit_name));
-        ApiError::rate_limited(&refused)
+        refused
     };
     let quotas = state.quotas(&principal.tenant_id).await;
     let rate = state
@@ -39,4 +49,14 @@ pub async fn admit(
         .map_err(refuse)?;
     state.usage.record(principal, UsageEvent::Request);
     Ok((rate, permit))
+}
+
+/// The caller's language from `Accept-Language` (browsers send it; API clients may): a hint
+/// for questions too short to tell their own language.
+pub fn accept_language(headers: &axum::http::HeaderMap) -> Option<ragway_ingest::lang::Lang> {
+    headers
+        .get_all(axum::http::header::ACCEPT_LANGUAGE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(ragway_ingest::lang::Lang::from_accept_language)
 }

@@ -1,7 +1,9 @@
 //! The OpenAI-compatible channel: `POST /v1/chat/completions` and `GET /v1/models`, so any OpenAI
 //! client talks to a tenant's copilot by changing only its base URL and key. Retrieval, grounding
 //! and citations happen inside; citations come back inline as `[n]` and as `url_citation`
-//! annotations. Errors use OpenAI's shape. Wire contract: shared/specs/channels.md §4.
+//! annotations. Errors use OpenAI's shape and stay in English whatever the question's language:
+//! they are for developers, who match on `code` (see `crate::i18n`). Answers follow the question's
+//! language, `Accept-Language` when it is too short to tell. Wire contract: shared/specs/channels.md §4.
 
 use std::convert::Infallible;
 
@@ -344,6 +346,7 @@ pub async fn chat_completions(
         profile,
         options: parsed.options,
         use_cache: wants_cache(&headers),
+        language: super::accept_language(&headers),
     };
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
     let created = chrono::Utc::now().timestamp();

@@ -1,4 +1,6 @@
 //! The native REST API: `POST /api/v1/ask`, JSON or SSE, optionally continuing a stored conversation.
+//! The answer follows the question's language (`Accept-Language` when it is too short to tell);
+//! errors, JSON or `error` events, stay in English with their `code`: they are for developers.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -199,6 +201,7 @@ pub async fn ask_handler(
         profile,
         options: GenerationOptions::default(),
         use_cache: wants_cache(&headers),
+        language: super::accept_language(&headers),
     };
     // Refusals (token quotas) and failures before the answer starts get a real HTTP status.
     let events = start(state.clone(), request).await?;

@@ -2,13 +2,15 @@ use std::io::Write;
 
 use clap::Args;
 use futures::StreamExt;
+use ragway_ingest::lang::Lang;
 
 use super::out;
 use crate::ask::{AskEvent, AskRequest, ask};
 use crate::config::Config;
 use crate::error::GatewayError;
 use crate::http::Principal;
-use crate::llm::GenerationOptions;
+use crate::i18n;
+use crate::llm::{AnswerMode, GenerationOptions};
 use crate::state::AppState;
 
 #[derive(Debug, Args)]
@@ -21,10 +23,16 @@ pub struct AskArgs {
     /// Copilot profile (default: the tenant's default).
     #[arg(long)]
     profile: Option<String>,
+    /// Language of the output, and of the answer when the question is too short to tell
+    /// (`es`, `en`; default: the locale, e.g. `LANG=es_MX.UTF-8`).
+    #[arg(long)]
+    lang: Option<Lang>,
     question: String,
 }
 
 pub async fn run(config: Config, args: AskArgs) -> Result<(), GatewayError> {
+    let lang = super::output_lang(args.lang, &config);
+    let messages = i18n::messages(lang);
     let state = AppState::open(config).await?;
     state.catalog.require_tenant(&args.tenant).await?;
     let profile = state
@@ -39,6 +47,7 @@ pub async fn run(config: Config, args: AskArgs) -> Result<(), GatewayError> {
         profile,
         options: GenerationOptions::default(),
         use_cache: true,
+        language: Some(lang),
     };
     let events = ask(state.clone(), request);
     futures::pin_mut!(events);
@@ -58,7 +67,7 @@ pub async fn run(config: Config, args: AskArgs) -> Result<(), GatewayError> {
             } => {
                 out("");
                 if !citations.is_empty() {
-                    out("\nSources:");
+                    out(format!("\n{}:", messages.sources));
                 }
                 for c in citations {
                     let section = if c.heading_path.is_empty() {
@@ -68,14 +77,15 @@ pub async fn run(config: Config, args: AskArgs) -> Result<(), GatewayError> {
                     };
                     out(format!("  [{}] {}{section} ({})", c.n, c.title, c.uri));
                 }
-                out(format!(
-                    "\n({} answer, {} tokens)",
-                    serde_json::to_value(mode)
-                        .unwrap_or_default()
-                        .as_str()
-                        .unwrap_or("?"),
-                    usage.total_tokens
-                ));
+                let mode = match mode {
+                    AnswerMode::Extractive => messages.cli_mode_extractive,
+                    AnswerMode::Generative => messages.cli_mode_generative,
+                };
+                let footer = i18n::fill(
+                    messages.cli_answer_footer,
+                    &[("mode", &mode), ("tokens", &usage.total_tokens)],
+                );
+                out(format!("\n{footer}"));
             }
             AskEvent::Error { code, message } => {
                 state.flush_usage().await;

@@ -3,12 +3,14 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use ragway_ingest::SyncReport;
+use ragway_ingest::lang::Lang;
 use ragway_ingest::source::{AclConfig, AclRule, FolderSourceConfig};
 use ragway_ingest::sync::{DocumentOutcome, SyncEvent};
 
 use super::out;
 use crate::config::Config;
 use crate::error::GatewayError;
+use crate::i18n;
 use crate::state::AppState;
 
 #[derive(Debug, Args)]
@@ -32,11 +34,15 @@ pub struct IngestArgs {
     /// A per-path rule `GLOB=group1,group2`, e.g. `--acl 'hr/**=hr,managers'` (first match wins).
     #[arg(long = "acl", value_parser = parse_acl_rule)]
     acl: Vec<AclRule>,
+    /// Language of the output (`es`, `en`; default: the locale, e.g. `LANG=es_MX.UTF-8`).
+    #[arg(long)]
+    lang: Option<Lang>,
     /// Folder to sync.
     dir: PathBuf,
 }
 
 pub async fn run(config: Config, args: IngestArgs) -> Result<(), GatewayError> {
+    let lang = super::output_lang(args.lang, &config);
     let state = AppState::open(config).await?;
     state.recover_interrupted_syncs().await?;
     let source = args
@@ -51,8 +57,8 @@ pub async fn run(config: Config, args: IngestArgs) -> Result<(), GatewayError> {
             rules: args.acl,
         },
     };
-    let report = sync_folder(&state, &args.tenant, &source, &args.dir, &globs).await?;
-    print_summary(&report);
+    let report = sync_folder(&state, &args.tenant, &source, &args.dir, &globs, lang).await?;
+    print_summary(&report, lang);
     Ok(())
 }
 
@@ -89,7 +95,9 @@ pub async fn sync_folder(
     source: &str,
     dir: &Path,
     globs: &FolderSourceConfig,
+    lang: Lang,
 ) -> Result<SyncReport, GatewayError> {
+    let messages = i18n::messages(lang);
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {wide_msg}")
@@ -101,11 +109,16 @@ pub async fn sync_folder(
         SyncEvent::Document { uri, outcome } => {
             bar.inc(1);
             if let DocumentOutcome::Failed(reason) = outcome {
-                bar.println(format!("  failed: {uri}: {reason}"));
+                bar.println(i18n::fill(
+                    messages.cli_failed,
+                    &[("uri", uri), ("reason", reason)],
+                ));
             }
             bar.set_message(uri.clone());
         }
-        SyncEvent::Removed { uri } => bar.println(format!("  removed: {uri}")),
+        SyncEvent::Removed { uri } => {
+            bar.println(i18n::fill(messages.cli_removed, &[("uri", uri)]))
+        }
         SyncEvent::Read { .. } => {}
     };
     let result = state
@@ -116,32 +129,39 @@ pub async fn sync_folder(
     Ok(result?)
 }
 
-pub fn print_summary(report: &SyncReport) {
-    out(format!(
-        "synced: {} seen, {} added, {} changed, {} unchanged, {} removed, {} failed ({} chunks written, {:.1} MB read; generation {})",
-        report.seen,
-        report.added,
-        report.changed,
-        report.unchanged,
-        report.removed,
-        report.failures.len(),
-        report.chunks_written,
-        report.bytes as f64 / 1_000_000.0,
-        report.generation,
+pub fn print_summary(report: &SyncReport, lang: Lang) {
+    let messages = i18n::messages(lang);
+    let mb = format!("{:.1}", report.bytes as f64 / 1_000_000.0);
+    out(i18n::fill(
+        messages.cli_synced,
+        &[
+            ("seen", &report.seen),
+            ("added", &report.added),
+            ("changed", &report.changed),
+            ("unchanged", &report.unchanged),
+            ("removed", &report.removed),
+            ("failed", &report.failures.len()),
+            ("chunks", &report.chunks_written),
+            ("mb", &mb),
+            ("generation", &report.generation),
+        ],
     ));
     if report.acl_changed > 0 {
-        out(format!(
-            "access changed for {} document(s) (updated in place, nothing re-indexed)",
-            report.acl_changed
+        out(i18n::fill(
+            messages.cli_acl_changed,
+            &[("count", &report.acl_changed)],
         ));
     }
     if report.unsupported > 0 {
-        out(format!(
-            "skipped {} file(s) of unsupported formats",
-            report.unsupported
+        out(i18n::fill(
+            messages.cli_unsupported,
+            &[("count", &report.unsupported)],
         ));
     }
     for failure in &report.failures {
-        out(format!("  failed: {}: {}", failure.uri, failure.reason));
+        out(i18n::fill(
+            messages.cli_failed,
+            &[("uri", &failure.uri), ("reason", &failure.reason)],
+        ));
     }
 }

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use ragway_ingest::lang::Lang;
 
 use crate::config::Config;
 use crate::error::GatewayError;
@@ -116,6 +117,18 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
         Command::Usage(args) => admin_keys::usage(config, args).await,
         Command::Eval(args) => eval::run(config, args).await,
     }
+}
+
+/// The language of command output: `--lang` when given, else the locale of the environment
+/// (`LC_ALL`, `LC_MESSAGES`, `LANG`, the first one set: `es_MX.UTF-8` → es), else `language`
+/// from the configuration. `C`/`POSIX` locales express no preference.
+pub(crate) fn output_lang(flag: Option<Lang>, config: &Config) -> Lang {
+    let env = ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .find(|value| !value.is_empty());
+    flag.or_else(|| env.as_deref().and_then(Lang::from_tag))
+        .unwrap_or(config.language)
 }
 
 /// Writes a line of command output (stdout is the CLI's product; logs go to stderr).

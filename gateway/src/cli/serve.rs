@@ -92,15 +92,17 @@ async fn demo(
         )));
     }
     state.catalog.ensure_tenant(DEMO_TENANT).await?;
+    let lang = super::output_lang(None, &state.config);
     let report = sync_folder(
         state,
         DEMO_TENANT,
         "handbook",
         dir,
         &FolderSourceConfig::default(),
+        lang,
     )
     .await?;
-    print_summary(&report);
+    print_summary(&report, lang);
     for old in state.catalog.api_keys(DEMO_TENANT).await? {
         if old.name == "demo" && old.revoked_at.is_none() {
             state.catalog.revoke_api_key(&old.id).await?;

@@ -2,9 +2,10 @@
 
 use futures::StreamExt;
 
-use super::{AnswerMode, ChatChunk, ChatModel, ChatStream, GenerationOptions};
+use super::{AnswerMode, ChatChunk, ChatModel, ChatStream, GenerationOptions, focused_excerpt};
 use crate::ask::GroundedPrompt;
 use crate::error::GatewayError;
+use crate::i18n;
 
 /// Passages quoted in an extractive answer.
 const PASSAGES: usize = 3;
@@ -34,21 +35,22 @@ impl ChatModel for Extractive {
         prompt: &GroundedPrompt,
         _options: GenerationOptions,
     ) -> Result<ChatStream, GatewayError> {
-        let mut parts = vec![
-            "Extractive answer (no language model is configured): the most relevant passages from your documents.\n\n"
-                .to_owned(),
-        ];
+        let messages = i18n::messages(prompt.lang);
+        let mut parts = vec![format!("{}\n\n", messages.extractive_intro)];
         for source in prompt.sources.iter().take(PASSAGES) {
-            let mut heading = source.citation.title.clone();
-            for h in &source.citation.heading_path {
+            let citation = &source.citation;
+            let mut heading = citation.title.clone();
+            for h in &citation.heading_path {
                 heading.push_str(" › ");
                 heading.push_str(h);
             }
-            parts.push(format!(
-                "[{}] {heading}\n{}\n\n",
-                source.citation.n,
-                excerpt(&source.text, PASSAGE_CHARS)
-            ));
+            if let Some(page) = citation.page {
+                heading.push_str(", ");
+                heading.push_str(&i18n::fill(messages.page, &[("page", &page)]));
+            }
+            // The part of the passage that answers the question, not merely its beginning.
+            let quote = focused_excerpt(&source.text, &prompt.question, PASSAGE_CHARS);
+            parts.push(format!("[{}] {heading}\n{quote}\n\n", citation.n));
         }
         let chunks = parts.into_iter().map(|p| Ok(ChatChunk::Delta(p)));
         Ok(futures::stream::iter(chunks).boxed())
@@ -72,6 +74,66 @@ pub fn excerpt(text: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::ask::{Citation, SourcePassage};
+    use ragway_ingest::lang::Lang;
+
+    async fn answer(lang: Lang, question: &str, text: &str) -> String {
+        let source = SourcePassage {
+            citation: Citation {
+                n: 1,
+                document_id: "d".into(),
+                title: "Montacargas".into(),
+                uri: "seguridad/montacargas.pdf".into(),
+                heading_path: vec!["Velocidad".into()],
+                page: Some(4),
+                snippet: String::new(),
+                score: 1.0,
+            },
+            text: text.into(),
+        };
+        let prompt = GroundedPrompt {
+            system: String::new(),
+            history: Vec::new(),
+            user: String::new(),
+            sources: vec![source],
+            prompt_tokens: 0,
+            question: question.into(),
+            lang,
+        };
+        let chunks = Extractive
+            .answer(&prompt, GenerationOptions::default())
+            .await
+            .unwrap();
+        let chunks: Vec<_> = chunks.collect().await;
+        chunks
+            .into_iter()
+            .map(|c| match c.unwrap() {
+                ChatChunk::Delta(text) => text,
+                ChatChunk::Usage(_) => String::new(),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn extractive_answers_speak_the_questions_language_and_quote_what_answers() {
+        let filler = "El área de carga se limpia al final de cada turno. ".repeat(20);
+        let text = format!(
+            "{filler}Dentro de la nave los montacargas circulan a 10 km/h como máximo. {filler}"
+        );
+        let es = answer(
+            Lang::Es,
+            "¿A qué velocidad circulan los montacargas?",
+            &text,
+        )
+        .await;
+        assert!(es.starts_with("Respuesta extractiva"), "{es}");
+        assert!(es.contains("[1] Montacargas › Velocidad, pág. 4\n"), "{es}");
+        assert!(es.contains("circulan a 10 km/h"), "{es}");
+        let en = answer(Lang::En, "forklift speed", "Short passage.").await;
+        assert!(en.starts_with("Extractive answer"), "{en}");
+        assert!(en.contains(", p. 4\nShort passage."), "{en}");
+    }
 
     #[test]
     fn excerpts_cut_at_words() {

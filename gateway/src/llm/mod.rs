@@ -4,10 +4,12 @@
 mod breaker;
 mod extractive;
 mod fallback;
+mod focus;
 mod openai;
 
 pub use extractive::{Extractive, excerpt};
 pub use fallback::FallbackChat;
+pub use focus::focused_excerpt;
 pub use openai::OpenAiChat;
 
 use futures::stream::BoxStream;

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ragway_ingest::lang::Lang;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -15,6 +16,7 @@ use super::{CHANNEL, SlackBot, blocks, identity};
 use crate::ask::{AskEvent, Citation};
 use crate::channels::bots::count;
 use crate::channels::chat::{self, ChatQuestion};
+use crate::i18n;
 use crate::state::AppState;
 
 /// Where a question was asked and the answer goes.
@@ -37,13 +39,16 @@ pub async fn answer_in_thread(
     text: String,
 ) {
     let principal = identity::principal(&bot, &workspace, &token, &thread.team, &thread.user).await;
-    let out = Output::new(&state, &bot, &token, &thread);
-    out.set_status("is searching your documents…").await;
+    // Slack sends no locale with events: the question's language decides, then the tenant's.
+    let lang = chat::language(&state, &principal, &text, None).await;
+    let out = Output::new(&state, &bot, &token, &thread, lang);
+    out.set_status(i18n::messages(lang).status_searching).await;
     let question = ChatQuestion {
         principal,
         channel: CHANNEL,
         thread: format!("{}:{}", thread.channel, thread.thread_ts),
         text,
+        lang,
     };
     let mut answer = match chat::begin(&state, question).await {
         Ok(answer) => answer,
@@ -56,11 +61,12 @@ pub async fn answer_in_thread(
             AskEvent::Delta { text } => out.push(&text).await,
             AskEvent::Done { citations, .. } => return out.finish(&citations).await,
             AskEvent::Error { code, .. } => {
-                return out.fail(&chat::failure_message(&code)).await;
+                return out.fail(&chat::failure_message(lang, &code)).await;
             }
         }
     }
-    out.fail(&chat::failure_message("internal_error")).await;
+    out.fail(&chat::failure_message(lang, "internal_error"))
+        .await;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +87,7 @@ struct Output<'a> {
     bot: &'a SlackBot,
     token: &'a str,
     thread: &'a Thread,
+    lang: Lang,
     mode: Mode,
     ts: String,
     text: String,
@@ -89,12 +96,19 @@ struct Output<'a> {
 }
 
 impl<'a> Output<'a> {
-    fn new(state: &'a AppState, bot: &'a SlackBot, token: &'a str, thread: &'a Thread) -> Self {
+    fn new(
+        state: &'a AppState,
+        bot: &'a SlackBot,
+        token: &'a str,
+        thread: &'a Thread,
+        lang: Lang,
+    ) -> Self {
         Self {
             state,
             bot,
             token,
             thread,
+            lang,
             mode: Mode::Closed,
             ts: String::new(),
             text: String::new(),
@@ -134,7 +148,7 @@ impl<'a> Output<'a> {
         let placeholder = json!({
             "channel": self.thread.channel,
             "thread_ts": self.thread.thread_ts,
-            "text": "_Searching your documents…_",
+            "text": format!("_{}_", i18n::messages(self.lang).searching),
         });
         match self.call("chat.postMessage", placeholder).await {
             Ok(body) => self.started(Mode::Editing, &body),
@@ -195,7 +209,7 @@ impl<'a> Output<'a> {
     async fn finish(self, citations: &[Citation]) {
         let delivered = match self.mode {
             Mode::Streaming => {
-                let mut body = json!({"channel": self.thread.channel, "ts": self.ts, "blocks": blocks::answer_footer(citations)});
+                let mut body = json!({"channel": self.thread.channel, "ts": self.ts, "blocks": blocks::answer_footer(citations, self.lang)});
                 if self.sent < self.text.len() {
                     body["markdown_text"] = json!(&self.text[self.sent..]);
                 }
@@ -203,12 +217,12 @@ impl<'a> Output<'a> {
             }
             Mode::Editing => {
                 let body = json!({"channel": self.thread.channel, "ts": self.ts,
-                    "text": fallback_text(&self.text), "blocks": blocks::answer_blocks(&self.text, citations)});
+                    "text": fallback_text(&self.text), "blocks": blocks::answer_blocks(&self.text, citations, self.lang)});
                 self.call("chat.update", body).await
             }
             Mode::Closed | Mode::Detached => {
                 let body = json!({"channel": self.thread.channel, "thread_ts": self.thread.thread_ts,
-                    "text": fallback_text(&self.text), "blocks": blocks::answer_blocks(&self.text, citations)});
+                    "text": fallback_text(&self.text), "blocks": blocks::answer_blocks(&self.text, citations, self.lang)});
                 self.call("chat.postMessage", body).await
             }
         };

@@ -1,9 +1,11 @@
 //! Block Kit for answers: the text as `mrkdwn` sections, the cited sources in a `context` block,
 //! and 👍/👎 `feedback_buttons` whose clicks come back on `/slack/interactivity`.
 
+use ragway_ingest::lang::Lang;
 use serde_json::{Value, json};
 
 use crate::ask::Citation;
+use crate::i18n;
 
 /// The `action_id` of the feedback buttons.
 pub const FEEDBACK_ACTION: &str = "ragway_feedback";
@@ -87,50 +89,54 @@ pub fn answer_sections(answer: &str) -> Vec<Value> {
         .collect()
 }
 
-/// The sources the answer cites: `[n] <url|Title>` (or the title and path) in a context block.
-pub fn sources_block(citations: &[Citation]) -> Option<Value> {
+/// The sources the answer cites, after a "Sources" label in the answer's language:
+/// `[n] <url|Title>` (or the title and path) in a context block.
+pub fn sources_block(citations: &[Citation], lang: Lang) -> Option<Value> {
     if citations.is_empty() {
         return None;
     }
-    let elements: Vec<Value> = citations
-        .iter()
-        .take(CONTEXT_ELEMENTS)
-        .map(|c| {
-            let title = clip(&mrkdwn(&c.title), 200);
-            let page = c.page.map(|p| format!(", p. {p}")).unwrap_or_default();
-            let text = match citation_url(c) {
-                Some(url) => format!("*[{}]* <{url}|{title}>{page}", c.n),
-                None => format!("*[{}]* {title} (`{}`{page})", c.n, clip(&c.uri, 300)),
-            };
-            json!({"type": "mrkdwn", "text": text})
-        })
-        .collect();
+    let messages = i18n::messages(lang);
+    let label = json!({"type": "mrkdwn", "text": format!("*{}:*", messages.sources)});
+    let sources = citations.iter().take(CONTEXT_ELEMENTS - 1).map(|c| {
+        let title = clip(&mrkdwn(&c.title), 200);
+        let page = c
+            .page
+            .map(|p| format!(", {}", i18n::fill(messages.page, &[("page", &p)])))
+            .unwrap_or_default();
+        let text = match citation_url(c) {
+            Some(url) => format!("*[{}]* <{url}|{title}>{page}", c.n),
+            None => format!("*[{}]* {title} (`{}`{page})", c.n, clip(&c.uri, 300)),
+        };
+        json!({"type": "mrkdwn", "text": text})
+    });
+    let elements: Vec<Value> = std::iter::once(label).chain(sources).collect();
     Some(json!({"type": "context", "elements": elements}))
 }
 
-/// The 👍/👎 buttons under an answer.
-pub fn feedback_block() -> Value {
+/// The 👍/👎 buttons under an answer, read out in the answer's language.
+pub fn feedback_block(lang: Lang) -> Value {
+    let messages = i18n::messages(lang);
     let button = |emoji: &str, label: &str, value: &str| json!({"text": {"type": "plain_text", "text": emoji}, "accessibility_label": label, "value": value});
     json!({"type": "context_actions", "elements": [{
         "type": "feedback_buttons",
         "action_id": FEEDBACK_ACTION,
-        "positive_button": button("👍", "This answer was helpful", "up"),
-        "negative_button": button("👎", "This answer was not helpful", "down"),
+        "positive_button": button("👍", messages.helpful, "up"),
+        "negative_button": button("👎", messages.not_helpful, "down"),
     }]})
 }
 
 /// The blocks shown under a streamed answer: sources, then feedback.
-pub fn answer_footer(citations: &[Citation]) -> Vec<Value> {
-    sources_block(citations)
+pub fn answer_footer(citations: &[Citation], lang: Lang) -> Vec<Value> {
+    sources_block(citations, lang)
         .into_iter()
-        .chain(std::iter::once(feedback_block()))
+        .chain(std::iter::once(feedback_block(lang)))
         .collect()
 }
 
 /// A whole answer as blocks: text, sources, feedback.
-pub fn answer_blocks(answer: &str, citations: &[Citation]) -> Vec<Value> {
+pub fn answer_blocks(answer: &str, citations: &[Citation], lang: Lang) -> Vec<Value> {
     let mut blocks = answer_sections(answer);
-    blocks.extend(answer_footer(citations));
+    blocks.extend(answer_footer(citations, lang));
     blocks
 }
 
@@ -162,17 +168,33 @@ mod tests {
 
     #[test]
     fn sources_link_web_documents_and_name_the_others() {
-        let block =
-            sources_block(&[citation(1, "https://wiki/vpn"), citation(2, "it/vpn.md")]).unwrap();
+        let cited = [citation(1, "https://wiki/vpn"), citation(2, "it/vpn.md")];
+        let block = sources_block(&cited, Lang::En).unwrap();
+        assert_eq!(block["elements"][0]["text"], "*Sources:*");
         assert_eq!(
-            block["elements"][0]["text"],
+            block["elements"][1]["text"],
             "*[1]* <https://wiki/vpn|VPN &lt;setup&gt;>"
         );
         assert_eq!(
-            block["elements"][1]["text"],
+            block["elements"][2]["text"],
             "*[2]* VPN &lt;setup&gt; (`it/vpn.md`)"
         );
-        assert!(sources_block(&[]).is_none());
+        assert!(sources_block(&[], Lang::En).is_none());
+    }
+
+    #[test]
+    fn spanish_answers_get_spanish_labels() {
+        let mut cited = citation(1, "manual.pdf");
+        cited.page = Some(4);
+        let many = vec![cited; 15];
+        let block = sources_block(&many, Lang::Es).unwrap();
+        let elements = block["elements"].as_array().unwrap();
+        assert_eq!(elements[0]["text"], "*Fuentes:*");
+        assert!(elements[1]["text"].as_str().unwrap().ends_with(", pág. 4)"));
+        assert_eq!(elements.len(), 10, "Slack's limit, label included");
+        let feedback = feedback_block(Lang::Es);
+        let button = &feedback["elements"][0]["positive_button"];
+        assert_eq!(button["accessibility_label"], "Esta respuesta fue útil");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use ragway_ingest::lang::Lang;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -17,6 +18,7 @@ use crate::ask::AskEvent;
 use crate::channels::bots::count;
 use crate::channels::chat::{self, ChatQuestion};
 use crate::http::ApiError;
+use crate::i18n;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -43,33 +45,31 @@ pub async fn commands_handler(
     let bot = authenticate(&state, &headers, &body)?;
     let command: SlashCommand = serde_urlencoded::from_bytes(&body)
         .map_err(|e| ApiError::bad_request(format!("malformed Slack command: {e}")))?;
+    let question = command.text.trim().to_owned();
     let Some((workspace, token)) = bot.workspace(&command.team_id) else {
         tracing::warn!(team = %command.team_id, "a slash command from a workspace that is not configured");
         count(&state.metrics, CHANNEL, "unknown_workspace");
-        return Ok(ephemeral(
-            "This Slack workspace is not connected to ragway yet; please ask your administrator.",
-        ));
+        // No tenant to ask: the command's own words, else the configured language.
+        let lang = ragway_ingest::lang::detect_or(&question, state.config.language);
+        return Ok(ephemeral(i18n::messages(lang).slack_not_connected));
     };
-    let question = command.text.trim().to_owned();
+    let lang = crate::ask::language(&state, &workspace.tenant, &question, None).await;
+    let messages = i18n::messages(lang);
     if question.is_empty() {
         count(&state.metrics, CHANNEL, "ignored");
-        return Ok(ephemeral(
-            "Usage: `/ask <your question>`, e.g. `/ask How do I connect to the VPN?`",
-        ));
+        return Ok(ephemeral(messages.slack_usage));
     }
     if !bot.response_url_allowed(&command.response_url) {
         tracing::warn!(response_url = %command.response_url, "refused a slash command's response_url (not an allowed host)");
         count(&state.metrics, CHANNEL, "rejected");
-        return Ok(ephemeral(
-            "Sorry, I can't answer this command: its reply address is not allowed (see slack.response_url_hosts).",
-        ));
+        return Ok(ephemeral(messages.slack_response_url_refused));
     }
     let (workspace, token) = (workspace.clone(), token.to_owned());
     let task_state = state.clone();
     state.tasks.spawn(async move {
-        answer_command(task_state, bot, workspace, token, command, question).await;
+        answer_command(task_state, bot, workspace, token, command, question, lang).await;
     });
-    Ok(ephemeral("Searching your documents…"))
+    Ok(ephemeral(messages.searching))
 }
 
 async fn answer_command(
@@ -79,6 +79,7 @@ async fn answer_command(
     token: String,
     command: SlashCommand,
     text: String,
+    lang: Lang,
 ) {
     let principal =
         identity::principal(&bot, &workspace, &token, &command.team_id, &command.user_id).await;
@@ -88,6 +89,7 @@ async fn answer_command(
         // Each command stands alone: it has no thread to continue.
         thread: format!("command:{}:{}", command.channel_id, command.trigger_id),
         text: text.clone(),
+        lang,
     };
     let reply = match chat::begin(&state, question).await {
         Ok(mut answer) => {
@@ -99,17 +101,17 @@ async fn answer_command(
                     AskEvent::Done { citations, .. } => {
                         let mut blocks = vec![json!({"type": "context", "elements": [
                             {"type": "mrkdwn", "text": format!("_{}_", blocks::mrkdwn(&text))}]})];
-                        blocks.extend(blocks::answer_blocks(&shown, &citations));
+                        blocks.extend(blocks::answer_blocks(&shown, &citations, lang));
                         reply = Some(json!({"response_type": bot.config.command_response_type,
                             "text": blocks::mrkdwn(&shown), "blocks": blocks}));
                     }
                     AskEvent::Error { code, .. } => {
-                        reply = Some(warning(&chat::failure_message(&code)));
+                        reply = Some(warning(&chat::failure_message(lang, &code)));
                     }
                     AskEvent::Sources { .. } => {}
                 }
             }
-            reply.unwrap_or_else(|| warning(&chat::failure_message("internal_error")))
+            reply.unwrap_or_else(|| warning(&chat::failure_message(lang, "internal_error")))
         }
         Err(message) => warning(&message),
     };

@@ -12,6 +12,7 @@ use super::answer::{Thread, answer_in_thread};
 use super::{CHANNEL, SlackBot, authenticate};
 use crate::channels::bots::count;
 use crate::http::ApiError;
+use crate::i18n;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -111,7 +112,8 @@ async fn accept(state: &AppState, bot: std::sync::Arc<SlackBot>, envelope: Envel
         };
         let text = strip_mentions(&event.text);
         if text.is_empty() {
-            let hint = "Ask me a question about your organisation's documents, e.g. _How do I connect to the VPN?_";
+            let lang = crate::ask::language(&state, &workspace.tenant, "", None).await;
+            let hint = i18n::messages(lang).slack_mention_hint;
             let body = serde_json::json!({"channel": thread.channel, "thread_ts": thread.thread_ts, "text": hint});
             if let Err(err) = bot.api.call(&token, "chat.postMessage", &body).await {
                 tracing::error!(%err, "could not answer an empty Slack question");
@@ -124,14 +126,14 @@ async fn accept(state: &AppState, bot: std::sync::Arc<SlackBot>, envelope: Envel
 }
 
 /// Offers the configured prompts in a freshly opened assistant thread (questions asked there
-/// arrive as direct messages).
+/// arrive as direct messages), titled in the tenant's language (nobody has asked anything yet).
 fn suggest_prompts(
     state: &AppState,
     bot: &std::sync::Arc<SlackBot>,
     team: &str,
     thread: Option<AssistantThread>,
 ) {
-    let (Some(thread), Some((_, token))) = (thread, bot.workspace(team)) else {
+    let (Some(thread), Some((workspace, token))) = (thread, bot.workspace(team)) else {
         return count(&state.metrics, CHANNEL, "ignored");
     };
     if bot.config.suggested_prompts.is_empty() {
@@ -143,17 +145,20 @@ fn suggest_prompts(
         .iter()
         .map(|p| serde_json::json!({"title": p, "message": p}))
         .collect();
-    let body = serde_json::json!({"channel_id": thread.channel_id, "thread_ts": thread.thread_ts,
-        "title": "Ask about your organisation's documents", "prompts": prompts});
-    let (bot, token, metrics) = (bot.clone(), token.to_owned(), state.metrics.clone());
+    let (bot, token, task_state) = (bot.clone(), token.to_owned(), state.clone());
+    let tenant = workspace.tenant.clone();
     state.tasks.spawn(async move {
+        let (state, metrics) = (&task_state, &task_state.metrics);
+        let lang = crate::ask::language(state, &tenant, "", None).await;
+        let body = serde_json::json!({"channel_id": thread.channel_id, "thread_ts": thread.thread_ts,
+            "title": i18n::messages(lang).slack_prompts_title, "prompts": prompts});
         if let Err(err) = bot
             .api
             .call(&token, "assistant.threads.setSuggestedPrompts", &body)
             .await
         {
             tracing::warn!(%err, "could not suggest prompts in a Slack assistant thread");
-            count(&metrics, CHANNEL, "delivery_failed");
+            count(metrics, CHANNEL, "delivery_failed");
         }
     });
 }

@@ -30,6 +30,14 @@ struct Payload {
     #[serde(default)]
     actions: Vec<Action>,
     response_url: Option<String>,
+    /// The rated message (its text tells which language to apologise in).
+    message: Option<Message>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Message {
+    #[serde(default)]
+    text: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,8 +110,10 @@ pub async fn interactivity_handler(
                 .response_url
                 .filter(|url| bot.response_url_allowed(url));
             if let Some(url) = response_url {
+                let rated = payload.message.map(|m| m.text).unwrap_or_default();
+                let lang = crate::ask::language(&state, &feedback.tenant_id, &rated, None).await;
                 let body: Value = json!({"response_type": "ephemeral", "replace_original": false,
-                    "text": "⚠️ Sorry, your feedback could not be saved. Please try again later."});
+                    "text": crate::i18n::messages(lang).feedback_not_saved});
                 let bot = bot.clone();
                 state.tasks.spawn(async move {
                     if let Err(err) = bot.api.respond(&url, &body).await {

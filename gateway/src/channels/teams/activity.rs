@@ -1,5 +1,6 @@
 //! The parts of a Bot Framework activity the bot reads, and the skeleton of its replies.
 
+use ragway_ingest::lang::Lang;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -78,6 +79,11 @@ impl Activity {
             }
         }
         text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// The language of the user's Teams client (`locale`), when ragway speaks it.
+    pub fn lang(&self) -> Option<Lang> {
+        self.locale.as_deref().and_then(Lang::from_tag)
     }
 
     /// An activity of `kind` from the bot back into this conversation.

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ragway_ingest::lang::Lang;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -19,11 +20,11 @@ use crate::ask::{AskEvent, Citation};
 use crate::channels::bots::count;
 use crate::channels::chat::{self, ChatQuestion};
 use crate::http::Principal;
+use crate::i18n;
 use crate::state::AppState;
 
 /// Teams closes a stream after two minutes; updates stop a little before (the final still goes).
 const STREAM_UPDATES_FOR: Duration = Duration::from_secs(100);
-const INFORMATIVE: &str = "Searching your documents…";
 
 /// The asker: the organisation's ragway tenant, `teams:{entra tenant}:{object id}`, and groups.
 pub fn principal(activity: &Activity, org_id: &str, org: &TeamsTenant) -> Principal {
@@ -52,12 +53,13 @@ pub async fn answer(
     org: TeamsTenant,
 ) {
     let text = activity.question();
-    let mut out = Reply::new(&state, &bot, &activity);
+    let asker = principal(&activity, &org_id, &org);
+    // The question's words first; Teams' locale (the user's client language) when they give no clue.
+    let lang = chat::language(&state, &asker, &text, activity.lang()).await;
+    let mut out = Reply::new(&state, &bot, &activity, lang);
     if text.is_empty() {
         count(&state.metrics, CHANNEL, "ignored");
-        return out
-            .notice("Ask me a question about your organisation's documents.")
-            .await;
+        return out.notice(i18n::messages(lang).teams_empty_hint).await;
     }
     if activity.is_personal() {
         out.start_stream().await;
@@ -65,11 +67,12 @@ pub async fn answer(
         out.typing().await;
     }
     let question = ChatQuestion {
-        principal: principal(&activity, &org_id, &org),
+        principal: asker,
         channel: CHANNEL,
         // A channel thread's conversation id names its root message (`;messageid=`).
         thread: activity.conversation.id.clone(),
         text,
+        lang,
     };
     let mut answer = match chat::begin(&state, question).await {
         Ok(answer) => answer,
@@ -80,10 +83,20 @@ pub async fn answer(
             AskEvent::Sources { .. } => {}
             AskEvent::Delta { text } => out.push(&text).await,
             AskEvent::Done { citations, .. } => return out.finish(&citations).await,
-            AskEvent::Error { code, .. } => return out.fail(&chat::failure_message(&code)).await,
+            AskEvent::Error { code, .. } => {
+                return out.fail(&chat::failure_message(lang, &code)).await;
+            }
         }
     }
-    out.fail(&chat::failure_message("internal_error")).await;
+    out.fail(&chat::failure_message(lang, "internal_error"))
+        .await;
+}
+
+/// An activity of `kind` into the conversation, its `locale` the answer's language.
+fn outgoing(incoming: &Activity, lang: Lang, kind: &str) -> Value {
+    let mut reply = incoming.reply(kind);
+    reply["locale"] = json!(i18n::locale_tag(lang, incoming.locale.as_deref()));
+    reply
 }
 
 /// A stream in progress (1:1 chats).
@@ -102,16 +115,18 @@ struct Reply<'a> {
     state: &'a AppState,
     bot: &'a TeamsBot,
     incoming: &'a Activity,
+    lang: Lang,
     stream: Option<Stream>,
     text: String,
 }
 
 impl<'a> Reply<'a> {
-    fn new(state: &'a AppState, bot: &'a TeamsBot, incoming: &'a Activity) -> Self {
+    fn new(state: &'a AppState, bot: &'a TeamsBot, incoming: &'a Activity, lang: Lang) -> Self {
         Self {
             state,
             bot,
             incoming,
+            lang,
             stream: None,
             text: String::new(),
         }
@@ -135,15 +150,18 @@ impl<'a> Reply<'a> {
     }
 
     async fn typing(&self) {
-        if let Err(err) = self.send(&self.incoming.reply("typing"), false).await {
+        if let Err(err) = self
+            .send(&outgoing(self.incoming, self.lang, "typing"), false)
+            .await
+        {
             tracing::warn!(%err, "could not show Teams' typing indicator");
         }
     }
 
     /// The informative update that opens a stream (sequence 1); the connector names the stream.
     async fn start_stream(&mut self) {
-        let mut update = self.incoming.reply("typing");
-        update["text"] = json!(INFORMATIVE);
+        let mut update = outgoing(self.incoming, self.lang, "typing");
+        update["text"] = json!(i18n::messages(self.lang).searching);
         update["entities"] =
             json!([{"type": "streaminfo", "streamType": "informative", "streamSequence": 1}]);
         match self.send(&update, false).await {
@@ -179,7 +197,7 @@ impl<'a> Reply<'a> {
             return;
         }
         stream.sequence += 1;
-        let mut update = self.incoming.reply("typing");
+        let mut update = outgoing(self.incoming, self.lang, "typing");
         update["text"] = json!(self.text);
         update["entities"] = json!([{"type": "streaminfo", "streamId": stream.id,
             "streamType": "streaming", "streamSequence": stream.sequence}]);
@@ -201,7 +219,7 @@ impl<'a> Reply<'a> {
 
     /// The final message: the whole answer, AI label, citations and feedback loop.
     async fn finish(self, citations: &[Citation]) {
-        let mut message = self.incoming.reply("message");
+        let mut message = outgoing(self.incoming, self.lang, "message");
         message["text"] = json!(self.text);
         message["textFormat"] = json!("markdown");
         message["entities"] = json!([citations::ai_message_entity(&self.text, citations)]);
@@ -217,7 +235,7 @@ impl<'a> Reply<'a> {
         } else {
             format!("{}\n\n{warning}", self.text)
         };
-        let mut reply = self.incoming.reply("message");
+        let mut reply = outgoing(self.incoming, self.lang, "message");
         reply["text"] = json!(text);
         reply["entities"] = json!([]);
         self.deliver(reply).await;
@@ -225,7 +243,7 @@ impl<'a> Reply<'a> {
 
     /// A message outside any stream (e.g. the empty-question hint).
     async fn notice(self, text: &str) {
-        let mut reply = self.incoming.reply("message");
+        let mut reply = outgoing(self.incoming, self.lang, "message");
         reply["text"] = json!(text);
         reply["entities"] = json!([]);
         self.deliver(reply).await;

@@ -34,6 +34,7 @@ use self::token::TokenClient;
 use super::bots::{SecretSource, count, secret};
 use crate::error::GatewayError;
 use crate::http::ApiError;
+use crate::i18n;
 use crate::state::AppState;
 
 pub const CHANNEL: &str = "teams";
@@ -177,9 +178,14 @@ async fn take_message(state: &AppState, bot: Arc<TeamsBot>, activity: Activity) 
         None => {
             tracing::warn!(org = %org_id, "a Teams message from an organisation that is not configured");
             count(&state.metrics, CHANNEL, "unknown_workspace");
+            // No tenant yet: the message's words, else the client's locale, else the configuration.
+            let lang = ragway_ingest::lang::detect(&activity.question())
+                .or(activity.lang())
+                .unwrap_or(state.config.language);
             state.tasks.spawn(async move {
                 let mut reply = activity.reply("message");
-                reply["text"] = json!("This organisation is not connected to ragway yet; please ask your administrator.");
+                reply["text"] = json!(i18n::messages(lang).teams_not_connected);
+                reply["locale"] = json!(i18n::locale_tag(lang, activity.locale.as_deref()));
                 let sent = bot.connector.send(&activity.service_url, &activity.conversation.id, activity.id.as_deref(), &reply).await;
                 if let Err(err) = sent {
                     tracing::error!(%err, "could not tell a Teams user their organisation is not connected");
@@ -234,11 +240,12 @@ async fn store_feedback(state: &AppState, bot: &TeamsBot, activity: &Activity) -
         Err(err) => {
             tracing::error!(%err, tenant = %feedback.tenant_id, "could not store Teams feedback");
             count(&state.metrics, CHANNEL, "failed");
-            // Teams tells the user the submission failed.
+            // Teams tells the user the submission failed; the text may surface in its client.
+            let lang = crate::ask::language(state, &feedback.tenant_id, "", activity.lang()).await;
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
-                "the feedback could not be stored",
+                i18n::messages(lang).feedback_not_stored,
             )
             .into_response()
         }

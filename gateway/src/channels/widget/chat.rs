@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use ragway_ingest::lang::Lang;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -33,6 +34,11 @@ pub struct ChatRequest {
     pub message: String,
     /// Continue this conversation (from the `start` chunk's `messageMetadata.conversationId`).
     pub conversation_id: Option<String>,
+    /// The page's language (`es`, `en`, `es-MX`, …) for questions too short to tell theirs;
+    /// default: `Accept-Language`.
+    #[serde(default)]
+    #[schema(example = "es-MX")]
+    pub lang: Option<String>,
 }
 
 /// Ask a question in a widget session; the answer is an AI SDK UI message stream (SSE).
@@ -76,6 +82,11 @@ async fn answer(
             "`message` is longer than {max_chars} characters"
         )));
     }
+    let hint = body
+        .lang
+        .as_deref()
+        .and_then(Lang::from_tag)
+        .or_else(|| crate::channels::accept_language(headers));
     let principal = session.principal();
     let profile = state
         .profile(&principal.tenant_id, None)
@@ -94,7 +105,10 @@ async fn answer(
         profile,
         options: GenerationOptions::default(),
         use_cache: true,
+        language: hint,
     };
+    // Errors mid-answer are read by the employee: worded in the answer's language.
+    let lang = crate::ask::language(state, &principal.tenant_id, &question, hint).await;
     let events = start(state.clone(), request).await?;
     // `<conversation>:<answer>`: feedback names the answer, and the conversation proves whose it is.
     let message_id = format!("{conversation_id}:{}", uuid::Uuid::new_v4().simple());
@@ -133,7 +147,7 @@ async fn answer(
                 }
                 AskEvent::Error { code, message } => {
                     tracing::error!(channel = super::CHANNEL, tenant = %principal.tenant_id, code, message, "the widget answer failed");
-                    yield json!({"type": "error", "errorText": failure_message(&code)});
+                    yield json!({"type": "error", "errorText": failure_message(lang, &code)});
                 }
             }
         }

@@ -1,0 +1,287 @@
+//! Every string ragway shows to end users (answers, chat bots, the widget's error text, the CLI),
+//! in English and Mexican Spanish, chosen by [`Lang`]. Translations follow
+//! `docs/i18n-strings.md`: informal *tú*, placeholders such as `{max_chars}` filled by [`fill`].
+//!
+//! Developer-facing errors (REST and OpenAI-compatible JSON bodies, SSE `error` events of the REST
+//! API) stay in English with their stable `code`: integrators match on the code and search the
+//! English text; only what a person reads in a chat is localised, keyed by that code.
+
+use ragway_ingest::lang::Lang;
+
+use crate::limits::Refused;
+
+/// One language's strings. Templates name their placeholders in braces.
+#[derive(Debug)]
+pub struct Messages {
+    /// The refusal when no source is relevant enough (also the prompts' "say when they don't say").
+    pub not_found: &'static str,
+    /// First line of an answer when no LLM is configured.
+    pub extractive_intro: &'static str,
+    /// Heading of the cited sources (Slack, CLI).
+    pub sources: &'static str,
+    /// A cited page, after the title: `{page}`.
+    pub page: &'static str,
+    /// Placeholder while retrieving (Slack message, `/ask` ack, Teams informative update).
+    pub searching: &'static str,
+    /// Slack assistant-thread status, shown after the app's name.
+    pub status_searching: &'static str,
+    /// `{max_chars}`.
+    pub question_too_long: &'static str,
+    pub not_set_up: &'static str,
+    /// `{reason}`: a limit's explanation.
+    pub cannot_answer_now: &'static str,
+    pub llm_unavailable: &'static str,
+    pub embeddings_unavailable: &'static str,
+    pub busy: &'static str,
+    pub failed: &'static str,
+    pub slack_not_connected: &'static str,
+    pub slack_usage: &'static str,
+    pub slack_response_url_refused: &'static str,
+    pub slack_mention_hint: &'static str,
+    pub slack_prompts_title: &'static str,
+    pub teams_empty_hint: &'static str,
+    pub teams_not_connected: &'static str,
+    pub helpful: &'static str,
+    pub not_helpful: &'static str,
+    pub feedback_not_saved: &'static str,
+    pub feedback_not_stored: &'static str,
+    /// CLI: `({mode} answer, {tokens} tokens)`; `mode` is one of the two below.
+    pub cli_answer_footer: &'static str,
+    pub cli_mode_extractive: &'static str,
+    pub cli_mode_generative: &'static str,
+    /// CLI sync summary: `{seen} {added} {changed} {unchanged} {removed} {failed} {chunks} {mb} {generation}`.
+    pub cli_synced: &'static str,
+    /// `{count}`.
+    pub cli_acl_changed: &'static str,
+    /// `{count}`.
+    pub cli_unsupported: &'static str,
+    /// `{uri} {reason}`.
+    pub cli_failed: &'static str,
+    /// `{uri}`.
+    pub cli_removed: &'static str,
+}
+
+static EN: Messages = Messages {
+    not_found: "I couldn't find this in your documents.",
+    extractive_intro: "Extractive answer (no language model is configured): the most relevant passages from your documents.",
+    sources: "Sources",
+    page: "p. {page}",
+    searching: "Searching your documents…",
+    status_searching: "is searching your documents…",
+    question_too_long: "Your question is longer than {max_chars} characters; please shorten it.",
+    not_set_up: "Sorry, ragway is not set up to answer here yet; please tell your administrator.",
+    cannot_answer_now: "I can't answer right now: {reason}.",
+    llm_unavailable: "Sorry, the language model is unavailable right now, so I can't answer. Please try again in a few minutes.",
+    embeddings_unavailable: "Sorry, document search is unavailable right now. Please try again in a few minutes.",
+    busy: "Sorry, too many questions are being answered right now. Please try again shortly.",
+    failed: "Sorry, something went wrong while answering. The problem has been logged.",
+    slack_not_connected: "This Slack workspace is not connected to ragway yet; please ask your administrator.",
+    slack_usage: "Usage: `/ask <your question>`, e.g. `/ask How do I connect to the VPN?`",
+    slack_response_url_refused: "Sorry, I can't answer this command: its reply address is not allowed (see slack.response_url_hosts).",
+    slack_mention_hint: "Ask me a question about your organisation's documents, e.g. _How do I connect to the VPN?_",
+    slack_prompts_title: "Ask about your organisation's documents",
+    teams_empty_hint: "Ask me a question about your organisation's documents.",
+    teams_not_connected: "This organisation is not connected to ragway yet; please ask your administrator.",
+    helpful: "This answer was helpful",
+    not_helpful: "This answer was not helpful",
+    feedback_not_saved: "⚠️ Sorry, your feedback could not be saved. Please try again later.",
+    feedback_not_stored: "the feedback could not be stored",
+    cli_answer_footer: "({mode} answer, {tokens} tokens)",
+    cli_mode_extractive: "extractive",
+    cli_mode_generative: "generative",
+    cli_synced: "synced: {seen} seen, {added} added, {changed} changed, {unchanged} unchanged, {removed} removed, {failed} failed ({chunks} chunks written, {mb} MB read; generation {generation})",
+    cli_acl_changed: "access changed for {count} document(s) (updated in place, nothing re-indexed)",
+    cli_unsupported: "skipped {count} file(s) of unsupported formats",
+    cli_failed: "  failed: {uri}: {reason}",
+    cli_removed: "  removed: {uri}",
+};
+
+static ES: Messages = Messages {
+    not_found: "No encontré esto en tus documentos.",
+    extractive_intro: "Respuesta extractiva (no hay un modelo de lenguaje configurado): los pasajes más relevantes de tus documentos.",
+    sources: "Fuentes",
+    page: "pág. {page}",
+    searching: "Buscando en tus documentos…",
+    status_searching: "está buscando en tus documentos…",
+    question_too_long: "Tu pregunta tiene más de {max_chars} caracteres; por favor, acórtala.",
+    not_set_up: "Lo siento, ragway todavía no está configurado para responder aquí; avísale a tu administrador.",
+    cannot_answer_now: "No puedo responder en este momento: {reason}.",
+    llm_unavailable: "Lo siento, el modelo de lenguaje no está disponible en este momento, así que no puedo responder. Intenta de nuevo en unos minutos.",
+    embeddings_unavailable: "Lo siento, la búsqueda de documentos no está disponible en este momento. Intenta de nuevo en unos minutos.",
+    busy: "Lo siento, en este momento se están respondiendo demasiadas preguntas. Intenta de nuevo en un momento.",
+    failed: "Lo siento, algo salió mal al responder. El problema quedó registrado.",
+    slack_not_connected: "Este espacio de trabajo de Slack todavía no está conectado a ragway; pídeselo a tu administrador.",
+    slack_usage: "Uso: `/ask <tu pregunta>`, por ejemplo `/ask ¿Cómo me conecto a la VPN?`",
+    slack_response_url_refused: "Lo siento, no puedo responder este comando: su dirección de respuesta no está permitida (consulta slack.response_url_hosts).",
+    slack_mention_hint: "Hazme una pregunta sobre los documentos de tu organización, por ejemplo: _¿Cómo me conecto a la VPN?_",
+    slack_prompts_title: "Pregunta sobre los documentos de tu organización",
+    teams_empty_hint: "Hazme una pregunta sobre los documentos de tu organización.",
+    teams_not_connected: "Esta organización todavía no está conectada a ragway; pídeselo a tu administrador.",
+    helpful: "Esta respuesta fue útil",
+    not_helpful: "Esta respuesta no fue útil",
+    feedback_not_saved: "⚠️ Lo siento, no se pudo guardar tu opinión. Intenta de nuevo más tarde.",
+    feedback_not_stored: "no se pudo guardar la opinión",
+    cli_answer_footer: "(respuesta {mode}, {tokens} tokens)",
+    cli_mode_extractive: "extractiva",
+    cli_mode_generative: "generativa",
+    cli_synced: "sincronizado: {seen} vistos, {added} nuevos, {changed} modificados, {unchanged} sin cambios, {removed} eliminados, {failed} con error ({chunks} fragmentos escritos, {mb} MB leídos; generación {generation})",
+    cli_acl_changed: "cambió el acceso de {count} documento(s) (actualizado en su lugar, nada se reindexó)",
+    cli_unsupported: "se omitieron {count} archivo(s) de formatos no compatibles",
+    cli_failed: "  error: {uri}: {reason}",
+    cli_removed: "  eliminado: {uri}",
+};
+
+/// The strings of `lang`.
+pub fn messages(lang: Lang) -> &'static Messages {
+    match lang {
+        Lang::En => &EN,
+        Lang::Es => &ES,
+    }
+}
+
+/// `template` with each `{name}` replaced by its value.
+pub fn fill(template: &str, values: &[(&str, &dyn std::fmt::Display)]) -> String {
+    values
+        .iter()
+        .fold(template.to_owned(), |text, (name, value)| {
+            text.replace(&format!("{{{name}}}"), &value.to_string())
+        })
+}
+
+/// What the asker reads when an answer fails, by the failure's stable code (internals stay in
+/// the log).
+pub fn failure(lang: Lang, code: &str) -> &'static str {
+    let m = messages(lang);
+    match code {
+        "llm_unavailable" => m.llm_unavailable,
+        "embeddings_unavailable" => m.embeddings_unavailable,
+        "rate_limited" => m.busy,
+        _ => m.failed,
+    }
+}
+
+/// A limit's refusal as a chat user reads it: "I can't answer right now: …".
+pub fn refused(lang: Lang, refused: &Refused) -> String {
+    let reason = match lang {
+        Lang::En => refused.message(),
+        Lang::Es => refused_es(refused),
+    };
+    fill(messages(lang).cannot_answer_now, &[("reason", &reason)])
+}
+
+/// The Spanish of [`Refused::message`]: whole sentences per limit (the English possessive
+/// "{whose}" does not translate on its own).
+fn refused_es(refused: &Refused) -> String {
+    let (limit, name, needed) = (refused.status.limit, refused.limit_name, refused.needed);
+    let after = refused.retry_after;
+    // Whole seconds, rounded up as in the English message.
+    let retry = (after.as_secs() + u64::from(after.subsec_nanos() > 0)).max(1);
+    let whose = match name {
+        "user_requests" => "tu límite",
+        _ => "el límite de tu organización",
+    };
+    match name {
+        "concurrent_streams" => format!(
+            "demasiadas respuestas en curso: {whose} es de {limit} a la vez ({name}); intenta de nuevo en {retry} s"
+        ),
+        "tokens_per_minute" if needed > limit => format!(
+            "esta solicitud necesita hasta {needed} tokens del LLM, más que toda la cuota de tu organización de \
+             {limit} tokens por minuto ({name}); haz una pregunta más corta o pide a un administrador que aumente la cuota"
+        ),
+        "tokens_per_minute" => format!(
+            "cuota de tokens excedida: {whose} de {limit} tokens del LLM por minuto ({name}) no alcanza ahora \
+             para los {needed} tokens de esta solicitud; intenta de nuevo en {retry} s"
+        ),
+        "tokens_per_day" => format!(
+            "cuota diaria de tokens agotada: {whose} de {limit} tokens del LLM por día ({name}) no alcanza para \
+             los {needed} tokens de esta solicitud; se restablece a las 00:00 UTC, en {retry} s"
+        ),
+        "limiter_unavailable" => format!(
+            "el limitador de solicitudes no está disponible y el gateway está configurado para rechazar ({name}); \
+             intenta de nuevo en {retry} s"
+        ),
+        _ => format!(
+            "límite de solicitudes excedido: {whose} es de {limit} solicitudes por minuto ({name}); intenta de nuevo en {retry} s"
+        ),
+    }
+}
+
+/// A locale tag for replies that declare one (Teams `locale`): the caller's own tag when it is
+/// in the answer's language, else that language's tag for Mexico/US.
+pub fn locale_tag(lang: Lang, caller: Option<&str>) -> String {
+    match caller {
+        Some(tag) if Lang::from_tag(tag) == Some(lang) => tag.to_owned(),
+        _ => match lang {
+            Lang::En => "en-US".to_owned(),
+            Lang::Es => "es-MX".to_owned(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn each_language_has_its_own_strings() {
+        assert_eq!(
+            messages(Lang::Es).not_found,
+            "No encontré esto en tus documentos."
+        );
+        assert_eq!(
+            messages(Lang::En).not_found,
+            "I couldn't find this in your documents."
+        );
+        assert_eq!(messages(Lang::Es).sources, "Fuentes");
+        assert_eq!(
+            failure(Lang::Es, "llm_unavailable"),
+            messages(Lang::Es).llm_unavailable
+        );
+        assert_eq!(failure(Lang::En, "nonsense"), messages(Lang::En).failed);
+        assert_ne!(
+            failure(Lang::Es, "rate_limited"),
+            failure(Lang::En, "rate_limited")
+        );
+    }
+
+    #[test]
+    fn templates_are_filled_and_keep_their_placeholders_in_both_languages() {
+        assert_eq!(
+            fill(
+                messages(Lang::Es).question_too_long,
+                &[("max_chars", &4000)]
+            ),
+            "Tu pregunta tiene más de 4000 caracteres; por favor, acórtala."
+        );
+        for lang in Lang::ALL {
+            let m = messages(lang);
+            assert!(m.page.contains("{page}") && m.cannot_answer_now.contains("{reason}"));
+            assert!(m.cli_synced.matches('{').count() == 9, "{lang}");
+        }
+    }
+
+    #[test]
+    fn refusals_are_whole_sentences_in_spanish() {
+        let refused = Refused::simple("user_requests", 30, Duration::from_millis(1500));
+        let es = super::refused(Lang::Es, &refused);
+        assert!(
+            es.starts_with("No puedo responder en este momento: límite de solicitudes excedido: tu límite es de 30"),
+            "{es}"
+        );
+        assert!(es.contains("intenta de nuevo en 2 s"), "{es}");
+        let en = super::refused(Lang::En, &refused);
+        assert_eq!(
+            en,
+            format!("I can't answer right now: {}.", refused.message())
+        );
+    }
+
+    #[test]
+    fn reply_locales_follow_the_answer() {
+        assert_eq!(locale_tag(Lang::Es, Some("es-ES")), "es-ES");
+        assert_eq!(locale_tag(Lang::Es, Some("en-US")), "es-MX");
+        assert_eq!(locale_tag(Lang::En, None), "en-US");
+    }
+}
