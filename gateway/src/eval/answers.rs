@@ -55,8 +55,7 @@ pub async fn extractive_answer(
 ) -> Result<String, GatewayError> {
     let model = Extractive;
     let budget = model.context_window();
-    let _ = lang; // MERGE: ground() takes the language once answers are localised
-    let prompt = prompts.ground(question, Vec::new(), hits, chunker, budget)?;
+    let prompt = prompts.ground(lang, question, Vec::new(), hits, chunker, budget)?;
     let mut chunks = model.answer(&prompt, GenerationOptions::default()).await?;
     let mut answer = String::new();
     while let Some(chunk) = chunks.next().await {
