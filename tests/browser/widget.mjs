@@ -206,6 +206,16 @@ try {
     strings.accept_language = languages[0] === undefined ? null : languages[0];
     check(name, strings);
     if (name === 'es_data_lang') await page.screenshot({ path: join(artifacts, 'widget-es.png') });
+    if (name === 'es_locale') {
+      // Offline: the widget's own words, in the UI's language.
+      await context.setOffline(true);
+      await page.locator('#ragway-widget textarea').fill('¿Sigue ahí?');
+      await page.locator('#ragway-widget textarea').press('Enter');
+      const offline = page.locator('#ragway-widget .log .message.assistant .error');
+      await offline.waitFor({ timeout: TIMEOUT });
+      strings.offline_error = await offline.textContent();
+      check(name, strings);
+    }
     await context.close();
   }
 

@@ -255,6 +255,11 @@ async fn the_widget_works_in_chromium() {
     assert_eq!(field(es, "send"), "Enviar", "{es}");
     assert_eq!(field(es, "sources_heading"), "Fuentes", "{es}");
     assert!(field(es, "accept_language").starts_with("es-MX"), "{es}");
+    assert_eq!(
+        field(es, "offline_error"),
+        "Parece que no tienes conexión. Revisa tu conexión e intenta de nuevo.",
+        "{es}"
+    );
     for name in ["en_locale", "en_data_lang"] {
         let en = &c[name];
         assert_eq!(field(en, "lang"), "en", "{name}: {en}");
