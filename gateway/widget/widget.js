@@ -532,7 +532,7 @@
                 url: chunk.url || null, section: meta.section || '', page: meta.page || null });
               break;
             case 'error':
-              answer.error = chunk.errorText || localError(chunk.code, 0);
+              answer.error = chunk.errorText || text.failed;
               break;
           }
         });
