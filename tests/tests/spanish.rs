@@ -160,3 +160,62 @@ async fn spanish_questions_find_spanish_documents_and_english_still_works() {
     );
     gateway.shutdown().await;
 }
+
+/// English questions about Spanish-only documents (E1–E5 of `docs/handbook-es-questions.md`).
+const ENGLISH_ABOUT_SPANISH: &[(&str, &str)] = &[
+    (
+        "How many days of Christmas bonus (aguinaldo) do unionised workers at the Monterrey plant receive?",
+        "hr/aguinaldo-ptu-y-prima-vacacional.md",
+    ),
+    (
+        "Which form do I fill in to get money from the Monterrey plant petty cash fund?",
+        "finance/caja-chica-planta-monterrey.md",
+    ),
+    (
+        "How often do production workers at the Monterrey plant rotate shifts?",
+        "hr/horarios-y-turnos-planta-monterrey.md",
+    ),
+    (
+        "Which form is used to request special PPE such as metatarsal boots?",
+        "plant-safety/epp-obligatorio-planta-monterrey.md",
+    ),
+    (
+        "On which radio channel does a confined-space attendant test the radio with the Emergency Control Centre?",
+        "plant-safety/espacios-confinados-guia-del-vigia.md",
+    ),
+];
+
+/// A known weakness, kept visible: BM25 alone does not cross languages. The English question is
+/// analysed in English and the Spanish chunks in Spanish, so they share only words whose stems
+/// agree (proper nouns, codes, cognates such as velocity/velocidad → `veloc`), and English
+/// documents that share more words rank first: none of E1–E5 finds its document in the top 3
+/// (also not with `bm25.query = "all"`). A multilingual dense embedder is the expected fix.
+#[tokio::test]
+#[ignore = "known weakness: lexical retrieval does not cross languages (E1–E5 miss)"]
+async fn english_questions_find_spanish_only_documents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (gateway, _key) = Gateway::with_handbook(test_config(&tmp.path().join("data")))
+        .await
+        .unwrap();
+    let missed = misses(&gateway, ENGLISH_ABOUT_SPANISH).await;
+    gateway.shutdown().await;
+    assert!(missed.is_empty(), "{}", missed.join("\n"));
+}
+
+/// What does cross: a word whose English and Spanish stems agree. "velocity" reaches the
+/// forklift manual's speed table ("velocidad") — on its own enough to pass the relevance cut,
+/// which is why the off-topic question of `tests/tests/api.rs` no longer says "velocity".
+#[tokio::test]
+async fn cognates_meet_across_languages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (gateway, _key) = Gateway::with_handbook(test_config(&tmp.path().join("data")))
+        .await
+        .unwrap();
+    let hits = gateway.bm25_hits(HANDBOOK_TENANT, "velocity").await;
+    assert_eq!(
+        hits.first().map(String::as_str),
+        Some("plant-safety/operacion-de-montacargas.md"),
+        "{hits:?}"
+    );
+    gateway.shutdown().await;
+}
