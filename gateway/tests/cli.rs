@@ -120,7 +120,7 @@ fn tenants_keys_ingest_and_ask_from_the_command_line() {
         &["ingest", "--tenant", "acme", handbook],
     ));
     assert!(
-        first.contains("42 seen, 42 added, 0 changed, 0 unchanged, 0 removed, 0 failed"),
+        first.contains("58 seen, 58 added, 0 changed, 0 unchanged, 0 removed, 0 failed"),
         "{first}"
     );
     let second = stdout(&ragway(
@@ -128,7 +128,7 @@ fn tenants_keys_ingest_and_ask_from_the_command_line() {
         &["ingest", "--tenant", "acme", handbook],
     ));
     assert!(
-        second.contains("0 added, 0 changed, 42 unchanged, 0 removed, 0 failed (0 chunks written"),
+        second.contains("0 added, 0 changed, 58 unchanged, 0 removed, 0 failed (0 chunks written"),
         "{second}"
     );
 
@@ -182,7 +182,7 @@ fn tenants_keys_ingest_and_ask_from_the_command_line() {
 
     let shown = stdout(&ragway(data.path(), &["tenants", "show", "acme"]));
     assert!(
-        shown.contains("documents   42") && shown.contains("API keys    1 active"),
+        shown.contains("documents   58") && shown.contains("API keys    1 active"),
         "{shown}"
     );
     stdout(&ragway(
@@ -198,7 +198,7 @@ fn tenants_keys_ingest_and_ask_from_the_command_line() {
         &["tenants", "delete", "acme", "--yes"],
     ));
     assert!(
-        deleted.contains("42 documents") && deleted.contains("1 API keys"),
+        deleted.contains("58 documents") && deleted.contains("1 API keys"),
         "{deleted}"
     );
     stdout(&ragway(data.path(), &["tenants", "create", "acme"]));

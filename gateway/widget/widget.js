@@ -12,28 +12,99 @@
   var api = config.base.replace(/widget\/v1\/$/, '');
   var storageKey = 'ragway:' + config.key;
   var CSS = "__RAGWAY_CSS__";
-  var text = {
-    title: data.title || 'Ask the handbook',
-    greeting: data.greeting || 'Hi! Ask me anything about our internal documents.',
-    placeholder: data.placeholder || 'Ask a question…',
-    open: 'Open chat: ',
-    close: 'Close chat',
-    send: 'Send',
-    stop: 'Stop answering',
-    reset: 'New conversation',
-    copy: 'Copy answer',
-    copied: 'Copied',
-    up: 'Helpful',
-    down: 'Not helpful',
-    thanks: 'Thanks for your feedback',
-    sources: 'Sources',
-    stopped: '(stopped)',
-    failed: 'Sorry, something went wrong. Please try again.',
-    unreachable: 'The assistant cannot be reached from this page.',
-    you: 'You',
-    assistant: 'Assistant',
-    notice: 'Answers come from company documents and may be incomplete; check the sources.'
+  // Every string the widget shows or reads out, by language. `es` is Mexican Spanish (tú, as chat
+  // assistants at work in Mexico address employees; docs/i18n-strings.md has the conventions).
+  // `{name}` is filled in by `format`. Keep both languages' keys identical.
+  var STRINGS = {
+    en: {
+      title: 'Ask the handbook',
+      greeting: 'Hi! Ask me anything about our internal documents.',
+      placeholder: 'Ask a question…',
+      open: 'Open chat: {title}',
+      close: 'Close chat',
+      send: 'Send',
+      stop: 'Stop answering',
+      reset: 'New conversation',
+      copy: 'Copy answer',
+      copied: 'Copied',
+      up: 'Helpful',
+      down: 'Not helpful',
+      thanks: 'Thanks for your feedback',
+      sources: 'Sources',
+      source: 'Source {n}: {title}',
+      page: 'p. {page}',
+      thinking: 'Searching your documents…',
+      stopped: '(stopped)',
+      you: 'You',
+      assistant: 'Assistant',
+      notice: 'Answers come from company documents and may be incomplete; check the sources.',
+      failed: 'Sorry, something went wrong. Please try again.',
+      unreachable: 'The assistant cannot be reached from this page.',
+      offline: 'You seem to be offline. Check your connection and try again.',
+      rateLimited: 'Sorry, too many questions are being answered right now. Please try again shortly.',
+      llmUnavailable: "Sorry, the language model is unavailable right now, so I can't answer. Please try again in a few minutes.",
+      searchUnavailable: 'Sorry, document search is unavailable right now. Please try again in a few minutes.',
+      sessionExpired: 'Your session has expired. Please reload the page and try again.',
+      tooLong: 'Your question is too long; please shorten it.',
+      feedbackFailed: 'Sorry, your feedback could not be saved. Please try again later.'
+    },
+    es: {
+      title: 'Pregúntale al manual',
+      greeting: '¡Hola! Pregúntame lo que quieras sobre nuestros documentos internos.',
+      placeholder: 'Escribe tu pregunta…',
+      open: 'Abrir chat: {title}',
+      close: 'Cerrar chat',
+      send: 'Enviar',
+      stop: 'Detener la respuesta',
+      reset: 'Nueva conversación',
+      copy: 'Copiar respuesta',
+      copied: 'Respuesta copiada',
+      up: 'Útil',
+      down: 'No fue útil',
+      thanks: 'Gracias por tu opinión',
+      sources: 'Fuentes',
+      source: 'Fuente {n}: {title}',
+      page: 'pág. {page}',
+      thinking: 'Buscando en tus documentos…',
+      stopped: '(respuesta detenida)',
+      you: 'Tú',
+      assistant: 'Asistente',
+      notice: 'Las respuestas provienen de documentos de la empresa y pueden estar incompletas; revisa las fuentes.',
+      failed: 'Lo siento, algo salió mal. Intenta de nuevo.',
+      unreachable: 'No es posible comunicarse con el asistente desde esta página.',
+      offline: 'Parece que no tienes conexión. Revisa tu conexión e intenta de nuevo.',
+      rateLimited: 'Lo siento, en este momento se están respondiendo demasiadas preguntas. Intenta de nuevo en un momento.',
+      llmUnavailable: 'Lo siento, el modelo de lenguaje no está disponible en este momento, así que no puedo responder. Intenta de nuevo en unos minutos.',
+      searchUnavailable: 'Lo siento, la búsqueda de documentos no está disponible en este momento. Intenta de nuevo en unos minutos.',
+      sessionExpired: 'Tu sesión expiró. Vuelve a cargar la página e intenta de nuevo.',
+      tooLong: 'Tu pregunta es demasiado larga; por favor, acórtala.',
+      feedbackFailed: 'Lo siento, no se pudo guardar tu opinión. Intenta de nuevo más tarde.'
+    }
   };
+  // The language tag the UI is in: `data-lang` on the script tag, then the browser's preferred
+  // languages, first one the widget speaks wins (`es`, `es-MX`, `es-419`… → es); else English.
+  var LANG_TAGS = { en: 'en', es: 'es-MX' };
+  function pickLanguage(candidates) {
+    for (var i = 0; i < candidates.length; i++) {
+      var base = String(candidates[i] || '').trim().toLowerCase().split(/[-_]/)[0];
+      if (STRINGS[base]) return base;
+    }
+    return 'en';
+  }
+  var nav = w.navigator || {};
+  var lang = pickLanguage([data.lang].concat(nav.languages && nav.languages.length ? Array.prototype.slice.call(nav.languages) : [nav.language]));
+  var text = STRINGS[lang];
+  // The host page may word the heading, greeting and placeholder itself, per language
+  // (`data-title-es`, `data-greeting-en`, …) or for all (`data-title`).
+  ['title', 'greeting', 'placeholder'].forEach(function (name) {
+    var own = data[name + lang.charAt(0).toUpperCase() + lang.slice(1)] || data[name];
+    if (own) text[name] = own;
+  });
+  function format(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (all, name) {
+      return values[name] === undefined ? all : String(values[name]);
+    });
+  }
 
   // ---- state (survives page loads in sessionStorage) ----
   var state = load();
@@ -157,14 +228,15 @@
   }
 
   // ---- the UI ----
-  var host = el('div', { id: 'ragway-widget', 'data-position': data.position === 'left' ? 'left' : 'right' });
+  var host = el('div', { id: 'ragway-widget', lang: LANG_TAGS[lang], 'data-position': data.position === 'left' ? 'left' : 'right' });
   if (data.color) host.style.setProperty('--ragway-primary', data.color);
   var shadow = host.attachShadow({ mode: 'open' });
   shadow.appendChild(el('style', { text: CSS }));
 
   var launcher = el('button', {
     type: 'button', class: 'launcher', 'aria-expanded': 'false', 'aria-controls': 'ragway-panel',
-    'aria-label': text.open + text.title, onclick: function () { setOpen(!state.open); }
+    'aria-label': format(text.open, { title: text.title }), title: text.title,
+    onclick: function () { setOpen(!state.open); }
   }, [icon('chat')]);
   var log = el('div', { class: 'log', role: 'log', 'aria-label': text.title, 'aria-live': 'polite' });
   var draft = el('div', { class: 'draft', 'aria-hidden': 'true' });
@@ -178,9 +250,12 @@
   var form = el('form', { class: 'composer', onsubmit: onSubmit }, [input, send, stop]);
   var closeButton = el('button', { type: 'button', class: 'icon', 'aria-label': text.close, title: text.close, onclick: function () { setOpen(false); } }, [icon('close')]);
   var resetButton = el('button', { type: 'button', class: 'icon', 'aria-label': text.reset, title: text.reset, onclick: reset }, [icon('reset')]);
-  var panel = el('section', { id: 'ragway-panel', class: 'panel', role: 'dialog', 'aria-label': text.title, hidden: true, onkeydown: onPanelKey }, [
+  // Announces that an answer is on its way (the streaming text itself is not announced).
+  var busyStatus = el('p', { class: 'sr-only', role: 'status' });
+  var panel = el('section', { id: 'ragway-panel', class: 'panel', role: 'dialog', lang: LANG_TAGS[lang], 'aria-label': text.title, hidden: true, onkeydown: onPanelKey }, [
     el('header', null, [el('h2', { text: text.title }), resetButton, closeButton]),
     scroller,
+    busyStatus,
     form,
     el('p', { class: 'notice', text: text.notice })
   ]);
@@ -246,6 +321,7 @@
     send.hidden = !!controller;
     stop.hidden = !controller;
     log.setAttribute('aria-busy', controller ? 'true' : 'false');
+    busyStatus.textContent = controller ? text.thinking : '';
   }
 
   function renderAll() {
@@ -273,7 +349,7 @@
       var source = sources.filter(function (s) { return s.n === n; })[0];
       if (!source) return null;
       return el('sup', null, [el('a', {
-        href: '#' + prefix + n, class: 'cite', 'aria-label': text.sources + ' ' + n + ': ' + source.title,
+        href: '#' + prefix + n, class: 'cite', 'aria-label': format(text.source, { n: n, title: source.title }),
         onclick: function (event) {
           event.preventDefault();
           var target = shadow.getElementById(prefix + n);
@@ -293,7 +369,7 @@
       children.push(el('div', { class: 'sources' }, [
         el('p', { class: 'sources-title', text: text.sources }),
         el('ol', null, sources.map(function (s) {
-          var details = [s.section, s.page ? 'p. ' + s.page : null].filter(Boolean).join(' · ');
+          var details = [s.section, s.page ? format(text.page, { page: s.page }) : null].filter(Boolean).join(' · ');
           var url = s.url ? safeUrl(s.url) : null;
           var title = url ? el('a', { href: url, target: '_blank', rel: 'noopener noreferrer', text: s.title }) : el('span', { class: 'title', text: s.title });
           return el('li', { id: prefix + s.n, tabindex: '-1', value: String(s.n) }, [title, details ? el('span', { class: 'details', text: details }) : null]);
@@ -325,22 +401,42 @@
   }
 
   // ---- network ----
+  // With `data-lang` the server's own messages follow the page's language rather than the
+  // browser's (Accept-Language is a CORS-safelisted header: no new preflight requirement).
+  var acceptLanguage = null;
+  if (data.lang && /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/.test(data.lang)) {
+    acceptLanguage = data.lang.toLowerCase() === lang ? data.lang : data.lang + ', ' + lang + ';q=0.9';
+  }
   function post(path, body, token, signal) {
     var headers = { 'Content-Type': 'application/json' };
     if (token) headers.Authorization = 'Bearer ' + token;
+    if (acceptLanguage) headers['Accept-Language'] = acceptLanguage;
     return w.fetch(api + 'widget/v1/' + path, { method: 'POST', headers: headers, body: JSON.stringify(body), signal: signal, credentials: 'omit' });
   }
+  // The words for a failure the server gave no message for, by its error code or HTTP status.
+  function localError(code, status) {
+    if (code === 'rate_limited' || status === 429) return text.rateLimited;
+    if (code === 'llm_unavailable') return text.llmUnavailable;
+    if (code === 'embeddings_unavailable') return text.searchUnavailable;
+    if (code === 'session_expired') return text.sessionExpired;
+    if (code === 'payload_too_large' || status === 413) return text.tooLong;
+    if (code === 'origin_not_allowed' || status === 401 || status === 403) return text.unreachable;
+    return text.failed;
+  }
+  // An HTTP error as an Error: the server's message when it sent one (it may be localised for
+  // the request's Accept-Language), else ours for its code.
   function problem(response) {
-    return response.json().then(function (body) {
-      var err = new Error((body && body.error && body.error.message) || text.failed);
+    var fail = function (error) {
+      var err = new Error((error && error.message) || localError(error && error.code, response.status));
       err.status = response.status;
-      err.code = body && body.error && body.error.code;
+      err.code = error && error.code;
       throw err;
-    }, function () {
-      var err = new Error(text.failed);
-      err.status = response.status;
-      throw err;
-    });
+    };
+    return response.json().then(function (body) { return fail(body && body.error); }, function () { return fail(null); });
+  }
+  // A request that got no response at all: the network, or a page origin the key does not allow.
+  function unreachable() {
+    return nav.onLine === false ? text.offline : text.unreachable;
   }
   function identityToken() {
     if (!identity) return Promise.resolve(null);
@@ -402,7 +498,7 @@
     save();
     log.appendChild(renderMessage(state.messages[state.messages.length - 1], state.messages.length - 1));
     var answer = { role: 'assistant', text: '', sources: [], messageId: null, rating: null };
-    var bubble = el('div', { class: 'bubble streaming' }, [el('p', { class: 'typing', text: '…' })]);
+    var bubble = el('div', { class: 'bubble streaming' }, [el('p', { class: 'typing', text: text.thinking })]);
     draft.textContent = '';
     draft.appendChild(el('div', { class: 'message assistant' }, [bubble]));
     scrollDown();
@@ -445,7 +541,7 @@
     attempt(false).catch(function (err) {
       if (err && err.name === 'AbortError') answer.stopped = true;
       // A fetch that fails outright (network, or a page origin the widget key does not allow).
-      else if (err && err.status === undefined) answer.error = text.unreachable;
+      else if (err && err.status === undefined) answer.error = unreachable();
       else answer.error = (err && err.message) || text.failed;
     }).then(function () {
       setBusy(null);
@@ -478,7 +574,8 @@
       }
       status.textContent = text.thanks;
     }).catch(function (err) {
-      status.textContent = (err && err.message) || text.failed;
+      if (err && err.status === undefined) status.textContent = unreachable();
+      else status.textContent = (err && err.message) || text.feedbackFailed;
     });
   }
 

@@ -37,8 +37,10 @@ const shadowEval = (page, fn, arg) => page.evaluate(
 const activeId = (page) => shadowEval(page, 'const a = root.activeElement; return a ? (a.id || a.className) : null;');
 const answers = (page) => page.locator('#ragway-widget .log .message.assistant[data-message-id]');
 
-async function newPage(browser, viewport) {
-  const context = await browser.newContext({ viewport });
+// Every context has an explicit locale (navigator.language and Accept-Language follow it), so the
+// widget's language does not depend on the machine's.
+async function newPage(browser, viewport, locale = 'en-US') {
+  const context = await browser.newContext({ viewport, locale });
   const page = await context.newPage();
   page.on('console', (m) => { if (m.type() === 'error') out.console_errors.push(m.text()); });
   page.on('pageerror', (e) => out.console_errors.push(String(e)));
@@ -167,7 +169,57 @@ try {
     await context.close();
   }
 
-  // 7. A page on an origin the key does not allow gets no session, so no answer.
+  // 7. Languages: `data-lang` wins over the browser's; without it the browser's locale decides.
+  const withLang = (lang) => pageUrl + (pageUrl.includes('?') ? '&' : '?') + 'lang=' + encodeURIComponent(lang);
+  const uiStrings = async (page) => ({
+    lang: await page.locator('#ragway-widget').getAttribute('lang'),
+    panel_lang: await page.locator('#ragway-widget .panel').getAttribute('lang'),
+    placeholder: await page.locator('#ragway-widget textarea').getAttribute('placeholder'),
+    send: await page.locator('#ragway-widget button.send').getAttribute('aria-label'),
+    reset: await page.locator('#ragway-widget header button.icon').first().getAttribute('aria-label'),
+    launcher: await page.locator('#ragway-widget button.launcher').getAttribute('aria-label'),
+    greeting: await page.locator('#ragway-widget .log .greeting').textContent(),
+    notice: await page.locator('#ragway-widget .notice').textContent(),
+  });
+  // The Accept-Language of the widget's chat requests.
+  const chatLanguages = (page) => {
+    const seen = [];
+    page.on('request', (r) => { if (r.url().endsWith('/widget/v1/chat') && r.method() === 'POST') seen.push(r.headers()['accept-language'] || null); });
+    return seen;
+  };
+  for (const [name, url, locale] of [
+    ['es_data_lang', withLang('es-MX'), 'en-US'],
+    ['es_locale', pageUrl, 'es-MX'],
+    ['en_locale', pageUrl, 'en-US'],
+    ['en_data_lang', withLang('en'), 'es-MX'],
+  ]) {
+    const { context, page } = await newPage(browser, { width: 1280, height: 800 }, locale);
+    const languages = chatLanguages(page);
+    await page.goto(url);
+    await page.locator('#ragway-widget button.launcher').click({ timeout: TIMEOUT });
+    const strings = await uiStrings(page);
+    const answer = await ask(page, name.startsWith('es')
+      ? '¿Cuánto dura como máximo una sesión de la VPN NorthGate?'
+      : 'How do I connect to the VPN?');
+    strings.sources_heading = await answer.locator('.sources-title').textContent();
+    strings.copy = await answer.locator('button.copy').getAttribute('aria-label');
+    strings.accept_language = languages[0] === undefined ? null : languages[0];
+    check(name, strings);
+    if (name === 'es_data_lang') await page.screenshot({ path: join(artifacts, 'widget-es.png') });
+    if (name === 'es_locale') {
+      // Offline: the widget's own words, in the UI's language.
+      await context.setOffline(true);
+      await page.locator('#ragway-widget textarea').fill('¿Sigue ahí?');
+      await page.locator('#ragway-widget textarea').press('Enter');
+      const offline = page.locator('#ragway-widget .log .message.assistant .error');
+      await offline.waitFor({ timeout: TIMEOUT });
+      strings.offline_error = await offline.textContent();
+      check(name, strings);
+    }
+    await context.close();
+  }
+
+  // 8. A page on an origin the key does not allow gets no session, so no answer.
   {
     const { context, page } = await newPage(browser, { width: 1280, height: 800 });
     await page.goto(blockedUrl);

@@ -6,12 +6,13 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Html;
 use ragway_gateway::channels::bots::{Bots, Clock};
 use ragway_gateway::channels::widget::Widget;
 use ragway_gateway::{AppState, Config};
 use ragway_ingest::source::FolderSourceConfig;
+use serde::Deserialize;
 
 use crate::harness::{Gateway, HANDBOOK_TENANT, copy_dir, handbook_dir};
 
@@ -83,27 +84,42 @@ impl Drop for HostPage {
     }
 }
 
-async fn page(State(html): State<Arc<String>>) -> Html<String> {
-    Html(html.as_ref().clone())
+#[derive(Deserialize)]
+struct PageQuery {
+    lang: Option<String>,
 }
 
-impl HostPage {
-    pub async fn start(gateway_url: &str, key: &str) -> std::io::Result<Self> {
-        // Careless global CSS, as intranets have: the widget's Shadow DOM must not inherit it.
-        let html = format!(
-            r#"<!doctype html><html lang="en"><head><meta charset="utf-8">
+/// The page; `?lang=es-MX` puts `data-lang="es-MX"` on the embed tag (letters and `-` only).
+async fn page(
+    State(page): State<Arc<(String, String)>>,
+    Query(query): Query<PageQuery>,
+) -> Html<String> {
+    let (gateway_url, key) = page.as_ref();
+    let lang = query
+        .lang
+        .filter(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .map(|l| format!(r#" data-lang="{l}""#))
+        .unwrap_or_default();
+    // Careless global CSS, as intranets have: the widget's Shadow DOM must not inherit it.
+    Html(format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Acme intranet</title>
 <style>button {{ background: hotpink !important; font-size: 40px; }} p {{ text-transform: uppercase; }}</style>
 </head><body><h1>Acme intranet</h1><p>Welcome.</p>
 <script>window.Ragway=window.Ragway||function(){{(Ragway.q=Ragway.q||[]).push(arguments)}};</script>
-<script src="{gateway_url}/widget/v1/loader.js" data-widget-key="{key}" data-title="Ask Acme" async></script>
+<script src="{gateway_url}/widget/v1/loader.js" data-widget-key="{key}" data-title="Ask Acme"{lang} async></script>
 </body></html>"#
-        );
+    ))
+}
+
+impl HostPage {
+    /// Serves the page at `/` (and `/?lang=<tag>` for an embed tag with `data-lang`).
+    pub async fn start(gateway_url: &str, key: &str) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         let app = axum::Router::new()
             .route("/", axum::routing::get(page))
-            .with_state(Arc::new(html));
+            .with_state(Arc::new((gateway_url.to_owned(), key.to_owned())));
         let server = tokio::spawn(async move {
             if let Err(err) = axum::serve(listener, app).await {
                 tracing::error!(%err, "host page server stopped");

@@ -127,7 +127,10 @@ async fn nothing_relevant_means_no_llm_call() {
     let (status, answer) = post_ask(
         &gateway.base_url,
         Some(&key),
-        &json!({"question": "What is the airspeed velocity of an unladen swallow?"}),
+        // Not "airspeed velocity": since the handbook is bilingual, "velocity" meets the forklift
+        // manual's "velocidad" (both stem to `veloc`), one rare term scoring above the relevance
+        // cut (see tests/tests/spanish.rs).
+        &json!({"question": "What is the airspeed of an unladen swallow?"}),
     )
     .await;
     assert_eq!(status, 200);

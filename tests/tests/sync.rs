@@ -131,7 +131,14 @@ async fn corrupt_files_are_reported_and_skipped() {
         "# Good\nThe turbine manual says torque is 45 Nm.\n",
     )
     .unwrap();
-    std::fs::write(docs.join("latin1.md"), b"# Mal\nSe\xf1al de \xe1rea\n").unwrap();
+    // Windows-1252 Markdown (an old Windows editor's "ANSI") is read as such, not refused.
+    std::fs::write(
+        docs.join("latin1.md"),
+        b"# Se\xf1alizaci\xf3n\nSe\xf1al de \xe1rea restringida en la nave 3.\n",
+    )
+    .unwrap();
+    // JSON must be UTF-8 (RFC 8259): not guessed.
+    std::fs::write(docs.join("bad.json"), b"{\"nota\": \"Se\xf1al\"}").unwrap();
     std::fs::write(docs.join("binary.html"), b"<html>\0\0\x01\x02</html>").unwrap();
     std::fs::write(docs.join("empty.txt"), b"   \n").unwrap();
     std::fs::write(docs.join("photo.jpg"), b"\xff\xd8\xff").unwrap();
@@ -141,7 +148,7 @@ async fn corrupt_files_are_reported_and_skipped() {
     gateway.tenant_with_key("acme").await.unwrap();
 
     let report = gateway.sync("acme", "docs", &docs).await.unwrap();
-    assert_eq!(report.added, 1);
+    assert_eq!(report.added, 2);
     assert_eq!(report.unsupported, 1);
     let mut failed: Vec<_> = report
         .failures
@@ -151,27 +158,32 @@ async fn corrupt_files_are_reported_and_skipped() {
     failed.sort();
     assert_eq!(failed.len(), 3, "{failed:?}");
     assert!(
-        failed[0].0 == "binary.html" && failed[0].1.contains("binary"),
+        failed[0].0 == "bad.json" && failed[0].1.contains("UTF-8"),
         "{failed:?}"
     );
     assert!(
-        failed[1].0 == "empty.txt" && failed[1].1.contains("no text"),
+        failed[1].0 == "binary.html" && failed[1].1.contains("binary"),
         "{failed:?}"
     );
     assert!(
-        failed[2].0 == "latin1.md" && failed[2].1.contains("UTF-8"),
+        failed[2].0 == "empty.txt" && failed[2].1.contains("no text"),
         "{failed:?}"
     );
     assert_eq!(
         gateway.bm25_hits("acme", "turbine torque").await,
         ["good.md"]
     );
+    // The Windows-1252 text was decoded: its accented words are found as written.
+    assert_eq!(
+        gateway.bm25_hits("acme", "señal de área restringida").await,
+        ["latin1.md"]
+    );
 
     // The failures are recorded with the run, and fixing a file picks it up next time.
-    std::fs::write(docs.join("latin1.md"), "# Mal\nSeñal de área\n").unwrap();
+    std::fs::write(docs.join("bad.json"), "{\"nota\": \"Señal\"}").unwrap();
     let again = gateway.sync("acme", "docs", &docs).await.unwrap();
     assert_eq!(
         (again.added, again.unchanged, again.failures.len()),
-        (1, 1, 2)
+        (1, 2, 2)
     );
 }

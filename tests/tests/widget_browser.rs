@@ -3,8 +3,8 @@
 //! (`tests/browser/widget.mjs`) against a gateway with the fake LLM, on an intranet page served
 //! from its own origin. Opens the widget, watches an answer stream, follows a citation, rates it,
 //! reloads, asks a hostile question, goes keyboard-only and 320 px wide, signs an employee in with
-//! an identity JWT (their groups open HR documents), and tries a page whose origin the key does not
-//! allow. Screenshots go to `<target>/widget-screenshots/`.
+//! an identity JWT (their groups open HR documents), checks the UI's language (`data-lang`, else
+//! the browser's locale), and tries a page whose origin the key does not allow. Screenshots go to `<target>/widget-screenshots/`.
 //! `scripts/test` installs Chromium and playwright-core; without them this test fails and says so.
 
 use std::collections::BTreeMap;
@@ -226,9 +226,62 @@ async fn the_widget_works_in_chromium() {
     assert_eq!(panel["width"].as_f64(), Some(320.0), "{panel}");
     assert_eq!(c["small_no_horizontal_overflow"], true);
     assert_eq!(text("small_input_font_px"), "16px");
+    // Languages. `data-lang="es-MX"` on the tag: Spanish whatever the browser's locale, and the
+    // chat requests ask the server for Spanish too.
+    let es = &c["es_data_lang"];
+    let field = |v: &Value, name: &str| v[name].as_str().unwrap_or_default().to_owned();
+    assert_eq!(field(es, "lang"), "es-MX", "{es}");
+    assert_eq!(field(es, "panel_lang"), "es-MX", "{es}");
+    assert_eq!(field(es, "placeholder"), "Escribe tu pregunta…", "{es}");
+    assert_eq!(field(es, "send"), "Enviar", "{es}");
+    assert_eq!(field(es, "reset"), "Nueva conversación", "{es}");
+    assert_eq!(field(es, "launcher"), "Abrir chat: Ask Acme", "{es}");
+    assert_eq!(
+        field(es, "greeting"),
+        "¡Hola! Pregúntame lo que quieras sobre nuestros documentos internos.",
+        "{es}"
+    );
+    assert!(
+        field(es, "notice").starts_with("Las respuestas provienen"),
+        "{es}"
+    );
+    assert_eq!(field(es, "sources_heading"), "Fuentes", "{es}");
+    assert_eq!(field(es, "copy"), "Copiar respuesta", "{es}");
+    assert!(field(es, "accept_language").starts_with("es-MX"), "{es}");
+    // No data-lang: the browser's locale decides (es-MX → Spanish, en-US → English).
+    let es = &c["es_locale"];
+    assert_eq!(field(es, "lang"), "es-MX", "{es}");
+    assert_eq!(field(es, "placeholder"), "Escribe tu pregunta…", "{es}");
+    assert_eq!(field(es, "send"), "Enviar", "{es}");
+    assert_eq!(field(es, "sources_heading"), "Fuentes", "{es}");
+    assert!(field(es, "accept_language").starts_with("es-MX"), "{es}");
+    assert_eq!(
+        field(es, "offline_error"),
+        "Parece que no tienes conexión. Revisa tu conexión e intenta de nuevo.",
+        "{es}"
+    );
+    for name in ["en_locale", "en_data_lang"] {
+        let en = &c[name];
+        assert_eq!(field(en, "lang"), "en", "{name}: {en}");
+        assert_eq!(field(en, "placeholder"), "Ask a question…", "{name}: {en}");
+        assert_eq!(field(en, "send"), "Send", "{name}: {en}");
+        assert_eq!(field(en, "reset"), "New conversation", "{name}: {en}");
+        assert_eq!(field(en, "launcher"), "Open chat: Ask Acme", "{name}: {en}");
+        assert_eq!(field(en, "sources_heading"), "Sources", "{name}: {en}");
+        assert_eq!(field(en, "copy"), "Copy answer", "{name}: {en}");
+    }
+    // `data-lang="en"` on a Spanish browser: English, and asked of the server in English.
+    assert!(
+        field(&c["en_data_lang"], "accept_language").starts_with("en"),
+        "{}",
+        c["en_data_lang"]
+    );
     // A page on an origin the key does not allow gets no answer.
     assert_eq!(c["blocked_answers"], 0);
-    assert!(!text("blocked_error_shown").is_empty());
+    assert_eq!(
+        text("blocked_error_shown"),
+        "The assistant cannot be reached from this page."
+    );
     // The only console errors are the blocked page's refused requests.
     let errors: Vec<String> = serde_json::from_value(result["console_errors"].clone()).unwrap();
     assert!(
@@ -237,7 +290,12 @@ async fn the_widget_works_in_chromium() {
             || e.contains("net::ERR_FAILED")),
         "{errors:?}"
     );
-    for shot in ["widget-desktop.png", "widget-xss.png", "widget-320.png"] {
+    for shot in [
+        "widget-desktop.png",
+        "widget-xss.png",
+        "widget-320.png",
+        "widget-es.png",
+    ] {
         assert!(artifacts.join(shot).is_file(), "screenshot {shot}");
     }
     gateway.shutdown().await;

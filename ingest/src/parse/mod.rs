@@ -13,7 +13,10 @@ mod table;
 mod text;
 mod xlsx;
 
+use std::borrow::Cow;
 use std::path::Path;
+
+use encoding_rs::{Encoding, WINDOWS_1252};
 
 pub(crate) use ooxml::event_text as xml_event_text;
 
@@ -96,11 +99,15 @@ pub fn parse(format: Format, uri: &str, file_stem: &str, bytes: &[u8]) -> Result
     };
     let budget = ooxml::MAX_UNPACKED_BYTES;
     let doc = match format {
-        Format::Markdown => markdown::parse(decode_text(uri, bytes)?, fallback_title),
-        Format::Text => text::parse(decode_text(uri, bytes)?, fallback_title),
-        Format::Html => html::parse(decode_text(uri, bytes)?, fallback_title),
-        Format::Csv => csv::parse(decode_text(uri, bytes)?, fallback_title).map_err(failed)?,
-        Format::Json => json::parse(decode_text(uri, bytes)?, fallback_title).map_err(failed)?,
+        Format::Markdown => markdown::parse(&decode_text(format, uri, bytes)?, fallback_title),
+        Format::Text => text::parse(&decode_text(format, uri, bytes)?, fallback_title),
+        Format::Html => html::parse(&decode_text(format, uri, bytes)?, fallback_title),
+        Format::Csv => {
+            csv::parse(&decode_text(format, uri, bytes)?, fallback_title).map_err(failed)?
+        }
+        Format::Json => {
+            json::parse(&decode_text(format, uri, bytes)?, fallback_title).map_err(failed)?
+        }
         Format::Pdf => pdf::parse(bytes, fallback_title).map_err(failed)?,
         Format::Docx => docx::parse(bytes, fallback_title, budget).map_err(failed)?,
         Format::Pptx => pptx::parse(bytes, fallback_title, budget).map_err(failed)?,
@@ -115,22 +122,39 @@ pub fn parse(format: Format, uri: &str, file_stem: &str, bytes: &[u8]) -> Result
     Ok(doc)
 }
 
-/// Text formats must be UTF-8 and free of NUL bytes; anything else is a binary or corrupt file.
-fn decode_text<'a>(uri: &str, bytes: &'a [u8]) -> Result<&'a str> {
-    let parse_error = |reason: &str| IngestError::Parse {
+/// Bytes of a text format as text. A byte-order mark decides first (UTF-8, UTF-16LE, UTF-16BE);
+/// then NUL bytes mean a binary or corrupt file; then UTF-8. Plain text, Markdown and CSV that are
+/// not UTF-8 are legacy Windows files (Excel's "CSV", Notepad's "ANSI"): read as Windows-1252, the
+/// superset of Latin-1 that has `áéíóúñ¿¡` where Latin-1 has them. JSON stays UTF-8 only
+/// (RFC 8259), and HTML is not guessed here (a page names its charset; web pages are converted
+/// before parsing).
+fn decode_text<'a>(format: Format, uri: &str, bytes: &'a [u8]) -> Result<Cow<'a, str>> {
+    let parse_error = |reason: String| IngestError::Parse {
         uri: uri.to_owned(),
-        reason: reason.to_owned(),
+        reason,
     };
-    if looks_binary(bytes) {
-        return Err(parse_error("binary content in a text format (NUL bytes)"));
+    if let Some((encoding, bom_len)) = Encoding::for_bom(bytes) {
+        let body = &bytes[bom_len..];
+        return encoding
+            .decode_without_bom_handling_and_without_replacement(body)
+            .ok_or_else(|| parse_error(format!("not valid {} text", encoding.name())));
     }
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        parse_error(&format!(
+    if looks_binary(bytes) {
+        return Err(parse_error(
+            "binary content in a text format (NUL bytes)".into(),
+        ));
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(Cow::Borrowed(text)),
+        Err(_) if matches!(format, Format::Text | Format::Markdown | Format::Csv) => {
+            let (text, _) = WINDOWS_1252.decode_without_bom_handling(bytes);
+            Ok(text)
+        }
+        Err(e) => Err(parse_error(format!(
             "not valid UTF-8 text (invalid byte at offset {})",
             e.valid_up_to()
-        ))
-    })?;
-    Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
+        ))),
+    }
 }
 
 /// The heuristic git and grep use: a NUL byte in the first 8 KiB means binary.
@@ -164,8 +188,72 @@ mod tests {
     fn binary_and_invalid_utf8_are_rejected_with_a_reason() {
         let err = parse(Format::Text, "a.txt", "a", b"abc\0def").unwrap_err();
         assert!(err.to_string().contains("binary"), "{err}");
-        let err = parse(Format::Text, "b.txt", "b", &[0x66, 0xff, 0xfe, 0x41]).unwrap_err();
+        // JSON and HTML are not guessed: bytes that are not UTF-8 stay an error there.
+        let err = parse(Format::Json, "b.json", "b", b"{\"a\": \"\xff\"}").unwrap_err();
         assert!(err.to_string().contains("UTF-8"), "{err}");
+        let err = parse(Format::Html, "b.html", "b", b"<p>Se\xf1or</p>").unwrap_err();
+        assert!(err.to_string().contains("UTF-8"), "{err}");
+        // A UTF-16 byte-order mark followed by an unpaired surrogate.
+        let err = parse(Format::Text, "c.txt", "c", &[0xFF, 0xFE, 0x00, 0xD8]).unwrap_err();
+        assert!(err.to_string().contains("UTF-16LE"), "{err}");
+    }
+
+    const VACATIONS: &str = "Política de vacaciones: días hábiles";
+
+    fn text_of(doc: &ParsedDocument) -> String {
+        doc.sections
+            .iter()
+            .map(|s| s.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn legacy_windows_1252_text_is_decoded() {
+        let csv = format!("Clave,Resumen\nRH-01,{VACATIONS}\n");
+        for (format, source) in [
+            (Format::Text, VACATIONS.to_owned()),
+            (Format::Markdown, format!("# Vacaciones\n\n{VACATIONS}\n")),
+            (Format::Csv, csv),
+        ] {
+            let (bytes, _, unmappable) = WINDOWS_1252.encode(&source);
+            assert!(!unmappable);
+            // Not UTF-8 (í is the one byte 0xED): read as UTF-8 it would fail or become U+FFFD.
+            assert!(std::str::from_utf8(&bytes).is_err());
+            assert!(bytes.contains(&0xED));
+            let doc = parse(format, "vacaciones", "vacaciones", &bytes).unwrap();
+            let text = text_of(&doc);
+            assert!(text.contains(VACATIONS), "{format:?}: {text:?}");
+            assert!(!text.contains('\u{fffd}'), "{format:?}: {text:?}");
+        }
+        // Windows-1252 beyond Latin-1: curly quotes and the euro sign (0x93, 0x94, 0x80).
+        let doc = parse(Format::Text, "q.txt", "q", b"\x93Se\xf1or\x94 \x80 5").unwrap();
+        assert_eq!(text_of(&doc), "\u{201c}Señor\u{201d} € 5");
+    }
+
+    #[test]
+    fn byte_order_marks_are_honoured() {
+        let mut utf16le = vec![0xFF, 0xFE];
+        utf16le.extend(VACATIONS.encode_utf16().flat_map(u16::to_le_bytes));
+        // UTF-16 is full of NUL bytes: the mark must win over the binary check.
+        assert!(looks_binary(&utf16le));
+        let doc = parse(Format::Text, "v.txt", "v", &utf16le).unwrap();
+        assert_eq!(text_of(&doc), VACATIONS);
+        let doc = parse(Format::Markdown, "v.md", "v", &utf16le).unwrap();
+        assert!(text_of(&doc).contains(VACATIONS));
+
+        let mut utf16be = vec![0xFE, 0xFF];
+        let csv = format!("Clave;Resumen\nRH-01;{VACATIONS}\n");
+        utf16be.extend(csv.encode_utf16().flat_map(u16::to_be_bytes));
+        let doc = parse(Format::Csv, "v.csv", "v", &utf16be).unwrap();
+        assert!(text_of(&doc).contains(VACATIONS), "{}", text_of(&doc));
+
+        let mut utf8 = b"\xEF\xBB\xBF".to_vec();
+        utf8.extend(VACATIONS.as_bytes());
+        let doc = parse(Format::Text, "v.txt", "v", &utf8).unwrap();
+        assert_eq!(text_of(&doc), VACATIONS);
+        let doc = parse(Format::Json, "v.json", "v", b"\xEF\xBB\xBF{\"a\": 1}").unwrap();
+        assert!(!text_of(&doc).contains('\u{feff}'));
     }
 
     #[test]

@@ -155,6 +155,42 @@ mod tests {
         assert!(BUNDLE.body.is_ascii() && LOADER_ASSET.body.is_ascii());
     }
 
+    /// The keys of one language's table in widget.js's `STRINGS` (`  <lang>: {` … `  }`).
+    fn string_keys(lang: &str) -> Vec<String> {
+        let start = WIDGET
+            .find(&format!("\n    {lang}: {{\n"))
+            .unwrap_or_else(|| panic!("no `{lang}` table in widget.js"));
+        let table = &WIDGET[start..];
+        let end = table.find("\n    }").unwrap();
+        let mut keys: Vec<String> = table[..end]
+            .lines()
+            .skip(2)
+            .filter_map(|line| line.trim().split_once(':'))
+            .map(|(key, _)| key.to_owned())
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    #[test]
+    fn every_ui_string_exists_in_english_and_spanish() {
+        let en = string_keys("en");
+        assert!(en.len() >= 30, "{en:?}");
+        for key in [
+            "placeholder",
+            "send",
+            "sources",
+            "thinking",
+            "rateLimited",
+            "offline",
+        ] {
+            assert!(en.iter().any(|k| k == key), "{key} missing: {en:?}");
+        }
+        assert_eq!(string_keys("es"), en);
+        // The bundle carries the Spanish strings, escaped to ASCII.
+        assert!(BUNDLE.body.contains("Escribe tu pregunta\\u2026"));
+    }
+
     #[test]
     fn non_ascii_becomes_escapes() {
         assert_eq!(ascii_only("a…b 👍"), "a\\u2026b \\ud83d\\udc4d");
