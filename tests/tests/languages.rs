@@ -26,8 +26,7 @@ async fn gateway(llm: Option<&FakeOpenAi>) -> (Gateway, String, Vec<tempfile::Te
     config.cache.enabled = false;
     let (gateway, key) = Gateway::with_handbook(config).await.unwrap();
     let docs = tempfile::tempdir().unwrap();
-    let filler =
-        "El calendario de actividades se publica cada diciembre en el portal. ".repeat(12);
+    let filler = "El calendario de actividades se publica cada diciembre en el portal. ".repeat(12);
     std::fs::write(
         docs.path().join("astronomia.md"),
         format!(
