@@ -44,6 +44,8 @@ pub struct Chunker {
     max_tokens: usize,
     overlap: usize,
     prefix_context: bool,
+    /// The settings that shape chunks (part of a document's analysis fingerprint).
+    fingerprint: String,
 }
 
 impl std::fmt::Debug for Chunker {
@@ -105,7 +107,13 @@ impl Chunker {
             max_tokens: config.max_tokens,
             overlap: config.overlap,
             prefix_context: config.prefix_context,
+            fingerprint: format!("{config:?}"),
         })
+    }
+
+    /// The settings that shape chunks, as text: equal settings, equal fingerprints.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     pub fn max_tokens(&self) -> usize {

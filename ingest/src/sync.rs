@@ -132,7 +132,32 @@ enum Step {
     Failed(String),
 }
 
+/// Bumped when the pipeline changes what it writes for the same settings (e.g. language-aware
+/// analysis): every document is re-indexed once on the next sync.
+const ANALYSIS_VERSION: &str = "2-languages";
+
 impl Indexer {
+    /// Fingerprint of everything a document's points depend on besides its bytes: the pipeline
+    /// version, chunking, BM25 analysis and the dense model. A document indexed under another one
+    /// is re-indexed by the next sync even though its content did not change.
+    pub fn analysis(&self) -> String {
+        let embedder = self
+            .embedder
+            .as_ref()
+            .map_or_else(String::new, |e| format!("{}:{}", e.model(), e.dimensions()));
+        let mut hash = <sha2::Sha256 as sha2::Digest>::new();
+        for part in [
+            ANALYSIS_VERSION,
+            self.chunker.fingerprint(),
+            self.bm25.fingerprint(),
+            &embedder,
+        ] {
+            sha2::Digest::update(&mut hash, part.as_bytes());
+            sha2::Digest::update(&mut hash, [0]);
+        }
+        hex::encode(&sha2::Digest::finalize(hash)[..8])
+    }
+
     /// Syncs the folder `root` as the tenant's source `source_name` (created on first use).
     pub async fn sync_folder(
         &self,
@@ -228,7 +253,11 @@ impl Indexer {
         progress: Progress<'_>,
     ) -> Result<()> {
         let tenant_id = source.tenant_id.as_str();
-        let declared = SourceLanguage::of(source);
+        let rules = IndexRules {
+            language: SourceLanguage::of(source),
+            analysis: self.analysis(),
+        };
+        let rules = &rules;
         let mut present: HashSet<String> = HashSet::new();
         let manifest_ref = &manifest;
         let steps = items
@@ -238,7 +267,7 @@ impl Indexer {
                         let previous = manifest_ref.get(&entry.uri).cloned();
                         let groups = acl(&entry.uri);
                         let (uri, size, step) = self
-                            .prepare(tenant_id, &source.id, entry, previous, groups, declared)
+                            .prepare(tenant_id, &source.id, entry, previous, groups, rules)
                             .await;
                         Processed::Step { uri, size, step }
                     }
@@ -349,14 +378,15 @@ impl Indexer {
         entry: SourceEntry,
         previous: Option<ManifestEntry>,
         acl: Vec<String>,
-        declared: SourceLanguage,
+        rules: &IndexRules,
     ) -> (String, u64, Step) {
         let indexer = self.clone();
         let tenant_id = tenant_id.to_owned();
         let source_id = source_id.to_owned();
         let (uri, size) = (entry.uri.clone(), entry.size);
+        let rules = rules.clone();
         let step = tokio::task::spawn_blocking(move || {
-            indexer.prepare_blocking(&tenant_id, &source_id, entry, previous, acl, declared)
+            indexer.prepare_blocking(&tenant_id, &source_id, entry, previous, acl, rules)
         })
         .await
         .unwrap_or_else(|e| Step::Failed(format!("internal error while parsing: {e}")));
@@ -370,8 +400,12 @@ impl Indexer {
         entry: SourceEntry,
         previous: Option<ManifestEntry>,
         acl: Vec<String>,
-        declared: SourceLanguage,
+        rules: IndexRules,
     ) -> Step {
+        let IndexRules {
+            language: declared,
+            analysis,
+        } = rules;
         if entry.size > self.max_document_bytes {
             let err = IngestError::TooLarge {
                 uri: entry.uri.clone(),
@@ -409,7 +443,11 @@ impl Indexer {
             }
         };
         let hash = content_hash(&bytes);
-        if let Some(previous) = previous.as_ref().filter(|p| p.content_hash == hash) {
+        // Same bytes indexed the same way: nothing to do but follow an ACL change.
+        if let Some(previous) = previous
+            .as_ref()
+            .filter(|p| p.content_hash == hash && p.analysis == analysis)
+        {
             if previous.acl == acl {
                 return Step::Unchanged;
             }
@@ -453,6 +491,7 @@ impl Indexer {
             size_bytes: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
             chunk_count: i64::try_from(chunks.len()).unwrap_or(i64::MAX),
             acl,
+            analysis,
         };
         Step::Ready(Box::new(Prepared {
             entry,
@@ -541,6 +580,13 @@ impl Indexer {
         }
         Ok(())
     }
+}
+
+/// How a run indexes each document: its source's language rules and the analysis fingerprint.
+#[derive(Debug, Clone)]
+pub(crate) struct IndexRules {
+    language: SourceLanguage,
+    analysis: String,
 }
 
 /// What a source says about its documents' language: `language` in its settings forces it;

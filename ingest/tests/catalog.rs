@@ -49,6 +49,7 @@ async fn exercise(catalog: &Catalog) {
         size_bytes: 10,
         chunk_count: 2,
         acl: vec!["hr".into(), "managers".into()],
+        analysis: "a1".into(),
     };
     catalog
         .record_document("acme", &source.id, &entry)

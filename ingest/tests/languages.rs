@@ -186,3 +186,49 @@ async fn a_source_forces_its_language_and_a_tenant_fills_in_where_detection_cann
     assert_eq!(declared["policy.md"], ["es"], "{declared:?}");
     assert_eq!(declared["bilingual.md"], ["es"], "{declared:?}");
 }
+
+/// Documents indexed under other analysis settings are re-indexed although their bytes did not
+/// change (an upgrade to language-aware analysis, or a changed `[bm25]`); the same settings skip them.
+#[tokio::test]
+async fn a_change_of_analysis_re_indexes_unchanged_documents() {
+    let setup = setup().await;
+    let sync = |indexer: Indexer| {
+        let docs = setup.docs.path().to_path_buf();
+        async move {
+            indexer
+                .sync_folder(
+                    "acme",
+                    "docs",
+                    &docs,
+                    &FolderSourceConfig::default(),
+                    &|_| {},
+                )
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(sync(setup.indexer.clone()).await.added, 4);
+    // Spanish stemming: "solicitar" meets "solicitan".
+    let before = languages(&setup, "solicitar", Lang::Es).await;
+    assert!(before.contains_key("politica.md"), "{before:?}");
+    let again = sync(setup.indexer.clone()).await;
+    assert_eq!((again.unchanged, again.changed), (4, 0), "{again:?}");
+
+    let english = Indexer {
+        bm25: Arc::new(
+            Bm25Encoder::new(&Bm25Config {
+                language: "english".into(),
+                ..Bm25Config::default()
+            })
+            .unwrap(),
+        ),
+        ..setup.indexer.clone()
+    };
+    assert_ne!(english.analysis(), setup.indexer.analysis());
+    let report = sync(english.clone()).await;
+    assert_eq!((report.unchanged, report.changed), (0, 4), "{report:?}");
+    // Re-analysed as English ("solicitan" unstemmed), the Spanish stem no longer meets the page.
+    let after = languages(&setup, "solicitar", Lang::Es).await;
+    assert!(!after.contains_key("politica.md"), "{after:?}");
+    assert_eq!(sync(english).await.unchanged, 4);
+}

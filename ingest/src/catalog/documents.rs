@@ -19,13 +19,15 @@ pub struct ManifestEntry {
     pub chunk_count: i64,
     /// Groups that may see the document (sorted; empty: the whole tenant).
     pub acl: Vec<String>,
+    /// Fingerprint of how it was indexed (`Indexer::analysis`); '' before it was recorded.
+    pub analysis: String,
 }
 
 impl Catalog {
     /// The source's manifest keyed by uri.
     pub async fn manifest(&self, source_id: &str) -> Result<HashMap<String, ManifestEntry>> {
         let rows = sqlx::query(
-            "SELECT id, uri, title, mime, content_hash, size_bytes, chunk_count, acl FROM documents WHERE source_id = $1",
+            "SELECT id, uri, title, mime, content_hash, size_bytes, chunk_count, acl, analysis FROM documents WHERE source_id = $1",
         )
         .bind(source_id)
         .fetch_all(self.pool())
@@ -41,6 +43,7 @@ impl Catalog {
                 size_bytes: row.try_get("size_bytes")?,
                 chunk_count: row.try_get("chunk_count")?,
                 acl: serde_json::from_str(&row.try_get::<String, _>("acl")?).unwrap_or_default(),
+                analysis: row.try_get("analysis")?,
             };
             manifest.insert(entry.uri.clone(), entry);
         }
@@ -60,8 +63,8 @@ impl Catalog {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO documents (id, tenant_id, source_id, uri, title, mime, content_hash, size_bytes, chunk_count, indexed_at, acl) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "INSERT INTO documents (id, tenant_id, source_id, uri, title, mime, content_hash, size_bytes, chunk_count, indexed_at, acl, analysis) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&entry.document_id)
         .bind(tenant_id)
@@ -74,6 +77,7 @@ impl Catalog {
         .bind(entry.chunk_count)
         .bind(now())
         .bind(serde_json::to_string(&entry.acl).unwrap_or_else(|_| "[]".into()))
+        .bind(&entry.analysis)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -91,6 +91,11 @@ fn migrator() -> Migrator {
             "sync_jobs",
             include_str!("../../migrations/0008_sync_jobs.sql"),
         ),
+        migration(
+            9,
+            "analysis",
+            include_str!("../../migrations/0009_analysis.sql"),
+        ),
     ];
     Migrator {
         migrations: Cow::Owned(migrations),

@@ -66,6 +66,8 @@ pub struct Bm25Encoder {
     fixed: Option<EdgeBm25>,
     by_lang: BTreeMap<Lang, EdgeBm25>,
     query: QueryAnalysis,
+    /// The document-side settings (what a chunk's vector depends on), as text.
+    fingerprint: String,
 }
 
 impl Bm25Encoder {
@@ -88,7 +90,16 @@ impl Bm25Encoder {
             fixed,
             by_lang,
             query: config.query,
+            fingerprint: format!(
+                "bm25 {} k1={} b={} avg_len={}",
+                config.language, config.k1, config.b, config.avg_len
+            ),
         })
+    }
+
+    /// The settings a chunk's sparse vector depends on (not how questions are matched).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     fn analyser(&self, lang: Lang) -> Option<&EdgeBm25> {

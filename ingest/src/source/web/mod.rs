@@ -89,8 +89,11 @@ impl Indexer {
         let outcome = async {
             let manifest = self.catalog.manifest(&source.id).await?;
             let stored = self.catalog.web_pages(&source.id).await?;
+            // Documents indexed under other settings must be fetched whole (no 304) to re-index.
+            let analysis = self.analysis();
             let indexed = manifest
                 .iter()
+                .filter(|(_, entry)| entry.analysis == analysis)
                 .map(|(uri, entry)| (uri.clone(), entry.content_hash.clone()))
                 .collect();
             let crawler = crawl::Crawler::new(
