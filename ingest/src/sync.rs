@@ -618,7 +618,10 @@ impl SourceLanguage {
 pub const FALLBACK_LANGUAGE: &str = "fallback_language";
 
 /// Characters of a document sampled to detect its language (detection is linear in its input).
-const LANGUAGE_SAMPLE_CHARS: usize = 4_000;
+/// (Detection costs about as much as BM25-encoding the same text, so it reads samples.)
+const LANGUAGE_SAMPLE_CHARS: usize = 2_000;
+/// Characters of a chunk sampled to detect its own language.
+const CHUNK_SAMPLE_CHARS: usize = 600;
 /// A chunk shorter than this takes its document's language (too little text to tell reliably).
 const CHUNK_DETECTION_MIN_CHARS: usize = 200;
 
@@ -637,8 +640,9 @@ fn document_language(doc: &ParsedDocument, fallback: Lang) -> Lang {
 
 /// A chunk's own language when it has enough text to tell (documents may mix languages).
 fn chunk_language(text: &str, document: Lang) -> Lang {
-    if text.chars().count() < CHUNK_DETECTION_MIN_CHARS {
+    let sample: String = text.chars().take(CHUNK_SAMPLE_CHARS).collect();
+    if sample.chars().count() < CHUNK_DETECTION_MIN_CHARS {
         return document;
     }
-    lang::detect_or(text, document)
+    lang::detect_or(&sample, document)
 }
