@@ -59,6 +59,62 @@ pub struct Messages {
     pub cli_failed: &'static str,
     /// `{uri}`.
     pub cli_removed: &'static str,
+    /// `ragway sources` / `ragway sync`.
+    pub src_never_synced: &'static str,
+    /// `ragway sources` / `ragway sync`: `{status}`, `{at}`.
+    pub src_last_sync: &'static str,
+    /// `ragway sources` / `ragway sync`.
+    pub src_paused: &'static str,
+    /// `ragway sources` / `ragway sync`.
+    pub src_no_schedule: &'static str,
+    /// `ragway sources` / `ragway sync`: `{id}`, `{tenant}`, `{name}`.
+    pub src_created_folder: &'static str,
+    /// `ragway sources` / `ragway sync`: `{id}`, `{tenant}`, `{name}`.
+    pub src_created_web: &'static str,
+    /// `ragway sources` / `ragway sync`: `{id}`, `{tenant}`.
+    pub src_created_upload: &'static str,
+    /// `ragway sources` / `ragway sync`: `{name}`, `{schedule}`.
+    pub src_schedule: &'static str,
+    /// `ragway sources` / `ragway sync`.
+    pub src_none: &'static str,
+    /// `ragway sources` / `ragway sync`: `{name}`.
+    pub src_paused_done: &'static str,
+    /// `ragway sources` / `ragway sync`: `{name}`.
+    pub src_resumed: &'static str,
+    /// `ragway sources` / `ragway sync`: `{name}`, `{count}`.
+    pub src_removed: &'static str,
+    /// `ragway sources` / `ragway sync`: `{name}`, `{status}`, `{id}`.
+    pub sync_already: &'static str,
+    /// `ragway sources` / `ragway sync`: `{count}`.
+    pub sync_due: &'static str,
+    /// `ragway sources` / `ragway sync`: `{id}`, `{source}`, `{status}`, counts, `{message}` (" (reason)" or empty).
+    pub sync_done: &'static str,
+    /// `ragway tenants` / `ragway keys` (`|` separates column labels).
+    pub tenant_created: &'static str,
+    /// `ragway tenants` / `ragway keys` (`|` separates column labels).
+    pub tenant_list_header: &'static str,
+    /// `ragway tenants` / `ragway keys` (`|` separates column labels).
+    pub tenant_renamed: &'static str,
+    /// `ragway tenants` / `ragway keys` (`|` separates column labels).
+    pub tenant_show_labels: &'static str,
+    /// `ragway tenants` / `ragway keys` (`|` separates column labels).
+    pub tenant_keys_summary: &'static str,
+    /// `ragway tenants` / `ragway keys` (`|` separates column labels).
+    pub tenant_deleted: &'static str,
+    /// `ragway tenants` / `ragway keys` (`|` separates column labels).
+    pub key_created: &'static str,
+    /// `ragway tenants` / `ragway keys` (`|` separates column labels).
+    pub key_store_now: &'static str,
+    /// `ragway tenants` / `ragway keys` (`|` separates column labels).
+    pub key_list_header: &'static str,
+    /// `ragway tenants` / `ragway keys` (`|` separates column labels).
+    pub key_revoked_status: &'static str,
+    /// `ragway tenants` / `ragway keys` (`|` separates column labels).
+    pub key_active_status: &'static str,
+    /// `ragway tenants` / `ragway keys` (`|` separates column labels).
+    pub key_never_used: &'static str,
+    /// `ragway tenants` / `ragway keys` (`|` separates column labels).
+    pub key_revoked: &'static str,
 }
 
 static EN: Messages = Messages {
@@ -94,6 +150,34 @@ static EN: Messages = Messages {
     cli_unsupported: "skipped {count} file(s) of unsupported formats",
     cli_failed: "  failed: {uri}: {reason}",
     cli_removed: "  removed: {uri}",
+    src_never_synced: "never synced",
+    src_last_sync: "last sync {status} ({at})",
+    src_paused: "paused ",
+    src_no_schedule: "no schedule",
+    src_created_folder: "source {id} created; `ragway sync --tenant {tenant} --source {name}` or the gateway's workers sync it",
+    src_created_web: "source {id} created; `ragway sync --tenant {tenant} --source {name}` or the gateway's workers crawl it",
+    src_created_upload: "source {id} created; upload with POST /api/v1/admin/tenants/{tenant}/sources/{id}/files",
+    src_schedule: "schedule of `{name}`: {schedule}",
+    src_none: "none",
+    src_paused_done: "`{name}` paused",
+    src_resumed: "`{name}` resumed",
+    src_removed: "`{name}` removed with {count} document(s)",
+    sync_already: "`{name}` already has a sync {status} ({id})",
+    sync_due: "{count} scheduled source(s) due",
+    sync_done: "sync {id} of source {source}: {status} — {seen} seen, {added} added, {changed} changed, {removed} removed, {failed} failed{message}",
+    tenant_created: "created tenant {id}",
+    tenant_list_header: "id|name|generation|created",
+    tenant_renamed: "tenant {id} is now named {name}",
+    tenant_show_labels: "tenant|created|generation|documents|passages|sources|API keys",
+    tenant_keys_summary: "{active} active, {revoked} revoked",
+    tenant_deleted: "deleted tenant {id}: {passages} passages, {documents} documents, {sources} sources, {keys} API keys, {admin_keys} admin keys, {conversations} conversations",
+    key_created: "created API key {id} ({name}) for tenant {tenant}",
+    key_store_now: "store it now: it is shown only once",
+    key_list_header: "id|name|created|last used|status",
+    key_revoked_status: "revoked",
+    key_active_status: "active",
+    key_never_used: "never",
+    key_revoked: "revoked API key {id}",
 };
 
 static ES: Messages = Messages {
@@ -129,6 +213,34 @@ static ES: Messages = Messages {
     cli_unsupported: "se omitieron {count} archivo(s) de formatos no compatibles",
     cli_failed: "  error: {uri}: {reason}",
     cli_removed: "  eliminado: {uri}",
+    src_never_synced: "nunca sincronizada",
+    src_last_sync: "última sincronización: {status} ({at})",
+    src_paused: "en pausa ",
+    src_no_schedule: "sin programación",
+    src_created_folder: "fuente {id} creada; la sincronizan `ragway sync --tenant {tenant} --source {name}` o los trabajadores del gateway",
+    src_created_web: "fuente {id} creada; la rastrean `ragway sync --tenant {tenant} --source {name}` o los trabajadores del gateway",
+    src_created_upload: "fuente {id} creada; sube archivos con POST /api/v1/admin/tenants/{tenant}/sources/{id}/files",
+    src_schedule: "programación de `{name}`: {schedule}",
+    src_none: "ninguna",
+    src_paused_done: "`{name}` en pausa",
+    src_resumed: "`{name}` reanudada",
+    src_removed: "`{name}` eliminada con {count} documento(s)",
+    sync_already: "`{name}` ya tiene una sincronización {status} ({id})",
+    sync_due: "{count} fuente(s) programada(s) pendiente(s)",
+    sync_done: "sincronización {id} de la fuente {source}: {status} — {seen} vistos, {added} nuevos, {changed} modificados, {removed} eliminados, {failed} con error{message}",
+    tenant_created: "tenant {id} creado",
+    tenant_list_header: "id|nombre|generación|creado",
+    tenant_renamed: "el tenant {id} ahora se llama {name}",
+    tenant_show_labels: "tenant|creado|generación|documentos|fragmentos|fuentes|claves API",
+    tenant_keys_summary: "{active} activas, {revoked} revocadas",
+    tenant_deleted: "tenant {id} eliminado: {passages} fragmentos, {documents} documentos, {sources} fuentes, {keys} claves API, {admin_keys} claves de administración, {conversations} conversaciones",
+    key_created: "clave API {id} ({name}) creada para el tenant {tenant}",
+    key_store_now: "guárdala ahora: solo se muestra una vez",
+    key_list_header: "id|nombre|creada|último uso|estado",
+    key_revoked_status: "revocada",
+    key_active_status: "activa",
+    key_never_used: "nunca",
+    key_revoked: "clave API {id} revocada",
 };
 
 /// The strings of `lang`.
@@ -220,6 +332,17 @@ pub fn locale_tag(lang: Lang, caller: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn cli_column_labels_have_as_many_columns_in_every_language() {
+        for lang in Lang::ALL {
+            let m = messages(lang);
+            assert_eq!(m.tenant_list_header.split('|').count(), 4);
+            assert_eq!(m.tenant_show_labels.split('|').count(), 7);
+            assert_eq!(m.key_list_header.split('|').count(), 5);
+        }
+    }
+
     use std::time::Duration;
 
     use super::*;

@@ -50,7 +50,60 @@ fn output_follows_the_locale_or_lang() {
         std::fs::write(docs.path().join(name), text).unwrap();
     }
     let docs = docs.path().to_str().unwrap();
-    stdout(&ragway(data.path(), &["tenants", "create", "acme"]));
+    let created = stdout(&ragway_in(
+        data.path(),
+        "es_MX.UTF-8",
+        &["tenants", "create", "acme"],
+    ));
+    assert_eq!(created.trim(), "tenant acme creado");
+    let key = stdout(&ragway_in(
+        data.path(),
+        "es_MX.UTF-8",
+        &["keys", "create", "--tenant", "acme", "--name", "intranet"],
+    ));
+    assert!(
+        key.contains("creada para el tenant acme") && key.contains("solo se muestra una vez"),
+        "{key}"
+    );
+    let keys = stdout(&ragway_in(
+        data.path(),
+        "es_MX.UTF-8",
+        &["keys", "list", "--tenant", "acme"],
+    ));
+    assert!(
+        keys.contains("último uso") && keys.contains("activa"),
+        "{keys}"
+    );
+    let added = stdout(&ragway_in(
+        data.path(),
+        "es_MX.UTF-8",
+        &[
+            "sources",
+            "add-upload",
+            "--tenant",
+            "acme",
+            "--name",
+            "subidas",
+        ],
+    ));
+    assert!(
+        added.starts_with("fuente ") && added.contains("creada"),
+        "{added}"
+    );
+    let listed = stdout(&ragway_in(
+        data.path(),
+        "es_MX.UTF-8",
+        &["sources", "list", "--tenant", "acme"],
+    ));
+    assert!(
+        listed.contains("sin programación") && listed.contains("nunca sincronizada"),
+        "{listed}"
+    );
+    let english = stdout(&ragway(
+        data.path(),
+        &["sources", "list", "--tenant", "acme"],
+    ));
+    assert!(english.contains("never synced"), "{english}");
     let synced = stdout(&ragway_in(
         data.path(),
         "es_MX.UTF-8",

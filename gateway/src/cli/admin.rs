@@ -1,9 +1,10 @@
 use clap::Subcommand;
 use ragway_ingest::Catalog;
 
-use super::out;
+use super::{out, output_lang};
 use crate::config::Config;
 use crate::error::GatewayError;
+use crate::i18n::{fill, messages};
 
 #[derive(Debug, Subcommand)]
 pub enum TenantsCommand {
@@ -67,6 +68,7 @@ pub(super) async fn catalog(config: &Config) -> Result<Catalog, GatewayError> {
 }
 
 pub async fn tenants(config: Config, command: TenantsCommand) -> Result<(), GatewayError> {
+    let m = messages(output_lang(None, &config));
     if let TenantsCommand::Show { id } = &command {
         return show_tenant(config, id).await;
     }
@@ -79,13 +81,11 @@ pub async fn tenants(config: Config, command: TenantsCommand) -> Result<(), Gate
             let tenant = catalog
                 .create_tenant(&id, name.as_deref().unwrap_or(&id))
                 .await?;
-            out(format!("created tenant {}", tenant.id));
+            out(fill(m.tenant_created, &[("id", &tenant.id)]));
         }
         TenantsCommand::List => {
-            out(format!(
-                "{:<24} {:<32} {:>10}  created",
-                "id", "name", "generation"
-            ));
+            let h: Vec<&str> = m.tenant_list_header.split('|').collect();
+            out(format!("{:<24} {:<32} {:>10}  {}", h[0], h[1], h[2], h[3]));
             for t in catalog.tenants().await? {
                 out(format!(
                     "{:<24} {:<32} {:>10}  {}",
@@ -95,9 +95,9 @@ pub async fn tenants(config: Config, command: TenantsCommand) -> Result<(), Gate
         }
         TenantsCommand::Rename { id, name } => {
             let tenant = catalog.rename_tenant(&id, name.trim()).await?;
-            out(format!(
-                "tenant {} is now named {}",
-                tenant.id, tenant.display_name
+            out(fill(
+                m.tenant_renamed,
+                &[("id", &tenant.id), ("name", &tenant.display_name)],
             ));
         }
         TenantsCommand::Show { .. } | TenantsCommand::Delete { .. } => {}
@@ -107,21 +107,24 @@ pub async fn tenants(config: Config, command: TenantsCommand) -> Result<(), Gate
 
 /// `tenants show`: opens the index too, for the passage count.
 async fn show_tenant(config: Config, id: &str) -> Result<(), GatewayError> {
+    let m = messages(output_lang(None, &config));
     let state = crate::state::AppState::open(config).await?;
     let tenant = state.catalog.require_tenant(id).await?;
     let keys = state.catalog.api_keys(id).await?;
     let active = keys.iter().filter(|k| k.revoked_at.is_none()).count();
+    let l: Vec<&str> = m.tenant_show_labels.split('|').collect();
     out(format!(
-        "tenant      {} ({})",
-        tenant.id, tenant.display_name
+        "{:<12}{} ({})",
+        l[0], tenant.id, tenant.display_name
     ));
-    out(format!("created     {}", tenant.created_at));
-    out(format!("generation  {}", tenant.generation));
+    out(format!("{:<12}{}", l[1], tenant.created_at));
+    out(format!("{:<12}{}", l[2], tenant.generation));
     out(format!(
-        "documents   {}",
+        "{:<12}{}",
+        l[3],
         state.catalog.document_count(id).await?
     ));
-    out(format!("passages    {}", state.store.count(id).await?));
+    out(format!("{:<12}{}", l[4], state.store.count(id).await?));
     let sources: Vec<String> = state
         .catalog
         .sources(id)
@@ -130,16 +133,22 @@ async fn show_tenant(config: Config, id: &str) -> Result<(), GatewayError> {
         .map(|s| s.name)
         .collect();
     out(format!(
-        "sources     {}",
+        "{:<12}{}",
+        l[5],
         if sources.is_empty() {
             "-".into()
         } else {
             sources.join(", ")
         }
     ));
+    let revoked = keys.len() - active;
     out(format!(
-        "API keys    {active} active, {} revoked",
-        keys.len() - active
+        "{:<12}{}",
+        l[6],
+        fill(
+            m.tenant_keys_summary,
+            &[("active", &active), ("revoked", &revoked)]
+        )
     ));
     Ok(())
 }
@@ -147,6 +156,7 @@ async fn show_tenant(config: Config, id: &str) -> Result<(), GatewayError> {
 /// `tenants delete`: the index passages first, then the catalog (a crash in between leaves the
 /// tenant listed, so the deletion can simply be repeated).
 async fn delete_tenant(config: Config, id: &str, yes: bool) -> Result<(), GatewayError> {
+    let m = messages(output_lang(None, &config));
     if !yes {
         return Err(GatewayError::BadRequest(format!(
             "deleting tenant {id} removes its passages, documents, sources, keys and conversations and cannot be undone; add --yes"
@@ -157,18 +167,23 @@ async fn delete_tenant(config: Config, id: &str, yes: bool) -> Result<(), Gatewa
     let passages = state.store.count(id).await?;
     state.store.delete_tenant(id).await?;
     let removed = state.catalog.delete_tenant(id).await?;
-    out(format!(
-        "deleted tenant {id}: {passages} passages, {} documents, {} sources, {} API keys, {} admin keys, {} conversations",
-        removed.documents,
-        removed.sources,
-        removed.api_keys,
-        removed.admin_keys,
-        removed.conversations
+    out(fill(
+        m.tenant_deleted,
+        &[
+            ("id", &id),
+            ("passages", &passages),
+            ("documents", &removed.documents),
+            ("sources", &removed.sources),
+            ("keys", &removed.api_keys),
+            ("admin_keys", &removed.admin_keys),
+            ("conversations", &removed.conversations),
+        ],
     ));
     Ok(())
 }
 
 pub async fn keys(config: Config, command: KeysCommand) -> Result<(), GatewayError> {
+    let m = messages(output_lang(None, &config));
     let catalog = catalog(&config).await?;
     match command {
         KeysCommand::Create {
@@ -189,37 +204,42 @@ pub async fn keys(config: Config, command: KeysCommand) -> Result<(), GatewayErr
                 groups: &groups,
             };
             let key = catalog.create_api_key_with(&tenant, &new).await?;
-            out(format!(
-                "created API key {} ({}) for tenant {}",
-                key.record.id, key.record.name, tenant
+            out(fill(
+                m.key_created,
+                &[
+                    ("id", &key.record.id),
+                    ("name", &key.record.name),
+                    ("tenant", &tenant),
+                ],
             ));
-            out("store it now: it is shown only once");
+            out(m.key_store_now);
             out(key.secret);
         }
         KeysCommand::List { tenant } => {
             catalog.require_tenant(&tenant).await?;
+            let h: Vec<&str> = m.key_list_header.split('|').collect();
             out(format!(
-                "{:<10} {:<20} {:<26} {:<26} status",
-                "id", "name", "created", "last used"
+                "{:<10} {:<20} {:<26} {:<26} {}",
+                h[0], h[1], h[2], h[3], h[4]
             ));
             for k in catalog.api_keys(&tenant).await? {
                 let status = if k.revoked_at.is_some() {
-                    "revoked"
+                    m.key_revoked_status
                 } else {
-                    "active"
+                    m.key_active_status
                 };
                 out(format!(
                     "{:<10} {:<20} {:<26} {:<26} {status}",
                     k.id,
                     k.name,
                     k.created_at,
-                    k.last_used_at.as_deref().unwrap_or("never")
+                    k.last_used_at.as_deref().unwrap_or(m.key_never_used)
                 ));
             }
         }
         KeysCommand::Revoke { id } => {
             catalog.revoke_api_key(&id).await?;
-            out(format!("revoked API key {id}"));
+            out(fill(m.key_revoked, &[("id", &id)]));
         }
     }
     Ok(())

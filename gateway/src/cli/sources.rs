@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use ragway_ingest::catalog::{Enqueued, SourceRecord, SourceUpdate, TRIGGER_MANUAL};
 
-use super::out;
+use super::{out, output_lang};
 use crate::config::Config;
 use crate::error::GatewayError;
+use crate::i18n::{fill, messages};
 use crate::sources::schedule::Schedule;
 use crate::state::AppState;
 
@@ -91,6 +92,7 @@ pub enum SourcesCommand {
 }
 
 pub async fn sources(config: Config, command: SourcesCommand) -> Result<(), GatewayError> {
+    let m = messages(output_lang(None, &config));
     let catalog = ragway_ingest::Catalog::connect(&config.database_url()).await?;
     let min = chrono::Duration::seconds(
         i64::try_from(config.sources.min_schedule_interval_secs).unwrap_or(i64::MAX),
@@ -107,13 +109,10 @@ pub async fn sources(config: Config, command: SourcesCommand) -> Result<(), Gate
             for source in catalog.sources(&tenant).await? {
                 let last = catalog.recent_sync_runs(&source.id, 1).await?;
                 let last = last.first().map_or_else(
-                    || "never synced".to_owned(),
+                    || m.src_never_synced.to_owned(),
                     |r| {
-                        format!(
-                            "last sync {} ({})",
-                            r.status,
-                            r.finished_at.as_deref().unwrap_or(&r.started_at)
-                        )
+                        let at = r.finished_at.as_deref().unwrap_or(&r.started_at);
+                        fill(m.src_last_sync, &[("status", &r.status), ("at", &at)])
                     },
                 );
                 out(format!(
@@ -121,8 +120,8 @@ pub async fn sources(config: Config, command: SourcesCommand) -> Result<(), Gate
                     source.id,
                     source.name,
                     source.kind,
-                    if source.paused { "paused " } else { "" },
-                    source.schedule.as_deref().unwrap_or("no schedule"),
+                    if source.paused { m.src_paused } else { "" },
+                    source.schedule.as_deref().unwrap_or(m.src_no_schedule),
                     last
                 ));
             }
@@ -142,9 +141,9 @@ pub async fn sources(config: Config, command: SourcesCommand) -> Result<(), Gate
             let source = catalog
                 .create_source(&tenant, &name, "folder", &settings, schedule.as_deref())
                 .await?;
-            out(format!(
-                "source {} created; `ragway sync --tenant {tenant} --source {name}` or the gateway's workers sync it",
-                source.id
+            out(fill(
+                m.src_created_folder,
+                &[("id", &source.id), ("tenant", &tenant), ("name", &name)],
             ));
         }
         SourcesCommand::AddWeb {
@@ -165,9 +164,9 @@ pub async fn sources(config: Config, command: SourcesCommand) -> Result<(), Gate
             let source = catalog
                 .create_source(&tenant, &name, "web", &settings, schedule.as_deref())
                 .await?;
-            out(format!(
-                "source {} created; `ragway sync --tenant {tenant} --source {name}` or the gateway's workers crawl it",
-                source.id
+            out(fill(
+                m.src_created_web,
+                &[("id", &source.id), ("tenant", &tenant), ("name", &name)],
             ));
         }
         SourcesCommand::AddUpload { tenant, name } => {
@@ -175,9 +174,9 @@ pub async fn sources(config: Config, command: SourcesCommand) -> Result<(), Gate
             let source = catalog
                 .create_source(&tenant, &name, "upload", &settings, None)
                 .await?;
-            out(format!(
-                "source {} created; upload with POST /api/v1/admin/tenants/{tenant}/sources/{}/files",
-                source.id, source.id
+            out(fill(
+                m.src_created_upload,
+                &[("id", &source.id), ("tenant", &tenant)],
             ));
         }
         SourcesCommand::Schedule {
@@ -198,9 +197,10 @@ pub async fn sources(config: Config, command: SourcesCommand) -> Result<(), Gate
                 ..SourceUpdate::default()
             };
             catalog.update_source(&source, &update).await?;
-            out(format!(
-                "schedule of `{name}`: {}",
-                schedule.as_deref().unwrap_or("none")
+            let schedule = schedule.as_deref().unwrap_or(m.src_none);
+            out(fill(
+                m.src_schedule,
+                &[("name", &name), ("schedule", &schedule)],
             ));
         }
         SourcesCommand::Pause { tenant, name } => {
@@ -209,13 +209,13 @@ pub async fn sources(config: Config, command: SourcesCommand) -> Result<(), Gate
             catalog
                 .cancel_queued_sync(&source.id, "cancelled: the source was paused")
                 .await?;
-            out(format!("`{name}` paused"));
+            out(fill(m.src_paused_done, &[("name", &name)]));
         }
         SourcesCommand::Resume { tenant, name } => {
             let source = named(&catalog, &tenant, &name).await?;
             catalog.set_source_paused(&source.id, false).await?;
             catalog.set_next_sync_at(&source.id, None).await?;
-            out(format!("`{name}` resumed"));
+            out(fill(m.src_resumed, &[("name", &name)]));
         }
         SourcesCommand::Remove { tenant, name, yes } => {
             if !yes {
@@ -227,7 +227,7 @@ pub async fn sources(config: Config, command: SourcesCommand) -> Result<(), Gate
             let state = AppState::open(config).await?;
             let source = named(&state.catalog, &tenant, &name).await?;
             let removed = crate::sources::remove(&state, &source).await?;
-            out(format!("`{name}` removed with {removed} document(s)"));
+            out(fill(m.src_removed, &[("name", &name), ("count", &removed)]));
         }
     }
     Ok(())
@@ -256,6 +256,7 @@ pub struct SyncArgs {
 /// Queues what is due (or the named source), runs every queued sync to its end, and exits
 /// non-zero if any failed.
 pub async fn sync(config: Config, args: SyncArgs) -> Result<(), GatewayError> {
+    let m = messages(output_lang(None, &config));
     let state = AppState::open(config).await?;
     state.recover_interrupted_syncs().await?;
     if let (Some(tenant), Some(name)) = (&args.tenant, &args.source) {
@@ -270,35 +271,42 @@ pub async fn sync(config: Config, args: SyncArgs) -> Result<(), GatewayError> {
             .enqueue_sync(tenant, &source.id, TRIGGER_MANUAL)
             .await?
         {
-            out(format!(
-                "`{name}` already has a sync {} ({})",
-                run.status, run.id
+            out(fill(
+                m.sync_already,
+                &[("name", name), ("status", &run.status), ("id", &run.id)],
             ));
         }
     } else {
         let queued = crate::sources::jobs::queue_due(&state, chrono::Utc::now()).await?;
-        out(format!("{} scheduled source(s) due", queued.len()));
+        out(fill(m.sync_due, &[("count", &queued.len())]));
     }
     let mut failed = 0;
     while let Some(run) = state.catalog.claim_queued_sync().await? {
         let done = crate::sources::jobs::execute(&state, run).await;
-        out(format!(
-            "sync {} of source {}: {} — {} seen, {} added, {} changed, {} removed, {} failed{}",
-            done.id,
-            done.source_id,
-            done.status,
-            done.seen,
-            done.added,
-            done.changed,
-            done.removed,
-            done.failed,
-            done.message
-                .as_deref()
-                .map(|m| format!(" ({m})"))
-                .unwrap_or_default()
+        let message = done
+            .message
+            .as_deref()
+            .map(|text| format!(" ({text})"))
+            .unwrap_or_default();
+        out(fill(
+            m.sync_done,
+            &[
+                ("id", &done.id),
+                ("source", &done.source_id),
+                ("status", &done.status),
+                ("seen", &done.seen),
+                ("added", &done.added),
+                ("changed", &done.changed),
+                ("removed", &done.removed),
+                ("failed", &done.failed),
+                ("message", &message),
+            ],
         ));
         for failure in &done.failures {
-            out(format!("  failed: {}: {}", failure.uri, failure.reason));
+            out(fill(
+                m.cli_failed,
+                &[("uri", &failure.uri), ("reason", &failure.reason)],
+            ));
         }
         if done.status != "succeeded" {
             failed += 1;
