@@ -115,6 +115,50 @@ pub struct Messages {
     pub key_never_used: &'static str,
     /// `ragway tenants` / `ragway keys` (`|` separates column labels).
     pub key_revoked: &'static str,
+    /// `ragway admin-keys` / `usage` / `widget-keys` (`|` separates column labels).
+    pub admin_key_created: &'static str,
+    /// `ragway admin-keys` / `usage` / `widget-keys` (`|` separates column labels).
+    pub admin_key_scope_all: &'static str,
+    /// `ragway admin-keys` / `usage` / `widget-keys` (`|` separates column labels).
+    pub admin_key_scope_tenant: &'static str,
+    /// `ragway admin-keys` / `usage` / `widget-keys` (`|` separates column labels).
+    pub admin_key_list_header: &'static str,
+    /// `ragway admin-keys` / `usage` / `widget-keys` (`|` separates column labels).
+    pub admin_key_all_tenants: &'static str,
+    /// `ragway admin-keys` / `usage` / `widget-keys` (`|` separates column labels).
+    pub admin_key_revoked: &'static str,
+    /// `ragway admin-keys` / `usage` / `widget-keys` (`|` separates column labels).
+    pub usage_title: &'static str,
+    /// `ragway admin-keys` / `usage` / `widget-keys` (`|` separates column labels).
+    pub usage_header: &'static str,
+    /// `ragway admin-keys` / `usage` / `widget-keys` (`|` separates column labels).
+    pub usage_total: &'static str,
+    /// `ragway admin-keys` / `usage` / `widget-keys` (`|` separates column labels).
+    pub widget_key_created: &'static str,
+    /// `ragway admin-keys` / `usage` / `widget-keys` (`|` separates column labels).
+    pub widget_key_embed: &'static str,
+    /// `ragway admin-keys` / `usage` / `widget-keys` (`|` separates column labels).
+    pub widget_key_list_header: &'static str,
+    /// `ragway admin-keys` / `usage` / `widget-keys` (`|` separates column labels).
+    pub widget_key_origins: &'static str,
+    /// `ragway admin-keys` / `usage` / `widget-keys` (`|` separates column labels).
+    pub widget_key_revoked: &'static str,
+    /// `ragway serve --demo`.
+    pub demo_generative: &'static str,
+    /// `ragway serve --demo`.
+    pub demo_extractive: &'static str,
+    /// `ragway serve --demo`.
+    pub demo_ready: &'static str,
+    /// `ragway serve --demo`.
+    pub demo_api_key: &'static str,
+    /// `ragway serve --demo`.
+    pub demo_try: &'static str,
+    /// `ragway serve --demo`.
+    pub demo_question: &'static str,
+    /// `ragway serve --demo`.
+    pub demo_stream: &'static str,
+    /// `ragway serve --demo`.
+    pub demo_widget: &'static str,
 }
 
 static EN: Messages = Messages {
@@ -178,6 +222,28 @@ static EN: Messages = Messages {
     key_active_status: "active",
     key_never_used: "never",
     key_revoked: "revoked API key {id}",
+    admin_key_created: "created admin key {id} ({name}) for {scope}",
+    admin_key_scope_all: "every tenant",
+    admin_key_scope_tenant: "tenant {id}",
+    admin_key_list_header: "id|name|scope|created|status",
+    admin_key_all_tenants: "(all tenants)",
+    admin_key_revoked: "revoked admin key {id}",
+    usage_title: "usage of tenant {tenant} from {from} to {to} (UTC days)",
+    usage_header: "day / user|requests|cache hits|prompt tokens|completion tokens|refused",
+    usage_total: "total",
+    widget_key_created: "created widget key {id} ({name}) for tenant {tenant}, allowed on {origins}",
+    widget_key_embed: "embed it in the intranet page (replace <gateway> with this server's address):",
+    widget_key_list_header: "key|name|status|origins",
+    widget_key_origins: "widget key {id} is now allowed on {origins}",
+    widget_key_revoked: "revoked widget key {id}",
+    demo_generative: "generative answers",
+    demo_extractive: "extractive answers (set OPENAI_API_KEY or [llm] in ragway.toml for generative ones)",
+    demo_ready: "ragway demo is ready at http://{addr} — tenant `{tenant}`, {mode}",
+    demo_api_key: "API key (new each start): {key}",
+    demo_try: "Try:",
+    demo_question: "How do I connect to the VPN?",
+    demo_stream: "Stream it with \"stream\": true (and curl -N).",
+    demo_widget: "Chat widget: open http://{addr}/ (widget key {key}). Stop with Ctrl-C.",
 };
 
 static ES: Messages = Messages {
@@ -241,6 +307,28 @@ static ES: Messages = Messages {
     key_active_status: "activa",
     key_never_used: "nunca",
     key_revoked: "clave API {id} revocada",
+    admin_key_created: "clave de administración {id} ({name}) creada para {scope}",
+    admin_key_scope_all: "todos los tenants",
+    admin_key_scope_tenant: "el tenant {id}",
+    admin_key_list_header: "id|nombre|alcance|creada|estado",
+    admin_key_all_tenants: "(todos los tenants)",
+    admin_key_revoked: "clave de administración {id} revocada",
+    usage_title: "uso del tenant {tenant} del {from} al {to} (días UTC)",
+    usage_header: "día / usuario|solicitudes|en caché|tokens prompt|tokens respuesta|rechazos",
+    usage_total: "total",
+    widget_key_created: "clave de widget {id} ({name}) creada para el tenant {tenant}, permitida en {origins}",
+    widget_key_embed: "insértala en la página de la intranet (reemplaza <gateway> con la dirección de este servidor):",
+    widget_key_list_header: "clave|nombre|estado|orígenes",
+    widget_key_origins: "la clave de widget {id} ahora está permitida en {origins}",
+    widget_key_revoked: "clave de widget {id} revocada",
+    demo_generative: "respuestas generativas",
+    demo_extractive: "respuestas extractivas (define OPENAI_API_KEY o [llm] en ragway.toml para respuestas generativas)",
+    demo_ready: "la demo de ragway está lista en http://{addr} — tenant `{tenant}`, {mode}",
+    demo_api_key: "clave API (nueva en cada arranque): {key}",
+    demo_try: "Prueba:",
+    demo_question: "¿Cómo me conecto a la VPN?",
+    demo_stream: "Recíbela en streaming con \"stream\": true (y curl -N).",
+    demo_widget: "Widget de chat: abre http://{addr}/ (clave de widget {key}). Detén con Ctrl-C.",
 };
 
 /// The strings of `lang`.
@@ -340,6 +428,9 @@ mod tests {
             assert_eq!(m.tenant_list_header.split('|').count(), 4);
             assert_eq!(m.tenant_show_labels.split('|').count(), 7);
             assert_eq!(m.key_list_header.split('|').count(), 5);
+            assert_eq!(m.admin_key_list_header.split('|').count(), 5);
+            assert_eq!(m.usage_header.split('|').count(), 6);
+            assert_eq!(m.widget_key_list_header.split('|').count(), 4);
         }
     }
 

@@ -4,9 +4,10 @@
 use clap::{Args, Subcommand};
 
 use super::admin::catalog;
-use super::out;
+use super::{out, output_lang};
 use crate::config::Config;
 use crate::error::GatewayError;
+use crate::i18n::{fill, messages};
 use crate::usage::{UsageCounts, UsageReport, period};
 
 #[derive(Debug, Subcommand)]
@@ -26,44 +27,50 @@ pub enum AdminKeysCommand {
 }
 
 pub async fn admin_keys(config: Config, command: AdminKeysCommand) -> Result<(), GatewayError> {
+    let m = messages(output_lang(None, &config));
     let catalog = catalog(&config).await?;
     match command {
         AdminKeysCommand::Create { tenant, name } => {
             let (record, secret) = catalog.create_admin_key(tenant.as_deref(), &name).await?;
-            let scope = record
-                .tenant_id
-                .as_deref()
-                .map_or_else(|| "every tenant".to_owned(), |t| format!("tenant {t}"));
-            out(format!(
-                "created admin key {} ({}) for {scope}",
-                record.id, record.name
+            let scope = record.tenant_id.as_deref().map_or_else(
+                || m.admin_key_scope_all.to_owned(),
+                |t| fill(m.admin_key_scope_tenant, &[("id", &t)]),
+            );
+            out(fill(
+                m.admin_key_created,
+                &[
+                    ("id", &record.id),
+                    ("name", &record.name),
+                    ("scope", &scope),
+                ],
             ));
-            out("store it now: it is shown only once");
+            out(m.key_store_now);
             out(secret);
         }
         AdminKeysCommand::List => {
+            let h: Vec<&str> = m.admin_key_list_header.split('|').collect();
             out(format!(
-                "{:<10} {:<20} {:<16} {:<26} status",
-                "id", "name", "scope", "created"
+                "{:<10} {:<20} {:<16} {:<26} {}",
+                h[0], h[1], h[2], h[3], h[4]
             ));
             for k in catalog.admin_keys().await? {
                 let status = if k.revoked_at.is_some() {
-                    "revoked"
+                    m.key_revoked_status
                 } else {
-                    "active"
+                    m.key_active_status
                 };
                 out(format!(
                     "{:<10} {:<20} {:<16} {:<26} {status}",
                     k.id,
                     k.name,
-                    k.tenant_id.as_deref().unwrap_or("(all tenants)"),
+                    k.tenant_id.as_deref().unwrap_or(m.admin_key_all_tenants),
                     k.created_at
                 ));
             }
         }
         AdminKeysCommand::Revoke { id } => {
             catalog.revoke_admin_key(&id).await?;
-            out(format!("revoked admin key {id}"));
+            out(fill(m.admin_key_revoked, &[("id", &id)]));
         }
     }
     Ok(())
@@ -124,13 +131,15 @@ pub async fn usage(config: Config, args: UsageArgs) -> Result<(), GatewayError> 
         out(json);
         return Ok(());
     }
-    out(format!(
-        "usage of tenant {} from {from} to {to} (UTC days)",
-        args.tenant
+    let m = messages(output_lang(None, &config));
+    out(fill(
+        m.usage_title,
+        &[("tenant", &args.tenant), ("from", &from), ("to", &to)],
     ));
+    let h: Vec<&str> = m.usage_header.split('|').collect();
     out(format!(
-        "{:<28} {:>9} {:>10} {:>13} {:>17}  refused",
-        "day / user", "requests", "cache hits", "prompt tokens", "completion tokens"
+        "{:<28} {:>9} {:>10} {:>13} {:>17}  {}",
+        h[0], h[1], h[2], h[3], h[4], h[5]
     ));
     for day in &report.days {
         out(line(&day.day, &day.counts));
@@ -140,6 +149,6 @@ pub async fn usage(config: Config, args: UsageArgs) -> Result<(), GatewayError> 
             }
         }
     }
-    out(line("total", &report.totals));
+    out(line(m.usage_total, &report.totals));
     Ok(())
 }

@@ -10,6 +10,7 @@ use super::out;
 use crate::app::app;
 use crate::config::Config;
 use crate::error::GatewayError;
+use crate::i18n::fill;
 use crate::state::AppState;
 
 const DEMO_TENANT: &str = "demo";
@@ -110,25 +111,26 @@ async fn demo(
     }
     let key = state.catalog.create_api_key(DEMO_TENANT, "demo").await?;
     let widget_key = demo_widget_key(state, addr).await?;
+    let m = crate::i18n::messages(lang);
     let mode = match state.profiles.default_profile().chat.mode() {
-        crate::llm::AnswerMode::Generative => "generative answers",
-        crate::llm::AnswerMode::Extractive => {
-            "extractive answers (set OPENAI_API_KEY or [llm] in ragway.toml for generative ones)"
-        }
+        crate::llm::AnswerMode::Generative => m.demo_generative,
+        crate::llm::AnswerMode::Extractive => m.demo_extractive,
     };
+    let ready = fill(
+        m.demo_ready,
+        &[("addr", &addr), ("tenant", &DEMO_TENANT), ("mode", &mode)],
+    );
+    out(format!("\n{ready}"));
+    out(fill(m.demo_api_key, &[("key", &key.secret)]));
+    out(m.demo_try);
+    let body = serde_json::json!({ "question": m.demo_question });
     out(format!(
-        "\nragway demo is ready at http://{addr} — tenant `{DEMO_TENANT}`, {mode}"
-    ));
-    out(format!("API key (new each start): {}", key.secret));
-    out("Try:");
-    out(format!(
-        "  curl -s http://{addr}/api/v1/ask -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' \\\n    -d '{{\"question\": \"How do I connect to the VPN?\"}}'",
+        "  curl -s http://{addr}/api/v1/ask -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' \\\n    -d '{body}'",
         key.secret
     ));
-    out("Stream it with \"stream\": true (and curl -N).");
-    out(format!(
-        "Chat widget: open http://{addr}/ (widget key {widget_key}). Stop with Ctrl-C.\n"
-    ));
+    out(m.demo_stream);
+    let widget = fill(m.demo_widget, &[("addr", &addr), ("key", &widget_key)]);
+    out(format!("{widget}\n"));
     Ok(())
 }
 

@@ -3,9 +3,10 @@
 use clap::Subcommand;
 
 use super::admin::catalog;
-use super::out;
+use super::{out, output_lang};
 use crate::config::Config;
 use crate::error::GatewayError;
+use crate::i18n::{fill, messages};
 
 #[derive(Debug, Subcommand)]
 pub enum WidgetKeysCommand {
@@ -36,6 +37,7 @@ pub enum WidgetKeysCommand {
 }
 
 pub async fn widget_keys(config: Config, command: WidgetKeysCommand) -> Result<(), GatewayError> {
+    let m = messages(output_lang(None, &config));
     let catalog = catalog(&config).await?;
     match command {
         WidgetKeysCommand::Create {
@@ -44,13 +46,17 @@ pub async fn widget_keys(config: Config, command: WidgetKeysCommand) -> Result<(
             origins,
         } => {
             let key = catalog.create_widget_key(&tenant, &name, &origins).await?;
-            out(format!(
-                "created widget key {} ({}) for tenant {tenant}, allowed on {}",
-                key.id,
-                key.name,
-                key.allowed_origins.join(", ")
+            let origins = key.allowed_origins.join(", ");
+            out(fill(
+                m.widget_key_created,
+                &[
+                    ("id", &key.id),
+                    ("name", &key.name),
+                    ("tenant", &tenant),
+                    ("origins", &origins),
+                ],
             ));
-            out("embed it in the intranet page (replace <gateway> with this server's address):");
+            out(m.widget_key_embed);
             out(format!(
                 "  <script src=\"https://<gateway>/widget/v1/loader.js\" data-widget-key=\"{}\" async></script>",
                 key.id
@@ -58,15 +64,13 @@ pub async fn widget_keys(config: Config, command: WidgetKeysCommand) -> Result<(
         }
         WidgetKeysCommand::List { tenant } => {
             catalog.require_tenant(&tenant).await?;
-            out(format!(
-                "{:<28} {:<16} {:<8} origins",
-                "key", "name", "status"
-            ));
+            let h: Vec<&str> = m.widget_key_list_header.split('|').collect();
+            out(format!("{:<28} {:<16} {:<8} {}", h[0], h[1], h[2], h[3]));
             for k in catalog.widget_keys(&tenant).await? {
                 let status = if k.revoked_at.is_some() {
-                    "revoked"
+                    m.key_revoked_status
                 } else {
-                    "active"
+                    m.key_active_status
                 };
                 out(format!(
                     "{:<28} {:<16} {:<8} {}",
@@ -81,15 +85,15 @@ pub async fn widget_keys(config: Config, command: WidgetKeysCommand) -> Result<(
             let key = catalog
                 .update_widget_key(&key, None, Some(&origins))
                 .await?;
-            out(format!(
-                "widget key {} is now allowed on {}",
-                key.id,
-                key.allowed_origins.join(", ")
+            let origins = key.allowed_origins.join(", ");
+            out(fill(
+                m.widget_key_origins,
+                &[("id", &key.id), ("origins", &origins)],
             ));
         }
         WidgetKeysCommand::Revoke { key } => {
             catalog.revoke_widget_key(&key).await?;
-            out(format!("revoked widget key {key}"));
+            out(fill(m.widget_key_revoked, &[("id", &key)]));
         }
     }
     Ok(())
