@@ -134,6 +134,85 @@ fn output_follows_the_locale_or_lang() {
     );
 }
 
+#[test]
+fn errors_follow_the_locale_or_lang() {
+    let data = tempfile::tempdir().unwrap();
+    stdout(&ragway(data.path(), &["tenants", "create", "acme"]));
+    let es = |args: &[&str]| stderr(&ragway_in(data.path(), "es_MX.UTF-8", args));
+    assert_eq!(
+        es(&["tenants", "delete", "acme"]),
+        "error: eliminar el tenant acme borra sus fragmentos, documentos, fuentes, claves y conversaciones, y no se puede deshacer; agrega --yes"
+    );
+    assert_eq!(
+        es(&["ask", "--tenant", "nadie", "¿Dónde está la VPN?"]),
+        "error: no existe el tenant nadie (créalo con `ragway tenants create nadie`)"
+    );
+    assert!(es(&["tenants", "create", "Acme Corp"]).starts_with(
+        "error: configuración no válida: id de tenant no válido \"Acme Corp\": usa de 1 a 64"
+    ),);
+    assert_eq!(
+        es(&["sources", "remove", "--tenant", "acme", "wiki"]),
+        "error: quitar `wiki` borra sus documentos del índice; agrega --yes para confirmar"
+    );
+    assert_eq!(
+        es(&["sources", "pause", "--tenant", "acme", "wiki"]),
+        "error: el tenant `acme` no tiene una fuente `wiki`"
+    );
+    assert_eq!(
+        es(&["usage", "--tenant", "acme", "--from", "ayer"]),
+        "error: `from` debe ser una fecha AAAA-MM-DD, se recibió `ayer`"
+    );
+    stdout(&ragway_in(
+        data.path(),
+        "es_MX.UTF-8",
+        &[
+            "sources",
+            "add-upload",
+            "--tenant",
+            "acme",
+            "--name",
+            "drop",
+        ],
+    ));
+    assert_eq!(
+        es(&[
+            "sources",
+            "add-upload",
+            "--tenant",
+            "acme",
+            "--name",
+            "drop"
+        ]),
+        "error: ya existe una fuente llamada `drop`"
+    );
+    // The same failures in English, from the locale or from --lang.
+    assert_eq!(
+        stderr(&ragway(data.path(), &["tenants", "delete", "acme"])),
+        "error: deleting tenant acme removes its passages, documents, sources, keys and conversations and cannot be undone; add --yes"
+    );
+    assert_eq!(
+        es(&[
+            "ask",
+            "--tenant",
+            "nadie",
+            "--lang",
+            "en",
+            "Where is the VPN?"
+        ]),
+        "error: not found: tenant nadie (create it with `ragway tenants create nadie`)"
+    );
+}
+
+/// The error a failed command reported (its log lines aside).
+fn stderr(output: &Output) -> String {
+    assert!(!output.status.success());
+    let text = String::from_utf8(output.stderr.clone()).unwrap();
+    let error = text.lines().find(|line| line.starts_with("error: "));
+    error
+        .unwrap_or_else(|| panic!("no error line in: {text}"))
+        .to_owned()
+}
+
 fn stdout(output: &Output) -> String {
     assert!(
         output.status.success(),

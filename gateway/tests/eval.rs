@@ -98,6 +98,38 @@ fn metrics_of_a_hand_checked_dataset_and_a_reused_index() {
     assert_eq!(again["ingest"]["unchanged"], 3);
     assert_eq!(again["ingest"]["added"], 0);
     assert_eq!(again["modes"][0]["ndcg_at_10"], bm25["ndcg_at_10"]);
+
+    // The table follows the locale; its figures are the JSON report's.
+    let table = |locale: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_ragway"))
+            .arg("--data-dir")
+            .arg(work.path())
+            .args(["eval", dataset, "--no-dense"])
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env("LANG", locale)
+            .env("RAGWAY_LOG", "warn")
+            .env("RAGWAY_RETRIEVAL__MIN_BM25_SCORE", "0")
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let ndcg = format!("{:.4}", bm25["ndcg_at_10"].as_f64().unwrap());
+    let spanish = table("es_MX.UTF-8");
+    assert!(
+        spanish.contains("3 documentos → ") && spanish.contains("2 preguntas; denso: ninguno"),
+        "{spanish}"
+    );
+    let header = spanish.lines().find(|l| l.starts_with("modo")).unwrap();
+    assert!(header.contains("preguntas/s"), "{spanish}");
+    let row = spanish.lines().find(|l| l.starts_with("bm25")).unwrap();
+    assert!(row.contains(&ndcg), "{spanish}");
+    // Columns line up under their labels whatever the language's label widths.
+    assert_eq!(header.len(), row.len(), "{spanish}");
+    let english = table("en_US.UTF-8");
+    assert!(english.contains("3 documents → "), "{english}");
+    assert!(english.lines().any(|l| l.starts_with("mode ")), "{english}");
 }
 
 #[test]

@@ -26,7 +26,7 @@ pub struct AskArgs {
     /// Language of the output, and of the answer when the question is too short to tell
     /// (`es`, `en`; default: the locale, e.g. `LANG=es_MX.UTF-8`).
     #[arg(long)]
-    lang: Option<Lang>,
+    pub(super) lang: Option<Lang>,
     question: String,
 }
 

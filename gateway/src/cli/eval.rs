@@ -14,6 +14,7 @@ use super::out;
 use crate::config::{Config, EmbeddingsConfig};
 use crate::error::GatewayError;
 use crate::eval::{self, Dataset, EvalOptions, EvalReport, Languages};
+use crate::i18n;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Mode {
@@ -115,6 +116,7 @@ pub async fn run(mut config: Config, args: EvalArgs) -> Result<(), GatewayError>
             .unwrap_or_else(|| config.data_dir.join("eval")),
     };
 
+    let lang = super::output_lang(None, &config);
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
@@ -130,7 +132,7 @@ pub async fn run(mut config: Config, args: EvalArgs) -> Result<(), GatewayError>
         SyncEvent::Document { uri, outcome } => {
             bar.inc(1);
             if let DocumentOutcome::Failed(reason) = outcome {
-                bar.println(format!("  failed: {uri}: {reason}"));
+                bar.println(i18n::cli_failed(lang, uri, reason));
             }
         }
         SyncEvent::Removed { .. } | SyncEvent::Read { .. } => {}
@@ -159,67 +161,96 @@ pub async fn run(mut config: Config, args: EvalArgs) -> Result<(), GatewayError>
             .map_err(|e| GatewayError::Config(format!("report: {e}")))?;
         out(json);
     } else {
-        print_table(&report);
+        print_table(&report, lang);
     }
     Ok(())
 }
 
-fn print_table(report: &EvalReport) {
-    out(format!(
-        "{} ({} split): {} documents → {} chunks, {} queries; dense: {}",
-        report.dataset,
-        report.split,
-        report.documents,
-        report.chunks,
-        report.queries,
-        report.embedder.as_deref().unwrap_or("none"),
+fn print_table(report: &EvalReport, lang: Lang) {
+    let m = i18n::messages(lang);
+    let dense = report.embedder.as_deref().unwrap_or(m.eval_none);
+    out(i18n::fill(
+        m.eval_header,
+        &[
+            ("dataset", &report.dataset),
+            ("split", &report.split),
+            ("documents", &report.documents),
+            ("chunks", &report.chunks),
+            ("queries", &report.queries),
+            ("dense", &dense),
+        ],
     ));
-    if let Some(lang) = report.query_lang {
+    if let Some(questions) = report.query_lang {
         let corpus: Vec<&str> = report.corpus_langs.iter().map(|l| l.code()).collect();
-        out(format!(
-            "languages: questions {lang}, corpus {}; bm25 analysis {} (query: {})",
-            corpus.join("+"),
-            report.bm25.language,
-            format!("{:?}", report.bm25.query).to_lowercase(),
+        let query = format!("{:?}", report.bm25.query).to_lowercase();
+        out(i18n::fill(
+            m.eval_languages,
+            &[
+                ("questions", &questions),
+                ("corpus", &corpus.join("+")),
+                ("analysis", &report.bm25.language),
+                ("query", &query),
+            ],
         ));
     }
-    out(format!(
-        "ingest: {} added, {} changed, {} unchanged in {:.1} s (tenant {})",
-        report.ingest.added,
-        report.ingest.changed,
-        report.ingest.unchanged,
-        report.ingest_secs,
-        report.tenant
+    let secs = format!("{:.1}", report.ingest_secs);
+    out(i18n::fill(
+        m.eval_ingest,
+        &[
+            ("added", &report.ingest.added),
+            ("changed", &report.ingest.changed),
+            ("unchanged", &report.ingest.unchanged),
+            ("secs", &secs),
+            ("tenant", &report.tenant),
+        ],
     ));
-    let r = &report.retrieval;
-    out(format!(
-        "chunking: max_tokens {}, overlap {}, prefix_context {}; bm25 avg_len {}; rrf_k {}, candidates {}, weights bm25 {} / dense {}",
-        report.chunking.max_tokens,
-        report.chunking.overlap,
-        report.chunking.prefix_context,
-        report.bm25.avg_len,
-        r.rrf_k,
-        r.candidates,
-        r.bm25_weight,
-        r.dense_weight,
+    let (c, r) = (&report.chunking, &report.retrieval);
+    out(i18n::fill(
+        m.eval_settings,
+        &[
+            ("max_tokens", &c.max_tokens),
+            ("overlap", &c.overlap),
+            ("prefix", &c.prefix_context),
+            ("avg_len", &report.bm25.avg_len),
+            ("rrf_k", &r.rrf_k),
+            ("candidates", &r.candidates),
+            ("bm25", &r.bm25_weight),
+            ("dense", &r.dense_weight),
+        ],
     ));
     out("");
-    out(format!(
-        "{:<8} {:>8} {:>10} {:>11} {:>8} {:>9} {:>8} {:>8}",
-        "mode", "nDCG@10", "Recall@10", "Recall@100", "MRR@10", "queries/s", "p50 ms", "p99 ms"
-    ));
-    for m in &report.modes {
-        out(format!(
-            "{:<8} {:>8.4} {:>10.4} {:>11.4} {:>8.4} {:>9.1} {:>8.2} {:>8.2}",
-            m.mode.name(),
-            m.scores.ndcg_at_10,
-            m.scores.recall_at_10,
-            m.scores.recall_at_100,
-            m.scores.mrr_at_10,
-            m.queries_per_sec,
-            m.latency_p50_ms,
-            m.latency_p99_ms,
-        ));
+    let labels: Vec<&str> = m.eval_columns.split('|').collect();
+    // Each column as wide as its label, and at least as wide as its figures.
+    let widths: Vec<usize> = labels
+        .iter()
+        .zip([8, 8, 10, 11, 8, 9, 8, 8])
+        .map(|(label, min)| label.chars().count().max(min))
+        .collect();
+    let row = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (cell, &width))| match i {
+                0 => format!("{cell:<width$}"),
+                _ => format!("{cell:>width$}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    out(row(labels.iter().map(|l| (*l).to_owned()).collect()));
+    for mode in &report.modes {
+        let s = &mode.scores;
+        out(row(vec![
+            mode.mode.name().to_owned(),
+            format!("{:.4}", s.ndcg_at_10),
+            format!("{:.4}", s.recall_at_10),
+            format!("{:.4}", s.recall_at_100),
+            format!("{:.4}", s.mrr_at_10),
+            format!("{:.1}", mode.queries_per_sec),
+            format!("{:.2}", mode.latency_p50_ms),
+            format!("{:.2}", mode.latency_p99_ms),
+        ]));
     }
     let checks: Vec<_> = report
         .modes
@@ -228,20 +259,21 @@ fn print_table(report: &EvalReport) {
         .collect();
     if !checks.is_empty() {
         out("");
-        out(
-            "extractive answers containing the gold span (questions whose paragraph is retrieved first):",
-        );
+        out(m.eval_extractive);
         for (mode, check) in checks {
-            out(format!(
-                "  {:<8} {:.1} % ({} of {})",
-                mode.name(),
-                check.share * 100.0,
-                check.containing_gold,
-                check.retrieved_first
-            ));
+            let share = format!("{:.1}", check.share * 100.0);
+            let line = i18n::fill(
+                m.eval_extractive_row,
+                &[
+                    ("share", &share),
+                    ("containing", &check.containing_gold),
+                    ("first", &check.retrieved_first),
+                ],
+            );
+            out(format!("  {:<8} {line}", mode.name()));
         }
     }
     for note in &report.notes {
-        out(format!("note: {note}"));
+        out(i18n::fill(m.eval_note, &[("note", &note.text(lang))]));
     }
 }

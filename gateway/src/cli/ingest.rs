@@ -36,7 +36,7 @@ pub struct IngestArgs {
     acl: Vec<AclRule>,
     /// Language of the output (`es`, `en`; default: the locale, e.g. `LANG=es_MX.UTF-8`).
     #[arg(long)]
-    lang: Option<Lang>,
+    pub(super) lang: Option<Lang>,
     /// Folder to sync.
     dir: PathBuf,
 }
@@ -109,10 +109,7 @@ pub async fn sync_folder(
         SyncEvent::Document { uri, outcome } => {
             bar.inc(1);
             if let DocumentOutcome::Failed(reason) = outcome {
-                bar.println(i18n::fill(
-                    messages.cli_failed,
-                    &[("uri", uri), ("reason", reason)],
-                ));
+                bar.println(i18n::cli_failed(lang, uri, reason));
             }
             bar.set_message(uri.clone());
         }
@@ -159,9 +156,6 @@ pub fn print_summary(report: &SyncReport, lang: Lang) {
         ));
     }
     for failure in &report.failures {
-        out(i18n::fill(
-            messages.cli_failed,
-            &[("uri", &failure.uri), ("reason", &failure.reason)],
-        ));
+        out(i18n::cli_failed(lang, &failure.uri, &failure.reason));
     }
 }

@@ -69,6 +69,17 @@ enum Command {
     Usage(admin_keys::UsageArgs),
 }
 
+impl Command {
+    /// The command's own `--lang`, for the commands that have one.
+    fn lang(&self) -> Option<Lang> {
+        match self {
+            Self::Ask(args) => args.lang,
+            Self::Ingest(args) => args.lang,
+            _ => None,
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
@@ -77,16 +88,18 @@ pub fn main() -> ExitCode {
         .build()
     {
         Ok(runtime) => runtime,
-        Err(err) => return fail(&GatewayError::Io(err)),
+        Err(err) => return fail(&GatewayError::Io(err), env_lang().unwrap_or_default()),
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => fail(&err),
+        Err((err, lang)) => fail(&err, lang),
     }
 }
 
-fn fail(err: &GatewayError) -> ExitCode {
-    let _ = writeln!(std::io::stderr(), "error: {err}");
+/// Says why the command failed, in the language of its output.
+fn fail(err: &GatewayError, lang: Lang) -> ExitCode {
+    let text = crate::i18n::error_text(lang, &err.to_string());
+    let _ = writeln!(std::io::stderr(), "error: {text}");
     ExitCode::FAILURE
 }
 
@@ -99,12 +112,24 @@ fn init_tracing() {
         .try_init();
 }
 
-async fn run(cli: Cli) -> Result<(), GatewayError> {
-    let mut config = Config::load(cli.config.as_deref())?;
+/// Runs the command; a failure comes with the language to report it in (the configuration's
+/// fallback language is only known once the configuration loaded).
+async fn run(cli: Cli) -> Result<(), (GatewayError, Lang)> {
+    let mut config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(err) => return Err((err, env_lang().unwrap_or_default())),
+    };
     if let Some(dir) = cli.data_dir {
         config.data_dir = dir;
     }
-    match cli.command {
+    let lang = output_lang(cli.command.lang(), &config);
+    execute(cli.command, config)
+        .await
+        .map_err(|err| (err, lang))
+}
+
+async fn execute(command: Command, config: Config) -> Result<(), GatewayError> {
+    match command {
         Command::Serve(args) => serve::run(config, args).await,
         Command::Ingest(args) => ingest::run(config, args).await,
         Command::Ask(args) => ask::run(config, args).await,
@@ -123,12 +148,16 @@ async fn run(cli: Cli) -> Result<(), GatewayError> {
 /// (`LC_ALL`, `LC_MESSAGES`, `LANG`, the first one set: `es_MX.UTF-8` → es), else `language`
 /// from the configuration. `C`/`POSIX` locales express no preference.
 pub(crate) fn output_lang(flag: Option<Lang>, config: &Config) -> Lang {
-    let env = ["LC_ALL", "LC_MESSAGES", "LANG"]
+    flag.or_else(env_lang).unwrap_or(config.language)
+}
+
+/// The language of the environment's locale, if it names one.
+fn env_lang() -> Option<Lang> {
+    ["LC_ALL", "LC_MESSAGES", "LANG"]
         .iter()
         .filter_map(|name| std::env::var(name).ok())
-        .find(|value| !value.is_empty());
-    flag.or_else(|| env.as_deref().and_then(Lang::from_tag))
-        .unwrap_or(config.language)
+        .find(|value| !value.is_empty())
+        .and_then(|value| Lang::from_tag(&value))
 }
 
 /// Writes a line of command output (stdout is the CLI's product; logs go to stderr).

@@ -133,9 +133,9 @@ pub async fn sources(config: Config, command: SourcesCommand) -> Result<(), Gate
             schedule,
         } => {
             check_schedule(&schedule)?;
-            let path = path
-                .canonicalize()
-                .map_err(|e| GatewayError::Config(format!("{}: {e}", path.display())))?;
+            let path = path.canonicalize().map_err(|e| {
+                GatewayError::Config(format!("cannot read {}: {e}", path.display()))
+            })?;
             let settings =
                 serde_json::json!({"path": path, "include": [], "exclude": [], "acl": {}});
             let source = catalog
@@ -256,7 +256,8 @@ pub struct SyncArgs {
 /// Queues what is due (or the named source), runs every queued sync to its end, and exits
 /// non-zero if any failed.
 pub async fn sync(config: Config, args: SyncArgs) -> Result<(), GatewayError> {
-    let m = messages(output_lang(None, &config));
+    let lang = output_lang(None, &config);
+    let m = messages(lang);
     let state = AppState::open(config).await?;
     state.recover_interrupted_syncs().await?;
     if let (Some(tenant), Some(name)) = (&args.tenant, &args.source) {
@@ -286,7 +287,7 @@ pub async fn sync(config: Config, args: SyncArgs) -> Result<(), GatewayError> {
         let message = done
             .message
             .as_deref()
-            .map(|text| format!(" ({text})"))
+            .map(|text| format!(" ({})", crate::i18n::error_text(lang, text)))
             .unwrap_or_default();
         out(fill(
             m.sync_done,
@@ -303,10 +304,7 @@ pub async fn sync(config: Config, args: SyncArgs) -> Result<(), GatewayError> {
             ],
         ));
         for failure in &done.failures {
-            out(fill(
-                m.cli_failed,
-                &[("uri", &failure.uri), ("reason", &failure.reason)],
-            ));
+            out(crate::i18n::cli_failed(lang, &failure.uri, &failure.reason));
         }
         if done.status != "succeeded" {
             failed += 1;

@@ -81,33 +81,53 @@ pub struct EvalReport {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub corpus_langs: Vec<Lang>,
     /// What the figures cannot show (e.g. an English-only embedder on Spanish text).
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
 }
 
-fn notes(dataset: &Dataset, embedder: Option<&dyn Embedder>) -> Vec<String> {
+/// What the figures cannot show, said in either language (the JSON report carries English).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// An English-only dense model measured on Spanish or cross-lingual text.
+    EnglishOnlyModel { model: String },
+    /// Cross-lingual questions measured without a dense model.
+    CrossLingualWithoutDense,
+}
+
+impl Note {
+    pub fn text(&self, lang: Lang) -> String {
+        let m = crate::i18n::messages(lang);
+        match self {
+            Self::EnglishOnlyModel { model } => {
+                crate::i18n::fill(m.eval_note_english_only, &[("model", model)])
+            }
+            Self::CrossLingualWithoutDense => m.eval_note_cross_lingual.to_owned(),
+        }
+    }
+}
+
+impl Serialize for Note {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text(Lang::En))
+    }
+}
+
+fn notes(dataset: &Dataset, embedder: Option<&dyn Embedder>) -> Vec<Note> {
     let mut notes = Vec::new();
     let spanish = dataset.query_lang == Some(Lang::Es) || dataset.corpus_langs.contains(&Lang::Es);
     if let Some(embedder) = embedder
         && spanish
         && !embedder.speaks(Lang::Es)
     {
-        let model = embedder.model();
-        notes.push(format!(
-            "{model} is an English-only model: its dense figures on Spanish or cross-lingual text show that limit, \
-             and hybrid retrieval answers Spanish questions with BM25 alone; \
-             use a multilingual OpenAI-compatible model (e.g. text-embedding-3-small) for Spanish and cross-lingual retrieval"
-        ));
+        notes.push(Note::EnglishOnlyModel {
+            model: embedder.model().to_owned(),
+        });
     }
     let cross = match dataset.query_lang {
         Some(q) => !dataset.corpus_langs.is_empty() && !dataset.corpus_langs.contains(&q),
         None => false,
     };
     if cross && embedder.is_none() {
-        notes.push(
-            "cross-lingual questions share almost no terms with the documents: BM25 alone cannot answer them; \
-             a multilingual dense embedder can"
-                .to_owned(),
-        );
+        notes.push(Note::CrossLingualWithoutDense);
     }
     notes
 }
@@ -367,6 +387,27 @@ pub fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notes_are_said_in_the_reader_s_language_and_reported_in_english() {
+        let note = Note::EnglishOnlyModel {
+            model: "all-MiniLM-L6-v2".into(),
+        };
+        assert!(
+            note.text(Lang::Es)
+                .starts_with("all-MiniLM-L6-v2 es un modelo solo en inglés")
+        );
+        assert_eq!(
+            serde_json::to_value(&note).unwrap(),
+            serde_json::Value::String(note.text(Lang::En))
+        );
+        assert!(note.text(Lang::En).contains("English-only"));
+        assert!(
+            Note::CrossLingualWithoutDense
+                .text(Lang::Es)
+                .contains("multilingüe")
+        );
+    }
 
     #[test]
     fn nearest_rank_percentiles() {

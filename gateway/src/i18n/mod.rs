@@ -10,6 +10,10 @@ use ragway_ingest::lang::Lang;
 
 use crate::limits::Refused;
 
+mod errors;
+
+pub use errors::error_text;
+
 /// One language's strings. Templates name their placeholders in braces.
 #[derive(Debug)]
 pub struct Messages {
@@ -159,6 +163,28 @@ pub struct Messages {
     pub demo_stream: &'static str,
     /// `ragway serve --demo`.
     pub demo_widget: &'static str,
+    /// `ragway eval`: `{dataset} {split} {documents} {chunks} {queries} {dense}`.
+    pub eval_header: &'static str,
+    /// `ragway eval`: no dense model.
+    pub eval_none: &'static str,
+    /// `ragway eval`: `{questions} {corpus} {analysis} {query}`.
+    pub eval_languages: &'static str,
+    /// `ragway eval`: `{added} {changed} {unchanged} {secs} {tenant}`.
+    pub eval_ingest: &'static str,
+    /// `ragway eval`: `{max_tokens} {overlap} {prefix} {avg_len} {rrf_k} {candidates} {bm25} {dense}`.
+    pub eval_settings: &'static str,
+    /// `ragway eval`: the table's column labels (`|`-separated, 8 columns).
+    pub eval_columns: &'static str,
+    /// `ragway eval`: heading of the extractive check.
+    pub eval_extractive: &'static str,
+    /// `ragway eval`: `{share} {containing} {first}`.
+    pub eval_extractive_row: &'static str,
+    /// `ragway eval`: `{note}`.
+    pub eval_note: &'static str,
+    /// `ragway eval` note: `{model}`.
+    pub eval_note_english_only: &'static str,
+    /// `ragway eval` note.
+    pub eval_note_cross_lingual: &'static str,
 }
 
 static EN: Messages = Messages {
@@ -244,6 +270,20 @@ static EN: Messages = Messages {
     demo_question: "How do I connect to the VPN?",
     demo_stream: "Stream it with \"stream\": true (and curl -N).",
     demo_widget: "Chat widget: open http://{addr}/ (widget key {key}). Stop with Ctrl-C.",
+    eval_header: "{dataset} ({split} split): {documents} documents → {chunks} chunks, {queries} queries; dense: {dense}",
+    eval_none: "none",
+    eval_languages: "languages: questions {questions}, corpus {corpus}; bm25 analysis {analysis} (query: {query})",
+    eval_ingest: "ingest: {added} added, {changed} changed, {unchanged} unchanged in {secs} s (tenant {tenant})",
+    eval_settings: "chunking: max_tokens {max_tokens}, overlap {overlap}, prefix_context {prefix}; bm25 avg_len {avg_len}; rrf_k {rrf_k}, candidates {candidates}, weights bm25 {bm25} / dense {dense}",
+    eval_columns: "mode|nDCG@10|Recall@10|Recall@100|MRR@10|queries/s|p50 ms|p99 ms",
+    eval_extractive: "extractive answers containing the gold span (questions whose paragraph is retrieved first):",
+    eval_extractive_row: "{share} % ({containing} of {first})",
+    eval_note: "note: {note}",
+    eval_note_english_only: "{model} is an English-only model: its dense figures on Spanish or cross-lingual text show that limit, \
+        and hybrid retrieval answers Spanish questions with BM25 alone; \
+        use a multilingual OpenAI-compatible model (e.g. text-embedding-3-small) for Spanish and cross-lingual retrieval",
+    eval_note_cross_lingual: "cross-lingual questions share almost no terms with the documents: BM25 alone cannot answer them; \
+        a multilingual dense embedder can",
 };
 
 static ES: Messages = Messages {
@@ -329,6 +369,20 @@ static ES: Messages = Messages {
     demo_question: "¿Cómo me conecto a la VPN?",
     demo_stream: "Recíbela en streaming con \"stream\": true (y curl -N).",
     demo_widget: "Widget de chat: abre http://{addr}/ (clave de widget {key}). Detén con Ctrl-C.",
+    eval_header: "{dataset} (partición {split}): {documents} documentos → {chunks} fragmentos, {queries} preguntas; denso: {dense}",
+    eval_none: "ninguno",
+    eval_languages: "idiomas: preguntas {questions}, corpus {corpus}; análisis bm25 {analysis} (consulta: {query})",
+    eval_ingest: "ingesta: {added} nuevos, {changed} modificados, {unchanged} sin cambios en {secs} s (tenant {tenant})",
+    eval_settings: "fragmentación: max_tokens {max_tokens}, overlap {overlap}, prefix_context {prefix}; bm25 avg_len {avg_len}; rrf_k {rrf_k}, candidatos {candidates}, pesos bm25 {bm25} / denso {dense}",
+    eval_columns: "modo|nDCG@10|Recall@10|Recall@100|MRR@10|preguntas/s|p50 ms|p99 ms",
+    eval_extractive: "respuestas extractivas que contienen la respuesta de referencia (preguntas cuyo párrafo se recupera primero):",
+    eval_extractive_row: "{share} % ({containing} de {first})",
+    eval_note: "nota: {note}",
+    eval_note_english_only: "{model} es un modelo solo en inglés: sus cifras densas sobre texto en español o entre idiomas muestran ese límite, \
+        y la búsqueda híbrida responde las preguntas en español solo con BM25; \
+        usa un modelo multilingüe compatible con OpenAI (p. ej. text-embedding-3-small) para buscar en español y entre idiomas",
+    eval_note_cross_lingual: "las preguntas en otro idioma casi no comparten términos con los documentos: BM25 solo no puede responderlas; \
+        un modelo de embeddings denso multilingüe sí",
 };
 
 /// The strings of `lang`.
@@ -346,6 +400,15 @@ pub fn fill(template: &str, values: &[(&str, &dyn std::fmt::Display)]) -> String
         .fold(template.to_owned(), |text, (name, value)| {
             text.replace(&format!("{{{name}}}"), &value.to_string())
         })
+}
+
+/// A document the CLI could not index, and why, in `lang`.
+pub fn cli_failed(lang: Lang, uri: &str, reason: &str) -> String {
+    let reason = error_text(lang, reason);
+    fill(
+        messages(lang).cli_failed,
+        &[("uri", &uri), ("reason", &reason)],
+    )
 }
 
 /// What the asker reads when an answer fails, by the failure's stable code (internals stay in
@@ -431,6 +494,7 @@ mod tests {
             assert_eq!(m.admin_key_list_header.split('|').count(), 5);
             assert_eq!(m.usage_header.split('|').count(), 6);
             assert_eq!(m.widget_key_list_header.split('|').count(), 4);
+            assert_eq!(m.eval_columns.split('|').count(), 8);
         }
     }
 
