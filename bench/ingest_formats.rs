@@ -55,7 +55,13 @@ async fn main() {
     let gateway = Gateway::start(test_config(&tmp.path().join("data")))
         .await
         .unwrap();
-    gateway.state.catalog.ensure_tenant("bench").await.unwrap();
+    gateway
+        .state
+        .core
+        .catalog
+        .ensure_tenant("bench")
+        .await
+        .unwrap();
     let mut prose = Prose::new(42);
     println!("{count} generated documents per format, BM25 only, fresh index");
     println!("| format | documents | MB | chunks | seconds | MB/s | documents/s | pages/s |");

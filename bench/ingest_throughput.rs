@@ -18,7 +18,13 @@ async fn main() {
         .into();
     let tmp = tempfile::tempdir().unwrap();
     let gateway = Gateway::start(test_config(tmp.path())).await.unwrap();
-    gateway.state.catalog.ensure_tenant("bench").await.unwrap();
+    gateway
+        .state
+        .core
+        .catalog
+        .ensure_tenant("bench")
+        .await
+        .unwrap();
     let globs = FolderSourceConfig::default();
 
     let started = Instant::now();

@@ -11,7 +11,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use ragway_gateway::config::LimitsConfig;
-use ragway_gateway::http::Principal;
+use ragway_gateway::identity::Principal;
 use ragway_gateway::limits::LimitBackend;
 
 async fn measure<F, Fut>(label: String, operations: usize, mut op: F)

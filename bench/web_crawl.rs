@@ -42,7 +42,13 @@ async fn main() {
 
     let tmp = tempfile::tempdir().unwrap();
     let gateway = Gateway::start(test_config(tmp.path())).await.unwrap();
-    gateway.state.catalog.ensure_tenant("bench").await.unwrap();
+    gateway
+        .state
+        .core
+        .catalog
+        .ensure_tenant("bench")
+        .await
+        .unwrap();
     let config = WebSourceConfig {
         urls: vec![site.url("/pages/0.html")],
         max_depth: 10,

@@ -1,6 +1,7 @@
 //! The route table and the middleware stack, in the order the design gives: request id and
 //! tracing → error envelope → panic guard → timeout → body limit → handlers (authentication per route).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -14,15 +15,17 @@ use tower_http::trace::TraceLayer;
 
 use crate::admin;
 use crate::channels::{openai, rest, slack, teams, widget};
+use crate::context::Core;
 use crate::http::errors::error_envelope;
-use crate::http::{health, metrics, openapi};
-use crate::state::AppState;
+use crate::http::{health, metrics, trace};
+use crate::openapi;
+use crate::server::Server;
 
-pub fn app(state: AppState) -> Router {
+pub fn app(server: Server) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    let server = &state.config.server;
+    let config = Arc::clone(&server.state.core.config);
     let upload_limit =
-        usize::try_from(state.config.sources.upload.max_request_bytes).unwrap_or(usize::MAX);
+        usize::try_from(config.sources.upload.max_request_bytes).unwrap_or(usize::MAX);
     let mut router = Router::new()
         .route("/api/v1/ask", post(rest::ask_handler))
         .route("/api/v1/admin/usage", get(admin::usage::usage_handler))
@@ -129,30 +132,30 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz));
-    if server.metrics_addr.is_none() {
+    if config.server.metrics_addr.is_none() {
         router = router.route("/metrics", get(metrics::metrics));
     }
     router
         .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            server.state.core.clone(),
             metrics::time_requests,
         ))
-        .layer(DefaultBodyLimit::max(server.max_body_bytes))
+        .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(server.request_timeout_secs),
+            Duration::from_secs(config.server.request_timeout_secs),
         ))
         .layer(CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(error_envelope))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(trace::request_span))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        .with_state(state)
+        .with_state(server)
 }
 
 /// The separate metrics listener's routes (`server.metrics_addr`).
-pub fn metrics_app(state: AppState) -> Router {
+pub fn metrics_app(core: Core) -> Router {
     Router::new()
         .route("/metrics", get(metrics::metrics))
-        .with_state(state)
+        .with_state(core)
 }

@@ -2,6 +2,7 @@
 
 use axum::http::StatusCode;
 use ragway_ingest::IngestError;
+use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -37,14 +38,18 @@ impl GatewayError {
 
     /// Stable machine-readable code for clients.
     pub fn code(&self) -> &'static str {
+        self.error_code().as_str()
+    }
+
+    pub fn error_code(&self) -> ErrorCode {
         match self {
-            Self::BadRequest(_) => "invalid_request",
-            Self::Unauthorized(_) => "unauthorized",
-            Self::NotFound(_) | Self::Ingest(IngestError::NotFound(_)) => "not_found",
-            Self::Ingest(IngestError::AlreadyExists(_)) => "conflict",
-            Self::Llm(_) => "llm_unavailable",
-            Self::Ingest(IngestError::Embedding(_)) => "embeddings_unavailable",
-            _ => "internal_error",
+            Self::BadRequest(_) => ErrorCode::InvalidRequest,
+            Self::Unauthorized(_) => ErrorCode::Unauthorized,
+            Self::NotFound(_) | Self::Ingest(IngestError::NotFound(_)) => ErrorCode::NotFound,
+            Self::Ingest(IngestError::AlreadyExists(_)) => ErrorCode::Conflict,
+            Self::Llm(_) => ErrorCode::LlmUnavailable,
+            Self::Ingest(IngestError::Embedding(_)) => ErrorCode::EmbeddingsUnavailable,
+            _ => ErrorCode::InternalError,
         }
     }
 
@@ -56,5 +61,40 @@ impl GatewayError {
             }
             _ => self.to_string(),
         }
+    }
+}
+
+/// The stable, machine-readable code of a failure (`code` in every error a client reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidRequest,
+    Unauthorized,
+    NotFound,
+    Conflict,
+    RateLimited,
+    LlmUnavailable,
+    EmbeddingsUnavailable,
+    InternalError,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::Unauthorized => "unauthorized",
+            Self::NotFound => "not_found",
+            Self::Conflict => "conflict",
+            Self::RateLimited => "rate_limited",
+            Self::LlmUnavailable => "llm_unavailable",
+            Self::EmbeddingsUnavailable => "embeddings_unavailable",
+            Self::InternalError => "internal_error",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }

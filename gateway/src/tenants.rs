@@ -12,8 +12,8 @@ use ragway_ingest::Catalog;
 use ragway_ingest::lang::Lang;
 use serde::{Deserialize, Serialize};
 
-use crate::ask::Prompts;
 use crate::config::TenantCopilotConfig;
+use crate::ground::Prompts;
 use crate::limits::TenantLimitOverrides;
 
 const SETTINGS_TTL: Duration = Duration::from_secs(10);

@@ -10,7 +10,7 @@ use ragway_ingest::Catalog;
 use ragway_ingest::catalog::UsageRow;
 
 use crate::error::GatewayError;
-use crate::http::Principal;
+use crate::identity::Principal;
 use crate::metrics::{Metrics, RefusalLabels};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -434,14 +434,15 @@ async fn a_killed_ingest_converges_when_re_run() {
     let state = ragway_gateway::AppState::open(config).await.unwrap();
     assert_eq!(state.store.count("acme").await.unwrap(), DOCS);
     assert_eq!(
-        state.catalog.document_count("acme").await.unwrap(),
+        state.core.catalog.document_count("acme").await.unwrap(),
         DOCS as i64
     );
     for i in [0, DOCS / 2, DOCS - 1] {
         let hits = state
+            .core
             .retriever
             .retrieve(
-                &ragway_gateway::http::Principal::local("acme"),
+                &ragway_gateway::identity::Principal::local("acme"),
                 &format!("zx{i}q"),
                 ragway_ingest::lang::Lang::En,
                 3,
@@ -452,12 +453,13 @@ async fn a_killed_ingest_converges_when_re_run() {
         assert_eq!(hits[0].payload.uri, format!("p{i:04}.md"));
     }
     let source = state
+        .core
         .catalog
         .source_by_name("acme", "docs")
         .await
         .unwrap()
         .unwrap();
-    let runs = state.catalog.sync_runs(&source.id).await.unwrap();
+    let runs = state.core.catalog.sync_runs(&source.id).await.unwrap();
     let statuses: Vec<&str> = runs.iter().map(|r| r.status.as_str()).collect();
     assert_eq!(
         statuses,

@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use ragway_gateway::channels::bots::{Bots, Clock};
-use ragway_gateway::{AppState, Config};
+use ragway_gateway::channels::bots::Clock;
+use ragway_gateway::server::Bots;
+use ragway_gateway::{AppState, Config, Server};
 
 use crate::harness::{Gateway, HANDBOOK_TENANT, handbook_dir};
 
@@ -26,10 +27,10 @@ pub async fn gateway_with_bots(
     let mut bare = config.clone();
     bare.slack = None;
     bare.teams = None;
-    let mut state = AppState::open(bare).await?;
-    state.bots = Bots::new(&config, &|name| secrets.get(name).cloned(), clock)?;
-    state.config = Arc::new(config);
-    let gateway = Gateway::serve(state).await?;
+    let mut server = Server::open(bare).await?;
+    server.bots = Bots::new(&config, &|name| secrets.get(name).cloned(), clock)?;
+    server.state.core.config = Arc::new(config);
+    let gateway = Gateway::serve(server).await?;
     gateway.tenant_with_key(HANDBOOK_TENANT).await?;
     let report = gateway
         .sync(HANDBOOK_TENANT, "handbook", &handbook_dir())
@@ -42,7 +43,7 @@ pub async fn gateway_with_bots(
 
 /// Waits until every background task (the bots' answers) has finished.
 pub async fn settle(state: &AppState) {
-    state.tasks.close();
-    state.tasks.wait().await;
-    state.tasks.reopen();
+    state.core.tasks.close();
+    state.core.tasks.wait().await;
+    state.core.tasks.reopen();
 }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use ragway_gateway::config::LlmConfig;
-use ragway_gateway::{AppState, Config, app};
+use ragway_gateway::{AppState, Config, Server, app};
 use ragway_ingest::SyncReport;
 use ragway_ingest::source::FolderSourceConfig;
 use ragway_ingest::store::{SearchQuery, Sparse};
@@ -46,28 +46,30 @@ pub const HANDBOOK_TENANT: &str = "acme";
 pub struct Gateway {
     pub base_url: String,
     pub state: AppState,
-    server: tokio::task::JoinHandle<()>,
+    /// The channel runtimes served beside the state (bots, widget).
+    pub server: Server,
+    serving: tokio::task::JoinHandle<()>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Drop for Gateway {
     fn drop(&mut self) {
-        self.server.abort();
+        self.serving.abort();
     }
 }
 
 impl Gateway {
     pub async fn start(config: Config) -> Result<Self, Box<dyn std::error::Error>> {
-        Self::serve(AppState::open(config).await?).await
+        Self::serve(Server::open(config).await?).await
     }
 
-    /// Serves a state the test opened (and adjusted) itself.
-    pub async fn serve(state: AppState) -> Result<Self, Box<dyn std::error::Error>> {
+    /// Serves a server the test opened (and adjusted) itself.
+    pub async fn serve(server: Server) -> Result<Self, Box<dyn std::error::Error>> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let router = app(state.clone());
+        let router = app(server.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
+        let serving = tokio::spawn(async move {
             let graceful = async {
                 let _ = stopped.await;
             };
@@ -78,8 +80,9 @@ impl Gateway {
         });
         Ok(Self {
             base_url: format!("http://{addr}"),
-            state,
+            state: server.state.clone(),
             server,
+            serving,
             stop: Some(stop),
         })
     }
@@ -109,10 +112,10 @@ impl Gateway {
             let _ = stop.send(());
         }
         let closed =
-            tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.server).await;
+            tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.serving).await;
         if closed.is_err() {
-            self.server.abort();
-            let _ = (&mut self.server).await;
+            self.serving.abort();
+            let _ = (&mut self.serving).await;
         }
     }
 
@@ -121,9 +124,10 @@ impl Gateway {
         &self,
         tenant: &str,
     ) -> Result<String, Box<dyn std::error::Error>> {
-        self.state.catalog.ensure_tenant(tenant).await?;
+        self.state.core.catalog.ensure_tenant(tenant).await?;
         Ok(self
             .state
+            .core
             .catalog
             .create_api_key(tenant, "test")
             .await?
@@ -132,7 +136,7 @@ impl Gateway {
 
     /// The uris of the tenant's top BM25 hits for `text` (public documents only), best first.
     pub async fn bm25_hits(&self, tenant: &str, text: &str) -> Vec<String> {
-        let sparse = self.state.retriever.bm25.embed_query(
+        let sparse = self.state.core.retriever.bm25.embed_query(
             text,
             ragway_ingest::lang::detect_or(text, ragway_ingest::lang::Lang::En),
         );

@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::response::Html;
-use ragway_gateway::channels::bots::{Bots, Clock};
+use ragway_gateway::channels::bots::Clock;
 use ragway_gateway::channels::widget::Widget;
-use ragway_gateway::{AppState, Config};
+use ragway_gateway::server::Bots;
+use ragway_gateway::{Config, Server};
 use ragway_ingest::source::FolderSourceConfig;
 use serde::Deserialize;
 
@@ -44,11 +45,11 @@ pub async fn widget_gateway(
     // Opened without the widget's secrets (they are not in the environment), then given them.
     let mut bare = config.clone();
     bare.widget = Default::default();
-    let mut state = AppState::open(bare).await?;
-    state.widget = Arc::new(Widget::new(&config.widget, &lookup)?);
-    state.bots = Bots::new(&config, &lookup, clock)?;
-    state.config = Arc::new(config);
-    let gateway = Gateway::serve(state).await?;
+    let mut server = Server::open(bare).await?;
+    server.widget = Arc::new(Widget::new(&config.widget, &lookup)?);
+    server.bots = Bots::new(&config, &lookup, clock)?;
+    server.state.core.config = Arc::new(config);
+    let gateway = Gateway::serve(server).await?;
     gateway.tenant_with_key(HANDBOOK_TENANT).await?;
     copy_dir(&handbook_dir(), docs_dir)?;
     std::fs::write(

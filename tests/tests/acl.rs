@@ -36,6 +36,7 @@ async fn key(gateway: &Gateway, user: &str, groups: &[&str]) -> String {
     };
     gateway
         .state
+        .core
         .catalog
         .create_api_key_with("acme", &new)
         .await
@@ -70,7 +71,13 @@ async fn restricted_documents_reach_their_groups_only() {
     let mut config = test_config(&tmp.path().join("data"));
     config.llm = Some(fake_llm_config(&fake.base_url, 0));
     let gateway = Gateway::start(config).await.unwrap();
-    gateway.state.catalog.ensure_tenant("acme").await.unwrap();
+    gateway
+        .state
+        .core
+        .catalog
+        .ensure_tenant("acme")
+        .await
+        .unwrap();
     let docs = tmp.path().join("docs");
     copy_dir(&handbook_dir(), &docs).unwrap();
     let indexer = &gateway.state.indexer;

@@ -19,6 +19,7 @@ async fn tenants_and_keys_through_the_admin_api() {
         .unwrap();
     let (_, global) = gateway
         .state
+        .core
         .catalog
         .create_admin_key(None, "ops")
         .await
@@ -189,6 +190,7 @@ async fn tenants_and_keys_through_the_admin_api() {
     // A key scoped to globex sees globex only and cannot create or delete tenants.
     let (_, scoped) = gateway
         .state
+        .core
         .catalog
         .create_admin_key(Some("globex"), "globex it")
         .await
@@ -275,6 +277,7 @@ async fn tenants_and_keys_through_the_admin_api() {
     assert!(
         gateway
             .state
+            .core
             .catalog
             .tenant("acme")
             .await
@@ -320,6 +323,7 @@ async fn tenant_settings_apply_at_once() {
         .unwrap();
     let (_, secret) = gateway
         .state
+        .core
         .catalog
         .create_admin_key(Some("acme"), "acme it")
         .await

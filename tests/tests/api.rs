@@ -258,12 +258,14 @@ async fn caller_mistakes_get_clear_json_errors() {
     assert_eq!(status, 401);
     let revoked = gateway
         .state
+        .core
         .catalog
         .create_api_key("acme", "old")
         .await
         .unwrap();
     gateway
         .state
+        .core
         .catalog
         .revoke_api_key(&revoked.record.id)
         .await

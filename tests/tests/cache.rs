@@ -8,8 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::post_ask;
-use ragway_gateway::ask::{AskRequest, ask_collect};
-use ragway_gateway::http::Principal;
+use ragway_gateway::ask::{AskRequest, answer_collect};
+use ragway_gateway::identity::Principal;
 use ragway_gateway::llm::GenerationOptions;
 use ragway_tests::fake_openai::{FakeOpenAi, FakeOptions};
 use ragway_tests::harness::{Gateway, copy_dir, fake_llm_config, handbook_dir, test_config};
@@ -110,21 +110,21 @@ async fn never_across_tenants_or_groups_and_never_stale() {
         },
         question: QUESTION.into(),
         history: Vec::new(),
-        top_k: gateway.state.config.retrieval.top_k,
-        profile: gateway.state.profiles.default_profile().clone(),
+        top_k: gateway.state.core.config.retrieval.top_k,
+        profile: gateway.state.core.profiles.default_profile().clone(),
         options: GenerationOptions::default(),
         use_cache: true,
         language: None,
     };
-    let engineers = ask_collect(gateway.state.clone(), request(vec!["engineering".into()]))
+    let engineers = answer_collect(&gateway.state.core, request(vec!["engineering".into()]))
         .await
         .unwrap();
     assert!(!engineers.cached);
-    let again = ask_collect(gateway.state.clone(), request(vec!["engineering".into()]))
+    let again = answer_collect(&gateway.state.core, request(vec!["engineering".into()]))
         .await
         .unwrap();
     assert!(again.cached);
-    let hr = ask_collect(gateway.state.clone(), request(vec!["hr".into()]))
+    let hr = answer_collect(&gateway.state.core, request(vec!["hr".into()]))
         .await
         .unwrap();
     assert!(!hr.cached);
@@ -190,18 +190,31 @@ async fn random_principals_never_share_entries() {
     let (gateway, _key, _fake, tmp) = setup(Duration::ZERO, 3600).await;
     let docs = tmp.path().join("globex-docs");
     copy_dir(&handbook_dir(), &docs).unwrap();
-    gateway.state.catalog.ensure_tenant("globex").await.unwrap();
+    gateway
+        .state
+        .core
+        .catalog
+        .ensure_tenant("globex")
+        .await
+        .unwrap();
     gateway.sync("globex", "handbook", &docs).await.unwrap();
     let mut own_documents: HashMap<&str, HashSet<String>> = HashMap::new();
     for tenant in ["acme", "globex"] {
         let source = gateway
             .state
+            .core
             .catalog
             .source_by_name(tenant, "handbook")
             .await
             .unwrap()
             .unwrap();
-        let manifest = gateway.state.catalog.manifest(&source.id).await.unwrap();
+        let manifest = gateway
+            .state
+            .core
+            .catalog
+            .manifest(&source.id)
+            .await
+            .unwrap();
         own_documents.insert(
             tenant,
             manifest.into_values().map(|d| d.document_id).collect(),
@@ -254,13 +267,13 @@ async fn random_principals_never_share_entries() {
             },
             question: spelled.clone(),
             history: Vec::new(),
-            top_k: gateway.state.config.retrieval.top_k,
-            profile: gateway.state.profiles.default_profile().clone(),
+            top_k: gateway.state.core.config.retrieval.top_k,
+            profile: gateway.state.core.profiles.default_profile().clone(),
             options: GenerationOptions::default(),
             use_cache: true,
             language: None,
         };
-        let answer = ask_collect(gateway.state.clone(), request).await.unwrap();
+        let answer = answer_collect(&gateway.state.core, request).await.unwrap();
         assert_eq!(
             answer.cached,
             seen.contains(&identity),

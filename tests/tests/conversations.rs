@@ -69,6 +69,7 @@ async fn native_conversations_continue_with_history_and_a_rewritten_query() {
     // A conversation is private to its tenant and user.
     let other_key = gateway
         .state
+        .core
         .catalog
         .create_api_key("acme", "someone-else")
         .await

@@ -81,6 +81,7 @@ async fn a_tenants_spanish_template_beats_its_template_for_every_language() {
     let (gateway, key, _dirs) = gateway(Some(&fake)).await;
     let (_, admin) = gateway
         .state
+        .core
         .catalog
         .create_admin_key(None, "test")
         .await
@@ -197,6 +198,7 @@ async fn nothing_relevant_is_refused_in_the_questions_language_or_the_callers() 
     };
     gateway
         .state
+        .core
         .tenants
         .store("acme", &settings)
         .await

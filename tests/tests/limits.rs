@@ -106,6 +106,7 @@ async fn one_user_cannot_spend_the_whole_tenant() {
     let noisy = gateway.tenant_with_key("acme").await.unwrap();
     let quiet = gateway
         .state
+        .core
         .catalog
         .create_api_key("acme", "quiet")
         .await

@@ -172,6 +172,7 @@ async fn a_tenant_may_set_its_own_prompt_templates() {
     let (gateway, key) = Gateway::with_handbook(config).await.unwrap();
     let (_, admin) = gateway
         .state
+        .core
         .catalog
         .create_admin_key(None, "ops")
         .await

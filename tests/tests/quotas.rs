@@ -7,7 +7,7 @@
 mod common;
 
 use ragway_gateway::config::LimitsConfig;
-use ragway_gateway::http::Principal;
+use ragway_gateway::identity::Principal;
 use ragway_tests::fake_openai::{FakeOpenAi, FakeOptions};
 use ragway_tests::harness::{Gateway, fake_llm_config, test_config};
 use serde_json::{Value, json};
@@ -79,9 +79,10 @@ async fn reserved_settled_and_refused_before_the_llm() {
         groups: vec![],
     };
     let rest = 1_000_000 - used - reserved + 1;
-    let quotas = gateway.state.quotas("acme").await;
+    let quotas = gateway.state.core.quotas("acme").await;
     gateway
         .state
+        .core
         .limiter
         .reserve_tokens(&principal, &quotas, rest)
         .await

@@ -14,9 +14,10 @@ async fn due_sources_are_queued_once_and_missed_runs_do_not_stack() {
     let mut config = test_config(tmp.path());
     config.sources.min_schedule_interval_secs = 60;
     let state = AppState::open(config).await.unwrap();
-    state.catalog.ensure_tenant("acme").await.unwrap();
+    state.core.catalog.ensure_tenant("acme").await.unwrap();
     let settings = serde_json::json!({"path": handbook_dir().canonicalize().unwrap()});
     let source = state
+        .core
         .catalog
         .create_source("acme", "handbook", "folder", &settings, Some("every 1h"))
         .await
@@ -26,6 +27,7 @@ async fn due_sources_are_queued_once_and_missed_runs_do_not_stack() {
     // The first pass only plans the next run.
     assert!(queue_due(&state, t0).await.unwrap().is_empty());
     let planned = state
+        .core
         .catalog
         .source("acme", &source.id)
         .await
@@ -50,9 +52,10 @@ async fn due_sources_are_queued_once_and_missed_runs_do_not_stack() {
     // next time counts from now.
     let late = t0 + Duration::hours(11);
     assert!(queue_due(&state, late).await.unwrap().is_empty());
-    let runs = state.catalog.sync_runs(&source.id).await.unwrap();
+    let runs = state.core.catalog.sync_runs(&source.id).await.unwrap();
     assert_eq!(runs.len(), 1);
     let planned = state
+        .core
         .catalog
         .source("acme", &source.id)
         .await
@@ -64,6 +67,7 @@ async fn due_sources_are_queued_once_and_missed_runs_do_not_stack() {
 
     // Paused sources are not scheduled.
     state
+        .core
         .catalog
         .set_source_paused(&source.id, true)
         .await
@@ -86,9 +90,10 @@ async fn a_sync_left_running_by_a_dead_process_fails_on_restart_and_reruns_clean
     let expected_chunks;
     {
         let state = AppState::open(test_config(&data)).await.unwrap();
-        state.catalog.ensure_tenant("acme").await.unwrap();
+        state.core.catalog.ensure_tenant("acme").await.unwrap();
         let settings = serde_json::json!({"path": docs.canonicalize().unwrap()});
         let source = state
+            .core
             .catalog
             .create_source("acme", "docs", "folder", &settings, None)
             .await
@@ -96,6 +101,7 @@ async fn a_sync_left_running_by_a_dead_process_fails_on_restart_and_reruns_clean
         source_id = source.id.clone();
         // A full sync gives the reference index.
         let Enqueued::New(_) = state
+            .core
             .catalog
             .enqueue_sync("acme", &source.id, TRIGGER_MANUAL)
             .await
@@ -103,7 +109,13 @@ async fn a_sync_left_running_by_a_dead_process_fails_on_restart_and_reruns_clean
         else {
             panic!("a fresh source has no active sync");
         };
-        let run = state.catalog.claim_queued_sync().await.unwrap().unwrap();
+        let run = state
+            .core
+            .catalog
+            .claim_queued_sync()
+            .await
+            .unwrap()
+            .unwrap();
         let done = execute(&state, run).await;
         assert_eq!(done.status, "succeeded", "{:?}", done.message);
         expected_chunks = done.chunks_written;
@@ -114,35 +126,56 @@ async fn a_sync_left_running_by_a_dead_process_fails_on_restart_and_reruns_clean
         )
         .unwrap();
         state
+            .core
             .catalog
             .enqueue_sync("acme", &source.id, TRIGGER_MANUAL)
             .await
             .unwrap();
-        let claimed = state.catalog.claim_queued_sync().await.unwrap().unwrap();
+        let claimed = state
+            .core
+            .catalog
+            .claim_queued_sync()
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(claimed.status, "running");
     }
     let state = AppState::open(test_config(&data)).await.unwrap();
     state.recover_interrupted_syncs().await.unwrap();
-    let runs = state.catalog.sync_runs(&source_id).await.unwrap();
+    let runs = state.core.catalog.sync_runs(&source_id).await.unwrap();
     let dead = runs.last().unwrap();
     assert_eq!(dead.status, "failed");
     assert!(dead.message.as_deref().unwrap().contains("interrupted"));
     // Re-running converges: the new file added, nothing duplicated.
     state
+        .core
         .catalog
         .enqueue_sync("acme", &source_id, TRIGGER_MANUAL)
         .await
         .unwrap();
-    let run = state.catalog.claim_queued_sync().await.unwrap().unwrap();
+    let run = state
+        .core
+        .catalog
+        .claim_queued_sync()
+        .await
+        .unwrap()
+        .unwrap();
     let done = execute(&state, run).await;
     assert_eq!((done.status.as_str(), done.added), ("succeeded", 1));
     let again = {
         state
+            .core
             .catalog
             .enqueue_sync("acme", &source_id, TRIGGER_MANUAL)
             .await
             .unwrap();
-        let run = state.catalog.claim_queued_sync().await.unwrap().unwrap();
+        let run = state
+            .core
+            .catalog
+            .claim_queued_sync()
+            .await
+            .unwrap()
+            .unwrap();
         execute(&state, run).await
     };
     assert_eq!(
@@ -155,7 +188,7 @@ async fn a_sync_left_running_by_a_dead_process_fails_on_restart_and_reruns_clean
         (0, 0, 0, 0)
     );
     assert!(expected_chunks > 0);
-    let documents = state.catalog.document_count("acme").await.unwrap();
+    let documents = state.core.catalog.document_count("acme").await.unwrap();
     assert_eq!(documents as usize, walk_count(&docs));
 }
 

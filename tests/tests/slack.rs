@@ -567,6 +567,7 @@ async fn a_feedback_click_is_stored_for_the_answer_and_user() {
     let stored = setup
         .gateway
         .state
+        .core
         .catalog
         .feedback("acme", 10)
         .await
@@ -594,6 +595,7 @@ async fn a_feedback_click_is_stored_for_the_answer_and_user() {
     let stored = setup
         .gateway
         .state
+        .core
         .catalog
         .feedback("acme", 10)
         .await
@@ -615,6 +617,7 @@ async fn a_feedback_click_is_stored_for_the_answer_and_user() {
         setup
             .gateway
             .state
+            .core
             .catalog
             .feedback("acme", 10)
             .await
@@ -651,7 +654,7 @@ async fn when_the_llm_fails_the_user_is_told_in_the_thread() {
         "{}",
         answer.text
     );
-    let metrics = setup.gateway.state.metrics.encode().unwrap();
+    let metrics = setup.gateway.state.core.metrics.encode().unwrap();
     assert!(
         metrics.contains("ragway_bot_events_total{channel=\"slack\",outcome=\"failed\"} 1"),
         "{metrics}"
@@ -804,6 +807,7 @@ async fn spanish_askers_get_spanish_refusals_and_errors() {
     setup
         .gateway
         .state
+        .core
         .tenants
         .store("acme", &settings)
         .await

@@ -102,9 +102,16 @@ impl Setup {
         config.sources.upload.max_file_bytes = 256 * 1024;
         adjust(&mut config);
         let gateway = Gateway::start(config).await.unwrap();
-        gateway.state.catalog.ensure_tenant(TENANT).await.unwrap();
+        gateway
+            .state
+            .core
+            .catalog
+            .ensure_tenant(TENANT)
+            .await
+            .unwrap();
         let (_, key) = gateway
             .state
+            .core
             .catalog
             .create_admin_key(None, "ops")
             .await
@@ -373,6 +380,7 @@ async fn folder_sources_sync_as_jobs_with_live_progress() {
         setup
             .gateway
             .state
+            .core
             .catalog
             .document_count(TENANT)
             .await
@@ -464,6 +472,7 @@ async fn uploads_are_limited_expanded_and_synced() {
     let documents = setup
         .gateway
         .state
+        .core
         .catalog
         .documents(
             TENANT,
@@ -485,7 +494,8 @@ async fn uploads_are_limited_expanded_and_synced() {
     assert!(by_uri["handbook/it/vpn.md"].is_empty());
 
     // Refused uploads write nothing.
-    let upload_dir = ragway_gateway::sources::upload_dir(&setup.gateway.state.config.data_dir, &id);
+    let upload_dir =
+        ragway_gateway::sources::upload_dir(&setup.gateway.state.core.config.data_dir, &id);
     let before = count_files(&upload_dir);
     let bomb = zip_of(&[("zeros.txt", vec![0u8; 30 * 1024 * 1024])]);
     let (status, body) = admin
@@ -658,6 +668,7 @@ async fn web_sources_crawl_as_jobs_within_the_operators_network_policy() {
     let docs = setup
         .gateway
         .state
+        .core
         .catalog
         .document_count(TENANT)
         .await

@@ -455,6 +455,7 @@ async fn feedback_invokes_are_stored() {
     let stored = setup
         .gateway
         .state
+        .core
         .catalog
         .feedback("acme", 10)
         .await

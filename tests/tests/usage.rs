@@ -66,7 +66,7 @@ async fn counted_per_day_and_user_and_read_by_admins_only() {
         200
     );
 
-    let catalog = &gateway.state.catalog;
+    let catalog = &gateway.state.core.catalog;
     let (_, global) = catalog.create_admin_key(None, "ops").await.unwrap();
     let (_, scoped) = catalog
         .create_admin_key(Some("globex"), "globex admin")

@@ -32,7 +32,13 @@ async fn gateway(tmp: &tempfile::TempDir) -> Gateway {
     let gateway = Gateway::start(test_config(&tmp.path().join("data")))
         .await
         .unwrap();
-    gateway.state.catalog.ensure_tenant(TENANT).await.unwrap();
+    gateway
+        .state
+        .core
+        .catalog
+        .ensure_tenant(TENANT)
+        .await
+        .unwrap();
     gateway
 }
 
@@ -294,13 +300,20 @@ async fn listed_pages_disallowed_by_robots_are_reported_and_acls_follow_the_path
     assert_eq!(report.added, 1);
     let source = gateway
         .state
+        .core
         .catalog
         .source_by_name(TENANT, "intranet")
         .await
         .unwrap()
         .unwrap();
     assert_eq!(source.kind, "web");
-    let manifest = gateway.state.catalog.manifest(&source.id).await.unwrap();
+    let manifest = gateway
+        .state
+        .core
+        .catalog
+        .manifest(&source.id)
+        .await
+        .unwrap();
     assert_eq!(manifest[&site.url("/hr/leave.html")].acl, ["hr"]);
 }
 

@@ -90,6 +90,7 @@ async fn setup(adjust: impl FnOnce(&mut ragway_gateway::Config)) -> Setup {
     .unwrap();
     let key = gateway
         .state
+        .core
         .catalog
         .create_widget_key("acme", "intranet", &[PAGE.to_owned()])
         .await
@@ -390,6 +391,7 @@ async fn session_tokens_expire_and_cannot_be_tampered_with() {
     setup
         .gateway
         .state
+        .core
         .catalog
         .revoke_widget_key(&setup.key)
         .await
@@ -489,6 +491,7 @@ async fn chat_streams_the_ai_sdk_ui_message_stream_and_takes_feedback() {
     let feedback = setup
         .gateway
         .state
+        .core
         .catalog
         .feedback("acme", 10)
         .await
@@ -653,7 +656,7 @@ async fn widget_keys_through_the_admin_api() {
         .json()
         .await
         .unwrap();
-    let catalog = &setup.gateway.state.catalog;
+    let catalog = &setup.gateway.state.core.catalog;
     let (_, admin) = catalog.create_admin_key(None, "ops").await.unwrap();
     catalog.ensure_tenant("globex").await.unwrap();
     let (_, globex_admin) = catalog
@@ -812,7 +815,7 @@ async fn the_loader_and_bundle_are_cached_by_content() {
         reqwest::get(format!("{base}/")).await.unwrap().status(),
         404
     );
-    setup.gateway.state.widget.set_demo_key(&setup.key);
+    setup.gateway.server.widget.set_demo_key(&setup.key);
     let demo = reqwest::get(format!("{base}/")).await.unwrap();
     assert_eq!(demo.status(), 200);
     let demo = demo.text().await.unwrap();

@@ -101,6 +101,7 @@ async fn the_widget_works_in_chromium() {
     // The key is allowed on the page's origin once the page has its port.
     let key = gateway
         .state
+        .core
         .catalog
         .create_widget_key("acme", "intranet", &["http://127.0.0.1:1".to_owned()])
         .await
@@ -109,6 +110,7 @@ async fn the_widget_works_in_chromium() {
     let page = HostPage::start(&gateway.base_url, &key).await.unwrap();
     gateway
         .state
+        .core
         .catalog
         .update_widget_key(&key, None, Some(std::slice::from_ref(&page.url)))
         .await
@@ -174,7 +176,13 @@ async fn the_widget_works_in_chromium() {
     assert_eq!(format!("#{}", text("citation_target_focused")), target);
     // Feedback reached the catalog, for this answer.
     assert_eq!(c["rated_up"], true);
-    let feedback = gateway.state.catalog.feedback("acme", 10).await.unwrap();
+    let feedback = gateway
+        .state
+        .core
+        .catalog
+        .feedback("acme", 10)
+        .await
+        .unwrap();
     assert!(
         feedback.iter().any(|f| f.channel == "widget"
             && f.rating == Rating::Up

@@ -89,7 +89,7 @@ pub async fn list(
         limit,
         offset,
     };
-    let documents = state.catalog.documents(&id, &filter).await?;
+    let documents = state.core.catalog.documents(&id, &filter).await?;
     Ok(Json(
         documents.into_iter().map(DocumentView::from).collect(),
     ))
@@ -112,6 +112,7 @@ pub async fn delete(
 ) -> Result<Json<DocumentView>, ApiError> {
     super::administered_tenant(&state, &admin, &id).await?;
     let document = state
+        .core
         .catalog
         .document(&id, &document_id)
         .await?
@@ -127,8 +128,8 @@ pub async fn delete(
         .store
         .delete_document_chunks(&id, &document.id, 0)
         .await?;
-    state.catalog.forget_document(&document.id).await?;
-    state.catalog.bump_generation(&id).await?;
+    state.core.catalog.forget_document(&document.id).await?;
+    state.core.catalog.bump_generation(&id).await?;
     tracing::info!(tenant = %id, document = %document.id, admin_key = %admin.key.id, "document removed");
     Ok(Json(document.into()))
 }

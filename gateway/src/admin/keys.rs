@@ -134,7 +134,7 @@ pub async fn create(
         user_id,
         groups: &body.groups,
     };
-    let key = state.catalog.create_api_key_with(&id, &new).await?;
+    let key = state.core.catalog.create_api_key_with(&id, &new).await?;
     tracing::info!(tenant = %id, key = %key.record.id, admin_key = %admin.key.id, "API key created");
     let created = CreatedKey {
         key: key.record.into(),
@@ -157,7 +157,7 @@ pub async fn list(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<ApiKeyView>>, ApiError> {
     super::administered_tenant(&state, &admin, &id).await?;
-    let keys = state.catalog.api_keys(&id).await?;
+    let keys = state.core.catalog.api_keys(&id).await?;
     Ok(Json(keys.into_iter().map(ApiKeyView::from).collect()))
 }
 
@@ -177,14 +177,16 @@ pub async fn revoke(
 ) -> Result<Json<ApiKeyView>, ApiError> {
     super::administered_tenant(&state, &admin, &id).await?;
     let owned = state
+        .core
         .catalog
         .api_key(&key_id)
         .await?
         .filter(|k| k.tenant_id == id && k.revoked_at.is_none())
         .ok_or_else(|| not_found(format!("no active API key `{key_id}` in tenant `{id}`")))?;
-    state.catalog.revoke_api_key(&owned.id).await?;
+    state.core.catalog.revoke_api_key(&owned.id).await?;
     tracing::info!(tenant = %id, key = %owned.id, admin_key = %admin.key.id, "API key revoked");
     let revoked = state
+        .core
         .catalog
         .api_key(&owned.id)
         .await?

@@ -1,7 +1,7 @@
 //! The admin API (`/api/v1/admin/...`), authenticated with admin keys.
 
 use axum::http::StatusCode;
-use ragway_ingest::catalog::Tenant;
+use ragway_ingest::catalog::{SourceRecord, Tenant};
 
 use crate::http::{Admin, ApiError};
 use crate::state::AppState;
@@ -23,11 +23,32 @@ pub(crate) async fn administered_tenant(
     id: &str,
 ) -> Result<Tenant, ApiError> {
     admin.tenant(Some(id))?;
-    state.catalog.tenant(id).await?.ok_or_else(|| {
+    state.core.catalog.tenant(id).await?.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("tenant `{id}` not found"),
         )
     })
+}
+
+/// 404 with what was not found.
+pub(crate) fn not_found(what: String) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
+}
+
+/// The tenant's source, or 404.
+pub(crate) async fn tenant_source(
+    state: &AppState,
+    admin: &Admin,
+    tenant: &str,
+    source_id: &str,
+) -> Result<SourceRecord, ApiError> {
+    administered_tenant(state, admin, tenant).await?;
+    state
+        .core
+        .catalog
+        .source(tenant, source_id)
+        .await?
+        .ok_or_else(|| not_found(format!("no source `{source_id}` in tenant `{tenant}`")))
 }

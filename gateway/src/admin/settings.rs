@@ -23,9 +23,10 @@ pub struct SettingsView {
 
 async fn view(state: &AppState, id: &str) -> SettingsView {
     SettingsView {
-        settings: state.tenants.settings(id).await.as_ref().clone(),
-        limits: state.quotas(id).await,
+        settings: state.core.tenants.settings(id).await.as_ref().clone(),
+        limits: state.core.quotas(id).await,
         profiles: state
+            .core
             .tenant_profiles(id)
             .await
             .iter()
@@ -73,6 +74,7 @@ pub async fn replace(
     super::administered_tenant(&state, &admin, &id).await?;
     if let Some(copilot) = &settings.copilot {
         state
+            .core
             .profiles
             .validate(copilot)
             .map_err(|e| ApiError::bad_request(format!("copilot: {e}")))?;
@@ -87,9 +89,12 @@ pub async fn replace(
             crate::tenants::MAX_TEMPLATE_BYTES
         )));
     }
-    crate::ask::Prompts::with_overrides(state.config.prompts_dir.as_deref(), &settings.prompts)
-        .map_err(|e| ApiError::bad_request(format!("prompts: {e}")))?;
-    state.tenants.store(&id, &settings).await?;
+    crate::ground::Prompts::with_overrides(
+        state.core.config.prompts_dir.as_deref(),
+        &settings.prompts,
+    )
+    .map_err(|e| ApiError::bad_request(format!("prompts: {e}")))?;
+    state.core.tenants.store(&id, &settings).await?;
     tracing::info!(tenant = %id, admin_key = %admin.key.id, "tenant settings replaced");
     Ok(Json(view(&state, &id).await))
 }

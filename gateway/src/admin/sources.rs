@@ -9,6 +9,7 @@ use ragway_ingest::catalog::{Enqueued, SourceRecord, SourceUpdate, TRIGGER_MANUA
 use serde::{Deserialize, Serialize};
 
 use super::syncs::SyncView;
+use super::tenant_source;
 use crate::http::errors::ErrorBody;
 use crate::http::{Admin, ApiError, JsonBody};
 use crate::sources::schedule::Schedule;
@@ -92,34 +93,15 @@ pub struct DeletedSource {
     pub documents_removed: i64,
 }
 
-pub(crate) fn not_found(what: String) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
-}
-
 fn conflict(code: &'static str, message: String) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, code, message)
 }
 
-/// The tenant's source, or 404.
-pub(crate) async fn tenant_source(
-    state: &AppState,
-    admin: &Admin,
-    tenant: &str,
-    source_id: &str,
-) -> Result<SourceRecord, ApiError> {
-    super::administered_tenant(state, admin, tenant).await?;
-    state
-        .catalog
-        .source(tenant, source_id)
-        .await?
-        .ok_or_else(|| not_found(format!("no source `{source_id}` in tenant `{tenant}`")))
-}
-
 pub(crate) async fn view(state: &AppState, source: SourceRecord) -> Result<SourceView, ApiError> {
-    let recent = state.catalog.recent_sync_runs(&source.id, 5).await?;
+    let recent = state.core.catalog.recent_sync_runs(&source.id, 5).await?;
     let active_sync = recent.iter().find(|r| r.is_active()).cloned();
     let last_sync = recent.into_iter().find(|r| !r.is_active());
-    let documents = state.catalog.source_document_count(&source.id).await?;
+    let documents = state.core.catalog.source_document_count(&source.id).await?;
     Ok(SourceView {
         active_sync: active_sync.map(|r| SyncView::from_run(state, r)),
         last_sync: last_sync.map(|r| SyncView::from_run(state, r)),
@@ -151,7 +133,7 @@ fn checked_schedule(state: &AppState, schedule: Option<&str>) -> Result<Option<S
         return Ok(None);
     };
     let min = chrono::Duration::seconds(
-        i64::try_from(state.config.sources.min_schedule_interval_secs).unwrap_or(i64::MAX),
+        i64::try_from(state.core.config.sources.min_schedule_interval_secs).unwrap_or(i64::MAX),
     );
     Schedule::parse(text, min).map_err(ApiError::bad_request)?;
     Ok(Some(text.to_owned()))
@@ -170,6 +152,7 @@ async fn queue_sync(
         ));
     }
     match state
+        .core
         .catalog
         .enqueue_sync(&source.tenant_id, &source.id, trigger)
         .await?
@@ -208,15 +191,20 @@ pub async fn create(
     super::administered_tenant(&state, &admin, &id).await?;
     let name = checked_name(&body.name)?;
     let settings =
-        crate::sources::validate_settings(&state.config.sources, &body.kind, body.settings)
+        crate::sources::validate_settings(&state.core.config.sources, &body.kind, body.settings)
             .map_err(ApiError::bad_request)?;
     let schedule = checked_schedule(&state, body.schedule.as_deref())?;
     let mut source = state
+        .core
         .catalog
         .create_source(&id, name, &body.kind, &settings, schedule.as_deref())
         .await?;
     if body.paused {
-        state.catalog.set_source_paused(&source.id, true).await?;
+        state
+            .core
+            .catalog
+            .set_source_paused(&source.id, true)
+            .await?;
         source.paused = true;
     }
     tracing::info!(tenant = %id, source = %source.id, kind = %source.kind, admin_key = %admin.key.id, "source created");
@@ -242,7 +230,7 @@ pub async fn list(
 ) -> Result<Json<Vec<SourceView>>, ApiError> {
     super::administered_tenant(&state, &admin, &id).await?;
     let mut views = Vec::new();
-    for source in state.catalog.sources(&id).await? {
+    for source in state.core.catalog.sources(&id).await? {
         views.push(view(&state, source).await?);
     }
     Ok(Json(views))
@@ -287,7 +275,7 @@ pub async fn update(
     let name = body.name.as_deref().map(checked_name).transpose()?;
     let settings = body
         .settings
-        .map(|s| crate::sources::validate_settings(&state.config.sources, &source.kind, s))
+        .map(|s| crate::sources::validate_settings(&state.core.config.sources, &source.kind, s))
         .transpose()
         .map_err(ApiError::bad_request)?;
     let schedule = match &body.schedule {
@@ -299,7 +287,7 @@ pub async fn update(
         settings: settings.as_ref(),
         schedule: schedule.as_ref().map(|s| s.as_deref()),
     };
-    let updated = state.catalog.update_source(&source, &update).await?;
+    let updated = state.core.catalog.update_source(&source, &update).await?;
     tracing::info!(tenant = %id, source = %source.id, admin_key = %admin.key.id, "source updated");
     Ok(Json(view(&state, updated).await?))
 }
@@ -328,7 +316,7 @@ pub async fn delete(
             source.name, source.name
         )));
     }
-    if let Some(active) = state.catalog.active_sync_run(&source.id).await?
+    if let Some(active) = state.core.catalog.active_sync_run(&source.id).await?
         && active.status == "running"
     {
         return Err(conflict(
@@ -411,15 +399,24 @@ async fn set_paused(
     paused: bool,
 ) -> Result<Json<SourceView>, ApiError> {
     let source = tenant_source(&state, &admin, &id, &source_id).await?;
-    state.catalog.set_source_paused(&source.id, paused).await?;
+    state
+        .core
+        .catalog
+        .set_source_paused(&source.id, paused)
+        .await?;
     if paused {
         state
+            .core
             .catalog
             .cancel_queued_sync(&source.id, "cancelled: the source was paused")
             .await?;
     } else {
         // The scheduler sets the next time from now, so a long pause does not fire a backlog.
-        state.catalog.set_next_sync_at(&source.id, None).await?;
+        state
+            .core
+            .catalog
+            .set_next_sync_at(&source.id, None)
+            .await?;
     }
     tracing::info!(tenant = %id, source = %source.id, paused, admin_key = %admin.key.id, "source paused or resumed");
     let source = tenant_source(&state, &admin, &id, &source_id).await?;

@@ -12,11 +12,11 @@ use ragway_ingest::catalog::SyncRunRecord;
 use ragway_ingest::sync::DocumentFailure;
 use serde::{Deserialize, Serialize};
 
-use super::sources::{not_found, tenant_source};
+use super::{not_found, tenant_source};
 use crate::http::errors::ErrorBody;
 use crate::http::{Admin, ApiError};
-use crate::sources::progress::SyncProgress;
 use crate::state::AppState;
+use crate::sync_jobs::progress::SyncProgress;
 
 /// How often a progress stream of a sync run by another process re-reads the catalog.
 const POLL_EVERY: Duration = Duration::from_secs(1);
@@ -97,7 +97,11 @@ pub async fn list(
         return Err(ApiError::bad_request("`limit` must be 1 to 200"));
     }
     let source = tenant_source(&state, &admin, &id, &source_id).await?;
-    let runs = state.catalog.recent_sync_runs(&source.id, limit).await?;
+    let runs = state
+        .core
+        .catalog
+        .recent_sync_runs(&source.id, limit)
+        .await?;
     Ok(Json(
         runs.into_iter()
             .map(|r| SyncView::from_run(&state, r))
@@ -113,6 +117,7 @@ async fn tenant_run(
 ) -> Result<SyncRunRecord, ApiError> {
     super::administered_tenant(state, admin, tenant).await?;
     state
+        .core
         .catalog
         .sync_run(sync_id)
         .await?
@@ -172,7 +177,7 @@ pub async fn events(
                 // Queued, or running in another process: read the catalog again.
                 None => tokio::time::sleep(POLL_EVERY).await,
             }
-            run = match state.catalog.sync_run(&run.id).await {
+            run = match state.core.catalog.sync_run(&run.id).await {
                 Ok(Some(next)) => next,
                 Ok(None) => break,
                 Err(err) => {

@@ -113,6 +113,7 @@ pub async fn create(
         .map(str::trim)
         .filter(|n| !n.is_empty());
     let tenant = state
+        .core
         .catalog
         .create_tenant(&body.id, name.unwrap_or(&body.id))
         .await?;
@@ -130,7 +131,7 @@ pub async fn list(
     State(state): State<AppState>,
     admin: Admin,
 ) -> Result<Json<Vec<TenantView>>, ApiError> {
-    let tenants = state.catalog.tenants().await?;
+    let tenants = state.core.catalog.tenants().await?;
     Ok(Json(
         tenants
             .into_iter()
@@ -157,6 +158,7 @@ pub async fn show(
     let tenant = super::administered_tenant(&state, &admin, &id).await?;
     let now = chrono::Utc::now().to_rfc3339();
     let active_api_keys = state
+        .core
         .catalog
         .api_keys(&id)
         .await?
@@ -167,9 +169,9 @@ pub async fn show(
         .count();
     Ok(Json(TenantDetail {
         tenant: tenant.into(),
-        documents: state.catalog.document_count(&id).await?,
+        documents: state.core.catalog.document_count(&id).await?,
         chunks: state.store.count(&id).await?,
-        sources: state.catalog.sources(&id).await?.len(),
+        sources: state.core.catalog.sources(&id).await?.len(),
         active_api_keys,
     }))
 }
@@ -195,7 +197,9 @@ pub async fn update(
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::bad_request("`name` must be 1 to 200 characters"));
     }
-    Ok(Json(state.catalog.rename_tenant(&id, name).await?.into()))
+    Ok(Json(
+        state.core.catalog.rename_tenant(&id, name).await?.into(),
+    ))
 }
 
 /// Delete a tenant: its index passages, documents, sources, API keys, scoped admin keys and
@@ -233,7 +237,7 @@ pub async fn delete(
         api_keys,
         admin_keys,
         conversations,
-    } = state.catalog.delete_tenant(&id).await?;
+    } = state.core.catalog.delete_tenant(&id).await?;
     tracing::warn!(tenant = %id, chunks, documents, admin_key = %admin.key.id, "tenant deleted");
     Ok(Json(DeletedTenant {
         id,

@@ -10,8 +10,8 @@ use ragway_ingest::catalog::{Enqueued, SourceRecord, SourceUpdate, TRIGGER_UPLOA
 use ragway_ingest::source::{AclRule, validate_group};
 use serde::Serialize;
 
-use super::sources::tenant_source;
 use super::syncs::SyncView;
+use super::tenant_source;
 use crate::http::errors::ErrorBody;
 use crate::http::{Admin, ApiError};
 use crate::sources::upload::{self, StagedFile, UploadError};
@@ -128,7 +128,7 @@ pub async fn upload(
     let mut multipart = multipart.map_err(|e| {
         ApiError::bad_request(format!("expected a multipart/form-data upload: {e}"))
     })?;
-    let limits = &state.config.sources.upload;
+    let limits = &state.core.config.sources.upload;
     let mut options = Options {
         expand_zips: true,
         sync: true,
@@ -179,7 +179,7 @@ pub async fn upload(
     if staged.is_empty() {
         return Err(ApiError::bad_request("the upload has no `file` part"));
     }
-    let dir = upload_dir(&state.config.data_dir, &source.id);
+    let dir = upload_dir(&state.core.config.data_dir, &source.id);
     let files: Vec<UploadedFile> = staged
         .iter()
         .map(|f| UploadedFile {
@@ -225,10 +225,10 @@ pub async fn remove(
 ) -> Result<Json<UploadResult>, ApiError> {
     let source = upload_source(&state, &admin, &id, &source_id).await?;
     let path = upload::safe_relative_path(&path)?;
-    let file = upload_dir(&state.config.data_dir, &source.id).join(&path);
-    let metadata = tokio::fs::metadata(&file).await.map_err(|_| {
-        super::sources::not_found(format!("no file `{path}` in source `{}`", source.name))
-    })?;
+    let file = upload_dir(&state.core.config.data_dir, &source.id).join(&path);
+    let metadata = tokio::fs::metadata(&file)
+        .await
+        .map_err(|_| super::not_found(format!("no file `{path}` in source `{}`", source.name)))?;
     tokio::fs::remove_file(&file)
         .await
         .map_err(UploadError::from)?;
@@ -269,6 +269,7 @@ async fn upload_source(
 
 async fn queue(state: &AppState, source: &SourceRecord) -> Result<SyncView, ApiError> {
     let run = match state
+        .core
         .catalog
         .enqueue_sync(&source.tenant_id, &source.id, TRIGGER_UPLOAD)
         .await?
@@ -297,6 +298,7 @@ async fn set_file_rules(
     settings.acl.rules = merged;
     let value = serde_json::json!({ "acl": settings.acl });
     state
+        .core
         .catalog
         .update_source(
             source,

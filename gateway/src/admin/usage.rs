@@ -45,7 +45,7 @@ pub async fn usage_handler(
     let tenant = admin.tenant(query.tenant.as_deref())?;
     let (from, to) =
         period(query.from.as_deref(), query.to.as_deref()).map_err(ApiError::bad_request)?;
-    if state.catalog.tenant(&tenant).await?.is_none() {
+    if state.core.catalog.tenant(&tenant).await?.is_none() {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -53,7 +53,7 @@ pub async fn usage_handler(
         ));
     }
     // What this replica counted but has not written yet is included.
-    state.flush_usage().await;
-    let rows = state.catalog.usage(&tenant, &from, &to).await?;
+    state.core.flush_usage().await;
+    let rows = state.core.catalog.usage(&tenant, &from, &to).await?;
     Ok(Json(UsageReport::from_rows(&tenant, &from, &to, &rows)))
 }

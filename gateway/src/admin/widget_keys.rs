@@ -88,6 +88,7 @@ fn valid_origins(origins: &[String]) -> Result<Vec<String>, ApiError> {
 /// The tenant's key `key`, or 404.
 async fn owned(state: &AppState, tenant: &str, key: &str) -> Result<WidgetKeyRecord, ApiError> {
     state
+        .core
         .catalog
         .widget_key(key)
         .await?
@@ -120,7 +121,11 @@ pub async fn create(
     super::administered_tenant(&state, &admin, &id).await?;
     let name = valid_name(&body.name)?;
     let origins = valid_origins(&body.allowed_origins)?;
-    let key = state.catalog.create_widget_key(&id, name, &origins).await?;
+    let key = state
+        .core
+        .catalog
+        .create_widget_key(&id, name, &origins)
+        .await?;
     tracing::info!(tenant = %id, widget_key = %key.id, admin_key = %admin.key.id, "widget key created");
     Ok((StatusCode::CREATED, Json(WidgetKeyView::from(key))).into_response())
 }
@@ -140,7 +145,7 @@ pub async fn list(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<WidgetKeyView>>, ApiError> {
     super::administered_tenant(&state, &admin, &id).await?;
-    let keys = state.catalog.widget_keys(&id).await?;
+    let keys = state.core.catalog.widget_keys(&id).await?;
     Ok(Json(keys.into_iter().map(WidgetKeyView::from).collect()))
 }
 
@@ -176,6 +181,7 @@ pub async fn update(
         ));
     }
     let updated = state
+        .core
         .catalog
         .update_widget_key(&current.id, name, origins.as_deref())
         .await?;
@@ -206,7 +212,7 @@ pub async fn revoke(
             format!("widget key `{key}` is already revoked"),
         ));
     }
-    state.catalog.revoke_widget_key(&current.id).await?;
+    state.core.catalog.revoke_widget_key(&current.id).await?;
     tracing::info!(tenant = %id, widget_key = %key, admin_key = %admin.key.id, "widget key revoked");
     Ok(Json(owned(&state, &id, &key).await?.into()))
 }

@@ -6,24 +6,27 @@
 use futures::StreamExt;
 use ragway_ingest::lang::Lang;
 
-use super::{AskFailure, AskRequest, GroundedPrompt, Prompts, Turn, reserve_tokens, settle_tokens};
+use super::error::AskError;
+use super::request::AskRequest;
+use super::tokens::{reserve_tokens, settle_tokens};
+use crate::context::Core;
+use crate::ground::{GroundedPrompt, Prompts, Turn};
 use crate::llm::{AnswerMode, ChatChunk, ChatModel, GenerationOptions, Usage};
-use crate::state::AppState;
 
 /// Enough for a query; a model that rambles is cut off.
 const REWRITE_MAX_TOKENS: usize = 96;
 
 pub async fn search_query(
-    state: &AppState,
+    core: &Core,
     request: &AskRequest,
     history: &[Turn],
     prompts: &Prompts,
     lang: Lang,
-) -> Result<String, AskFailure> {
+) -> Result<String, AskError> {
     let (principal, question) = (&request.principal, request.question.as_str());
     let chat = request.profile.chat.as_ref();
     let enabled =
-        state.config.conversation.rewrite_follow_ups && chat.mode() == AnswerMode::Generative;
+        core.config.conversation.rewrite_follow_ups && chat.mode() == AnswerMode::Generative;
     if history.is_empty() || !enabled {
         return Ok(question.to_owned());
     }
@@ -34,8 +37,8 @@ pub async fn search_query(
             return Ok(question.to_owned());
         }
     };
-    let prompt_tokens = prompts.message_tokens(&[&system, &user], &state.chunker);
-    let reservation = reserve_tokens(state, principal, prompt_tokens + REWRITE_MAX_TOKENS).await?;
+    let prompt_tokens = prompts.message_tokens(&[&system, &user], &core.chunker);
+    let reservation = reserve_tokens(core, principal, prompt_tokens + REWRITE_MAX_TOKENS).await?;
     let prompt = GroundedPrompt {
         system,
         history: Vec::new(),
@@ -45,8 +48,8 @@ pub async fn search_query(
         question: question.to_owned(),
         lang,
     };
-    let (query, usage) = rewrite(state, chat, &prompt).await;
-    settle_tokens(state, principal, reservation, &usage).await;
+    let (query, usage) = rewrite(core, chat, &prompt).await;
+    settle_tokens(core, principal, reservation, &usage).await;
     Ok(match query {
         Some(query) => {
             tracing::debug!("follow-up rewritten for retrieval");
@@ -58,7 +61,7 @@ pub async fn search_query(
 
 /// The rewritten query (None when the LLM failed or said nothing) and the tokens it cost.
 async fn rewrite(
-    state: &AppState,
+    core: &Core,
     chat: &dyn ChatModel,
     prompt: &GroundedPrompt,
 ) -> (Option<String>, Usage) {
@@ -87,7 +90,7 @@ async fn rewrite(
         }
     }
     let usage = reported.unwrap_or_else(|| {
-        let completion_tokens = state.chunker.count(&query);
+        let completion_tokens = core.chunker.count(&query);
         Usage {
             prompt_tokens: prompt.prompt_tokens,
             completion_tokens,

@@ -1,13 +1,10 @@
-//! The chat bots' runtime, built once at start-up: Slack when `[slack]` is configured, Teams when
-//! `[teams]` is (an absent section turns its channel off and its routes answer 404), and the clock
-//! both use for time windows (Slack's 5-minute signature window, JWT expiry).
+//! What the chat bots (and the widget's secrets) share: the clock used for time windows (Slack's
+//! 5-minute signature window, JWT expiry), secrets read from the environment, and the count of
+//! what became of each bot event.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use super::slack::SlackBot;
-use super::teams::TeamsBot;
-use crate::config::Config;
 use crate::error::GatewayError;
 use crate::metrics::{BotLabels, Metrics};
 
@@ -59,40 +56,6 @@ pub fn secret(
         _ => Err(GatewayError::Config(format!(
             "{setting} names the environment variable `{env_name}`, which is not set"
         ))),
-    }
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Bots {
-    pub slack: Option<Arc<SlackBot>>,
-    pub teams: Option<Arc<TeamsBot>>,
-    pub clock: Clock,
-}
-
-impl Bots {
-    /// The configured bots with their secrets from the environment and the system clock.
-    pub fn from_env(config: &Config) -> Result<Self, GatewayError> {
-        Self::new(config, &|name| std::env::var(name).ok(), Clock::system())
-    }
-
-    pub fn new(
-        config: &Config,
-        secrets: SecretSource<'_>,
-        clock: Clock,
-    ) -> Result<Self, GatewayError> {
-        let slack = match &config.slack {
-            Some(slack) => Some(Arc::new(SlackBot::new(slack, secrets)?)),
-            None => None,
-        };
-        let teams = match &config.teams {
-            Some(teams) => Some(Arc::new(TeamsBot::new(teams, secrets)?)),
-            None => None,
-        };
-        Ok(Self {
-            slack,
-            teams,
-            clock,
-        })
     }
 }
 

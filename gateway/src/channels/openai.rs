@@ -17,11 +17,14 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::ask::{AskEvent, AskRequest, Citation, Role, Turn, collect, start};
-use crate::channels::rest::{wants_cache, with_rate};
-use crate::http::{ApiError, Principal};
+use crate::ask::{AskError, AskEvent, ChannelAsk, Conversation, begin};
+use crate::context::Core;
+use crate::ground::{Citation, Role, Turn};
+use crate::http::ApiError;
+use crate::http::errors::ShapedError;
+use crate::http::headers::{accept_language, wants_cache, with_rate};
+use crate::identity::Principal;
 use crate::llm::GenerationOptions;
-use crate::state::AppState;
 
 /// An error in OpenAI's shape; the native error envelope leaves these responses alone.
 #[derive(Debug, Clone)]
@@ -33,10 +36,6 @@ pub struct OpenAiError {
     param: Option<&'static str>,
     message: String,
 }
-
-/// Marks a response whose body is already an OpenAI-shaped error.
-#[derive(Debug, Clone, Copy)]
-pub struct OpenAiErrorBody;
 
 impl OpenAiError {
     fn invalid(param: Option<&'static str>, message: impl Into<String>) -> Self {
@@ -61,7 +60,7 @@ impl IntoResponse for OpenAiError {
         for (name, value) in &self.headers {
             response.headers_mut().insert(name.clone(), value.clone());
         }
-        response.extensions_mut().insert(OpenAiErrorBody);
+        response.extensions_mut().insert(ShapedError);
         response
     }
 }
@@ -156,10 +155,7 @@ struct Parsed {
     include_usage: bool,
 }
 
-fn parse(
-    state: &AppState,
-    body: Result<Json<ChatRequest>, JsonRejection>,
-) -> Result<Parsed, OpenAiError> {
+fn parse(body: Result<Json<ChatRequest>, JsonRejection>) -> Result<Parsed, OpenAiError> {
     let Json(request) = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => OpenAiError {
             status: StatusCode::PAYLOAD_TOO_LARGE,
@@ -208,19 +204,6 @@ fn parse(
             (!text.trim().is_empty()).then_some(Turn { role, text })
         })
         .collect();
-    if question.is_empty() {
-        return Err(OpenAiError::invalid(
-            Some("messages"),
-            "the last user message has no text",
-        ));
-    }
-    let max_chars = state.config.server.max_question_chars;
-    if question.chars().count() > max_chars {
-        return Err(OpenAiError::invalid(
-            Some("messages"),
-            format!("the question is longer than {max_chars} characters"),
-        ));
-    }
     let max_tokens = request.max_completion_tokens.or(request.max_tokens);
     if max_tokens == Some(0) {
         return Err(OpenAiError::invalid(
@@ -285,16 +268,13 @@ fn usage_json(usage: &crate::llm::Usage) -> Value {
     json!({"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens, "total_tokens": usage.total_tokens})
 }
 
-pub async fn models(
-    State(state): State<AppState>,
-    principal: Result<Principal, ApiError>,
-) -> Response {
+pub async fn models(State(core): State<Core>, principal: Result<Principal, ApiError>) -> Response {
     let principal = match principal {
         Ok(principal) => principal,
         Err(err) => return OpenAiError::from(err).into_response(),
     };
     // The tenant's copilot profiles, its default first.
-    let data: Vec<Value> = state
+    let data: Vec<Value> = core
         .tenant_profiles(&principal.tenant_id)
         .await
         .iter()
@@ -304,7 +284,7 @@ pub async fn models(
 }
 
 pub async fn chat_completions(
-    State(state): State<AppState>,
+    State(core): State<Core>,
     headers: axum::http::HeaderMap,
     principal: Result<Principal, ApiError>,
     body: Result<Json<ChatRequest>, JsonRejection>,
@@ -313,49 +293,27 @@ pub async fn chat_completions(
         Ok(principal) => principal,
         Err(err) => return OpenAiError::from(err).into_response(),
     };
-    let parsed = match parse(&state, body) {
+    let parsed = match parse(body) {
         Ok(parsed) => parsed,
         Err(err) => return err.into_response(),
     };
-    let Ok(profile) = state
-        .profile(&principal.tenant_id, Some(&parsed.model))
-        .await
-    else {
-        return OpenAiError {
-            headers: Vec::new(),
-            status: StatusCode::NOT_FOUND,
-            kind: "invalid_request_error",
-            code: Some("model_not_found"),
-            param: Some("model"),
-            message: format!(
-                "The model `{}` does not exist or you do not have access to it.",
-                parsed.model
-            ),
-        }
-        .into_response();
-    };
-    let (rate, permit) = match super::admit(&state, &principal).await {
-        Ok(admitted) => admitted,
-        Err(err) => return OpenAiError::from(err).into_response(),
-    };
-    let request = AskRequest {
-        principal,
-        question: parsed.question.clone(),
-        history: parsed.history,
-        top_k: profile.top_k,
-        profile,
+    let ask = ChannelAsk {
+        profile: Some(parsed.model.clone()),
+        conversation: Conversation::Given(parsed.history),
         options: parsed.options,
         use_cache: wants_cache(&headers),
-        language: super::accept_language(&headers),
+        language: accept_language(&headers),
+        ..ChannelAsk::new(parsed.question)
     };
+    let answer = match begin(&core, principal, ask).await {
+        Ok(answer) => answer,
+        Err(err) => return wire_error(err, &parsed.model).into_response(),
+    };
+    let rate = answer.rate;
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
     let created = chrono::Utc::now().timestamp();
-    let events = match start(state, request).await {
-        Ok(events) => events,
-        Err(failure) => return OpenAiError::from(ApiError::from(failure)).into_response(),
-    };
     if !parsed.stream {
-        return match collect(events).await {
+        return match answer.collect().await {
             Ok(answer) => with_rate(Json(json!({
                 "id": id, "object": "chat.completion", "created": created, "model": parsed.model,
                 "choices": [{"index": 0, "message": {
@@ -366,21 +324,21 @@ pub async fn chat_completions(
                 "system_fingerprint": null,
             }))
             .into_response(), rate),
-            Err(err) => OpenAiError::from(err).into_response(),
+            Err(err) => wire_error(err, &parsed.model).into_response(),
         };
     }
     let model = parsed.model;
     let include_usage = parsed.include_usage;
+    let chunk_model = model.clone();
     let chunk = move |delta: Value, finish: Value| {
-        json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+        json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": chunk_model,
                "system_fingerprint": null,
                "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
     };
+    let mut events = answer.into_events();
     let frames = async_stream::stream! {
-        let _permit = permit; // held until the last chunk
         yield chunk(json!({"role": "assistant", "content": ""}), Value::Null).to_string();
         let mut answer = String::new();
-        let mut events = events;
         while let Some(event) = events.next().await {
             match event {
                 AskEvent::Sources { .. } => {}
@@ -399,7 +357,7 @@ pub async fn chat_completions(
                     }
                 }
                 AskEvent::Error { code, message } => {
-                    yield OpenAiError::from(ApiError::from_event(&code, message)).body().to_string();
+                    yield wire_error(AskError::Stream { code, message }, &model).body().to_string();
                 }
             }
         }
@@ -412,4 +370,27 @@ pub async fn chat_completions(
             .into_response(),
         rate,
     )
+}
+
+/// The one mapping of an answer that did not start (or failed mid-way) to OpenAI's error shape:
+/// validation is about `messages`, an unknown profile is an unknown `model`.
+fn wire_error(err: AskError, model: &str) -> OpenAiError {
+    match err {
+        AskError::EmptyQuestion => {
+            OpenAiError::invalid(Some("messages"), "the last user message has no text")
+        }
+        AskError::QuestionTooLong { max_chars } => OpenAiError::invalid(
+            Some("messages"),
+            format!("the question is longer than {max_chars} characters"),
+        ),
+        AskError::ProfileNotAllowed(_) => OpenAiError {
+            headers: Vec::new(),
+            status: StatusCode::NOT_FOUND,
+            kind: "invalid_request_error",
+            code: Some("model_not_found"),
+            param: Some("model"),
+            message: format!("The model `{model}` does not exist or you do not have access to it."),
+        },
+        other => OpenAiError::from(ApiError::from_ask(other, "messages")),
+    }
 }

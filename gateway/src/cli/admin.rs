@@ -109,8 +109,8 @@ pub async fn tenants(config: Config, command: TenantsCommand) -> Result<(), Gate
 async fn show_tenant(config: Config, id: &str) -> Result<(), GatewayError> {
     let m = messages(output_lang(None, &config));
     let state = crate::state::AppState::open(config).await?;
-    let tenant = state.catalog.require_tenant(id).await?;
-    let keys = state.catalog.api_keys(id).await?;
+    let tenant = state.core.catalog.require_tenant(id).await?;
+    let keys = state.core.catalog.api_keys(id).await?;
     let active = keys.iter().filter(|k| k.revoked_at.is_none()).count();
     let l: Vec<&str> = m.tenant_show_labels.split('|').collect();
     out(format!(
@@ -122,10 +122,11 @@ async fn show_tenant(config: Config, id: &str) -> Result<(), GatewayError> {
     out(format!(
         "{:<12}{}",
         l[3],
-        state.catalog.document_count(id).await?
+        state.core.catalog.document_count(id).await?
     ));
     out(format!("{:<12}{}", l[4], state.store.count(id).await?));
     let sources: Vec<String> = state
+        .core
         .catalog
         .sources(id)
         .await?
@@ -163,10 +164,10 @@ async fn delete_tenant(config: Config, id: &str, yes: bool) -> Result<(), Gatewa
         )));
     }
     let state = crate::state::AppState::open(config).await?;
-    state.catalog.require_tenant(id).await?;
+    state.core.catalog.require_tenant(id).await?;
     let passages = state.store.count(id).await?;
     state.store.delete_tenant(id).await?;
-    let removed = state.catalog.delete_tenant(id).await?;
+    let removed = state.core.catalog.delete_tenant(id).await?;
     out(fill(
         m.tenant_deleted,
         &[

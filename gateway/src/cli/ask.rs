@@ -5,11 +5,11 @@ use futures::StreamExt;
 use ragway_ingest::lang::Lang;
 
 use super::out;
-use crate::ask::{AskEvent, AskRequest, ask};
+use crate::ask::{AskEvent, AskRequest, answer_stream};
 use crate::config::Config;
 use crate::error::GatewayError;
-use crate::http::Principal;
 use crate::i18n;
+use crate::identity::Principal;
 use crate::llm::{AnswerMode, GenerationOptions};
 use crate::state::AppState;
 
@@ -34,8 +34,9 @@ pub async fn run(config: Config, args: AskArgs) -> Result<(), GatewayError> {
     let lang = super::output_lang(args.lang, &config);
     let messages = i18n::messages(lang);
     let state = AppState::open(config).await?;
-    state.catalog.require_tenant(&args.tenant).await?;
+    state.core.catalog.require_tenant(&args.tenant).await?;
     let profile = state
+        .core
         .profile(&args.tenant, args.profile.as_deref())
         .await
         .map_err(GatewayError::NotFound)?;
@@ -49,7 +50,7 @@ pub async fn run(config: Config, args: AskArgs) -> Result<(), GatewayError> {
         use_cache: true,
         language: Some(lang),
     };
-    let events = ask(state.clone(), request);
+    let events = answer_stream(state.core.clone(), request);
     futures::pin_mut!(events);
     let mut stdout = std::io::stdout();
     while let Some(event) = events.next().await {
@@ -88,12 +89,12 @@ pub async fn run(config: Config, args: AskArgs) -> Result<(), GatewayError> {
                 out(format!("\n{footer}"));
             }
             AskEvent::Error { code, message } => {
-                state.flush_usage().await;
+                state.core.flush_usage().await;
                 return Err(GatewayError::Llm(format!("{code}: {message}")));
             }
         }
     }
     // The tokens this question used count in the tenant's usage like any other.
-    state.flush_usage().await;
+    state.core.flush_usage().await;
     Ok(())
 }

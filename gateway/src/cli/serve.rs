@@ -11,6 +11,7 @@ use crate::app::app;
 use crate::config::Config;
 use crate::error::GatewayError;
 use crate::i18n::fill;
+use crate::server::Server;
 use crate::state::AppState;
 
 const DEMO_TENANT: &str = "demo";
@@ -32,24 +33,26 @@ pub async fn run(mut config: Config, args: ServeArgs) -> Result<(), GatewayError
     if let Some(addr) = args.addr {
         config.addr = addr;
     }
-    let state = AppState::open(config).await?;
+    let server = Server::open(config).await?;
+    let state = server.state.clone();
     state.recover_interrupted_syncs().await?;
     let stop_housekeeping = tokio_util::sync::CancellationToken::new();
-    state.tasks.spawn(purge_conversations(
+    state.core.tasks.spawn(purge_conversations(
         state.clone(),
         stop_housekeeping.clone(),
     ));
     state
+        .core
         .tasks
         .spawn(flush_usage(state.clone(), stop_housekeeping.clone()));
     crate::sources::jobs::spawn(&state, &stop_housekeeping);
-    if let Some(metrics_addr) = state.config.server.metrics_addr {
+    if let Some(metrics_addr) = state.core.config.server.metrics_addr {
         let listener = TcpListener::bind(metrics_addr).await.map_err(|e| {
             GatewayError::Config(format!("cannot listen for metrics on {metrics_addr}: {e}"))
         })?;
-        let metrics = crate::app::metrics_app(state.clone());
+        let metrics = crate::app::metrics_app(state.core.clone());
         let stop = stop_housekeeping.clone();
-        state.tasks.spawn(async move {
+        state.core.tasks.spawn(async move {
             let served = axum::serve(listener, metrics)
                 .with_graceful_shutdown(async move { stop.cancelled().await })
                 .await;
@@ -59,18 +62,20 @@ pub async fn run(mut config: Config, args: ServeArgs) -> Result<(), GatewayError
         });
         tracing::info!(%metrics_addr, "metrics are served on their own address");
     }
-    state.catalog.ensure_tenant("default").await?;
-    let listener = TcpListener::bind(state.config.addr).await.map_err(|e| {
-        GatewayError::Config(format!("cannot listen on {}: {e}", state.config.addr))
-    })?;
+    state.core.catalog.ensure_tenant("default").await?;
+    let listener = TcpListener::bind(state.core.config.addr)
+        .await
+        .map_err(|e| {
+            GatewayError::Config(format!("cannot listen on {}: {e}", state.core.config.addr))
+        })?;
     let addr = listener.local_addr()?;
     if args.demo {
-        demo(&state, &args.demo_dir, addr).await?;
+        demo(&server, &args.demo_dir, addr).await?;
     }
-    tracing::info!(%addr, mode = ?state.profiles.default_profile().chat.mode(), "ragway is listening");
-    let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
-    let tasks = state.tasks.clone();
-    axum::serve(listener, app(state))
+    tracing::info!(%addr, mode = ?state.core.profiles.default_profile().chat.mode(), "ragway is listening");
+    let grace = Duration::from_secs(state.core.config.server.shutdown_grace_secs);
+    let tasks = state.core.tasks.clone();
+    axum::serve(listener, app(server))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     stop_housekeeping.cancel();
@@ -82,18 +87,19 @@ pub async fn run(mut config: Config, args: ServeArgs) -> Result<(), GatewayError
 }
 
 async fn demo(
-    state: &AppState,
+    server: &Server,
     dir: &std::path::Path,
     addr: std::net::SocketAddr,
 ) -> Result<(), GatewayError> {
+    let state = &server.state;
     if !dir.is_dir() {
         return Err(GatewayError::Config(format!(
             "the demo folder {} does not exist; run from the repository root or pass --demo-dir",
             dir.display()
         )));
     }
-    state.catalog.ensure_tenant(DEMO_TENANT).await?;
-    let lang = super::output_lang(None, &state.config);
+    state.core.catalog.ensure_tenant(DEMO_TENANT).await?;
+    let lang = super::output_lang(None, &state.core.config);
     let report = sync_folder(
         state,
         DEMO_TENANT,
@@ -104,15 +110,20 @@ async fn demo(
     )
     .await?;
     print_summary(&report, lang);
-    for old in state.catalog.api_keys(DEMO_TENANT).await? {
+    for old in state.core.catalog.api_keys(DEMO_TENANT).await? {
         if old.name == "demo" && old.revoked_at.is_none() {
-            state.catalog.revoke_api_key(&old.id).await?;
+            state.core.catalog.revoke_api_key(&old.id).await?;
         }
     }
-    let key = state.catalog.create_api_key(DEMO_TENANT, "demo").await?;
+    let key = state
+        .core
+        .catalog
+        .create_api_key(DEMO_TENANT, "demo")
+        .await?;
     let widget_key = demo_widget_key(state, addr).await?;
+    server.widget.set_demo_key(&widget_key);
     let m = crate::i18n::messages(lang);
-    let mode = match state.profiles.default_profile().chat.mode() {
+    let mode = match state.core.profiles.default_profile().chat.mode() {
         crate::llm::AnswerMode::Generative => m.demo_generative,
         crate::llm::AnswerMode::Extractive => m.demo_extractive,
     };
@@ -140,9 +151,9 @@ async fn demo_widget_key(
     state: &AppState,
     addr: std::net::SocketAddr,
 ) -> Result<String, GatewayError> {
-    for old in state.catalog.widget_keys(DEMO_TENANT).await? {
+    for old in state.core.catalog.widget_keys(DEMO_TENANT).await? {
         if old.name == "demo" && old.revoked_at.is_none() {
-            state.catalog.revoke_widget_key(&old.id).await?;
+            state.core.catalog.revoke_widget_key(&old.id).await?;
         }
     }
     let port = addr.port();
@@ -155,31 +166,31 @@ async fn demo_widget_key(
         origins.push(format!("http://localhost:{port}"));
     }
     let key = state
+        .core
         .catalog
         .create_widget_key(DEMO_TENANT, "demo", &origins)
         .await?;
-    state.widget.set_demo_key(&key.id);
     Ok(key.id)
 }
 
 /// Writes the usage counters to the catalog every `server.usage_flush_secs`, and once more on
 /// shutdown so nothing counted is lost.
 async fn flush_usage(state: AppState, stop: tokio_util::sync::CancellationToken) {
-    let every = Duration::from_secs(state.config.server.usage_flush_secs.max(1));
+    let every = Duration::from_secs(state.core.config.server.usage_flush_secs.max(1));
     loop {
         tokio::select! {
             () = stop.cancelled() => break,
-            () = tokio::time::sleep(every) => state.flush_usage().await,
+            () = tokio::time::sleep(every) => state.core.flush_usage().await,
         }
     }
-    state.flush_usage().await;
+    state.core.flush_usage().await;
 }
 
 /// Deletes conversations past their retention, at start and then hourly.
 async fn purge_conversations(state: AppState, stop: tokio_util::sync::CancellationToken) {
-    let retention_days = state.config.conversation.retention_days;
+    let retention_days = state.core.config.conversation.retention_days;
     loop {
-        match state.catalog.purge_conversations(retention_days).await {
+        match state.core.catalog.purge_conversations(retention_days).await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, retention_days, "deleted expired conversations"),
             Err(err) => tracing::warn!(%err, "could not purge expired conversations"),

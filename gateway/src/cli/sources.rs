@@ -225,7 +225,7 @@ pub async fn sources(config: Config, command: SourcesCommand) -> Result<(), Gate
             }
             drop(catalog);
             let state = AppState::open(config).await?;
-            let source = named(&state.catalog, &tenant, &name).await?;
+            let source = named(&state.core.catalog, &tenant, &name).await?;
             let removed = crate::sources::remove(&state, &source).await?;
             out(fill(m.src_removed, &[("name", &name), ("count", &removed)]));
         }
@@ -261,13 +261,14 @@ pub async fn sync(config: Config, args: SyncArgs) -> Result<(), GatewayError> {
     let state = AppState::open(config).await?;
     state.recover_interrupted_syncs().await?;
     if let (Some(tenant), Some(name)) = (&args.tenant, &args.source) {
-        let source = named(&state.catalog, tenant, name).await?;
+        let source = named(&state.core.catalog, tenant, name).await?;
         if source.paused {
             return Err(GatewayError::Config(format!(
                 "`{name}` is paused; resume it first"
             )));
         }
         if let Enqueued::AlreadyActive(run) = state
+            .core
             .catalog
             .enqueue_sync(tenant, &source.id, TRIGGER_MANUAL)
             .await?
@@ -282,7 +283,7 @@ pub async fn sync(config: Config, args: SyncArgs) -> Result<(), GatewayError> {
         out(fill(m.sync_due, &[("count", &queued.len())]));
     }
     let mut failed = 0;
-    while let Some(run) = state.catalog.claim_queued_sync().await? {
+    while let Some(run) = state.core.catalog.claim_queued_sync().await? {
         let done = crate::sources::jobs::execute(&state, run).await;
         let message = done
             .message

@@ -7,8 +7,8 @@ use ragway_ingest::chunk::Chunker;
 use ragway_ingest::store::Hit;
 use serde::Serialize;
 
-use crate::ask::Prompts;
 use crate::error::GatewayError;
+use crate::ground::Prompts;
 use crate::llm::{ChatChunk, ChatModel, Extractive, GenerationOptions};
 
 /// Share of extractive answers that contain a gold answer span.

@@ -25,11 +25,12 @@ use ragway_ingest::{Catalog, SyncReport};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::ask::cache::CacheConfig;
-use crate::ask::{Prompts, Retriever};
+use crate::config::CacheConfig;
 use crate::config::{Config, RetrievalConfig};
 use crate::error::GatewayError;
+use crate::ground::Prompts;
 use crate::metrics::Metrics;
+use crate::retrieve::Retriever;
 pub use answers::AnswerCheck;
 pub use dataset::{Dataset, Languages};
 pub use metrics::Scores;

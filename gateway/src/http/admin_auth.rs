@@ -7,7 +7,9 @@ use ragway_ingest::catalog::AdminKeyRecord;
 use ragway_ingest::catalog::admin_keys::admin_key_id;
 
 use super::ApiError;
-use crate::state::AppState;
+use axum::extract::FromRef;
+
+use crate::context::Core;
 
 /// An authenticated administrator.
 #[derive(Debug, Clone)]
@@ -38,13 +40,15 @@ impl Admin {
 
 const INVALID: &str = "invalid admin key";
 
-impl FromRequestParts<AppState> for Admin {
+impl<S> FromRequestParts<S> for Admin
+where
+    S: Send + Sync,
+    Core: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let core = Core::from_ref(state);
         let key = super::auth::bearer(parts, "admin key")?;
         if ragway_ingest::catalog::keys::key_id(key).is_some() {
             return Err(ApiError::new(
@@ -54,7 +58,7 @@ impl FromRequestParts<AppState> for Admin {
             ));
         }
         let id = admin_key_id(key).ok_or_else(|| ApiError::unauthorized(INVALID))?;
-        let (record, stored_hash) = state
+        let (record, stored_hash) = core
             .catalog
             .admin_key_with_hash(id)
             .await?

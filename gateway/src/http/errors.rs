@@ -8,7 +8,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::error::GatewayError;
+use crate::ask::AskError;
+use crate::error::{ErrorCode, GatewayError};
 
 /// Every error response of the native API.
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -25,6 +26,11 @@ pub struct ErrorDetail {
     /// Also in the `x-request-id` response header; quote it when reporting a problem.
     pub request_id: String,
 }
+
+/// Marks a response whose body is already an error in its channel's own shape (the OpenAI
+/// API's): the envelope leaves it alone.
+#[derive(Debug, Clone, Copy)]
+pub struct ShapedError;
 
 /// An error on its way to the caller; the envelope middleware adds the request id.
 #[derive(Debug, Clone)]
@@ -61,17 +67,33 @@ impl ApiError {
         }
     }
 
-    /// The error an `error` event of an answer stands for.
-    pub fn from_event(code: &str, message: String) -> Self {
-        match code {
-            "invalid_request" => Self::bad_request(message),
-            "rate_limited" => Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message),
-            "llm_unavailable" => Self::new(StatusCode::BAD_GATEWAY, "llm_unavailable", message),
-            "embeddings_unavailable" => {
-                Self::new(StatusCode::BAD_GATEWAY, "embeddings_unavailable", message)
+    /// An answer that did not start, for a JSON API whose question field is `field`: the one
+    /// mapping of [`AskError`] to the native error envelope.
+    pub fn from_ask(err: AskError, field: &str) -> Self {
+        match err {
+            AskError::EmptyQuestion => Self::bad_request(format!("`{field}` must not be empty")),
+            AskError::QuestionTooLong { max_chars } => {
+                Self::bad_request(format!("`{field}` is longer than {max_chars} characters"))
             }
-            _ => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", message),
+            AskError::TopKOutOfRange { .. } => Self::bad_request(err.to_string()),
+            AskError::ProfileNotAllowed(_) | AskError::ConversationNotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "not_found", err.to_string())
+            }
+            AskError::Refused(refused) => Self::rate_limited(&refused),
+            AskError::Failed(err) => Self::from(err),
+            AskError::Stream { code, message } => Self::from_code(code, message),
         }
+    }
+
+    /// The error an `error` event of an answer stands for.
+    pub fn from_code(code: ErrorCode, message: String) -> Self {
+        let status = match code {
+            ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::LlmUnavailable | ErrorCode::EmbeddingsUnavailable => StatusCode::BAD_GATEWAY,
+            _ => return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", message),
+        };
+        Self::new(status, code.as_str(), message)
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -140,10 +162,7 @@ pub async fn error_envelope(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     let status = response.status();
-    let already_shaped = response
-        .extensions()
-        .get::<crate::channels::openai::OpenAiErrorBody>()
-        .is_some();
+    let already_shaped = response.extensions().get::<ShapedError>().is_some();
     if already_shaped && status.is_server_error() {
         tracing::error!(%request_id, %method, %path, status = status.as_u16(), "request failed");
     }

@@ -3,7 +3,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::state::AppState;
+use crate::context::Core;
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Health {
@@ -21,8 +21,8 @@ pub async fn healthz() -> Json<Value> {
 /// Readiness: the catalog answers a query.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses(
     (status = 200, body = Health), (status = 503, description = "Not ready", body = Health)))]
-pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match sqlx::query("SELECT 1").execute(state.catalog.pool()).await {
+pub async fn readyz(State(core): State<Core>) -> (StatusCode, Json<Value>) {
+    match sqlx::query("SELECT 1").execute(core.catalog.pool()).await {
         Ok(_) => (StatusCode::OK, Json(json!({"status": "ready"}))),
         Err(err) => {
             tracing::warn!(%err, "readiness check failed");

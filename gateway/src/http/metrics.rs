@@ -7,11 +7,11 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::context::Core;
 use crate::metrics::RouteLabels;
-use crate::state::AppState;
 
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    match state.metrics.encode() {
+pub async fn metrics(State(core): State<Core>) -> Response {
+    match core.metrics.encode() {
         Ok(text) => (
             [(
                 header::CONTENT_TYPE,
@@ -29,11 +29,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 
 /// Records the time to the response head by route (the route pattern, never the raw path, so
 /// the label set stays small) and status.
-pub async fn time_requests(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn time_requests(State(core): State<Core>, request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -44,8 +40,7 @@ pub async fn time_requests(
         route,
         status: response.status().as_u16(),
     };
-    state
-        .metrics
+    core.metrics
         .request_seconds
         .get_or_create(&labels)
         .observe(started.elapsed().as_secs_f64());

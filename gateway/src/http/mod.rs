@@ -3,13 +3,12 @@
 pub mod admin_auth;
 pub mod auth;
 pub mod errors;
+pub mod headers;
 pub mod health;
 pub mod json;
 pub mod metrics;
-pub mod openapi;
-pub mod touches;
+pub mod trace;
 
 pub use admin_auth::Admin;
-pub use auth::Principal;
 pub use errors::ApiError;
 pub use json::JsonBody;

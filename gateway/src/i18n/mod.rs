@@ -8,6 +8,7 @@
 
 use ragway_ingest::lang::Lang;
 
+use crate::error::ErrorCode;
 use crate::limits::Refused;
 
 mod errors;
@@ -413,12 +414,12 @@ pub fn cli_failed(lang: Lang, uri: &str, reason: &str) -> String {
 
 /// What the asker reads when an answer fails, by the failure's stable code (internals stay in
 /// the log).
-pub fn failure(lang: Lang, code: &str) -> &'static str {
+pub fn failure(lang: Lang, code: ErrorCode) -> &'static str {
     let m = messages(lang);
     match code {
-        "llm_unavailable" => m.llm_unavailable,
-        "embeddings_unavailable" => m.embeddings_unavailable,
-        "rate_limited" => m.busy,
+        ErrorCode::LlmUnavailable => m.llm_unavailable,
+        ErrorCode::EmbeddingsUnavailable => m.embeddings_unavailable,
+        ErrorCode::RateLimited => m.busy,
         _ => m.failed,
     }
 }
@@ -514,13 +515,16 @@ mod tests {
         );
         assert_eq!(messages(Lang::Es).sources, "Fuentes");
         assert_eq!(
-            failure(Lang::Es, "llm_unavailable"),
+            failure(Lang::Es, ErrorCode::LlmUnavailable),
             messages(Lang::Es).llm_unavailable
         );
-        assert_eq!(failure(Lang::En, "nonsense"), messages(Lang::En).failed);
+        assert_eq!(
+            failure(Lang::En, ErrorCode::InternalError),
+            messages(Lang::En).failed
+        );
         assert_ne!(
-            failure(Lang::Es, "rate_limited"),
-            failure(Lang::En, "rate_limited")
+            failure(Lang::Es, ErrorCode::RateLimited),
+            failure(Lang::En, ErrorCode::RateLimited)
         );
     }
 

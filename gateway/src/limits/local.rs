@@ -13,7 +13,7 @@ use governor::{Quota, RateLimiter as Governor};
 
 use super::tokens::{day_refusal, minute_reserve, minute_settle, today};
 use super::{Quotas, RateLimiter, RateStatus, Refused, StreamLimiter, StreamPermit, TokenGrant};
-use crate::http::Principal;
+use crate::identity::Principal;
 
 type Keyed<K> = Governor<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
 

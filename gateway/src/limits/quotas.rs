@@ -1,22 +1,9 @@
 //! The limits one tenant gets: the configured defaults, overridden per tenant in
 //! `[limits.tenants.<tenant id>]`.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::LimitsConfig;
-
-/// A tenant's exceptions to the defaults; a missing field keeps the default (0: unlimited).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TenantLimitOverrides {
-    pub requests_per_minute: Option<u32>,
-    pub burst: Option<u32>,
-    pub user_requests_per_minute: Option<u32>,
-    pub user_burst: Option<u32>,
-    pub tokens_per_minute: Option<u64>,
-    pub tokens_per_day: Option<u64>,
-    pub max_concurrent_streams: Option<u32>,
-}
+use crate::config::limits::{LimitsConfig, TenantLimitOverrides};
 
 /// The limits in force for one tenant (0: unlimited).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]

@@ -12,7 +12,7 @@ use super::{
     FailPolicy, LimitsConfig, Quotas, RateLimiter, RateStatus, Refused, StreamPermit, TokenGrant,
 };
 use crate::error::GatewayError;
-use crate::http::Principal;
+use crate::identity::Principal;
 
 #[derive(Debug, Clone, Copy)]
 struct Quota {

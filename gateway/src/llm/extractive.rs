@@ -3,8 +3,8 @@
 use futures::StreamExt;
 
 use super::{AnswerMode, ChatChunk, ChatModel, ChatStream, GenerationOptions, focused_excerpt};
-use crate::ask::GroundedPrompt;
 use crate::error::GatewayError;
+use crate::ground::GroundedPrompt;
 use crate::i18n;
 
 /// Passages quoted in an extractive answer.
@@ -57,25 +57,11 @@ impl ChatModel for Extractive {
     }
 }
 
-/// The first `max_chars` characters, cut at a word boundary, with an ellipsis when shortened.
-pub fn excerpt(text: &str, max_chars: usize) -> String {
-    let text = text.trim();
-    if text.chars().count() <= max_chars {
-        return text.to_owned();
-    }
-    let cut: String = text.chars().take(max_chars).collect();
-    let cut = match cut.rfind(char::is_whitespace) {
-        Some(i) if i > max_chars / 2 => &cut[..i],
-        _ => cut.as_str(),
-    };
-    format!("{}…", cut.trim_end())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    use crate::ask::{Citation, SourcePassage};
+    use crate::ground::{Citation, SourcePassage};
     use ragway_ingest::lang::Lang;
 
     async fn answer(lang: Lang, question: &str, text: &str) -> String {
@@ -133,12 +119,5 @@ mod tests {
         let en = answer(Lang::En, "forklift speed", "Short passage.").await;
         assert!(en.starts_with("Extractive answer"), "{en}");
         assert!(en.contains(", p. 4\nShort passage."), "{en}");
-    }
-
-    #[test]
-    fn excerpts_cut_at_words() {
-        assert_eq!(excerpt("short", 10), "short");
-        assert_eq!(excerpt("uno dos tres cuatro cinco", 14), "uno dos tres…");
-        assert_eq!(excerpt("ñññññ ñññññ", 7), "ñññññ…");
     }
 }

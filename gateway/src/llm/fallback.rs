@@ -6,9 +6,9 @@ use futures::StreamExt;
 
 use super::breaker::Breaker;
 use super::{AnswerMode, ChatModel, ChatStream, GenerationOptions, OpenAiChat};
-use crate::ask::GroundedPrompt;
 use crate::config::LlmConfig;
 use crate::error::GatewayError;
+use crate::ground::GroundedPrompt;
 
 #[derive(Debug)]
 struct Member {

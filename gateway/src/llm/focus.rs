@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
-use super::excerpt;
+use crate::ground::excerpt;
 
 /// Words that say nothing about what a question is about, in both languages (accents folded).
 const STOPWORDS: &[&str] = &[

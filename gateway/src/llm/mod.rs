@@ -7,7 +7,7 @@ mod fallback;
 mod focus;
 mod openai;
 
-pub use extractive::{Extractive, excerpt};
+pub use extractive::Extractive;
 pub use fallback::FallbackChat;
 pub use focus::focused_excerpt;
 pub use openai::OpenAiChat;
@@ -15,8 +15,8 @@ pub use openai::OpenAiChat;
 use futures::stream::BoxStream;
 use serde::Serialize;
 
-use crate::ask::GroundedPrompt;
 use crate::error::GatewayError;
+use crate::ground::GroundedPrompt;
 
 /// `extractive`: the best passages, quoted (no LLM configured); `generative`: written by the LLM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]

@@ -15,9 +15,9 @@ use ragway_ingest::openai::{EndpointSettings, azure_client, client};
 use tokio::time::Instant;
 
 use super::{AnswerMode, ChatChunk, ChatModel, ChatStream, GenerationOptions, Usage};
-use crate::ask::{GroundedPrompt, Role};
 use crate::config::LlmConfig;
 use crate::error::GatewayError;
+use crate::ground::{GroundedPrompt, Role};
 
 /// Where requests go: an OpenAI-compatible server or an Azure OpenAI deployment.
 #[derive(Debug)]

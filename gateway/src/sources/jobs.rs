@@ -3,8 +3,7 @@
 //! scheduler queues scheduled sources when due — skipping a source whose last sync is still queued
 //! or running, so slow syncs never stack up.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -13,12 +12,12 @@ use ragway_ingest::catalog::{Enqueued, SourceRecord, SyncRunRecord, TRIGGER_SCHE
 use ragway_ingest::source::web::WebSourceConfig;
 use ragway_ingest::source::{Acl, FolderSource};
 use ragway_ingest::sync::{FALLBACK_LANGUAGE, SyncEvent};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::progress::{ProgressTracker, SyncProgress};
 use super::schedule::Schedule;
 use crate::state::AppState;
+use crate::sync_jobs::progress::{ProgressTracker, SyncProgress};
 
 /// How often the live progress of a running sync is written to the catalog (for other replicas
 /// and for the record).
@@ -26,52 +25,18 @@ const PROGRESS_WRITE_EVERY: Duration = Duration::from_secs(1);
 /// How often idle workers look for queued runs another process queued.
 const POLL_EVERY: Duration = Duration::from_secs(2);
 
-/// Live progress of the syncs this process runs, and the bell that wakes idle workers.
-#[derive(Debug, Clone, Default)]
-pub struct SyncJobs {
-    live: Arc<Mutex<HashMap<String, watch::Receiver<SyncProgress>>>>,
-    wake: Arc<Notify>,
-}
-
-impl SyncJobs {
-    /// Tells an idle worker that a run was queued.
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
-    /// Live progress of a sync this process is running.
-    pub fn watch(&self, run_id: &str) -> Option<watch::Receiver<SyncProgress>> {
-        self.live
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(run_id)
-            .cloned()
-    }
-
-    fn track(&self, run_id: &str, receiver: watch::Receiver<SyncProgress>) {
-        self.live
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(run_id.to_owned(), receiver);
-    }
-
-    fn untrack(&self, run_id: &str) {
-        self.live
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(run_id);
-    }
-}
-
 /// Starts the workers and the scheduler as tracked background tasks that end when `stop` fires
 /// (a running sync is finished first; shutdown waits for it within the grace period).
 pub fn spawn(state: &AppState, stop: &CancellationToken) {
-    let workers = state.config.sources.sync_workers;
+    let workers = state.core.config.sources.sync_workers;
     for _ in 0..workers {
-        state.tasks.spawn(work(state.clone(), stop.clone()));
+        state.core.tasks.spawn(work(state.clone(), stop.clone()));
     }
     if workers > 0 {
-        state.tasks.spawn(schedule(state.clone(), stop.clone()));
+        state
+            .core
+            .tasks
+            .spawn(schedule(state.clone(), stop.clone()));
         tracing::info!(workers, "sync workers started");
     }
 }
@@ -81,7 +46,7 @@ async fn work(state: AppState, stop: CancellationToken) {
         if stop.is_cancelled() {
             return;
         }
-        match state.catalog.claim_queued_sync().await {
+        match state.core.catalog.claim_queued_sync().await {
             Ok(Some(run)) => {
                 execute(&state, run).await;
                 continue;
@@ -100,7 +65,12 @@ async fn work(state: AppState, stop: CancellationToken) {
 /// Runs a claimed sync to its end and returns the finished run. Never fails: whatever goes wrong
 /// is recorded on the run (`failed`, with the reason) for the admin to read.
 pub async fn execute(state: &AppState, run: SyncRunRecord) -> SyncRunRecord {
-    let source = match state.catalog.source(&run.tenant_id, &run.source_id).await {
+    let source = match state
+        .core
+        .catalog
+        .source(&run.tenant_id, &run.source_id)
+        .await
+    {
         Ok(Some(source)) => source,
         Ok(None) => return give_up(state, &run, "its source was deleted").await,
         Err(err) => return give_up(state, &run, &err.to_string()).await,
@@ -128,13 +98,14 @@ pub async fn execute(state: &AppState, run: SyncRunRecord) -> SyncRunRecord {
         }
         Err(reason) => {
             tracing::warn!(run = %run.id, %reason, "sync failed");
-            if let Err(err) = state.catalog.fail_sync_run(&run.id, reason).await {
+            if let Err(err) = state.core.catalog.fail_sync_run(&run.id, reason).await {
                 tracing::warn!(%err, run = %run.id, "cannot record the failed sync");
             }
         }
     }
     if let Ok(snapshot) = serde_json::to_value(&last) {
         let _ = state
+            .core
             .catalog
             .record_final_progress(&run.id, &snapshot)
             .await;
@@ -151,7 +122,7 @@ async fn sync(
     progress: &(dyn Fn(&SyncEvent) + Send + Sync),
 ) -> Result<SyncReport, String> {
     // Documents too short to tell their language take the tenant's (for this run only).
-    let settings = state.tenants.settings(&source.tenant_id).await;
+    let settings = state.core.tenants.settings(&source.tenant_id).await;
     let mut with_fallback = source.clone();
     if let (Some(lang), Some(object)) = (settings.language, with_fallback.settings.as_object_mut())
     {
@@ -168,13 +139,13 @@ async fn sync(
                 source,
                 &run.id,
                 &config,
-                &state.config.sources.web,
+                &state.core.config.sources.web,
                 progress,
             )
             .await
             .map_err(|e| e.to_string());
     }
-    let (root, config) = super::folder_plan(source, &state.config.data_dir)?;
+    let (root, config) = super::folder_plan(source, &state.core.config.data_dir)?;
     let folder = FolderSource::new(&root, &config).map_err(|e| e.to_string())?;
     let acl = Acl::new(&config.acl).map_err(|e| e.to_string())?;
     state
@@ -186,14 +157,14 @@ async fn sync(
 
 async fn give_up(state: &AppState, run: &SyncRunRecord, reason: &str) -> SyncRunRecord {
     tracing::warn!(run = %run.id, %reason, "sync could not start");
-    if let Err(err) = state.catalog.fail_sync_run(&run.id, reason).await {
+    if let Err(err) = state.core.catalog.fail_sync_run(&run.id, reason).await {
         tracing::warn!(%err, run = %run.id, "cannot record the failed sync");
     }
     finished(state, run.clone()).await
 }
 
 async fn finished(state: &AppState, run: SyncRunRecord) -> SyncRunRecord {
-    match state.catalog.sync_run(&run.id).await {
+    match state.core.catalog.sync_run(&run.id).await {
         Ok(Some(done)) => done,
         _ => run,
     }
@@ -208,7 +179,11 @@ async fn write_progress(
     while progress.changed().await.is_ok() {
         let snapshot = progress.borrow_and_update().clone();
         if let Ok(value) = serde_json::to_value(&snapshot)
-            && let Err(err) = state.catalog.record_sync_progress(&run_id, &value).await
+            && let Err(err) = state
+                .core
+                .catalog
+                .record_sync_progress(&run_id, &value)
+                .await
         {
             tracing::debug!(%err, "cannot store sync progress");
         }
@@ -218,7 +193,7 @@ async fn write_progress(
 
 /// Queues scheduled sources when due, every `schedule_tick_secs`.
 async fn schedule(state: AppState, stop: CancellationToken) {
-    let every = Duration::from_secs(state.config.sources.schedule_tick_secs.max(1));
+    let every = Duration::from_secs(state.core.config.sources.schedule_tick_secs.max(1));
     loop {
         if let Err(err) = queue_due(&state, Utc::now()).await {
             tracing::warn!(%err, "the scheduler could not check the sources");
@@ -238,10 +213,10 @@ pub async fn queue_due(
     now: DateTime<Utc>,
 ) -> Result<Vec<SyncRunRecord>, ragway_ingest::IngestError> {
     let min = chrono::Duration::seconds(
-        i64::try_from(state.config.sources.min_schedule_interval_secs).unwrap_or(i64::MAX),
+        i64::try_from(state.core.config.sources.min_schedule_interval_secs).unwrap_or(i64::MAX),
     );
     let mut queued = Vec::new();
-    for source in state.catalog.scheduled_sources().await? {
+    for source in state.core.catalog.scheduled_sources().await? {
         let Some(text) = source.schedule.as_deref() else {
             continue;
         };
@@ -260,9 +235,10 @@ pub async fn queue_due(
         match due {
             Some(at) if at > now => continue,
             Some(_) => {
-                if let Some(run) = state.catalog.active_sync_run(&source.id).await? {
+                if let Some(run) = state.core.catalog.active_sync_run(&source.id).await? {
                     tracing::info!(source = %source.id, run = %run.id, "scheduled sync skipped: the previous one is still active");
                 } else if let Enqueued::New(run) = state
+                    .core
                     .catalog
                     .enqueue_sync(&source.tenant_id, &source.id, TRIGGER_SCHEDULE)
                     .await?
@@ -276,6 +252,7 @@ pub async fn queue_due(
         }
         let next = schedule.next_after(now).map(|at| at.to_rfc3339());
         state
+            .core
             .catalog
             .set_next_sync_at(&source.id, next.as_deref())
             .await?;

@@ -2,9 +2,7 @@
 //! jobs that run them (a bounded worker pool fed by the catalog's queue), their schedules, live
 //! progress and uploads.
 
-pub mod config;
 pub mod jobs;
-pub mod progress;
 pub mod schedule;
 pub mod upload;
 
@@ -16,11 +14,10 @@ use ragway_ingest::source::web::WebSourceConfig;
 use ragway_ingest::source::{Acl, AclConfig, FolderSourceConfig};
 use serde::Deserialize;
 
-pub use config::{SourcesConfig, UploadLimits};
+pub use crate::config::sources::{SourcesConfig, UploadLimits};
 
 use crate::error::GatewayError;
 use crate::state::AppState;
-pub use jobs::SyncJobs;
 
 /// The kinds of source.
 pub const KINDS: [&str; 3] = ["folder", "upload", "web"];
@@ -189,15 +186,19 @@ pub fn allowed_folder(roots: &[PathBuf], path: &Path) -> Result<PathBuf, String>
 /// catalog rows, and removing again finishes), then its catalog rows and uploaded files. Returns
 /// how many documents it had.
 pub async fn remove(state: &AppState, source: &SourceRecord) -> Result<i64, GatewayError> {
-    for document in state.catalog.manifest(&source.id).await?.into_values() {
+    for document in state.core.catalog.manifest(&source.id).await?.into_values() {
         state
             .store
             .delete_document_chunks(&source.tenant_id, &document.document_id, 0)
             .await?;
     }
-    let documents = state.catalog.delete_source(&source.id).await?;
-    state.catalog.bump_generation(&source.tenant_id).await?;
-    let uploads = upload_dir(&state.config.data_dir, &source.id);
+    let documents = state.core.catalog.delete_source(&source.id).await?;
+    state
+        .core
+        .catalog
+        .bump_generation(&source.tenant_id)
+        .await?;
+    let uploads = upload_dir(&state.core.config.data_dir, &source.id);
     if uploads.exists()
         && let Err(err) = tokio::fs::remove_dir_all(&uploads).await
     {

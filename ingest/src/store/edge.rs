@@ -358,6 +358,10 @@ fn build_query(query: &SearchQuery, dense_enabled: bool) -> Result<Option<QueryR
 
 #[async_trait::async_trait]
 impl VectorStore for EdgeStore {
+    fn backend(&self) -> &'static str {
+        "edge"
+    }
+
     fn dense_dimensions(&self) -> Option<usize> {
         self.dense
     }

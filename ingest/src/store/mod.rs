@@ -138,6 +138,8 @@ pub struct Hit {
 
 #[async_trait::async_trait]
 pub trait VectorStore: Send + Sync + std::fmt::Debug {
+    /// Which engine serves the index (`edge`: embedded qdrant-edge), for spans and logs.
+    fn backend(&self) -> &'static str;
     /// Whether the index has a dense vector (an embedder was configured when it was created).
     fn dense_dimensions(&self) -> Option<usize>;
     async fn upsert(&self, points: Vec<ChunkPoint>) -> Result<()>;

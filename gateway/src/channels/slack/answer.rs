@@ -10,14 +10,15 @@ use ragway_ingest::lang::Lang;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use super::SlackState;
 use super::api::SlackError;
-use super::config::SlackWorkspace;
 use super::{CHANNEL, SlackBot, blocks, identity};
-use crate::ask::{AskEvent, Citation};
+use crate::ask::AskEvent;
 use crate::channels::bots::count;
 use crate::channels::chat::{self, ChatQuestion};
+use crate::config::slack::SlackWorkspace;
+use crate::ground::Citation;
 use crate::i18n;
-use crate::state::AppState;
 
 /// Where a question was asked and the answer goes.
 #[derive(Debug, Clone)]
@@ -31,7 +32,7 @@ pub struct Thread {
 
 /// Answers `text` in `thread` (run on a tracked background task).
 pub async fn answer_in_thread(
-    state: AppState,
+    state: SlackState,
     bot: Arc<SlackBot>,
     workspace: SlackWorkspace,
     token: String,
@@ -40,7 +41,7 @@ pub async fn answer_in_thread(
 ) {
     let principal = identity::principal(&bot, &workspace, &token, &thread.team, &thread.user).await;
     // Slack sends no locale with events: the question's language decides, then the tenant's.
-    let lang = chat::language(&state, &principal, &text, None).await;
+    let lang = chat::language(&state.core, &principal, &text, None).await;
     let out = Output::new(&state, &bot, &token, &thread, lang);
     out.set_status(i18n::messages(lang).status_searching).await;
     let question = ChatQuestion {
@@ -50,7 +51,7 @@ pub async fn answer_in_thread(
         text,
         lang,
     };
-    let mut answer = match chat::begin(&state, question).await {
+    let mut answer = match chat::begin(&state.core, question).await {
         Ok(answer) => answer,
         Err(message) => return out.notice(&format!("⚠️ {message}")).await,
     };
@@ -61,12 +62,15 @@ pub async fn answer_in_thread(
             AskEvent::Delta { text } => out.push(&text).await,
             AskEvent::Done { citations, .. } => return out.finish(&citations).await,
             AskEvent::Error { code, .. } => {
-                return out.fail(&chat::failure_message(lang, &code)).await;
+                return out.fail(&chat::failure_message(lang, code)).await;
             }
         }
     }
-    out.fail(&chat::failure_message(lang, "internal_error"))
-        .await;
+    out.fail(&chat::failure_message(
+        lang,
+        crate::error::ErrorCode::InternalError,
+    ))
+    .await;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +87,7 @@ enum Mode {
 
 /// The answer message in progress.
 struct Output<'a> {
-    state: &'a AppState,
+    state: &'a SlackState,
     bot: &'a SlackBot,
     token: &'a str,
     thread: &'a Thread,
@@ -97,7 +101,7 @@ struct Output<'a> {
 
 impl<'a> Output<'a> {
     fn new(
-        state: &'a AppState,
+        state: &'a SlackState,
         bot: &'a SlackBot,
         token: &'a str,
         thread: &'a Thread,
@@ -274,7 +278,7 @@ impl<'a> Output<'a> {
     fn undelivered(&self, err: &SlackError) {
         tracing::error!(%err, team = %self.thread.team, channel = %self.thread.channel,
             "could not deliver the answer to Slack");
-        count(&self.state.metrics, CHANNEL, "delivery_failed");
+        count(&self.state.core.metrics, CHANNEL, "delivery_failed");
     }
 }
 

@@ -4,7 +4,7 @@
 use ragway_ingest::lang::Lang;
 use serde_json::{Value, json};
 
-use crate::ask::Citation;
+use crate::ground::Citation;
 use crate::i18n;
 
 /// The `action_id` of the feedback buttons.

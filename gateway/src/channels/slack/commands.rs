@@ -12,14 +12,14 @@ use ragway_ingest::lang::Lang;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::config::SlackWorkspace;
+use super::SlackState;
 use super::{CHANNEL, SlackBot, authenticate, blocks, identity};
 use crate::ask::AskEvent;
 use crate::channels::bots::count;
 use crate::channels::chat::{self, ChatQuestion};
+use crate::config::slack::SlackWorkspace;
 use crate::http::ApiError;
 use crate::i18n;
-use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
 struct SlashCommand {
@@ -38,7 +38,7 @@ fn ephemeral(text: &str) -> Response {
 }
 
 pub async fn commands_handler(
-    State(state): State<AppState>,
+    State(state): State<SlackState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -48,32 +48,35 @@ pub async fn commands_handler(
     let question = command.text.trim().to_owned();
     let Some((workspace, token)) = bot.workspace(&command.team_id) else {
         tracing::warn!(team = %command.team_id, "a slash command from a workspace that is not configured");
-        count(&state.metrics, CHANNEL, "unknown_workspace");
+        count(&state.core.metrics, CHANNEL, "unknown_workspace");
         // No tenant to ask: the command's own words, else the configured language.
-        let lang = ragway_ingest::lang::detect_or(&question, state.config.language);
+        let lang = ragway_ingest::lang::detect_or(&question, state.core.config.language);
         return Ok(ephemeral(i18n::messages(lang).slack_not_connected));
     };
-    let lang = crate::ask::language(&state, &workspace.tenant, &question, None).await;
+    let lang = state
+        .core
+        .language(&workspace.tenant, &question, None)
+        .await;
     let messages = i18n::messages(lang);
     if question.is_empty() {
-        count(&state.metrics, CHANNEL, "ignored");
+        count(&state.core.metrics, CHANNEL, "ignored");
         return Ok(ephemeral(messages.slack_usage));
     }
     if !bot.response_url_allowed(&command.response_url) {
         tracing::warn!(response_url = %command.response_url, "refused a slash command's response_url (not an allowed host)");
-        count(&state.metrics, CHANNEL, "rejected");
+        count(&state.core.metrics, CHANNEL, "rejected");
         return Ok(ephemeral(messages.slack_response_url_refused));
     }
     let (workspace, token) = (workspace.clone(), token.to_owned());
     let task_state = state.clone();
-    state.tasks.spawn(async move {
+    state.core.spawn_background(CHANNEL, async move {
         answer_command(task_state, bot, workspace, token, command, question, lang).await;
     });
     Ok(ephemeral(messages.searching))
 }
 
 async fn answer_command(
-    state: AppState,
+    state: SlackState,
     bot: Arc<SlackBot>,
     workspace: SlackWorkspace,
     token: String,
@@ -91,7 +94,7 @@ async fn answer_command(
         text: text.clone(),
         lang,
     };
-    let reply = match chat::begin(&state, question).await {
+    let reply = match chat::begin(&state.core, question).await {
         Ok(mut answer) => {
             let mut shown = String::new();
             let mut reply = None;
@@ -106,18 +109,23 @@ async fn answer_command(
                             "text": blocks::mrkdwn(&shown), "blocks": blocks}));
                     }
                     AskEvent::Error { code, .. } => {
-                        reply = Some(warning(&chat::failure_message(lang, &code)));
+                        reply = Some(warning(&chat::failure_message(lang, code)));
                     }
                     AskEvent::Sources { .. } => {}
                 }
             }
-            reply.unwrap_or_else(|| warning(&chat::failure_message(lang, "internal_error")))
+            reply.unwrap_or_else(|| {
+                warning(&chat::failure_message(
+                    lang,
+                    crate::error::ErrorCode::InternalError,
+                ))
+            })
         }
         Err(message) => warning(&message),
     };
     if let Err(err) = bot.api.respond(&command.response_url, &reply).await {
         tracing::error!(%err, "could not post the slash command's answer to Slack");
-        count(&state.metrics, CHANNEL, "delivery_failed");
+        count(&state.core.metrics, CHANNEL, "delivery_failed");
     }
 }
 

@@ -8,12 +8,12 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Deserialize;
 
+use super::SlackState;
 use super::answer::{Thread, answer_in_thread};
 use super::{CHANNEL, SlackBot, authenticate};
 use crate::channels::bots::count;
 use crate::http::ApiError;
 use crate::i18n;
-use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
 struct Envelope {
@@ -51,7 +51,7 @@ struct AssistantThread {
 }
 
 pub async fn events_handler(
-    State(state): State<AppState>,
+    State(state): State<SlackState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -75,15 +75,15 @@ pub async fn events_handler(
 }
 
 /// Takes an event: answered on a background task if it is a question for the bot.
-async fn accept(state: &AppState, bot: std::sync::Arc<SlackBot>, envelope: Envelope) {
+async fn accept(state: &SlackState, bot: std::sync::Arc<SlackBot>, envelope: Envelope) {
     let (Some(event), Some(team)) = (envelope.event, envelope.team_id) else {
-        return count(&state.metrics, CHANNEL, "ignored");
+        return count(&state.core.metrics, CHANNEL, "ignored");
     };
     if let Some(event_id) = &envelope.event_id
         && !bot.first_sighting(event_id).await
     {
         tracing::debug!(event_id, "dropped a retried Slack event");
-        return count(&state.metrics, CHANNEL, "duplicate");
+        return count(&state.core.metrics, CHANNEL, "duplicate");
     }
     if event.kind == "assistant_thread_started" {
         return suggest_prompts(state, &bot, &team, event.assistant_thread);
@@ -94,30 +94,30 @@ async fn accept(state: &AppState, bot: std::sync::Arc<SlackBot>, envelope: Envel
         _ => false,
     };
     if !is_question || event.subtype.is_some() {
-        return count(&state.metrics, CHANNEL, "ignored");
+        return count(&state.core.metrics, CHANNEL, "ignored");
     }
     let Some((workspace, token)) = bot.workspace(&team) else {
         tracing::warn!(
             team,
             "a Slack event from a workspace that is not configured; nobody can be answered there"
         );
-        return count(&state.metrics, CHANNEL, "unknown_workspace");
+        return count(&state.core.metrics, CHANNEL, "unknown_workspace");
     };
     let (workspace, token) = (workspace.clone(), token.to_owned());
     let state_for_task = state.clone();
-    state.tasks.spawn(async move {
+    state.core.spawn_background(CHANNEL, async move {
         let state = state_for_task;
         let Some(thread) = question_thread(&bot, &team, &token, &event).await else {
-            return count(&state.metrics, CHANNEL, "ignored");
+            return count(&state.core.metrics, CHANNEL, "ignored");
         };
         let text = strip_mentions(&event.text);
         if text.is_empty() {
-            let lang = crate::ask::language(&state, &workspace.tenant, "", None).await;
+            let lang = state.core.language(&workspace.tenant, "", None).await;
             let hint = i18n::messages(lang).slack_mention_hint;
             let body = serde_json::json!({"channel": thread.channel, "thread_ts": thread.thread_ts, "text": hint});
             if let Err(err) = bot.api.call(&token, "chat.postMessage", &body).await {
                 tracing::error!(%err, "could not answer an empty Slack question");
-                count(&state.metrics, CHANNEL, "delivery_failed");
+                count(&state.core.metrics, CHANNEL, "delivery_failed");
             }
             return;
         }
@@ -128,13 +128,13 @@ async fn accept(state: &AppState, bot: std::sync::Arc<SlackBot>, envelope: Envel
 /// Offers the configured prompts in a freshly opened assistant thread (questions asked there
 /// arrive as direct messages), titled in the tenant's language (nobody has asked anything yet).
 fn suggest_prompts(
-    state: &AppState,
+    state: &SlackState,
     bot: &std::sync::Arc<SlackBot>,
     team: &str,
     thread: Option<AssistantThread>,
 ) {
     let (Some(thread), Some((workspace, token))) = (thread, bot.workspace(team)) else {
-        return count(&state.metrics, CHANNEL, "ignored");
+        return count(&state.core.metrics, CHANNEL, "ignored");
     };
     if bot.config.suggested_prompts.is_empty() {
         return;
@@ -147,9 +147,9 @@ fn suggest_prompts(
         .collect();
     let (bot, token, task_state) = (bot.clone(), token.to_owned(), state.clone());
     let tenant = workspace.tenant.clone();
-    state.tasks.spawn(async move {
-        let (state, metrics) = (&task_state, &task_state.metrics);
-        let lang = crate::ask::language(state, &tenant, "", None).await;
+    state.core.spawn_background(CHANNEL, async move {
+        let (state, metrics) = (&task_state, &task_state.core.metrics);
+        let lang = state.core.language(&tenant, "", None).await;
         let body = serde_json::json!({"channel_id": thread.channel_id, "thread_ts": thread.thread_ts,
             "title": i18n::messages(lang).slack_prompts_title, "prompts": prompts});
         if let Err(err) = bot

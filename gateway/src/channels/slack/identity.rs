@@ -3,8 +3,8 @@
 //! so document ACLs apply to Slack askers as to any other caller.
 
 use super::SlackBot;
-use super::config::SlackWorkspace;
-use crate::http::Principal;
+use crate::config::slack::SlackWorkspace;
+use crate::identity::Principal;
 
 /// The principal for Slack user `user` of workspace `team`.
 pub async fn principal(

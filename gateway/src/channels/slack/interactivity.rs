@@ -9,11 +9,11 @@ use ragway_ingest::catalog::{Feedback, Rating};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::SlackState;
 use super::blocks::FEEDBACK_ACTION;
 use super::{CHANNEL, authenticate};
 use crate::channels::bots::count;
 use crate::http::ApiError;
-use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
 struct Form {
@@ -58,7 +58,7 @@ struct Action {
 }
 
 pub async fn interactivity_handler(
-    State(state): State<AppState>,
+    State(state): State<SlackState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -73,7 +73,7 @@ pub async fn interactivity_handler(
         .find(|a| a.action_id == FEEDBACK_ACTION)
         .and_then(|a| Rating::parse(a.value.as_deref().unwrap_or_default()));
     let (Some(rating), "block_actions") = (feedback, payload.kind.as_str()) else {
-        count(&state.metrics, CHANNEL, "ignored");
+        count(&state.core.metrics, CHANNEL, "ignored");
         return Ok(StatusCode::OK.into_response());
     };
     let (Some(team), Some(user), Some(container)) = (payload.team, payload.user, payload.container)
@@ -89,7 +89,7 @@ pub async fn interactivity_handler(
     };
     let Some((workspace, _)) = bot.workspace(&team.id) else {
         tracing::warn!(team = %team.id, "feedback from a Slack workspace that is not configured");
-        count(&state.metrics, CHANNEL, "unknown_workspace");
+        count(&state.core.metrics, CHANNEL, "unknown_workspace");
         return Ok(StatusCode::OK.into_response());
     };
     let feedback = Feedback {
@@ -101,21 +101,21 @@ pub async fn interactivity_handler(
         comment: None,
         created_at: String::new(),
     };
-    match state.catalog.record_feedback(&feedback).await {
-        Ok(()) => count(&state.metrics, CHANNEL, "feedback"),
+    match state.core.catalog.record_feedback(&feedback).await {
+        Ok(()) => count(&state.core.metrics, CHANNEL, "feedback"),
         Err(err) => {
             tracing::error!(%err, tenant = %feedback.tenant_id, "could not store Slack feedback");
-            count(&state.metrics, CHANNEL, "failed");
+            count(&state.core.metrics, CHANNEL, "failed");
             let response_url = payload
                 .response_url
                 .filter(|url| bot.response_url_allowed(url));
             if let Some(url) = response_url {
                 let rated = payload.message.map(|m| m.text).unwrap_or_default();
-                let lang = crate::ask::language(&state, &feedback.tenant_id, &rated, None).await;
+                let lang = state.core.language(&feedback.tenant_id, &rated, None).await;
                 let body: Value = json!({"response_type": "ephemeral", "replace_original": false,
                     "text": crate::i18n::messages(lang).feedback_not_saved});
                 let bot = bot.clone();
-                state.tasks.spawn(async move {
+                state.core.spawn_background(CHANNEL, async move {
                     if let Err(err) = bot.api.respond(&url, &body).await {
                         tracing::error!(%err, "could not tell the Slack user their feedback was lost");
                     }

@@ -7,14 +7,13 @@ mod answer;
 mod api;
 mod blocks;
 mod commands;
-pub mod config;
 mod events;
 mod identity;
 mod interactivity;
 pub mod verify;
 
+pub use crate::config::slack::{SlackConfig, SlackWorkspace};
 pub use commands::commands_handler;
-pub use config::{SlackConfig, SlackWorkspace};
 pub use events::events_handler;
 pub use interactivity::interactivity_handler;
 
@@ -24,12 +23,21 @@ use std::time::Duration;
 use axum::http::{HeaderMap, StatusCode};
 
 use self::api::SlackApi;
-use super::bots::{SecretSource, count, secret};
+use super::bots::{Clock, SecretSource, count, secret};
+use crate::context::Core;
 use crate::error::GatewayError;
 use crate::http::ApiError;
-use crate::state::AppState;
 
 pub const CHANNEL: &str = "slack";
+
+/// What the Slack handlers work with: the core and the bot (None: `[slack]` is not configured,
+/// and the routes answer 404).
+#[derive(Debug, Clone)]
+pub struct SlackState {
+    pub core: Core,
+    pub bot: Option<Arc<SlackBot>>,
+    pub clock: Clock,
+}
 
 /// The app's own identity in a workspace (from `auth.test`), to ignore its own messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,8 +182,8 @@ impl SlackBot {
 }
 
 /// The Slack bot, or 404 when `[slack]` is not configured.
-fn slack_bot(state: &AppState) -> Result<Arc<SlackBot>, ApiError> {
-    state.bots.slack.clone().ok_or_else(|| {
+fn slack_bot(state: &SlackState) -> Result<Arc<SlackBot>, ApiError> {
+    state.bot.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -186,15 +194,15 @@ fn slack_bot(state: &AppState) -> Result<Arc<SlackBot>, ApiError> {
 
 /// Checks the request's signature (401 otherwise, logged and counted).
 fn authenticate(
-    state: &AppState,
+    state: &SlackState,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Arc<SlackBot>, ApiError> {
     let bot = slack_bot(state)?;
-    let now = state.bots.clock.now();
+    let now = state.clock.now();
     verify::verify(&bot.signing_secret, headers, body, now).map_err(|err| {
         tracing::warn!(%err, "refused a Slack request");
-        count(&state.metrics, CHANNEL, "rejected");
+        count(&state.core.metrics, CHANNEL, "rejected");
         ApiError::unauthorized(format!("invalid Slack request signature: {err}"))
     })?;
     Ok(bot)

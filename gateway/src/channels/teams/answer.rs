@@ -12,16 +12,17 @@ use ragway_ingest::lang::Lang;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use super::TeamsState;
 use super::activity::Activity;
-use super::config::TeamsTenant;
 use super::connector::ConnectorError;
 use super::{CHANNEL, TeamsBot, citations};
-use crate::ask::{AskEvent, Citation};
+use crate::ask::AskEvent;
 use crate::channels::bots::count;
 use crate::channels::chat::{self, ChatQuestion};
-use crate::http::Principal;
+use crate::config::teams::TeamsTenant;
+use crate::ground::Citation;
 use crate::i18n;
-use crate::state::AppState;
+use crate::identity::Principal;
 
 /// Teams closes a stream after two minutes; updates stop a little before (the final still goes).
 const STREAM_UPDATES_FOR: Duration = Duration::from_secs(100);
@@ -46,7 +47,7 @@ pub fn principal(activity: &Activity, org_id: &str, org: &TeamsTenant) -> Princi
 
 /// Answers one message activity (run on a tracked background task).
 pub async fn answer(
-    state: AppState,
+    state: TeamsState,
     bot: Arc<TeamsBot>,
     activity: Activity,
     org_id: String,
@@ -55,10 +56,10 @@ pub async fn answer(
     let text = activity.question();
     let asker = principal(&activity, &org_id, &org);
     // The question's words first; Teams' locale (the user's client language) when they give no clue.
-    let lang = chat::language(&state, &asker, &text, activity.lang()).await;
+    let lang = chat::language(&state.core, &asker, &text, activity.lang()).await;
     let mut out = Reply::new(&state, &bot, &activity, lang);
     if text.is_empty() {
-        count(&state.metrics, CHANNEL, "ignored");
+        count(&state.core.metrics, CHANNEL, "ignored");
         return out.notice(i18n::messages(lang).teams_empty_hint).await;
     }
     if activity.is_personal() {
@@ -74,7 +75,7 @@ pub async fn answer(
         text,
         lang,
     };
-    let mut answer = match chat::begin(&state, question).await {
+    let mut answer = match chat::begin(&state.core, question).await {
         Ok(answer) => answer,
         Err(message) => return out.fail(&message).await,
     };
@@ -84,12 +85,15 @@ pub async fn answer(
             AskEvent::Delta { text } => out.push(&text).await,
             AskEvent::Done { citations, .. } => return out.finish(&citations).await,
             AskEvent::Error { code, .. } => {
-                return out.fail(&chat::failure_message(lang, &code)).await;
+                return out.fail(&chat::failure_message(lang, code)).await;
             }
         }
     }
-    out.fail(&chat::failure_message(lang, "internal_error"))
-        .await;
+    out.fail(&chat::failure_message(
+        lang,
+        crate::error::ErrorCode::InternalError,
+    ))
+    .await;
 }
 
 /// An activity of `kind` into the conversation, its `locale` the answer's language.
@@ -112,7 +116,7 @@ struct Stream {
 }
 
 struct Reply<'a> {
-    state: &'a AppState,
+    state: &'a TeamsState,
     bot: &'a TeamsBot,
     incoming: &'a Activity,
     lang: Lang,
@@ -121,7 +125,7 @@ struct Reply<'a> {
 }
 
 impl<'a> Reply<'a> {
-    fn new(state: &'a AppState, bot: &'a TeamsBot, incoming: &'a Activity, lang: Lang) -> Self {
+    fn new(state: &'a TeamsState, bot: &'a TeamsBot, incoming: &'a Activity, lang: Lang) -> Self {
         Self {
             state,
             bot,
@@ -273,7 +277,7 @@ impl<'a> Reply<'a> {
         }
         if let Err(err) = result {
             tracing::error!(%err, conversation = %self.incoming.conversation.id, "could not deliver the answer to Teams");
-            count(&self.state.metrics, CHANNEL, "delivery_failed");
+            count(&self.state.core.metrics, CHANNEL, "delivery_failed");
         }
     }
 }

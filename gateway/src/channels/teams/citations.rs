@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::ask::Citation;
+use crate::ground::Citation;
 
 /// Teams shows at most this many citations on a message.
 const MAX_CITATIONS: usize = 20;

@@ -14,8 +14,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::config::{BOT_FRAMEWORK_ISSUER, TeamsConfig};
 use super::keys::{IssuerFamily, KeyError, KeyStore, SigningKey};
+use crate::config::teams::{BOT_FRAMEWORK_ISSUER, TeamsConfig};
 
 /// Clock skew tolerated on `exp` and `nbf` (seconds), as the Bot Framework SDKs do.
 pub const SKEW_SECS: i64 = 300;

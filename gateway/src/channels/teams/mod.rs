@@ -7,13 +7,12 @@
 mod activity;
 mod answer;
 mod citations;
-pub mod config;
 mod connector;
 mod jwt;
 mod keys;
 mod token;
 
-pub use config::{TeamsConfig, TeamsTenant};
+pub use crate::config::teams::{TeamsConfig, TeamsTenant};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,13 +30,22 @@ use self::connector::Connector;
 use self::jwt::TokenError;
 use self::keys::KeyStore;
 use self::token::TokenClient;
-use super::bots::{SecretSource, count, secret};
+use super::bots::{Clock, SecretSource, count, secret};
+use crate::context::Core;
 use crate::error::GatewayError;
 use crate::http::ApiError;
 use crate::i18n;
-use crate::state::AppState;
 
 pub const CHANNEL: &str = "teams";
+
+/// What the Teams handler works with: the core and the bot (None: `[teams]` is not configured,
+/// and the route answers 404).
+#[derive(Debug, Clone)]
+pub struct TeamsState {
+    pub core: Core,
+    pub bot: Option<Arc<TeamsBot>>,
+    pub clock: Clock,
+}
 
 pub struct TeamsBot {
     config: TeamsConfig,
@@ -96,9 +104,9 @@ impl TeamsBot {
     }
 }
 
-fn refuse(state: &AppState, err: &TokenError) -> ApiError {
+fn refuse(state: &TeamsState, err: &TokenError) -> ApiError {
     tracing::warn!(%err, "refused a Bot Framework request");
-    count(&state.metrics, CHANNEL, "rejected");
+    count(&state.core.metrics, CHANNEL, "rejected");
     let code = match err.status() {
         StatusCode::FORBIDDEN => "forbidden",
         StatusCode::SERVICE_UNAVAILABLE => "unavailable",
@@ -108,11 +116,11 @@ fn refuse(state: &AppState, err: &TokenError) -> ApiError {
 }
 
 pub async fn messages_handler(
-    State(state): State<AppState>,
+    State(state): State<TeamsState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let bot = state.bots.teams.clone().ok_or_else(|| {
+    let bot = state.bot.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -128,7 +136,7 @@ pub async fn messages_handler(
         })
         .ok_or(TokenError::Missing)
         .map_err(|err| refuse(&state, &err))?;
-    let now = state.bots.clock.now();
+    let now = state.clock.now();
     let verified = jwt::verify(&bot.keys, &bot.config, token.trim(), now)
         .await
         .map_err(|err| refuse(&state, &err))?;
@@ -139,7 +147,7 @@ pub async fn messages_handler(
         .map_err(|err| refuse(&state, &err))?;
     if !bot.connector.allowed(&activity.service_url) {
         tracing::warn!(service_url = %activity.service_url, "an activity from a serviceUrl outside teams.service_url_prefixes");
-        count(&state.metrics, CHANNEL, "rejected");
+        count(&state.core.metrics, CHANNEL, "rejected");
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -152,18 +160,18 @@ pub async fn messages_handler(
             Ok(store_feedback(&state, &bot, &activity).await)
         }
         _ => {
-            count(&state.metrics, CHANNEL, "ignored");
+            count(&state.core.metrics, CHANNEL, "ignored");
             Ok(StatusCode::OK.into_response())
         }
     }
 }
 
 /// Acknowledges a message and answers it in the background.
-async fn take_message(state: &AppState, bot: Arc<TeamsBot>, activity: Activity) -> Response {
+async fn take_message(state: &TeamsState, bot: Arc<TeamsBot>, activity: Activity) -> Response {
     if let Some(id) = &activity.id {
         let key = format!("{}\n{id}", activity.conversation.id);
         if !bot.seen.entry(key).or_insert(()).await.is_fresh() {
-            count(&state.metrics, CHANNEL, "duplicate");
+            count(&state.core.metrics, CHANNEL, "duplicate");
             return StatusCode::OK.into_response();
         }
     }
@@ -172,24 +180,25 @@ async fn take_message(state: &AppState, bot: Arc<TeamsBot>, activity: Activity) 
     match bot.config.tenants.get(&org_id).cloned() {
         Some(org) => {
             state
+                .core
                 .tasks
                 .spawn(answer::answer(task_state, bot, activity, org_id, org));
         }
         None => {
             tracing::warn!(org = %org_id, "a Teams message from an organisation that is not configured");
-            count(&state.metrics, CHANNEL, "unknown_workspace");
+            count(&state.core.metrics, CHANNEL, "unknown_workspace");
             // No tenant yet: the message's words, else the client's locale, else the configuration.
             let lang = ragway_ingest::lang::detect(&activity.question())
                 .or(activity.lang())
-                .unwrap_or(state.config.language);
-            state.tasks.spawn(async move {
+                .unwrap_or(state.core.config.language);
+            state.core.spawn_background(CHANNEL, async move {
                 let mut reply = activity.reply("message");
                 reply["text"] = json!(i18n::messages(lang).teams_not_connected);
                 reply["locale"] = json!(i18n::locale_tag(lang, activity.locale.as_deref()));
                 let sent = bot.connector.send(&activity.service_url, &activity.conversation.id, activity.id.as_deref(), &reply).await;
                 if let Err(err) = sent {
                     tracing::error!(%err, "could not tell a Teams user their organisation is not connected");
-                    count(&task_state.metrics, CHANNEL, "delivery_failed");
+                    count(&task_state.core.metrics, CHANNEL, "delivery_failed");
                 }
             });
         }
@@ -198,13 +207,13 @@ async fn take_message(state: &AppState, bot: Arc<TeamsBot>, activity: Activity) 
 }
 
 /// A 👍/👎 (and optional comment) from Teams' feedback loop, stored for the answer it rates.
-async fn store_feedback(state: &AppState, bot: &TeamsBot, activity: &Activity) -> Response {
+async fn store_feedback(state: &TeamsState, bot: &TeamsBot, activity: &Activity) -> Response {
     let action = &activity.value["actionValue"];
     let rating = match action["reaction"].as_str() {
         Some("like") => Rating::Up,
         Some("dislike") => Rating::Down,
         _ => {
-            count(&state.metrics, CHANNEL, "ignored");
+            count(&state.core.metrics, CHANNEL, "ignored");
             return Json(json!({})).into_response();
         }
     };
@@ -219,7 +228,7 @@ async fn store_feedback(state: &AppState, bot: &TeamsBot, activity: &Activity) -
         (bot.config.tenants.get(org_id), activity.reply_to_id.clone())
     else {
         tracing::warn!(org = %org_id, "Teams feedback that cannot be attributed (organisation or message unknown)");
-        count(&state.metrics, CHANNEL, "ignored");
+        count(&state.core.metrics, CHANNEL, "ignored");
         return Json(json!({})).into_response();
     };
     let principal = answer::principal(activity, org_id, org);
@@ -232,16 +241,19 @@ async fn store_feedback(state: &AppState, bot: &TeamsBot, activity: &Activity) -
         comment,
         created_at: String::new(),
     };
-    match state.catalog.record_feedback(&feedback).await {
+    match state.core.catalog.record_feedback(&feedback).await {
         Ok(()) => {
-            count(&state.metrics, CHANNEL, "feedback");
+            count(&state.core.metrics, CHANNEL, "feedback");
             Json(json!({})).into_response()
         }
         Err(err) => {
             tracing::error!(%err, tenant = %feedback.tenant_id, "could not store Teams feedback");
-            count(&state.metrics, CHANNEL, "failed");
+            count(&state.core.metrics, CHANNEL, "failed");
             // Teams tells the user the submission failed; the text may surface in its client.
-            let lang = crate::ask::language(state, &feedback.tenant_id, "", activity.lang()).await;
+            let lang = state
+                .core
+                .language(&feedback.tenant_id, "", activity.lang())
+                .await;
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

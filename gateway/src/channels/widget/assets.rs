@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
-use crate::state::AppState;
+use super::WidgetState;
 
 const LOADER: &str = include_str!("../../../widget/loader.js");
 const WIDGET: &str = include_str!("../../../widget/widget.js");
@@ -122,7 +122,7 @@ pub async fn asset_handler(Path(file): Path<String>, headers: HeaderMap) -> Resp
 }
 
 /// `GET /`: the demo intranet page embedding the demo tenant's widget (404 when no demo key).
-pub async fn demo_page(State(state): State<AppState>) -> Response {
+pub async fn demo_page(State(state): State<WidgetState>) -> Response {
     let Some(key) = state.widget.demo_key() else {
         return crate::http::ApiError::new(
             StatusCode::NOT_FOUND,

@@ -17,15 +17,15 @@ use ragway_ingest::lang::Lang;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::WidgetState;
 use super::cors::{allow, error_response};
 use super::sessions::authenticate;
-use crate::ask::{AskEvent, AskRequest, Citation, start};
-use crate::channels::chat::failure_message;
-use crate::channels::rest::{conversation, remember, with_rate};
+use crate::ask::{AskError, AskEvent, ChannelAsk, Conversation, begin};
+use crate::ground::Citation;
 use crate::http::ApiError;
 use crate::http::errors::ErrorBody;
-use crate::llm::GenerationOptions;
-use crate::state::AppState;
+use crate::http::headers::{accept_language, with_rate};
+use crate::i18n;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -54,7 +54,7 @@ pub struct ChatRequest {
         (status = 429, description = "A request limit or token quota was reached", body = ErrorBody),
     ))]
 pub async fn chat_handler(
-    State(state): State<AppState>,
+    State(state): State<WidgetState>,
     headers: HeaderMap,
     body: Result<Json<ChatRequest>, JsonRejection>,
 ) -> Response {
@@ -65,62 +65,41 @@ pub async fn chat_handler(
 }
 
 async fn answer(
-    state: &AppState,
+    state: &WidgetState,
     headers: &HeaderMap,
     body: Result<Json<ChatRequest>, JsonRejection>,
 ) -> Result<(Response, String), ApiError> {
     let (session, origin) = authenticate(state, headers).await?;
     let Json(body) = body
         .map_err(|e| ApiError::bad_request(format!("malformed chat request: {}", e.body_text())))?;
-    let question = body.message.trim().to_owned();
-    if question.is_empty() {
-        return Err(ApiError::bad_request("`message` must not be empty"));
-    }
-    let max_chars = state.config.server.max_question_chars;
-    if question.chars().count() > max_chars {
-        return Err(ApiError::bad_request(format!(
-            "`message` is longer than {max_chars} characters"
-        )));
-    }
     let hint = body
         .lang
         .as_deref()
         .and_then(Lang::from_tag)
-        .or_else(|| crate::channels::accept_language(headers));
-    let principal = session.principal();
-    let profile = state
-        .profile(&principal.tenant_id, None)
-        .await
-        .map_err(|message| {
-            ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", message)
-        })?;
-    let (rate, permit) = crate::channels::admit(state, &principal).await?;
-    let (conversation_id, history) =
-        conversation(state, &principal, body.conversation_id.as_deref()).await?;
-    let request = AskRequest {
-        principal: principal.clone(),
-        question: question.clone(),
-        history,
-        top_k: profile.top_k,
-        profile,
-        options: GenerationOptions::default(),
-        use_cache: true,
+        .or_else(|| accept_language(headers));
+    let ask = ChannelAsk {
+        conversation: match body.conversation_id {
+            Some(id) => Conversation::Continue(id),
+            None => Conversation::Start,
+        },
         language: hint,
+        ..ChannelAsk::new(body.message)
     };
-    // Errors mid-answer are read by the employee: worded in the answer's language.
-    let lang = crate::ask::language(state, &principal.tenant_id, &question, hint).await;
-    let events = start(state.clone(), request).await?;
+    let principal = session.principal();
+    let tenant = principal.tenant_id.clone();
+    let answer = begin(&state.core, principal, ask)
+        .await
+        .map_err(wire_error)?;
+    let (rate, lang) = (answer.rate, answer.lang);
+    let conversation_id = answer.conversation_id.clone().unwrap_or_default();
     // `<conversation>:<answer>`: feedback names the answer, and the conversation proves whose it is.
     let message_id = format!("{conversation_id}:{}", uuid::Uuid::new_v4().simple());
-    let state = state.clone();
+    let mut events = answer.into_events();
     let frames = async_stream::stream! {
-        let _permit = permit; // held until the last chunk
         yield json!({"type": "start", "messageId": message_id,
             "messageMetadata": {"conversationId": conversation_id}});
         let text_id = "text-0";
         let mut started = false;
-        let mut answer = String::new();
-        futures::pin_mut!(events);
         while let Some(event) = events.next().await {
             match event {
                 AskEvent::Sources { .. } => {}
@@ -129,11 +108,9 @@ async fn answer(
                         started = true;
                         yield json!({"type": "text-start", "id": text_id});
                     }
-                    answer.push_str(&text);
                     yield json!({"type": "text-delta", "id": text_id, "delta": text});
                 }
                 AskEvent::Done { citations, usage, cached, mode } => {
-                    remember(&state, &principal, &conversation_id, &question, &answer).await;
                     if started {
                         yield json!({"type": "text-end", "id": text_id});
                     }
@@ -146,8 +123,8 @@ async fn answer(
                     }});
                 }
                 AskEvent::Error { code, message } => {
-                    tracing::error!(channel = super::CHANNEL, tenant = %principal.tenant_id, code, message, "the widget answer failed");
-                    yield json!({"type": "error", "errorText": failure_message(lang, &code)});
+                    tracing::error!(channel = super::CHANNEL, %tenant, %code, message, "the widget answer failed");
+                    yield json!({"type": "error", "errorText": i18n::failure(lang, code)});
                 }
             }
         }
@@ -212,4 +189,9 @@ fn mime_of(uri: &str) -> &'static str {
         "json" => "application/json",
         _ => "text/plain",
     }
+}
+
+/// The widget's wording of an answer that did not start (the question is `message`).
+fn wire_error(err: AskError) -> ApiError {
+    ApiError::from_ask(err, "message")
 }

@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ragway_ingest::catalog::widget_keys::origin_allowed;
 
+use super::WidgetState;
 use crate::http::ApiError;
-use crate::state::AppState;
 
 /// How long a browser may cache a preflight answer (seconds).
 const PREFLIGHT_MAX_AGE: &str = "600";
@@ -55,11 +55,11 @@ pub fn vary(mut response: Response) -> Response {
 }
 
 /// `OPTIONS /widget/v1/*`: the CORS preflight.
-pub async fn preflight_handler(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn preflight_handler(State(state): State<WidgetState>, headers: HeaderMap) -> Response {
     let Ok(origin) = origin(&headers) else {
         return vary(StatusCode::NO_CONTENT.into_response());
     };
-    let allowed = match state.catalog.widget_origins().await {
+    let allowed = match state.core.catalog.widget_origins().await {
         Ok(origins) => origin_allowed(&origins, &origin),
         Err(err) => {
             tracing::error!(%err, "cannot read the widget origins for a preflight");
@@ -90,12 +90,12 @@ pub async fn preflight_handler(State(state): State<AppState>, headers: HeaderMap
 /// An error response, readable by the page when its origin is one some active widget key
 /// allows (the preflight already told it as much), so the widget can show why or renew its
 /// session; opaque to every other site.
-pub async fn error_response(state: &AppState, headers: &HeaderMap, err: ApiError) -> Response {
+pub async fn error_response(state: &WidgetState, headers: &HeaderMap, err: ApiError) -> Response {
     let response = err.into_response();
     let Ok(origin) = origin(headers) else {
         return vary(response);
     };
-    match state.catalog.widget_origins().await {
+    match state.core.catalog.widget_origins().await {
         Ok(origins) if origin_allowed(&origins, &origin) => allow(response, &origin),
         _ => vary(response),
     }

@@ -10,11 +10,11 @@ use axum::response::{IntoResponse, Response};
 use ragway_ingest::catalog::{Feedback, Rating};
 use serde::Deserialize;
 
+use super::WidgetState;
 use super::cors::{allow, error_response};
 use super::sessions::authenticate;
 use crate::http::ApiError;
 use crate::http::errors::ErrorBody;
-use crate::state::AppState;
 
 /// Longest comment kept (characters).
 const MAX_COMMENT_CHARS: usize = 2000;
@@ -39,7 +39,7 @@ pub struct FeedbackRequest {
         (status = 404, description = "No such answer in the caller's conversations", body = ErrorBody),
     ))]
 pub async fn feedback_handler(
-    State(state): State<AppState>,
+    State(state): State<WidgetState>,
     headers: HeaderMap,
     body: Result<Json<FeedbackRequest>, JsonRejection>,
 ) -> Response {
@@ -50,7 +50,7 @@ pub async fn feedback_handler(
 }
 
 async fn store(
-    state: &AppState,
+    state: &WidgetState,
     headers: &HeaderMap,
     body: Result<Json<FeedbackRequest>, JsonRejection>,
 ) -> Result<String, ApiError> {
@@ -80,6 +80,7 @@ async fn store(
     }
     let principal = session.principal();
     let owned = state
+        .core
         .catalog
         .conversation_turns(&principal.tenant_id, &principal.user_id, conversation_id, 1)
         .await?;
@@ -95,7 +96,7 @@ async fn store(
         comment,
         created_at: String::new(),
     };
-    state.catalog.record_feedback(&feedback).await?;
-    crate::channels::bots::count(&state.metrics, super::CHANNEL, "feedback");
+    state.core.catalog.record_feedback(&feedback).await?;
+    crate::channels::bots::count(&state.core.metrics, super::CHANNEL, "feedback");
     Ok(origin)
 }

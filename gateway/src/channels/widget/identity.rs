@@ -9,8 +9,8 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::Value;
 
-use super::config::IdentityConfig;
 use crate::channels::bots::{SecretSource, secret};
+use crate::config::widget::IdentityConfig;
 use crate::error::GatewayError;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -6,30 +6,39 @@
 
 mod assets;
 pub mod chat;
-pub mod config;
 mod cors;
 pub mod feedback;
 pub mod identity;
 pub mod session;
 pub mod sessions;
 
+pub use crate::config::widget::{IdentityConfig, WidgetConfig};
 pub use assets::{asset_handler, demo_page};
 pub use chat::chat_handler;
-pub use config::{IdentityConfig, WidgetConfig};
 pub use cors::preflight_handler;
 pub use feedback::feedback_handler;
 pub use sessions::session_handler;
 
 use std::collections::BTreeMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
-use self::config::MAX_SESSION_TTL_SECS;
 use self::identity::IdentityVerifier;
 use self::session::SessionSigner;
-use super::bots::{SecretSource, secret};
+use super::bots::{Clock, SecretSource, secret};
+use crate::config::widget::MAX_SESSION_TTL_SECS;
+use crate::context::Core;
 use crate::error::GatewayError;
 
 pub const CHANNEL: &str = "widget";
+
+/// What the widget's handlers work with: the core and the widget's runtime.
+#[derive(Debug, Clone)]
+pub struct WidgetState {
+    pub core: Core,
+    pub widget: Arc<Widget>,
+    /// The bots' clock: session expiry in tests moves with it.
+    pub clock: Clock,
+}
 
 /// The widget's runtime, built once at start-up from `[widget]`.
 #[derive(Debug)]

@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
-use crate::http::Principal;
+use crate::identity::Principal;
 
 const VERSION: &str = "v1";
 

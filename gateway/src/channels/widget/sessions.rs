@@ -11,11 +11,11 @@ use ragway_ingest::catalog::WidgetKeyRecord;
 use ragway_ingest::catalog::widget_keys::{is_widget_key, normalize_origin, origin_allowed};
 use serde::{Deserialize, Serialize};
 
+use super::WidgetState;
 use super::cors::{allow, error_response, origin};
 use super::session::{SessionClaims, SessionError};
 use crate::http::ApiError;
 use crate::http::errors::ErrorBody;
-use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -47,12 +47,13 @@ fn forbidden(message: String) -> ApiError {
 }
 
 /// An active widget key, or 401.
-async fn active_key(state: &AppState, key: &str) -> Result<WidgetKeyRecord, ApiError> {
+async fn active_key(state: &WidgetState, key: &str) -> Result<WidgetKeyRecord, ApiError> {
     let invalid = || ApiError::unauthorized("unknown or revoked widget key");
     if !is_widget_key(key) {
         return Err(invalid());
     }
     state
+        .core
         .catalog
         .widget_key(key)
         .await?
@@ -71,7 +72,7 @@ async fn active_key(state: &AppState, key: &str) -> Result<WidgetKeyRecord, ApiE
         (status = 429, description = "Too many sessions for the tenant or key", body = ErrorBody),
     ))]
 pub async fn session_handler(
-    State(state): State<AppState>,
+    State(state): State<WidgetState>,
     headers: HeaderMap,
     body: Result<Json<SessionRequest>, JsonRejection>,
 ) -> Response {
@@ -82,7 +83,7 @@ pub async fn session_handler(
 }
 
 async fn create(
-    state: &AppState,
+    state: &WidgetState,
     headers: &HeaderMap,
     body: Result<Json<SessionRequest>, JsonRejection>,
 ) -> Result<(Response, String), ApiError> {
@@ -99,7 +100,7 @@ async fn create(
     }
     let origin_norm = normalize_origin(&origin).map_err(forbidden)?;
     let widget = &state.widget;
-    let now = state.bots.clock.now();
+    let now = state.clock.now();
     let verifier = widget.identities.get(&key.tenant_id);
     let (user, groups, anonymous) = match (body.identity.as_deref(), verifier) {
         (Some(_), None) => {
@@ -148,13 +149,13 @@ async fn create(
     };
     // Minting sessions counts against the tenant's request rate, and against a per-key "user"
     // (`limits.user_requests_per_minute`), so one page cannot mint sessions without bound.
-    let principal = crate::http::Principal {
+    let principal = crate::identity::Principal {
         tenant_id: key.tenant_id.clone(),
         user_id: format!("widget-sessions:{}", key.id),
         groups: Vec::new(),
     };
-    let quotas = state.quotas(&principal.tenant_id).await;
-    if let Err(refused) = state.limiter.check_request(&principal, &quotas).await {
+    let quotas = state.core.quotas(&principal.tenant_id).await;
+    if let Err(refused) = state.core.limiter.check_request(&principal, &quotas).await {
         return Err(ApiError::rate_limited(&refused));
     }
     let body = SessionResponse {
@@ -169,7 +170,7 @@ async fn create(
 
 /// The anonymous user of an earlier session of the same key and origin, when it may be resumed.
 fn resumable(
-    state: &AppState,
+    state: &WidgetState,
     token: &str,
     key: &WidgetKeyRecord,
     origin: &str,
@@ -189,7 +190,7 @@ fn resumable(
 /// issued to, whose key is still active and still allows that origin (revoking a key or removing
 /// an origin takes effect at once). Returns the verified origin for the CORS headers.
 pub async fn authenticate(
-    state: &AppState,
+    state: &WidgetState,
     headers: &HeaderMap,
 ) -> Result<(SessionClaims, String), ApiError> {
     let origin = origin(headers)?;
@@ -204,7 +205,7 @@ pub async fn authenticate(
         .ok_or_else(|| {
             ApiError::unauthorized("missing `Authorization: Bearer <session token>` header")
         })?;
-    let now = state.bots.clock.now();
+    let now = state.clock.now();
     let claims = state
         .widget
         .signer

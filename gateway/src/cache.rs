@@ -8,40 +8,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ragway_ingest::lang::Lang;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
 use prometheus_client::metrics::counter::Counter;
 
-use super::{AskRequest, Citation};
-use crate::llm::{AnswerMode, Usage};
+use crate::config::CacheConfig;
+use crate::ground::{Citation, Turn};
+use crate::identity::Principal;
+use crate::llm::{AnswerMode, GenerationOptions, Usage};
 use crate::metrics::Metrics;
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CacheConfig {
-    pub enabled: bool,
-    /// Total size of cached answers (bytes, approximately).
-    pub max_bytes: u64,
-    pub ttl_secs: u64,
-    /// Dense query vectors kept (by tenant and question text).
-    pub query_embedding_entries: u64,
-    /// Retrieval results kept (by tenant, groups, index generation, query and k).
-    pub retrieval_entries: u64,
-}
-
-impl Default for CacheConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            max_bytes: 64 * 1024 * 1024,
-            ttl_secs: 3600,
-            query_embedding_entries: 10_000,
-            retrieval_entries: 10_000,
-        }
-    }
-}
 
 /// A finished answer, replayed as the same events.
 #[derive(Debug, Clone)]
@@ -130,36 +106,48 @@ fn normalise(question: &str) -> String {
         .to_lowercase()
 }
 
-/// The cache key of a request against the tenant's current `generation`.
-pub fn key(
-    request: &AskRequest,
-    generation: i64,
-    model: &str,
-    prompts_version: &str,
-    lang: Lang,
-) -> String {
-    let mut groups = request.principal.groups.clone();
-    groups.sort();
-    let mut hash = Sha256::new();
-    let mut part = |label: &str, value: &str| {
-        hash.update(label.as_bytes());
-        hash.update((value.len() as u64).to_le_bytes());
-        hash.update(value.as_bytes());
-    };
-    part("tenant", &request.principal.tenant_id);
-    part("groups", &groups.join("\u{1f}"));
-    part("generation", &generation.to_string());
-    part("model", model);
-    part("prompts", prompts_version);
-    // The answer's language: a short question answers in the caller's or tenant's language.
-    part("lang", lang.code());
-    part("question", &normalise(&request.question));
-    for turn in &request.history {
-        part(turn.role.as_str(), &turn.text);
+/// Everything an answer depends on; its digest is the answer's cache key.
+#[derive(Debug, Clone, Copy)]
+pub struct AnswerKey<'a> {
+    pub principal: &'a Principal,
+    pub question: &'a str,
+    /// The conversation so far, oldest first.
+    pub history: &'a [Turn],
+    pub top_k: usize,
+    pub options: &'a GenerationOptions,
+    /// The tenant's index generation the answer was computed from.
+    pub generation: i64,
+    /// The profile's model identity.
+    pub model: &'a str,
+    pub prompts_version: &'a str,
+    /// The answer's language: a short question answers in the caller's or tenant's language.
+    pub lang: Lang,
+}
+
+impl AnswerKey<'_> {
+    pub fn digest(&self) -> String {
+        let mut groups = self.principal.groups.clone();
+        groups.sort();
+        let mut hash = Sha256::new();
+        let mut part = |label: &str, value: &str| {
+            hash.update(label.as_bytes());
+            hash.update((value.len() as u64).to_le_bytes());
+            hash.update(value.as_bytes());
+        };
+        part("tenant", &self.principal.tenant_id);
+        part("groups", &groups.join("\u{1f}"));
+        part("generation", &self.generation.to_string());
+        part("model", self.model);
+        part("prompts", self.prompts_version);
+        part("lang", self.lang.code());
+        part("question", &normalise(self.question));
+        for turn in self.history {
+            part(turn.role.as_str(), &turn.text);
+        }
+        part("top_k", &self.top_k.to_string());
+        part("options", &format!("{:?}", self.options));
+        hex::encode(hash.finalize())
     }
-    part("top_k", &request.top_k.to_string());
-    part("options", &format!("{:?}", request.options));
-    hex::encode(hash.finalize())
 }
 
 impl AnswerCache {

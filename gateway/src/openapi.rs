@@ -5,8 +5,9 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::ask::{AskEvent, AskResponse, Citation};
+use crate::ask::{AskEvent, AskResponse};
 use crate::channels::rest::{AskBody, RestAnswer};
+use crate::ground::Citation;
 use crate::http::errors::{ErrorBody, ErrorDetail};
 use crate::http::health::Health;
 use crate::llm::{AnswerMode, Usage};
@@ -68,8 +69,8 @@ use crate::usage::{DayUsage, UsageCounts, UsageReport, UserUsage};
         crate::admin::documents::DocumentView, crate::admin::settings::SettingsView, crate::tenants::TenantSettings, crate::limits::Quotas,
         crate::limits::TenantLimitOverrides, crate::config::TenantCopilotConfig,
         crate::admin::sources::SourceView, crate::admin::sources::CreateSource, crate::admin::sources::UpdateSource,
-        crate::admin::sources::DeletedSource, crate::admin::syncs::SyncView, crate::sources::progress::SyncProgress,
-        crate::sources::progress::SyncPhase, crate::admin::uploads::UploadResult, crate::admin::uploads::UploadedFile,
+        crate::admin::sources::DeletedSource, crate::admin::syncs::SyncView, crate::sync_jobs::progress::SyncProgress,
+        crate::sync_jobs::progress::SyncPhase, crate::admin::uploads::UploadResult, crate::admin::uploads::UploadedFile,
         crate::admin::widget_keys::WidgetKeyView, crate::admin::widget_keys::CreateWidgetKey,
         crate::admin::widget_keys::UpdateWidgetKey,
         crate::channels::widget::sessions::SessionRequest, crate::channels::widget::sessions::SessionResponse,

@@ -13,10 +13,10 @@ use ragway_ingest::lang::Lang;
 use ragway_ingest::store::{Hit, SearchMode, SearchQuery, Sparse, VectorStore};
 use sha2::{Digest, Sha256};
 
-use crate::ask::cache::CacheConfig;
+use crate::config::CacheConfig;
 use crate::config::RetrievalConfig;
 use crate::error::GatewayError;
-use crate::http::Principal;
+use crate::identity::Principal;
 use crate::metrics::Metrics;
 
 #[derive(Debug, Clone)]
@@ -48,6 +48,11 @@ fn digest(parts: &[&str]) -> String {
 }
 
 impl Retriever {
+    /// The index engine answering queries (`edge`, …).
+    pub fn backend(&self) -> &'static str {
+        self.store.backend()
+    }
+
     pub fn new(
         store: Arc<dyn VectorStore>,
         bm25: Arc<Bm25Encoder>,

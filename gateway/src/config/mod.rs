@@ -13,13 +13,23 @@ use ragway_ingest::embed::Bm25Config;
 use ragway_ingest::lang::Lang;
 use serde::Deserialize;
 
-pub use crate::ask::cache::CacheConfig;
-pub use crate::channels::slack::SlackConfig;
-pub use crate::channels::teams::TeamsConfig;
-pub use crate::channels::widget::WidgetConfig;
-pub use crate::embeddings::EmbeddingsConfig;
+pub mod cache;
+pub mod embeddings;
+pub mod limits;
+pub mod slack;
+pub mod sources;
+pub mod teams;
+pub mod widget;
+
+pub use cache::CacheConfig;
+pub use embeddings::EmbeddingsConfig;
+pub use limits::LimitsConfig;
+pub use slack::SlackConfig;
+pub use sources::SourcesConfig;
+pub use teams::TeamsConfig;
+pub use widget::WidgetConfig;
+
 use crate::error::GatewayError;
-pub use crate::limits::LimitsConfig;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -39,7 +49,7 @@ pub struct Config {
     pub retrieval: RetrievalConfig,
     pub ingest: IngestConfig,
     /// Sources managed through the admin API: allowed folders, sync workers, upload limits.
-    pub sources: crate::sources::SourcesConfig,
+    pub sources: SourcesConfig,
     pub copilot: CopilotConfig,
     pub conversation: ConversationConfig,
     pub limits: LimitsConfig,
@@ -67,7 +77,7 @@ impl Default for Config {
             bm25: Bm25Config::default(),
             retrieval: RetrievalConfig::default(),
             ingest: IngestConfig::default(),
-            sources: crate::sources::SourcesConfig::default(),
+            sources: SourcesConfig::default(),
             copilot: CopilotConfig::default(),
             conversation: ConversationConfig::default(),
             limits: LimitsConfig::default(),
@@ -461,7 +471,7 @@ mod tests {
     /// The example configuration in the README is valid.
     #[test]
     fn the_readme_example_config_loads() {
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../../README.md");
         let start = readme.find("```toml\n").unwrap() + "```toml\n".len();
         let block = &readme[start..];
         let block = &block[..block.find("```").unwrap()];

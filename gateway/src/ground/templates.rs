@@ -10,9 +10,9 @@ use ragway_ingest::lang::Lang;
 use ragway_ingest::store::Hit;
 use serde::Serialize;
 
-use super::{Citation, GroundedPrompt, SourcePassage, Turn};
+use super::excerpt::excerpt;
+use super::prompt::{Citation, GroundedPrompt, SourcePassage, Turn};
 use crate::error::GatewayError;
-use crate::llm::excerpt;
 
 const SYSTEM: &str = "system.jinja";
 const ANSWER: &str = "answer.jinja";
@@ -375,7 +375,7 @@ mod tests {
 
     #[test]
     fn history_keeps_the_most_recent_turns_that_fit() {
-        use crate::ask::Role;
+        use crate::ground::Role;
         let prompts = Prompts::load(None).unwrap();
         let chunker = Chunker::new(&ChunkerConfig::default()).unwrap();
         let turn = |i: usize| Turn {

@@ -1,0 +1,28 @@
+//! `[cache]`: the answer, query-embedding and retrieval caches.
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    pub enabled: bool,
+    /// Total size of cached answers (bytes, approximately).
+    pub max_bytes: u64,
+    pub ttl_secs: u64,
+    /// Dense query vectors kept (by tenant and question text).
+    pub query_embedding_entries: u64,
+    /// Retrieval results kept (by tenant, groups, index generation, query and k).
+    pub retrieval_entries: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_bytes: 64 * 1024 * 1024,
+            ttl_secs: 3600,
+            query_embedding_entries: 10_000,
+            retrieval_entries: 10_000,
+        }
+    }
+}

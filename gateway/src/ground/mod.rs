@@ -1,0 +1,10 @@
+//! Grounding: the tenant's prompt templates turn a question, its conversation and the retrieved
+//! passages into the prompt the model answers from, within its token budget.
+
+mod excerpt;
+mod prompt;
+mod templates;
+
+pub use excerpt::excerpt;
+pub use prompt::{Citation, GroundedPrompt, Role, SourcePassage, Turn};
+pub use templates::Prompts;
