@@ -1,6 +1,7 @@
 //! The gateway's one error type and its HTTP mapping (`{"error":{"code","message","request_id"}}`).
 
 use axum::http::StatusCode;
+use ragway_catalog::CatalogError;
 use ragway_ingest::IngestError;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,34 +19,50 @@ pub enum GatewayError {
     #[error("prompt template error: {0}")]
     Template(String),
     #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
     Ingest(#[from] IngestError),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
 
-impl GatewayError {
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::NotFound(_) | Self::Ingest(IngestError::NotFound(_)) => StatusCode::NOT_FOUND,
-            Self::Ingest(IngestError::AlreadyExists(_)) => StatusCode::CONFLICT,
-            Self::Llm(_) | Self::Ingest(IngestError::Embedding(_)) => StatusCode::BAD_GATEWAY,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
+const INTERNAL: (StatusCode, &str) = (StatusCode::INTERNAL_SERVER_ERROR, "internal_error");
+
+/// What a catalog error is to a client, whether the catalog raised it directly or a sync did on
+/// its way: a missing row is a 404, a duplicate a 409, anything else an internal error.
+fn catalog_status(err: &CatalogError) -> (StatusCode, &'static str) {
+    match err {
+        CatalogError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+        CatalogError::AlreadyExists(_) => (StatusCode::CONFLICT, "conflict"),
+        CatalogError::Invalid(_) | CatalogError::Database(_) | CatalogError::Migration(_) => {
+            INTERNAL
         }
+    }
+}
+
+impl GatewayError {
+    /// The HTTP status and the stable code of the error.
+    fn classify(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Llm(_) => (StatusCode::BAD_GATEWAY, "llm_unavailable"),
+            Self::Ingest(IngestError::Embedding(_)) => {
+                (StatusCode::BAD_GATEWAY, "embeddings_unavailable")
+            }
+            Self::Catalog(err) | Self::Ingest(IngestError::Catalog(err)) => catalog_status(err),
+            _ => INTERNAL,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.classify().0
     }
 
     /// Stable machine-readable code for clients.
     pub fn code(&self) -> &'static str {
-        match self {
-            Self::BadRequest(_) => "invalid_request",
-            Self::Unauthorized(_) => "unauthorized",
-            Self::NotFound(_) | Self::Ingest(IngestError::NotFound(_)) => "not_found",
-            Self::Ingest(IngestError::AlreadyExists(_)) => "conflict",
-            Self::Llm(_) => "llm_unavailable",
-            Self::Ingest(IngestError::Embedding(_)) => "embeddings_unavailable",
-            _ => "internal_error",
-        }
+        self.classify().1
     }
 
     /// What a caller may see: internals of 5xx errors stay in the logs.
@@ -56,5 +73,60 @@ impl GatewayError {
             }
             _ => self.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The catalog's error `make` builds has `status`, `code` and `message` whether it arrives
+    /// directly or wrapped by a sync.
+    fn maps_to(make: fn() -> CatalogError, status: StatusCode, code: &str, message: &str) {
+        for err in [
+            GatewayError::from(make()),
+            GatewayError::from(IngestError::from(make())),
+        ] {
+            assert_eq!(err.status(), status, "{message}");
+            assert_eq!(err.code(), code, "{message}");
+            assert_eq!(err.to_string(), message);
+        }
+    }
+
+    #[test]
+    fn catalog_errors_map_the_same_directly_or_through_ingest() {
+        maps_to(
+            || CatalogError::NotFound("tenant acme".into()),
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "not found: tenant acme",
+        );
+        maps_to(
+            || CatalogError::AlreadyExists("tenant acme".into()),
+            StatusCode::CONFLICT,
+            "conflict",
+            "already exists: tenant acme",
+        );
+        maps_to(
+            || CatalogError::Invalid("invalid tenant id".into()),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "invalid configuration: invalid tenant id",
+        );
+        maps_to(
+            || CatalogError::Database(sqlx::Error::PoolTimedOut),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            &format!("catalog error: {}", sqlx::Error::PoolTimedOut),
+        );
+        maps_to(
+            || CatalogError::Migration(sqlx::migrate::MigrateError::VersionMissing(3)),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            &format!(
+                "catalog migration failed: {}",
+                sqlx::migrate::MigrateError::VersionMissing(3)
+            ),
+        );
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ragway_ingest::Catalog;
+use ragway_catalog::Catalog;
 use ragway_ingest::chunk::Chunker;
 use ragway_ingest::embed::{Bm25Encoder, Embedder};
 use ragway_ingest::store::{EdgeStore, VectorStore};

@@ -9,9 +9,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
+use ragway_catalog::{Catalog, ManifestEntry, SourceRecord};
 use serde::Serialize;
 
-use crate::catalog::{Catalog, ManifestEntry, SourceRecord};
 use crate::chunk::Chunker;
 use crate::embed::{Bm25Encoder, Embedder};
 use crate::error::{IngestError, Result};
@@ -61,37 +61,8 @@ pub enum SyncEvent {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct DocumentFailure {
-    pub uri: String,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct SyncReport {
-    pub run_id: String,
-    pub source_id: String,
-    pub seen: usize,
-    pub added: usize,
-    pub changed: usize,
-    pub unchanged: usize,
-    pub removed: usize,
-    /// Documents whose ACL changed (content unchanged; no re-embedding).
-    pub acl_changed: usize,
-    pub failures: Vec<DocumentFailure>,
-    /// Files of formats ragway does not read (skipped, not failed).
-    pub unsupported: usize,
-    pub bytes: u64,
-    pub chunks_written: usize,
-    pub generation: i64,
-}
-
-impl SyncReport {
-    /// Whether what a query can find changed (content or visibility): cached answers are stale.
-    pub fn index_changed(&self) -> bool {
-        self.added + self.changed + self.removed + self.acl_changed > 0
-    }
-}
+/// What a sync reports is what its run stores in the catalog.
+pub use ragway_catalog::{DocumentFailure, SyncReport};
 
 pub type Progress<'a> = &'a (dyn Fn(&SyncEvent) + Send + Sync);
 

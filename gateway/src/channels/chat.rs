@@ -3,7 +3,7 @@
 //! that cannot be answered becomes a message the asker can read (logged and counted too).
 
 use futures::StreamExt;
-use ragway_ingest::catalog::StoredTurn;
+use ragway_catalog::StoredTurn;
 use ragway_ingest::lang::Lang;
 
 use super::bots::count;

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use ragway_ingest::catalog::StoredTurn;
+use ragway_catalog::StoredTurn;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use futures::channel::mpsc::Sender;
 use futures::{SinkExt, StreamExt};
+use ragway_catalog::{Catalog, WebPageKind, WebPageRecord};
 use tokio::sync::OnceCell;
 use url::Url;
 
@@ -21,7 +22,6 @@ use super::links::{self, PageLinks};
 use super::plan::Plan;
 use super::robots::{MAX_ROBOTS_BYTES, Robots};
 use super::sitemap::{self, Sitemap};
-use crate::catalog::{Catalog, WebPageKind, WebPageRecord};
 use crate::ids::content_hash;
 use crate::parse::Format;
 use crate::source::{EntryContent, ListItem, SourceEntry};

@@ -24,7 +24,8 @@ pub use policy::{AddressKind, IpNet, Refused, WebFetchPolicy, classify};
 
 use std::time::Duration;
 
-use crate::catalog::SourceRecord;
+use ragway_catalog::SourceRecord;
+
 use crate::error::{IngestError, Result};
 use crate::source::Acl;
 use crate::sync::{Indexer, Progress, SyncReport};
