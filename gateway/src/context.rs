@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use ragway_ingest::Catalog;
+use ragway_catalog::Catalog;
 use ragway_ingest::chunk::Chunker;
 use ragway_ingest::lang::Lang;
 use tokio_util::task::TaskTracker;

@@ -1,6 +1,7 @@
 //! The gateway's one error type and its HTTP mapping (`{"error":{"code","message","request_id"}}`).
 
 use axum::http::StatusCode;
+use ragway_catalog::CatalogError;
 use ragway_ingest::IngestError;
 use serde::Serialize;
 
@@ -19,21 +20,46 @@ pub enum GatewayError {
     #[error("prompt template error: {0}")]
     Template(String),
     #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
     Ingest(#[from] IngestError),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
 
-impl GatewayError {
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::NotFound(_) | Self::Ingest(IngestError::NotFound(_)) => StatusCode::NOT_FOUND,
-            Self::Ingest(IngestError::AlreadyExists(_)) => StatusCode::CONFLICT,
-            Self::Llm(_) | Self::Ingest(IngestError::Embedding(_)) => StatusCode::BAD_GATEWAY,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
+const INTERNAL: (StatusCode, ErrorCode) =
+    (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::InternalError);
+
+/// What a catalog error is to a client, whether the catalog raised it directly or a sync did on
+/// its way: a missing row is a 404, a duplicate a 409, anything else an internal error.
+fn catalog_status(err: &CatalogError) -> (StatusCode, ErrorCode) {
+    match err {
+        CatalogError::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+        CatalogError::AlreadyExists(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
+        CatalogError::Invalid(_) | CatalogError::Database(_) | CatalogError::Migration(_) => {
+            INTERNAL
         }
+    }
+}
+
+impl GatewayError {
+    /// The HTTP status and the stable code of the error.
+    fn classify(&self) -> (StatusCode, ErrorCode) {
+        match self {
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            Self::Llm(_) => (StatusCode::BAD_GATEWAY, ErrorCode::LlmUnavailable),
+            Self::Ingest(IngestError::Embedding(_)) => {
+                (StatusCode::BAD_GATEWAY, ErrorCode::EmbeddingsUnavailable)
+            }
+            Self::Catalog(err) | Self::Ingest(IngestError::Catalog(err)) => catalog_status(err),
+            _ => INTERNAL,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.classify().0
     }
 
     /// Stable machine-readable code for clients.
@@ -42,15 +68,7 @@ impl GatewayError {
     }
 
     pub fn error_code(&self) -> ErrorCode {
-        match self {
-            Self::BadRequest(_) => ErrorCode::InvalidRequest,
-            Self::Unauthorized(_) => ErrorCode::Unauthorized,
-            Self::NotFound(_) | Self::Ingest(IngestError::NotFound(_)) => ErrorCode::NotFound,
-            Self::Ingest(IngestError::AlreadyExists(_)) => ErrorCode::Conflict,
-            Self::Llm(_) => ErrorCode::LlmUnavailable,
-            Self::Ingest(IngestError::Embedding(_)) => ErrorCode::EmbeddingsUnavailable,
-            _ => ErrorCode::InternalError,
-        }
+        self.classify().1
     }
 
     /// What a caller may see: internals of 5xx errors stay in the logs.
@@ -96,5 +114,60 @@ impl ErrorCode {
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The catalog's error `make` builds has `status`, `code` and `message` whether it arrives
+    /// directly or wrapped by a sync.
+    fn maps_to(make: fn() -> CatalogError, status: StatusCode, code: &str, message: &str) {
+        for err in [
+            GatewayError::from(make()),
+            GatewayError::from(IngestError::from(make())),
+        ] {
+            assert_eq!(err.status(), status, "{message}");
+            assert_eq!(err.code(), code, "{message}");
+            assert_eq!(err.to_string(), message);
+        }
+    }
+
+    #[test]
+    fn catalog_errors_map_the_same_directly_or_through_ingest() {
+        maps_to(
+            || CatalogError::NotFound("tenant acme".into()),
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "not found: tenant acme",
+        );
+        maps_to(
+            || CatalogError::AlreadyExists("tenant acme".into()),
+            StatusCode::CONFLICT,
+            "conflict",
+            "already exists: tenant acme",
+        );
+        maps_to(
+            || CatalogError::Invalid("invalid tenant id".into()),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "invalid configuration: invalid tenant id",
+        );
+        maps_to(
+            || CatalogError::Database(sqlx::Error::PoolTimedOut),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            &format!("catalog error: {}", sqlx::Error::PoolTimedOut),
+        );
+        maps_to(
+            || CatalogError::Migration(sqlx::migrate::MigrateError::VersionMissing(3)),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            &format!(
+                "catalog migration failed: {}",
+                sqlx::migrate::MigrateError::VersionMissing(3)
+            ),
+        );
     }
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use ragway_ingest::Catalog;
+use ragway_catalog::Catalog;
 use ragway_ingest::embed::{Bm25Encoder, Embedder};
 use ragway_ingest::store::{EdgeStore, VectorStore};
 use ragway_ingest::sync::Indexer;

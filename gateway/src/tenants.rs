@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use std::path::Path;
 
-use ragway_ingest::Catalog;
+use ragway_catalog::Catalog;
 use ragway_ingest::lang::Lang;
 use serde::{Deserialize, Serialize};
 

@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use ragway_ingest::Catalog;
-use ragway_ingest::catalog::UsageRow;
+use ragway_catalog::Catalog;
+use ragway_catalog::UsageRow;
 
 use crate::error::GatewayError;
 use crate::identity::Principal;

@@ -369,7 +369,7 @@ async fn a_killed_ingest_converges_when_re_run() {
     }
     let docs_arg = docs.to_str().unwrap();
     stdout(&ragway(data.path(), &["tenants", "create", "acme"]));
-    let catalog_url = ragway_ingest::catalog::default_url(data.path());
+    let catalog_url = ragway_catalog::default_url(data.path());
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_ragway"))
         .args([
@@ -386,7 +386,9 @@ async fn a_killed_ingest_converges_when_re_run() {
         .spawn()
         .unwrap();
     // Kill it (SIGKILL: no cleanup) as soon as some, but not all, documents are recorded.
-    let catalog = ragway_ingest::Catalog::connect(&catalog_url).await.unwrap();
+    let catalog = ragway_catalog::Catalog::connect(&catalog_url)
+        .await
+        .unwrap();
     let recorded = loop {
         let n = catalog.document_count("acme").await.unwrap();
         if n > 0 {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use tiktoken_rs::CoreBPE;
 
 use crate::error::{IngestError, Result};
-use crate::model::{Chunk, ParsedDocument, Section};
+use crate::model::{Chunk, ParsedDocument, Section, indexed};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TokenEncoding {
@@ -54,15 +54,6 @@ impl std::fmt::Debug for Chunker {
             .field("max_tokens", &self.max_tokens)
             .field("overlap", &self.overlap)
             .finish()
-    }
-}
-
-/// The text a chunk is indexed with: its context line, if any, then its own text.
-pub fn indexed(context: &str, text: &str) -> String {
-    if context.is_empty() {
-        text.to_owned()
-    } else {
-        format!("{context}\n\n{text}")
     }
 }
 

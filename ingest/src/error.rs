@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use ragway_catalog::CatalogError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error("I/O error on {path}: {source}")]
@@ -24,14 +26,8 @@ pub enum IngestError {
         "the data directory {0} is in use by another ragway process; stop it or use its admin API"
     )]
     StoreLocked(PathBuf),
-    #[error("catalog error: {0}")]
-    Catalog(#[from] sqlx::Error),
-    #[error("catalog migration failed: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
-    #[error("not found: {0}")]
-    NotFound(String),
-    #[error("already exists: {0}")]
-    AlreadyExists(String),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
     #[error("background task failed: {0}")]
     Task(String),
 }

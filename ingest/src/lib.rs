@@ -1,7 +1,8 @@
 //! ragway's knowledge layer: sources, parsers, the chunker, embedders (dense + BM25), the vector
-//! store and the incremental sync pipeline. The gateway reads what this crate writes.
+//! store and the incremental sync pipeline (sources → parse → chunk → embed → index). What a sync
+//! knows about documents, sources and runs it keeps in the catalog (`ragway-catalog`). The gateway
+//! reads what this crate writes.
 
-pub mod catalog;
 pub mod chunk;
 pub mod embed;
 pub mod error;
@@ -10,10 +11,10 @@ pub mod lang;
 pub mod model;
 pub mod openai;
 pub mod parse;
+pub mod progress;
 pub mod source;
 pub mod store;
 pub mod sync;
 
-pub use catalog::Catalog;
 pub use error::{IngestError, Result};
 pub use sync::{Indexer, SyncEvent, SyncReport};

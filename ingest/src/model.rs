@@ -49,6 +49,15 @@ pub struct Chunk {
 impl Chunk {
     /// Text that gets embedded and BM25-indexed.
     pub fn indexed_text(&self) -> String {
-        crate::chunk::indexed(&self.context, &self.text)
+        indexed(&self.context, &self.text)
+    }
+}
+
+/// The text a chunk is indexed with: its context line, if any, then its own text.
+pub fn indexed(context: &str, text: &str) -> String {
+    if context.is_empty() {
+        text.to_owned()
+    } else {
+        format!("{context}\n\n{text}")
     }
 }

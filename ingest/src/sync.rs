@@ -9,9 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
-use serde::Serialize;
+use ragway_catalog::{Catalog, ManifestEntry, SourceRecord};
 
-use crate::catalog::{Catalog, ManifestEntry, SourceRecord};
 use crate::chunk::Chunker;
 use crate::embed::{Bm25Encoder, Embedder};
 use crate::error::{IngestError, Result};
@@ -22,6 +21,7 @@ use crate::source::{Acl, EntryContent, FolderSource, FolderSourceConfig, ListIte
 use crate::store::{ChunkPayload, ChunkPoint, Sparse, VectorStore};
 
 mod language;
+mod web;
 
 pub use language::FALLBACK_LANGUAGE;
 use language::{SourceLanguage, chunk_language, document_language};
@@ -31,69 +31,10 @@ const WRITE_BATCH_POINTS: usize = 256;
 /// Documents parsed concurrently (parsing and BM25 are CPU-bound; the machines have few cores).
 const PARSE_CONCURRENCY: usize = 2;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "outcome", content = "reason")]
-pub enum DocumentOutcome {
-    Added,
-    Changed,
-    Unchanged,
-    /// Same content, new ACL: its chunks' payload was updated without re-indexing.
-    AclChanged,
-    Failed(String),
-}
+pub use crate::progress::{DocumentOutcome, Progress, SyncEvent};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "event")]
-pub enum SyncEvent {
-    Listed {
-        total: usize,
-    },
-    Document {
-        uri: String,
-        outcome: DocumentOutcome,
-    },
-    Removed {
-        uri: String,
-    },
-    /// A document's bytes were read (for live byte counts; its outcome follows).
-    Read {
-        bytes: u64,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct DocumentFailure {
-    pub uri: String,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct SyncReport {
-    pub run_id: String,
-    pub source_id: String,
-    pub seen: usize,
-    pub added: usize,
-    pub changed: usize,
-    pub unchanged: usize,
-    pub removed: usize,
-    /// Documents whose ACL changed (content unchanged; no re-embedding).
-    pub acl_changed: usize,
-    pub failures: Vec<DocumentFailure>,
-    /// Files of formats ragway does not read (skipped, not failed).
-    pub unsupported: usize,
-    pub bytes: u64,
-    pub chunks_written: usize,
-    pub generation: i64,
-}
-
-impl SyncReport {
-    /// Whether what a query can find changed (content or visibility): cached answers are stale.
-    pub fn index_changed(&self) -> bool {
-        self.added + self.changed + self.removed + self.acl_changed > 0
-    }
-}
-
-pub type Progress<'a> = &'a (dyn Fn(&SyncEvent) + Send + Sync);
+/// What a sync reports is what its run stores in the catalog.
+pub use ragway_catalog::{DocumentFailure, SyncReport};
 
 /// Everything a sync needs; cheap to clone.
 #[derive(Clone, Debug)]

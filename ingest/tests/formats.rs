@@ -7,6 +7,7 @@ use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use ragway_catalog::Catalog;
 use ragway_ingest::chunk::{Chunker, ChunkerConfig};
 use ragway_ingest::embed::{Bm25Config, Bm25Encoder};
 use ragway_ingest::lang::Lang;
@@ -14,7 +15,7 @@ use ragway_ingest::model::ParsedDocument;
 use ragway_ingest::parse::{Format, parse};
 use ragway_ingest::source::FolderSourceConfig;
 use ragway_ingest::store::{EdgeStore, SearchQuery, Sparse, VectorStore};
-use ragway_ingest::{Catalog, Indexer, IngestError};
+use ragway_ingest::{Indexer, IngestError};
 
 fn fixture_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -282,7 +283,7 @@ async fn folder_sync_skips_broken_documents() {
     write("locked.pdf", &fixture("locked.pdf"));
     write("bad.json", b"{\"a\": ");
 
-    let catalog = Catalog::connect(&ragway_ingest::catalog::default_url(data.path()))
+    let catalog = Catalog::connect(&ragway_catalog::default_url(data.path()))
         .await
         .unwrap();
     catalog.ensure_tenant("acme").await.unwrap();

@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use ragway_catalog::Catalog;
+use ragway_ingest::Indexer;
 use ragway_ingest::chunk::{Chunker, ChunkerConfig};
 use ragway_ingest::embed::{Bm25Config, Bm25Encoder};
 use ragway_ingest::lang::Lang;
 use ragway_ingest::source::{Acl, AclConfig, FolderSource, FolderSourceConfig};
 use ragway_ingest::store::{EdgeStore, SearchQuery, Sparse, VectorStore};
 use ragway_ingest::sync::FALLBACK_LANGUAGE;
-use ragway_ingest::{Catalog, Indexer};
 
 const SPANISH: &str = "Las vacaciones del personal de la planta de Monterrey se solicitan en el portal de \
 recursos humanos con dos semanas de anticipación. El supervisor aprueba la solicitud y el área de nómina \
@@ -59,7 +60,7 @@ async fn setup() -> Setup {
         "ports.md",
         "| 10.20.30.1 | 443 |\n| 10.20.30.2 | 8443 |\n",
     );
-    let catalog = Catalog::connect(&ragway_ingest::catalog::default_url(data.path()))
+    let catalog = Catalog::connect(&ragway_catalog::default_url(data.path()))
         .await
         .unwrap();
     catalog.ensure_tenant("acme").await.unwrap();

@@ -5,7 +5,7 @@
 
 mod common;
 
-use ragway_ingest::catalog::NewApiKey;
+use ragway_catalog::NewApiKey;
 use ragway_ingest::source::{AclConfig, AclRule, FolderSourceConfig};
 use ragway_tests::fake_openai::{FakeOpenAi, FakeOptions};
 use ragway_tests::harness::{Gateway, copy_dir, fake_llm_config, handbook_dir, test_config};

@@ -3,9 +3,9 @@
 //! when run again.
 
 use chrono::{Duration, Utc};
+use ragway_catalog::{Enqueued, TRIGGER_MANUAL};
 use ragway_gateway::AppState;
 use ragway_gateway::sources::jobs::{execute, queue_due};
-use ragway_ingest::catalog::{Enqueued, TRIGGER_MANUAL};
 use ragway_tests::harness::{copy_dir, handbook_dir, test_config};
 
 #[tokio::test]

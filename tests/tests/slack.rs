@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use ragway_catalog::Rating;
 use ragway_gateway::channels::bots::Clock;
 use ragway_gateway::channels::slack::verify::sign;
 use ragway_gateway::channels::slack::{SlackConfig, SlackWorkspace};
-use ragway_ingest::catalog::Rating;
 use ragway_ingest::source::{AclConfig, AclRule, FolderSourceConfig};
 use ragway_tests::bots::{gateway_with_bots, settle};
 use ragway_tests::fake_openai::{Failure, FakeOpenAi, FakeOptions};

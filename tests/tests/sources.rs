@@ -476,7 +476,7 @@ async fn uploads_are_limited_expanded_and_synced() {
         .catalog
         .documents(
             TENANT,
-            &ragway_ingest::catalog::DocumentQuery {
+            &ragway_catalog::DocumentQuery {
                 source_id: Some(&id),
                 search: None,
                 limit: 100,

@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use ragway_catalog::Rating;
 use ragway_gateway::channels::bots::Clock;
 use ragway_gateway::channels::teams::{TeamsConfig, TeamsTenant};
-use ragway_ingest::catalog::Rating;
 use ragway_ingest::source::{AclConfig, AclRule, FolderSourceConfig};
 use ragway_tests::bots::{gateway_with_bots, settle};
 use ragway_tests::fake_bot_connector::{FakeBotConnector, Posted};

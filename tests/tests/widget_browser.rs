@@ -15,9 +15,9 @@ use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use ragway_catalog::Rating;
 use ragway_gateway::channels::bots::Clock;
 use ragway_gateway::channels::widget::{IdentityConfig, WidgetConfig};
-use ragway_ingest::catalog::Rating;
 use ragway_ingest::source::{AclConfig, AclRule, FolderSourceConfig};
 use ragway_tests::fake_openai::{FakeOpenAi, FakeOptions};
 use ragway_tests::harness::{fake_llm_config, test_config};

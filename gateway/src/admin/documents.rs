@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use ragway_ingest::catalog::{DocumentQuery, DocumentRecord};
+use ragway_catalog::{DocumentQuery, DocumentRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::http::errors::ErrorBody;

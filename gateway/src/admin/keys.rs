@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ragway_ingest::catalog::{ApiKeyRecord, NewApiKey};
+use ragway_catalog::{ApiKeyRecord, NewApiKey};
 use serde::{Deserialize, Serialize};
 
 use crate::http::errors::ErrorBody;

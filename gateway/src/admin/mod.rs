@@ -1,7 +1,7 @@
 //! The admin API (`/api/v1/admin/...`), authenticated with admin keys.
 
 use axum::http::StatusCode;
-use ragway_ingest::catalog::{SourceRecord, Tenant};
+use ragway_catalog::{SourceRecord, Tenant};
 
 use crate::http::{Admin, ApiError};
 use crate::state::AppState;

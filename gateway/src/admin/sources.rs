@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ragway_ingest::catalog::{Enqueued, SourceRecord, SourceUpdate, TRIGGER_MANUAL};
+use ragway_catalog::{Enqueued, SourceRecord, SourceUpdate, TRIGGER_MANUAL};
 use serde::{Deserialize, Serialize};
 
 use super::syncs::SyncView;

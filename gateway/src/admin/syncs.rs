@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
-use ragway_ingest::catalog::SyncRunRecord;
+use ragway_catalog::SyncRunRecord;
 use ragway_ingest::sync::DocumentFailure;
 use serde::{Deserialize, Serialize};
 

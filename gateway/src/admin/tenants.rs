@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ragway_ingest::catalog::{Tenant, TenantDeletion, validate_tenant_id};
+use ragway_catalog::{Tenant, TenantDeletion, validate_tenant_id};
 use serde::{Deserialize, Serialize};
 
 use crate::http::errors::ErrorBody;

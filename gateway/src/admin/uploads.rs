@@ -6,7 +6,7 @@ use axum::extract::multipart::{Field, Multipart, MultipartRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ragway_ingest::catalog::{Enqueued, SourceRecord, SourceUpdate, TRIGGER_UPLOAD};
+use ragway_catalog::{Enqueued, SourceRecord, SourceUpdate, TRIGGER_UPLOAD};
 use ragway_ingest::source::{AclRule, validate_group};
 use serde::Serialize;
 

@@ -5,8 +5,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ragway_ingest::catalog::WidgetKeyRecord;
-use ragway_ingest::catalog::widget_keys::normalize_origins;
+use ragway_catalog::WidgetKeyRecord;
+use ragway_catalog::widget_keys::normalize_origins;
 use serde::{Deserialize, Serialize};
 
 use crate::http::errors::ErrorBody;
@@ -80,7 +80,7 @@ fn valid_name(name: &str) -> Result<&str, ApiError> {
 
 fn valid_origins(origins: &[String]) -> Result<Vec<String>, ApiError> {
     normalize_origins(origins).map_err(|e| match e {
-        ragway_ingest::IngestError::Config(message) => ApiError::bad_request(message),
+        ragway_catalog::CatalogError::Invalid(message) => ApiError::bad_request(message),
         other => other.into(),
     })
 }

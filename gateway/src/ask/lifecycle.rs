@@ -4,7 +4,7 @@
 //! [`ChannelAsk`] and encodes the [`Answer`]'s events (or the [`AskError`]) into its wire format.
 
 use futures::{Stream, StreamExt};
-use ragway_ingest::catalog::StoredTurn;
+use ragway_catalog::StoredTurn;
 use ragway_ingest::lang::Lang;
 use tracing::{Instrument, Span};
 

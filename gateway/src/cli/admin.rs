@@ -1,5 +1,5 @@
 use clap::Subcommand;
-use ragway_ingest::Catalog;
+use ragway_catalog::Catalog;
 
 use super::{out, output_lang};
 use crate::config::Config;
@@ -198,7 +198,7 @@ pub async fn keys(config: Config, command: KeysCommand) -> Result<(), GatewayErr
                 (chrono::Utc::now() + chrono::Duration::days(i64::from(days)))
                     .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             });
-            let new = ragway_ingest::catalog::NewApiKey {
+            let new = ragway_catalog::NewApiKey {
                 name: &name,
                 expires_at: expires_at.as_deref(),
                 user_id: user.as_deref(),

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use ragway_ingest::catalog::{Enqueued, SourceRecord, SourceUpdate, TRIGGER_MANUAL};
+use ragway_catalog::{Enqueued, SourceRecord, SourceUpdate, TRIGGER_MANUAL};
 
 use super::{out, output_lang};
 use crate::config::Config;
@@ -93,7 +93,7 @@ pub enum SourcesCommand {
 
 pub async fn sources(config: Config, command: SourcesCommand) -> Result<(), GatewayError> {
     let m = messages(output_lang(None, &config));
-    let catalog = ragway_ingest::Catalog::connect(&config.database_url()).await?;
+    let catalog = ragway_catalog::Catalog::connect(&config.database_url()).await?;
     let min = chrono::Duration::seconds(
         i64::try_from(config.sources.min_schedule_interval_secs).unwrap_or(i64::MAX),
     );
@@ -234,7 +234,7 @@ pub async fn sources(config: Config, command: SourcesCommand) -> Result<(), Gate
 }
 
 async fn named(
-    catalog: &ragway_ingest::Catalog,
+    catalog: &ragway_catalog::Catalog,
     tenant: &str,
     name: &str,
 ) -> Result<SourceRecord, GatewayError> {

@@ -387,7 +387,7 @@ impl Config {
     pub fn database_url(&self) -> String {
         self.database_url
             .clone()
-            .unwrap_or_else(|| ragway_ingest::catalog::default_url(&self.data_dir))
+            .unwrap_or_else(|| ragway_catalog::default_url(&self.data_dir))
     }
 
     pub fn index_dir(&self) -> PathBuf {

@@ -14,14 +14,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::counter::Counter;
-use ragway_ingest::catalog::default_url;
+use ragway_catalog::Catalog;
+use ragway_catalog::default_url;
+use ragway_ingest::SyncReport;
 use ragway_ingest::chunk::Chunker;
 use ragway_ingest::embed::{Bm25Encoder, Embedder};
 use ragway_ingest::lang::{Lang, detect_or};
 use ragway_ingest::source::FolderSourceConfig;
 use ragway_ingest::store::{EdgeStore, SearchMode, VectorStore};
 use ragway_ingest::sync::{Indexer, Progress};
-use ragway_ingest::{Catalog, SyncReport};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 

@@ -3,8 +3,8 @@
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use ragway_ingest::catalog::AdminKeyRecord;
-use ragway_ingest::catalog::admin_keys::admin_key_id;
+use ragway_catalog::AdminKeyRecord;
+use ragway_catalog::admin_keys::admin_key_id;
 
 use super::ApiError;
 use axum::extract::FromRef;
@@ -50,7 +50,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let core = Core::from_ref(state);
         let key = super::auth::bearer(parts, "admin key")?;
-        if ragway_ingest::catalog::keys::key_id(key).is_some() {
+        if ragway_catalog::keys::key_id(key).is_some() {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",

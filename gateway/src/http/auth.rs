@@ -3,7 +3,7 @@
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use ragway_ingest::catalog::keys::{hash_key, key_id};
+use ragway_catalog::keys::{hash_key, key_id};
 use subtle::ConstantTimeEq;
 use tracing::Instrument;
 

@@ -123,6 +123,12 @@ impl From<ragway_ingest::IngestError> for ApiError {
     }
 }
 
+impl From<ragway_catalog::CatalogError> for ApiError {
+    fn from(err: ragway_catalog::CatalogError) -> Self {
+        GatewayError::from(err).into()
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status;

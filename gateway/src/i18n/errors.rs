@@ -195,7 +195,7 @@ static ES: &[(&str, &str)] = &[
         "cancelled: the source was paused",
         "cancelada: la fuente se pausó",
     ),
-    // The kinds of failure (`IngestError`, `GatewayError`) around a detail.
+    // The kinds of failure (`IngestError`, `CatalogError`, `GatewayError`) around a detail.
     (
         "the data directory {path} is in use by another ragway process; stop it or use its admin API",
         "otro proceso de ragway está usando el directorio de datos {path}; detenlo o usa su API de administración",
@@ -373,6 +373,7 @@ mod tests {
     /// live inside command handlers, are checked end to end in `gateway/tests/cli.rs`).
     #[test]
     fn every_entry_translates_a_message_the_code_raises() {
+        use ragway_catalog::CatalogError;
         use ragway_ingest::IngestError;
 
         use crate::error::GatewayError;
@@ -382,7 +383,8 @@ mod tests {
         let hour = chrono::Duration::hours(1);
         let schedule = |text: &str, min| Schedule::parse(text, min).err().unwrap();
         let ingest = |err: IngestError| GatewayError::from(err).to_string();
-        let not_found = |what: &str| ingest(IngestError::NotFound(what.to_owned()));
+        let catalog = |err: CatalogError| GatewayError::from(err).to_string();
+        let not_found = |what: &str| catalog(CatalogError::NotFound(what.to_owned()));
         let no_env: &dyn Fn(&str) -> Option<String> = &|_| None;
         let missing = || std::io::Error::from_raw_os_error(2);
         let mut raised = vec![
@@ -397,11 +399,11 @@ mod tests {
             crate::usage::period(Some("yesterday"), None).unwrap_err(),
             crate::usage::period(Some("2026-02-01"), Some("2026-01-01")).unwrap_err(),
             crate::usage::period(Some("2020-01-01"), Some("2026-01-01")).unwrap_err(),
-            ingest(ragway_ingest::catalog::validate_tenant_id("Acme Corp").unwrap_err()),
-            ingest(ragway_ingest::source::validate_group(" hr").unwrap_err()),
-            ingest(ragway_ingest::catalog::widget_keys::normalize_origins(&[]).unwrap_err()),
-            ingest(
-                ragway_ingest::catalog::widget_keys::normalize_origins(
+            catalog(ragway_catalog::validate_tenant_id("Acme Corp").unwrap_err()),
+            catalog(ragway_catalog::validate_group(" hr").unwrap_err()),
+            catalog(ragway_catalog::widget_keys::normalize_origins(&[]).unwrap_err()),
+            catalog(
+                ragway_catalog::widget_keys::normalize_origins(
                     &(0..100)
                         .map(|i| format!("https://h{i}.example"))
                         .collect::<Vec<_>>(),
@@ -423,14 +425,14 @@ mod tests {
             not_found("widget key w1"),
             not_found("sync s1"),
             not_found("profile legal"),
-            ingest(IngestError::AlreadyExists("tenant acme".into())),
-            ingest(IngestError::AlreadyExists(
+            catalog(CatalogError::AlreadyExists("tenant acme".into())),
+            catalog(CatalogError::AlreadyExists(
                 "a source named `handbook`".into(),
             )),
-            ingest(IngestError::AlreadyExists(
+            catalog(CatalogError::AlreadyExists(
                 "a sync of this source is already queued or running".into(),
             )),
-            ingest(IngestError::AlreadyExists("profile legal".into())),
+            catalog(CatalogError::AlreadyExists("profile legal".into())),
             ingest(IngestError::StoreLocked("/var/lib/ragway".into())),
             ingest(IngestError::io("/srv/docs", missing())),
             GatewayError::Io(missing()).to_string(),
@@ -445,10 +447,14 @@ mod tests {
             }),
             ingest(IngestError::Embedding("HTTP 401".into())),
             ingest(IngestError::Store("segment".into())),
-            ingest(IngestError::Catalog(sqlx::Error::PoolTimedOut)),
-            ingest(IngestError::Migration(
+            catalog(CatalogError::Database(sqlx::Error::PoolTimedOut)),
+            catalog(CatalogError::Migration(
                 sqlx::migrate::MigrateError::VersionMissing(3),
             )),
+            // What a sync passes on from the catalog reads the same.
+            ingest(IngestError::from(CatalogError::NotFound(
+                "source handbook".into(),
+            ))),
             ingest(IngestError::Task("join".into())),
             GatewayError::Llm("HTTP 500".into()).to_string(),
             GatewayError::Template("undefined value".into()).to_string(),

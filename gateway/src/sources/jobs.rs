@@ -7,8 +7,8 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use ragway_catalog::{Enqueued, SourceRecord, SyncRunRecord, TRIGGER_SCHEDULE};
 use ragway_ingest::SyncReport;
-use ragway_ingest::catalog::{Enqueued, SourceRecord, SyncRunRecord, TRIGGER_SCHEDULE};
 use ragway_ingest::source::web::WebSourceConfig;
 use ragway_ingest::source::{Acl, FolderSource};
 use ragway_ingest::sync::{FALLBACK_LANGUAGE, SyncEvent};
@@ -211,7 +211,7 @@ async fn schedule(state: AppState, stop: CancellationToken) {
 pub async fn queue_due(
     state: &AppState,
     now: DateTime<Utc>,
-) -> Result<Vec<SyncRunRecord>, ragway_ingest::IngestError> {
+) -> Result<Vec<SyncRunRecord>, ragway_catalog::CatalogError> {
     let min = chrono::Duration::seconds(
         i64::try_from(state.core.config.sources.min_schedule_interval_secs).unwrap_or(i64::MAX),
     );

@@ -8,7 +8,7 @@ pub mod upload;
 
 use std::path::{Component, Path, PathBuf};
 
-use ragway_ingest::catalog::SourceRecord;
+use ragway_catalog::SourceRecord;
 use ragway_ingest::lang::Lang;
 use ragway_ingest::source::web::WebSourceConfig;
 use ragway_ingest::source::{Acl, AclConfig, FolderSourceConfig};

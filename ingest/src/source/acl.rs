@@ -4,6 +4,8 @@
 use globset::{Glob, GlobMatcher};
 use serde::{Deserialize, Serialize};
 
+pub use ragway_catalog::validate_group;
+
 use crate::error::{IngestError, Result};
 
 /// One per-path rule: documents whose uri matches `pattern` are visible to `groups` only.
@@ -31,22 +33,6 @@ pub struct AclConfig {
     /// Groups of every document no rule matches (empty: the whole tenant).
     pub groups: Vec<String>,
     pub rules: Vec<AclRule>,
-}
-
-/// Group names: what an identity provider or the config gives, within sane bounds.
-pub fn validate_group(group: &str) -> Result<()> {
-    let valid = !group.trim().is_empty()
-        && group != "*"
-        && group.len() <= 128
-        && group == group.trim()
-        && !group.chars().any(char::is_control);
-    if valid {
-        Ok(())
-    } else {
-        Err(IngestError::Config(format!(
-            "invalid group {group:?}: 1-128 characters, no surrounding spaces or control characters, not `*`"
-        )))
-    }
 }
 
 /// The compiled rules of a source.

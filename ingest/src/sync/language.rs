@@ -1,7 +1,8 @@
 //! A run's language rules: what a source declares, what the tenant falls back to, and detection
 //! of a document's and a chunk's language from samples of their text.
 
-use crate::catalog::SourceRecord;
+use ragway_catalog::SourceRecord;
+
 use crate::lang::{self, Lang};
 use crate::model::ParsedDocument;
 

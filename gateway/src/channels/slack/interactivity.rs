@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use ragway_ingest::catalog::{Feedback, Rating};
+use ragway_catalog::{Feedback, Rating};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -22,7 +22,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use ragway_ingest::catalog::{Feedback, Rating};
+use ragway_catalog::{Feedback, Rating};
 use serde_json::{Value, json};
 
 use self::activity::Activity;

@@ -132,7 +132,7 @@ pub async fn demo_page(State(state): State<WidgetState>) -> Response {
         .into_response();
     };
     // Keys are `pk_` + alphanumerics, so nothing in them needs escaping; checked anyway.
-    if !ragway_ingest::catalog::widget_keys::is_widget_key(&key) {
+    if !ragway_catalog::widget_keys::is_widget_key(&key) {
         return StatusCode::NOT_FOUND.into_response();
     }
     let mut response = Html(DEMO.replace("__RAGWAY_WIDGET_KEY__", &key)).into_response();

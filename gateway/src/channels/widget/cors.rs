@@ -6,7 +6,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ragway_ingest::catalog::widget_keys::origin_allowed;
+use ragway_catalog::widget_keys::origin_allowed;
 
 use super::WidgetState;
 use crate::http::ApiError;

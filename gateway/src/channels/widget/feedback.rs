@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ragway_ingest::catalog::{Feedback, Rating};
+use ragway_catalog::{Feedback, Rating};
 use serde::Deserialize;
 
 use super::WidgetState;

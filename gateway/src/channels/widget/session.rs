@@ -106,7 +106,7 @@ impl SessionSigner {
         if now >= claims.exp {
             return Err(SessionError::Expired);
         }
-        let same_origin = ragway_ingest::catalog::widget_keys::normalize_origin(origin)
+        let same_origin = ragway_catalog::widget_keys::normalize_origin(origin)
             .is_ok_and(|origin| origin == claims.origin);
         if !same_origin {
             return Err(SessionError::Origin);

@@ -7,8 +7,8 @@ use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ragway_ingest::catalog::WidgetKeyRecord;
-use ragway_ingest::catalog::widget_keys::{is_widget_key, normalize_origin, origin_allowed};
+use ragway_catalog::WidgetKeyRecord;
+use ragway_catalog::widget_keys::{is_widget_key, normalize_origin, origin_allowed};
 use serde::{Deserialize, Serialize};
 
 use super::WidgetState;

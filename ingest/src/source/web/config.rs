@@ -79,13 +79,6 @@ fn bounded<T: PartialOrd + std::fmt::Display>(name: &str, value: T, min: T, max:
 }
 
 impl WebSourceConfig {
-    /// Everything a crawl would refuse before its first request: bounds, shapes, start URLs
-    /// (http(s), a host, no credentials) and globs. For settings given through the admin API.
-    pub fn check(&self) -> Result<()> {
-        self.validate()?;
-        super::plan::Plan::new(self).map(|_| ())
-    }
-
     /// Checks bounds and shapes; URLs and globs are checked when the crawl is planned.
     pub fn validate(&self) -> Result<()> {
         if self.urls.is_empty() && self.sitemaps.is_empty() {

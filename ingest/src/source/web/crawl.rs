@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use futures::channel::mpsc::Sender;
 use futures::{SinkExt, StreamExt};
+use ragway_catalog::{Catalog, WebPageKind, WebPageRecord};
 use tokio::sync::OnceCell;
 use url::Url;
 
@@ -21,11 +22,10 @@ use super::links::{self, PageLinks};
 use super::plan::Plan;
 use super::robots::{MAX_ROBOTS_BYTES, Robots};
 use super::sitemap::{self, Sitemap};
-use crate::catalog::{Catalog, WebPageKind, WebPageRecord};
 use crate::ids::content_hash;
 use crate::parse::Format;
+use crate::progress::{Progress, SyncEvent};
 use crate::source::{EntryContent, ListItem, SourceEntry};
-use crate::sync::{Progress, SyncEvent};
 
 /// Sitemaps an index may name (each one fetched).
 const MAX_CHILD_SITEMAPS: usize = 200;

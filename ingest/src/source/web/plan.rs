@@ -61,6 +61,16 @@ impl Plan {
     }
 }
 
+impl WebSourceConfig {
+    /// Everything a crawl would refuse before its first request: bounds, shapes, start URLs
+    /// (http(s), a host, no credentials) and globs — by planning it. For settings given through
+    /// the admin API.
+    pub fn check(&self) -> Result<()> {
+        self.validate()?;
+        Plan::new(self).map(|_| ())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

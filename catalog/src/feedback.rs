@@ -4,7 +4,7 @@
 use sqlx::Row;
 
 use super::{Catalog, now};
-use crate::error::{IngestError, Result};
+use crate::error::{CatalogError, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rating {
@@ -82,7 +82,7 @@ impl Catalog {
                     message_id: row.try_get("message_id")?,
                     user_id: row.try_get("user_id")?,
                     rating: Rating::parse(&rating).ok_or_else(|| {
-                        IngestError::Config(format!(
+                        CatalogError::Invalid(format!(
                             "unknown feedback rating `{rating}` in the catalog"
                         ))
                     })?,

@@ -1,11 +1,14 @@
 //! The catalog: tenants, API and admin keys, sources, the document manifest, sync runs,
-//! conversations and usage, in SQL.
-//! SQLite file by default, PostgreSQL when `DATABASE_URL` says so; one migration set for both.
+//! conversations, feedback and usage, in SQL.
+//! SQLite file by default, PostgreSQL when `DATABASE_URL` says so; one migration set for both
+//! (`migrations/`, compiled in).
 
 pub mod admin_keys;
 mod conversations;
 mod documents;
+pub mod error;
 mod feedback;
+mod groups;
 pub mod keys;
 mod sources;
 mod sync_runs;
@@ -17,10 +20,15 @@ pub mod widget_keys;
 pub use admin_keys::AdminKeyRecord;
 pub use conversations::StoredTurn;
 pub use documents::{DocumentQuery, DocumentRecord, ManifestEntry};
+pub use error::{CatalogError, Result};
 pub use feedback::{Feedback, Rating};
+pub use groups::validate_group;
 pub use keys::{ApiKeyRecord, GeneratedKey, NewApiKey};
 pub use sources::{SourceRecord, SourceUpdate};
-pub use sync_runs::{Enqueued, SyncRunRecord, TRIGGER_MANUAL, TRIGGER_SCHEDULE, TRIGGER_UPLOAD};
+pub use sync_runs::{
+    DocumentFailure, Enqueued, SyncReport, SyncRunRecord, TRIGGER_MANUAL, TRIGGER_SCHEDULE,
+    TRIGGER_UPLOAD,
+};
 pub use tenants::{Tenant, TenantDeletion, validate_tenant_id};
 pub use usage::UsageRow;
 pub use web_pages::{WebPageKind, WebPageRecord};
@@ -32,8 +40,6 @@ use std::path::Path;
 use sqlx::AnyPool;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-
-use crate::error::{IngestError, Result};
 
 #[derive(Debug, Clone)]
 pub struct Catalog {
@@ -59,42 +65,34 @@ fn migrator() -> Migrator {
         )
     };
     let migrations = vec![
-        migration(
-            1,
-            "catalog",
-            include_str!("../../migrations/0001_catalog.sql"),
-        ),
+        migration(1, "catalog", include_str!("../migrations/0001_catalog.sql")),
         migration(
             2,
             "conversations",
-            include_str!("../../migrations/0002_conversations.sql"),
+            include_str!("../migrations/0002_conversations.sql"),
         ),
         migration(
             3,
             "usage_and_admin_keys",
-            include_str!("../../migrations/0003_usage_and_admin_keys.sql"),
+            include_str!("../migrations/0003_usage_and_admin_keys.sql"),
         ),
-        migration(4, "acls", include_str!("../../migrations/0004_acls.sql")),
+        migration(4, "acls", include_str!("../migrations/0004_acls.sql")),
         migration(
             5,
             "feedback",
-            include_str!("../../migrations/0005_feedback.sql"),
+            include_str!("../migrations/0005_feedback.sql"),
         ),
-        migration(
-            6,
-            "widget",
-            include_str!("../../migrations/0006_widget.sql"),
-        ),
-        migration(7, "web", include_str!("../../migrations/0007_web.sql")),
+        migration(6, "widget", include_str!("../migrations/0006_widget.sql")),
+        migration(7, "web", include_str!("../migrations/0007_web.sql")),
         migration(
             8,
             "sync_jobs",
-            include_str!("../../migrations/0008_sync_jobs.sql"),
+            include_str!("../migrations/0008_sync_jobs.sql"),
         ),
         migration(
             9,
             "analysis",
-            include_str!("../../migrations/0009_analysis.sql"),
+            include_str!("../migrations/0009_analysis.sql"),
         ),
     ];
     Migrator {
@@ -125,7 +123,7 @@ impl Catalog {
             .connect(url)
             .await
             .map_err(|e| {
-                IngestError::Config(format!("cannot open the catalog at {}: {e}", redact(url)))
+                CatalogError::Invalid(format!("cannot open the catalog at {}: {e}", redact(url)))
             })?;
         if is_sqlite {
             // WAL lets the server read while a sync writes; it persists in the file.

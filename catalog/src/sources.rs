@@ -6,7 +6,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::{Catalog, now};
-use crate::error::{IngestError, Result};
+use crate::error::{CatalogError, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SourceRecord {
@@ -51,10 +51,10 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<SourceRecord> {
     })
 }
 
-fn duplicate_name(err: sqlx::Error, name: &str) -> IngestError {
+fn duplicate_name(err: sqlx::Error, name: &str) -> CatalogError {
     match &err {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
-            IngestError::AlreadyExists(format!("a source named `{name}`"))
+            CatalogError::AlreadyExists(format!("a source named `{name}`"))
         }
         _ => err.into(),
     }
@@ -117,7 +117,7 @@ impl Catalog {
             .map_err(|e| duplicate_name(e, name))?;
         self.source(tenant_id, &id)
             .await?
-            .ok_or_else(|| IngestError::NotFound(format!("source {name}")))
+            .ok_or_else(|| CatalogError::NotFound(format!("source {name}")))
     }
 
     /// Returns the named source, creating it (or updating its settings) as given.
@@ -142,7 +142,7 @@ impl Catalog {
                 .await?;
                 self.source_by_name(tenant_id, name)
                     .await?
-                    .ok_or_else(|| IngestError::NotFound(format!("source {name}")))
+                    .ok_or_else(|| CatalogError::NotFound(format!("source {name}")))
             }
             None => {
                 self.create_source(tenant_id, name, kind, settings, None)
@@ -175,7 +175,7 @@ impl Catalog {
             .map_err(|e| duplicate_name(e, name))?;
         self.source(&source.tenant_id, &source.id)
             .await?
-            .ok_or_else(|| IngestError::NotFound(format!("source {}", source.id)))
+            .ok_or_else(|| CatalogError::NotFound(format!("source {}", source.id)))
     }
 
     pub async fn set_source_paused(&self, id: &str, paused: bool) -> Result<()> {

@@ -9,8 +9,41 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::{Catalog, now};
-use crate::error::{IngestError, Result};
-use crate::sync::{DocumentFailure, SyncReport};
+use crate::error::{CatalogError, Result};
+
+/// A document a sync could not index, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct DocumentFailure {
+    pub uri: String,
+    pub reason: String,
+}
+
+/// What one sync did: the counts a finished run stores (see [`Catalog::finish_sync_run`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    pub run_id: String,
+    pub source_id: String,
+    pub seen: usize,
+    pub added: usize,
+    pub changed: usize,
+    pub unchanged: usize,
+    pub removed: usize,
+    /// Documents whose ACL changed (content unchanged; no re-embedding).
+    pub acl_changed: usize,
+    pub failures: Vec<DocumentFailure>,
+    /// Files of formats ragway does not read (skipped, not failed).
+    pub unsupported: usize,
+    pub bytes: u64,
+    pub chunks_written: usize,
+    pub generation: i64,
+}
+
+impl SyncReport {
+    /// Whether what a query can find changed (content or visibility): cached answers are stale.
+    pub fn index_changed(&self) -> bool {
+        self.added + self.changed + self.removed + self.acl_changed > 0
+    }
+}
 
 /// Why a run was started.
 pub const TRIGGER_MANUAL: &str = "manual";
@@ -107,7 +140,7 @@ impl Catalog {
             .await;
         match inserted {
             Ok(_) => Ok(id),
-            Err(err) if is_unique_violation(&err) => Err(IngestError::AlreadyExists(
+            Err(err) if is_unique_violation(&err) => Err(CatalogError::AlreadyExists(
                 "a sync of this source is already queued or running".into(),
             )),
             Err(err) => Err(err.into()),
@@ -285,7 +318,7 @@ impl Catalog {
     async fn require_sync_run(&self, id: &str) -> Result<SyncRunRecord> {
         self.sync_run(id)
             .await?
-            .ok_or_else(|| IngestError::NotFound(format!("sync {id}")))
+            .ok_or_else(|| CatalogError::NotFound(format!("sync {id}")))
     }
 
     /// The source's running sync, or else its queued one, if any.

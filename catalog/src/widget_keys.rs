@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use super::keys::random_string;
 use super::{Catalog, now};
-use crate::error::{IngestError, Result};
+use crate::error::{CatalogError, Result};
 
 const PREFIX: &str = "pk_";
 /// Origins one key may list (an intranet has a few hosts, not hundreds).
@@ -116,17 +116,17 @@ pub fn origin_allowed(allowed: &[String], origin: &str) -> bool {
 pub fn normalize_origins(origins: &[String]) -> Result<Vec<String>> {
     let mut out = origins
         .iter()
-        .map(|o| normalize_origin(o).map_err(IngestError::Config))
+        .map(|o| normalize_origin(o).map_err(CatalogError::Invalid))
         .collect::<Result<Vec<_>>>()?;
     out.sort();
     out.dedup();
     if out.is_empty() {
-        return Err(IngestError::Config(
+        return Err(CatalogError::Invalid(
             "a widget key needs at least one allowed origin".into(),
         ));
     }
     if out.len() > MAX_ORIGINS {
-        return Err(IngestError::Config(format!(
+        return Err(CatalogError::Invalid(format!(
             "a widget key may list at most {MAX_ORIGINS} origins"
         )));
     }
@@ -150,7 +150,7 @@ const COLUMNS: &str = "id, tenant_id, name, allowed_origins, created_at, updated
 
 fn origins_json(origins: &[String]) -> Result<String> {
     serde_json::to_string(origins)
-        .map_err(|e| IngestError::Config(format!("cannot store origins: {e}")))
+        .map_err(|e| CatalogError::Invalid(format!("cannot store origins: {e}")))
 }
 
 impl Catalog {
@@ -178,7 +178,7 @@ impl Catalog {
         .await?;
         self.widget_key(&id)
             .await?
-            .ok_or_else(|| IngestError::NotFound(format!("widget key {id}")))
+            .ok_or_else(|| CatalogError::NotFound(format!("widget key {id}")))
     }
 
     pub async fn widget_key(&self, id: &str) -> Result<Option<WidgetKeyRecord>> {
@@ -226,7 +226,7 @@ impl Catalog {
             .widget_key(id)
             .await?
             .filter(|k| k.revoked_at.is_none())
-            .ok_or_else(|| IngestError::NotFound(format!("active widget key {id}")))?;
+            .ok_or_else(|| CatalogError::NotFound(format!("active widget key {id}")))?;
         let origins = match origins {
             Some(origins) => normalize_origins(origins)?,
             None => current.allowed_origins,
@@ -242,7 +242,7 @@ impl Catalog {
         .await?;
         self.widget_key(id)
             .await?
-            .ok_or_else(|| IngestError::NotFound(format!("widget key {id}")))
+            .ok_or_else(|| CatalogError::NotFound(format!("widget key {id}")))
     }
 
     pub async fn revoke_widget_key(&self, id: &str) -> Result<()> {
@@ -254,7 +254,7 @@ impl Catalog {
         .execute(self.pool())
         .await?;
         if done.rows_affected() == 0 {
-            return Err(IngestError::NotFound(format!("active widget key {id}")));
+            return Err(CatalogError::NotFound(format!("active widget key {id}")));
         }
         Ok(())
     }

@@ -2,8 +2,7 @@
 //! The catalog's one migration set on both backends: SQLite (always) and PostgreSQL (a throwaway
 //! database on the local server; set RAGWAY_TEST_POSTGRES_URL to point elsewhere, or to "off").
 
-use ragway_ingest::Catalog;
-use ragway_ingest::catalog::{ManifestEntry, StoredTurn};
+use ragway_catalog::{Catalog, ManifestEntry, StoredTurn};
 use sqlx::Connection;
 
 async fn exercise(catalog: &Catalog) {
@@ -77,7 +76,7 @@ async fn exercise(catalog: &Catalog) {
     let search = |search: Option<&'static str>, source: Option<String>| {
         let catalog = catalog.clone();
         async move {
-            let query = ragway_ingest::catalog::DocumentQuery {
+            let query = ragway_catalog::DocumentQuery {
                 source_id: source.as_deref(),
                 search,
                 limit: 10,
@@ -173,7 +172,7 @@ async fn exercise(catalog: &Catalog) {
 /// Usage counters add up across batches (as several replicas write them) and admin keys are
 /// created, found by id, scoped and revoked.
 async fn usage_and_admin_keys(catalog: &Catalog) {
-    use ragway_ingest::catalog::UsageRow;
+    use ragway_catalog::UsageRow;
     let row = |day: &str, user: &str, metric: &str, value: i64| UsageRow {
         tenant_id: "acme".into(),
         day: day.into(),
@@ -238,7 +237,7 @@ async fn usage_and_admin_keys(catalog: &Catalog) {
         .unwrap()
         .unwrap();
     assert_eq!(found, global);
-    assert_eq!(hash, ragway_ingest::catalog::keys::hash_key(&secret));
+    assert_eq!(hash, ragway_catalog::keys::hash_key(&secret));
     catalog.revoke_admin_key(&global.id).await.unwrap();
     assert!(
         catalog.revoke_admin_key(&global.id).await.is_err(),
@@ -255,7 +254,7 @@ async fn usage_and_admin_keys(catalog: &Catalog) {
 /// A rating per tenant, channel, answer message and user: clicking again replaces it; tenants
 /// never see each other's; deleting the tenant deletes its feedback.
 async fn feedback(catalog: &Catalog) {
-    use ragway_ingest::catalog::{Feedback, Rating};
+    use ragway_catalog::{Feedback, Rating};
     catalog.create_tenant("globex", "Globex").await.unwrap();
     let rating = |tenant: &str, message: &str, rating, comment: Option<&str>| Feedback {
         tenant_id: tenant.into(),
@@ -295,7 +294,7 @@ async fn feedback(catalog: &Catalog) {
 /// Sources and the sync queue: one running and one waiting run per source, claims that skip a
 /// source already running, cancellation on pause, and deletion.
 async fn sources_and_sync_queue(catalog: &Catalog) {
-    use ragway_ingest::catalog::{Enqueued, SourceUpdate};
+    use ragway_catalog::{Enqueued, SourceUpdate};
     catalog.ensure_tenant("initech").await.unwrap();
     let settings = serde_json::json!({"acl": {}});
     let a = catalog
@@ -310,7 +309,7 @@ async fn sources_and_sync_queue(catalog: &Catalog) {
         catalog
             .create_source("initech", "a", "upload", &settings, None)
             .await,
-        Err(ragway_ingest::IngestError::AlreadyExists(_))
+        Err(ragway_catalog::CatalogError::AlreadyExists(_))
     ));
     let Enqueued::New(first) = catalog
         .enqueue_sync("initech", &a.id, "manual")
@@ -368,7 +367,7 @@ async fn sources_and_sync_queue(catalog: &Catalog) {
     catalog
         .finish_sync_run(
             &first.id,
-            &ragway_ingest::SyncReport {
+            &ragway_catalog::SyncReport {
                 seen: 3,
                 added: 3,
                 ..Default::default()
@@ -446,7 +445,7 @@ async fn widget_keys(catalog: &Catalog) {
         .create_widget_key("initech", "intranet", &origins)
         .await
         .unwrap();
-    assert!(ragway_ingest::catalog::widget_keys::is_widget_key(&key.id));
+    assert!(ragway_catalog::widget_keys::is_widget_key(&key.id));
     assert_eq!(
         key.allowed_origins,
         ["http://localhost:3000", "https://intranet.initech.com"]
@@ -515,7 +514,7 @@ async fn widget_keys(catalog: &Catalog) {
 
 /// Web sources' validators and links (migration 0007): upsert, read back, retain, cascade.
 async fn web_pages(catalog: &Catalog) {
-    use ragway_ingest::catalog::{WebPageKind, WebPageRecord};
+    use ragway_catalog::{WebPageKind, WebPageRecord};
     catalog.create_tenant("initech", "Initech").await.unwrap();
     let source = catalog
         .upsert_source(
@@ -580,7 +579,7 @@ async fn web_pages(catalog: &Catalog) {
 #[tokio::test]
 async fn sqlite_catalog() {
     let dir = tempfile::tempdir().unwrap();
-    let url = ragway_ingest::catalog::default_url(dir.path());
+    let url = ragway_catalog::default_url(dir.path());
     let catalog = Catalog::connect(&url).await.unwrap();
     exercise(&catalog).await;
     usage_and_admin_keys(&catalog).await;

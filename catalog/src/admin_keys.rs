@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use super::keys::{hash_key, random_string};
 use super::{Catalog, now};
-use crate::error::{IngestError, Result};
+use crate::error::{CatalogError, Result};
 
 const PREFIX: &str = "rgwadm_";
 
@@ -74,7 +74,7 @@ impl Catalog {
         let (record, _) = self
             .admin_key_with_hash(&id)
             .await?
-            .ok_or_else(|| IngestError::NotFound(format!("admin key {id}")))?;
+            .ok_or_else(|| CatalogError::NotFound(format!("admin key {id}")))?;
         Ok((record, secret))
     }
 
@@ -110,7 +110,7 @@ impl Catalog {
         .execute(self.pool())
         .await?;
         if done.rows_affected() == 0 {
-            return Err(IngestError::NotFound(format!("active admin key {id}")));
+            return Err(CatalogError::NotFound(format!("active admin key {id}")));
         }
         Ok(())
     }
@@ -124,7 +124,7 @@ mod tests {
     fn admin_key_shape_differs_from_api_keys() {
         let key = "rgwadm_abcdefgh_0123456789abcdef0123456789ABCDEF";
         assert_eq!(admin_key_id(key), Some("abcdefgh"));
-        assert_eq!(crate::catalog::keys::key_id(key), None);
+        assert_eq!(crate::keys::key_id(key), None);
         assert_eq!(
             admin_key_id("rgw_abcdefgh_0123456789abcdef0123456789ABCDEF"),
             None

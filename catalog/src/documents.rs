@@ -19,7 +19,8 @@ pub struct ManifestEntry {
     pub chunk_count: i64,
     /// Groups that may see the document (sorted; empty: the whole tenant).
     pub acl: Vec<String>,
-    /// Fingerprint of how it was indexed (`Indexer::analysis`); '' before it was recorded.
+    /// Fingerprint of how it was indexed (ragway-ingest's `Indexer::analysis`); '' before it was
+    /// recorded.
     pub analysis: String,
 }
 

@@ -2,7 +2,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{Catalog, now};
-use crate::error::{IngestError, Result};
+use crate::error::{CatalogError, Result};
 
 /// What deleting a tenant removed from the catalog (its index points go separately).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -33,7 +33,7 @@ pub fn validate_tenant_id(id: &str) -> Result<()> {
     if valid {
         Ok(())
     } else {
-        Err(IngestError::Config(format!(
+        Err(CatalogError::Invalid(format!(
             "invalid tenant id {id:?}: use 1-64 lowercase letters, digits, '-' or '_', starting with a letter or digit"
         )))
     }
@@ -52,7 +52,7 @@ impl Catalog {
     pub async fn create_tenant(&self, id: &str, display_name: &str) -> Result<Tenant> {
         validate_tenant_id(id)?;
         if self.tenant(id).await?.is_some() {
-            return Err(IngestError::AlreadyExists(format!("tenant {id}")));
+            return Err(CatalogError::AlreadyExists(format!("tenant {id}")));
         }
         sqlx::query("INSERT INTO tenants (id, display_name, generation, settings, created_at) VALUES ($1, $2, 0, '{}', $3)")
             .bind(id)
@@ -62,7 +62,7 @@ impl Catalog {
             .await?;
         self.tenant(id)
             .await?
-            .ok_or_else(|| IngestError::NotFound(format!("tenant {id}")))
+            .ok_or_else(|| CatalogError::NotFound(format!("tenant {id}")))
     }
 
     /// Creates the tenant unless it exists; returns it either way (replicas starting together may
@@ -89,7 +89,7 @@ impl Catalog {
 
     pub async fn require_tenant(&self, id: &str) -> Result<Tenant> {
         self.tenant(id).await?.ok_or_else(|| {
-            IngestError::NotFound(format!(
+            CatalogError::NotFound(format!(
                 "tenant {id} (create it with `ragway tenants create {id}`)"
             ))
         })
@@ -121,7 +121,7 @@ impl Catalog {
             .execute(self.pool())
             .await?;
         if done.rows_affected() == 0 {
-            return Err(IngestError::NotFound(format!("tenant {id}")));
+            return Err(CatalogError::NotFound(format!("tenant {id}")));
         }
         Ok(())
     }
@@ -134,7 +134,7 @@ impl Catalog {
             .execute(self.pool())
             .await?;
         if done.rows_affected() == 0 {
-            return Err(IngestError::NotFound(format!("tenant {id}")));
+            return Err(CatalogError::NotFound(format!("tenant {id}")));
         }
         self.require_tenant(id).await
     }

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use super::{Catalog, now};
-use crate::error::{IngestError, Result};
+use crate::error::{CatalogError, Result};
 
 const PREFIX: &str = "rgw_";
 
@@ -97,13 +97,13 @@ impl Catalog {
     ) -> Result<GeneratedKey> {
         self.require_tenant(tenant_id).await?;
         for group in new.groups {
-            crate::source::validate_group(group)?;
+            crate::validate_group(group)?;
         }
         let mut groups = new.groups.to_vec();
         groups.sort();
         groups.dedup();
         let groups = serde_json::to_string(&groups)
-            .map_err(|e| IngestError::Config(format!("cannot store groups: {e}")))?;
+            .map_err(|e| CatalogError::Invalid(format!("cannot store groups: {e}")))?;
         let name = new.name;
         let id = random_string(8).to_ascii_lowercase();
         let secret = format!("{PREFIX}{id}_{}", random_string(32));
@@ -124,7 +124,7 @@ impl Catalog {
         let record = self
             .api_key(&id)
             .await?
-            .ok_or_else(|| IngestError::NotFound(format!("api key {id}")))?;
+            .ok_or_else(|| CatalogError::NotFound(format!("api key {id}")))?;
         Ok(GeneratedKey { record, secret })
     }
 
@@ -177,7 +177,7 @@ impl Catalog {
                 .execute(self.pool())
                 .await?;
         if done.rows_affected() == 0 {
-            return Err(IngestError::NotFound(format!("active api key {id}")));
+            return Err(CatalogError::NotFound(format!("active api key {id}")));
         }
         Ok(())
     }
