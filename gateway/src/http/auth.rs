@@ -1,13 +1,13 @@
 //! Tenant API keys → [`Principal`]. The tenant always comes from the credential, never the request.
 
 use axum::extract::{FromRef, FromRequestParts};
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use ragway_catalog::keys::{hash_key, key_id};
 use subtle::ConstantTimeEq;
 use tracing::Instrument;
 
 use super::ApiError;
+use super::headers::{BearerError, bearer_token};
 use crate::context::Core;
 use crate::identity::Principal;
 
@@ -15,22 +15,14 @@ const INVALID: &str = "invalid API key";
 
 /// The credential of `Authorization: Bearer <credential>`; `what` names it in errors.
 pub(crate) fn bearer<'a>(parts: &'a Parts, what: &str) -> Result<&'a str, ApiError> {
-    let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
-        ApiError::unauthorized(format!("missing `Authorization: Bearer <{what}>` header"))
-    })?;
-    header
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
+    bearer_token(&parts.headers).map_err(|err| {
+        ApiError::unauthorized(match err {
+            BearerError::Missing => format!("missing `Authorization: Bearer <{what}>` header"),
+            BearerError::NotBearer => {
+                format!("the Authorization header must be `Bearer <{what}>`")
+            }
         })
-        .map(str::trim)
-        .ok_or_else(|| {
-            ApiError::unauthorized(format!(
-                "the Authorization header must be `Bearer <{what}>`"
-            ))
-        })
+    })
 }
 
 /// Whether `key` hashes to `stored_hash`, compared in constant time.

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use ragway_catalog::{Feedback, Rating};
@@ -34,6 +34,7 @@ use super::bots::{Clock, SecretSource, count, secret};
 use crate::context::Core;
 use crate::error::GatewayError;
 use crate::http::ApiError;
+use crate::http::headers::bearer_token;
 use crate::i18n;
 
 pub const CHANNEL: &str = "teams";
@@ -127,14 +128,8 @@ pub async fn messages_handler(
             "the Teams channel is not configured",
         )
     })?;
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .ok_or(TokenError::Missing)
+    let token = bearer_token(&headers)
+        .map_err(|_| TokenError::Missing)
         .map_err(|err| refuse(&state, &err))?;
     let now = state.clock.now();
     let verified = jwt::verify(&bot.keys, &bot.config, token.trim(), now)

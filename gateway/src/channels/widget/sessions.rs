@@ -16,6 +16,7 @@ use super::cors::{allow, error_response, origin};
 use super::session::{SessionClaims, SessionError};
 use crate::http::ApiError;
 use crate::http::errors::ErrorBody;
+use crate::http::headers::bearer_token;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -194,17 +195,9 @@ pub async fn authenticate(
     headers: &HeaderMap,
 ) -> Result<(SessionClaims, String), ApiError> {
     let origin = origin(headers)?;
-    let token = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .ok_or_else(|| {
-            ApiError::unauthorized("missing `Authorization: Bearer <session token>` header")
-        })?;
+    let token = bearer_token(headers).map_err(|_| {
+        ApiError::unauthorized("missing `Authorization: Bearer <session token>` header")
+    })?;
     let now = state.clock.now();
     let claims = state
         .widget
