@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use serde::Serialize;
 
 use crate::http::errors::ErrorBody;
@@ -35,6 +36,41 @@ async fn view(state: &AppState, id: &str) -> SettingsView {
     }
 }
 
+/// The operator's configuration is a ceiling a tenant-scoped admin key may lower, never raise:
+/// no limit above the configured one (nor unlimited where it is finite), no profile the
+/// configuration does not give the tenant. Only a global admin key changes ceilings.
+fn within_the_operators_ceiling(
+    state: &AppState,
+    tenant: &str,
+    settings: &TenantSettings,
+) -> Result<(), ApiError> {
+    let forbidden = |message: String| ApiError::new(StatusCode::FORBIDDEN, "forbidden", message);
+    let ceiling = state.core.config.limits.quotas(tenant);
+    if let Some((field, asked, limit)) = ceiling.raised_by(&settings.limits).into_iter().next() {
+        let asked = match asked {
+            0 => "0 (unlimited)".to_owned(),
+            n => n.to_string(),
+        };
+        return Err(forbidden(format!(
+            "limits.{field}: {asked} is above the operator's limit of {limit} for this tenant; \
+             a tenant admin key may lower limits, only a global admin key may raise them"
+        )));
+    }
+    if let Some(copilot) = &settings.copilot {
+        let allowed: Vec<String> = (state.core.profiles.for_tenant(tenant, None).iter())
+            .map(|p| p.id.clone())
+            .collect();
+        if let Some(profile) = copilot.profiles.iter().find(|p| !allowed.contains(p)) {
+            return Err(forbidden(format!(
+                "copilot: the operator does not give this tenant the profile `{profile}` \
+                 (it may use: {}); only a global admin key may grant it",
+                allowed.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A tenant's settings and the limits and profiles in force.
 #[utoipa::path(get, path = "/api/v1/admin/tenants/{id}/settings", tag = "admin",
     security(("admin_key" = [])),
@@ -62,7 +98,8 @@ pub async fn show(
     responses(
         (status = 200, description = "Settings and what applies now", body = SettingsView),
         (status = 400, description = "Unknown field, unknown profile, or a bad value", body = ErrorBody),
-        (status = 403, description = "A key scoped to another tenant", body = ErrorBody),
+        (status = 403, description = "A key scoped to another tenant, or a tenant-scoped key raising a limit \
+            above the operator's configuration (or granting a profile it does not give the tenant)", body = ErrorBody),
         (status = 404, description = "No such tenant", body = ErrorBody),
     ))]
 pub async fn replace(
@@ -78,6 +115,9 @@ pub async fn replace(
             .profiles
             .validate(copilot)
             .map_err(|e| ApiError::bad_request(format!("copilot: {e}")))?;
+    }
+    if admin.key.tenant_id.is_some() {
+        within_the_operators_ceiling(&state, &id, &settings)?;
     }
     if let Some((name, _)) = settings
         .prompts

@@ -1,4 +1,6 @@
 //! What the router tests share: a server with one indexed document, and requests without a socket.
+//! (Each test binary uses its own part of it.)
+#![allow(dead_code)]
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -12,6 +14,14 @@ const VPN_DOC: &str = "# VPN access\n\nConnect to the Northgate VPN with the Glo
 
 /// A server on a fresh data directory whose tenant `acme` has one document; returns its API key.
 pub async fn server_with_document(dir: &tempfile::TempDir) -> (Server, String) {
+    server_configured(dir, |_| {}).await
+}
+
+/// [`server_with_document`] with the configuration adjusted by `adjust` first.
+pub async fn server_configured(
+    dir: &tempfile::TempDir,
+    adjust: impl FnOnce(&mut Config),
+) -> (Server, String) {
     let mut config = Config {
         data_dir: dir.path().join("data"),
         ..Config::default()
@@ -19,6 +29,7 @@ pub async fn server_with_document(dir: &tempfile::TempDir) -> (Server, String) {
     // One document: every term is in every document, so BM25's IDF is tiny; the relevance cut
     // is about large corpora, not about what these tests check.
     config.retrieval.min_bm25_score = 0.0;
+    adjust(&mut config);
     let server = Server::open(config).await.unwrap();
     let catalog = &server.state.core.catalog;
     catalog.ensure_tenant("acme").await.unwrap();
