@@ -60,6 +60,7 @@ async fn main() {
     let policy = WebFetchPolicy {
         allow_private_networks: false,
         allowed_networks: vec!["127.0.0.0/8".parse().unwrap()],
+        allowed_ports: vec![site.addr.port()],
     };
 
     let started = Instant::now();

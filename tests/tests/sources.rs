@@ -644,6 +644,7 @@ async fn web_sources_crawl_as_jobs_within_the_operators_network_policy() {
     // Allowed by the operator: crawled, and both pages answerable.
     let setup = Setup::with(|config| {
         config.sources.web.allowed_networks = vec!["127.0.0.0/8".parse().unwrap()];
+        config.sources.web.allowed_ports = vec![site.addr.port()];
     })
     .await;
     let admin = setup.admin();

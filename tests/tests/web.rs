@@ -12,11 +12,13 @@ use ragway_tests::static_site::StaticSite;
 
 const TENANT: &str = "acme";
 
-/// The test sites listen on loopback, which the strict default policy refuses.
-fn loopback_allowed() -> WebFetchPolicy {
+/// The test sites listen on loopback and an ephemeral port, which the strict default policy
+/// refuses.
+fn loopback_allowed(site: &StaticSite) -> WebFetchPolicy {
     WebFetchPolicy {
         allow_private_networks: false,
         allowed_networks: vec!["127.0.0.0/8".parse().unwrap()],
+        allowed_ports: vec![site.addr.port()],
     }
 }
 
@@ -128,7 +130,7 @@ async fn crawls_incrementally_with_robots_sitemaps_and_conditional_get() {
         concurrency: 2,
         ..config(&site)
     };
-    let policy = loopback_allowed();
+    let policy = loopback_allowed(&site);
 
     let first = crawl(&gateway, &config, &policy).await;
     let pages = [
@@ -291,7 +293,7 @@ async fn listed_pages_disallowed_by_robots_are_reported_and_acls_follow_the_path
         },
         ..config(&site)
     };
-    let report = crawl(&gateway, &config, &loopback_allowed()).await;
+    let report = crawl(&gateway, &config, &loopback_allowed(&site)).await;
     assert_eq!(
         failure_for(&report, &site.url("/private/salaries.html")),
         "disallowed by robots.txt"
@@ -333,7 +335,7 @@ async fn depth_and_page_limits_bound_the_crawl() {
         max_depth: 2,
         ..config(&site)
     };
-    let report = crawl(&gateway, &chained, &loopback_allowed()).await;
+    let report = crawl(&gateway, &chained, &loopback_allowed(&site)).await;
     assert_eq!(report.added, 3, "{report:?}");
     assert_eq!(requested(&site, "/c3"), 0, "beyond max_depth");
 
@@ -342,7 +344,7 @@ async fn depth_and_page_limits_bound_the_crawl() {
         max_pages: 5,
         ..chained
     };
-    let report = crawl(&gateway, &few, &loopback_allowed()).await;
+    let report = crawl(&gateway, &few, &loopback_allowed(&site)).await;
     assert_eq!(
         (report.added, report.unchanged, report.removed),
         (2, 3, 0),
@@ -362,7 +364,12 @@ async fn loopback_is_refused_unless_the_policy_allows_it() {
         urls: vec![site.url("/"), by_name.clone()],
         ..config(&site)
     };
-    let strict = crawl(&gateway, &config, &WebFetchPolicy::default()).await;
+    // The default policy, with the test site's port: the addresses are what it refuses.
+    let strict_policy = WebFetchPolicy {
+        allowed_ports: vec![site.addr.port()],
+        ..WebFetchPolicy::default()
+    };
+    let strict = crawl(&gateway, &config, &strict_policy).await;
     assert_eq!(strict.added, 0);
     let literal = failure_for(&strict, &site.url("/"));
     assert!(
@@ -371,8 +378,9 @@ async fn loopback_is_refused_unless_the_policy_allows_it() {
     );
     let named = failure_for(&strict, &by_name);
     assert!(
-        named.contains("localhost resolves only to refused addresses")
-            && named.contains("loopback"),
+        named.contains("localhost resolves only to addresses the web fetch policy refuses")
+            && named.contains("loopback")
+            && !named.contains("127.0.0.1"),
         "{named}"
     );
     assert!(
@@ -384,12 +392,60 @@ async fn loopback_is_refused_unless_the_policy_allows_it() {
     let intranet_only = WebFetchPolicy {
         allow_private_networks: true,
         allowed_networks: vec![],
+        allowed_ports: vec![site.addr.port()],
     };
     let still = crawl(&gateway, &config, &intranet_only).await;
     assert_eq!(still.added, 0, "private networks do not include loopback");
 
-    let allowed = crawl(&gateway, &config, &loopback_allowed()).await;
+    let allowed = crawl(&gateway, &config, &loopback_allowed(&site)).await;
     assert!(allowed.added >= 5, "{allowed:?}");
+}
+
+/// Only web ports unless the operator adds more, and a failed connection tells a tenant admin
+/// nothing about the network (refused, reset, no route stay in the server log).
+#[tokio::test]
+async fn other_ports_are_refused_and_network_errors_say_little() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gateway = gateway(&tmp).await;
+    let site = StaticSite::start("127.0.0.1:0").await.unwrap();
+    publish_intranet(&site);
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let closed_url = format!("http://127.0.0.1:{closed}/");
+    let config = WebSourceConfig {
+        urls: vec![site.url("/"), closed_url.clone()],
+        ..config(&site)
+    };
+    let loopback_web_ports_only = WebFetchPolicy {
+        allowed_networks: vec!["127.0.0.0/8".parse().unwrap()],
+        ..WebFetchPolicy::default()
+    };
+    let refused = crawl(&gateway, &config, &loopback_web_ports_only).await;
+    assert_eq!(refused.added, 0, "{refused:?}");
+    let reason = failure_for(&refused, &site.url("/"));
+    assert!(
+        reason.contains(&format!("port {}", site.addr.port())) && reason.contains("allowed_ports"),
+        "{reason}"
+    );
+    assert!(
+        site.requests().is_empty(),
+        "the guard let a request through"
+    );
+
+    let with_ports = WebFetchPolicy {
+        allowed_ports: vec![site.addr.port(), closed],
+        ..loopback_web_ports_only
+    };
+    let report = crawl(&gateway, &config, &with_ports).await;
+    assert!(report.added >= 4, "{report:?}");
+    let reason = failure_for(&report, &closed_url);
+    assert!(reason.ends_with(": could not connect"), "{reason}");
+    assert!(
+        !reason.contains("refused") && !reason.contains("error"),
+        "no error chain for a tenant admin: {reason}"
+    );
 }
 
 #[tokio::test]
@@ -421,12 +477,13 @@ async fn redirects_to_internal_addresses_are_refused() {
     let only_the_site = WebFetchPolicy {
         allow_private_networks: false,
         allowed_networks: vec!["127.0.0.2/32".parse().unwrap()],
+        allowed_ports: vec![site.addr.port(), internal.addr.port()],
     };
     let report = crawl(&gateway, &config(&site), &only_the_site).await;
     assert_eq!(report.added, 1, "{report:?}");
     for (path, kind) in [
         ("/to-internal", "loopback"),
-        ("/to-metadata", "link-local"),
+        ("/to-metadata", "metadata"),
         ("/to-mapped", "loopback"),
     ] {
         let reason = failure_for(&report, &site.url(path));
@@ -457,7 +514,7 @@ async fn oversized_responses_are_capped_and_the_rest_continues() {
         max_page_bytes: 1024 * 1024,
         ..config(&site)
     };
-    let report = crawl(&gateway, &capped, &loopback_allowed()).await;
+    let report = crawl(&gateway, &capped, &loopback_allowed(&site)).await;
     assert_eq!(report.added, 1, "{report:?}");
     for path in ["/big.txt", "/stream.txt"] {
         let reason = failure_for(&report, &site.url(path));
@@ -516,7 +573,13 @@ async fn hung_servers_time_out_noindex_pages_are_skipped_and_progress_is_reporte
     let report = gateway
         .state
         .indexer
-        .sync_web(TENANT, "intranet", &config, &loopback_allowed(), &record)
+        .sync_web(
+            TENANT,
+            "intranet",
+            &config,
+            &loopback_allowed(&site),
+            &record,
+        )
         .await
         .unwrap();
     assert_eq!(

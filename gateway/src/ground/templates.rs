@@ -448,10 +448,19 @@ mod tests {
         let prompt = prompts
             .ground(Lang::En, "q", Vec::new(), &[evil], &chunker, 100_000)
             .unwrap();
-        assert_eq!(prompt.user.matches("<source n=").count(), 1, "{}", prompt.user);
+        assert_eq!(
+            prompt.user.matches("<source n=").count(),
+            1,
+            "{}",
+            prompt.user
+        );
         let lower = prompt.user.to_ascii_lowercase();
         assert_eq!(lower.matches("\n</source>").count(), 1, "{}", prompt.user);
-        assert!(prompt.user.contains("title=\"T&quot;&gt;&lt;source"), "{}", prompt.user);
+        assert!(
+            prompt.user.contains("title=\"T&quot;&gt;&lt;source"),
+            "{}",
+            prompt.user
+        );
     }
 
     #[test]

@@ -36,7 +36,9 @@ pub enum FetchError {
     TooLarge { limit: u64 },
     #[error("no complete response within {0} s")]
     Timeout(u64),
-    #[error("request failed: {0}")]
+    /// The connection or the exchange failed. What failed stays in the server log: the words of a
+    /// network error (refused, reset, no route) would tell a tenant which internal ports are open.
+    #[error("could not connect")]
     Network(String),
 }
 
@@ -183,7 +185,9 @@ impl GuardedClient {
         if err.is_timeout() {
             return FetchError::Timeout(self.timeout.as_secs());
         }
-        FetchError::Network(error_chain(err))
+        let detail = error_chain(err);
+        tracing::warn!(url = err.url().map(Url::as_str), %detail, "a crawl request failed");
+        FetchError::Network(detail)
     }
 }
 
@@ -212,6 +216,9 @@ pub fn check_destination(policy: &WebFetchPolicy, url: &Url) -> Result<(), Guard
     if let Some(ip) = ip_literal(url) {
         policy.check(ip).map_err(|r| GuardRefusal(r.to_string()))?;
     }
+    if let Some(port) = url.port_or_known_default() {
+        policy.check_port(port).map_err(GuardRefusal)?;
+    }
     Ok(())
 }
 
@@ -239,9 +246,16 @@ impl Resolve for GuardedResolver {
                 })
                 .collect();
             if allowed.is_empty() {
+                // The addresses themselves stay in the server log: a tenant learns only the kind.
                 let reason = refusal.map_or_else(
                     || format!("{host} has no address"),
-                    |r| format!("{host} resolves only to refused addresses: {r}"),
+                    |r| {
+                        tracing::warn!(%host, refused = %r.ip, "a crawl's host resolves only to refused addresses");
+                        format!(
+                            "{host} resolves only to addresses the web fetch policy refuses ({})",
+                            r.kind.describe()
+                        )
+                    },
                 );
                 return Err(
                     Box::new(GuardRefusal(reason)) as Box<dyn std::error::Error + Send + Sync>
@@ -295,22 +309,28 @@ mod tests {
             Duration::from_secs(5),
         )
         .unwrap();
-        let url = canonical("http://localhost:9/").unwrap();
+        let url = canonical("http://localhost/").unwrap();
         let err = client.get(&url, None, 1024).await.unwrap_err();
         match err {
             FetchError::Refused(reason) => {
                 assert!(
-                    reason.contains("localhost resolves only to refused addresses"),
+                    reason.contains(
+                        "localhost resolves only to addresses the web fetch policy refuses"
+                    ),
                     "{reason}"
                 );
                 assert!(reason.contains("loopback"), "{reason}");
+                assert!(
+                    !reason.contains("127.0.0.1"),
+                    "resolved addresses stay in the log: {reason}"
+                );
             }
             other => panic!("expected a refusal, got {other:?}"),
         }
         let url = canonical("http://169.254.169.254/latest/meta-data/").unwrap();
         let err = client.get(&url, None, 1024).await.unwrap_err();
         assert!(
-            matches!(err, FetchError::Refused(ref r) if r.contains("link-local")),
+            matches!(err, FetchError::Refused(ref r) if r.contains("metadata")),
             "{err:?}"
         );
     }

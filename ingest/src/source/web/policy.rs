@@ -17,14 +17,36 @@ pub struct WebFetchPolicy {
     /// link-local (the cloud metadata service 169.254.169.254) and the other special ranges stay
     /// refused unless listed in `allowed_networks`.
     pub allow_private_networks: bool,
-    /// Networks allowed whatever their kind, e.g. `["10.20.0.0/16", "127.0.0.1/32"]`.
+    /// Networks allowed whatever their kind, e.g. `["10.20.0.0/16", "127.0.0.1/32"]`. Cloud
+    /// metadata services are refused even here.
     pub allowed_networks: Vec<IpNet>,
+    /// Ports a crawl may connect to besides 80 and 443, e.g. `[8080]`.
+    pub allowed_ports: Vec<u16>,
 }
+
+/// The ports every policy allows.
+pub const DEFAULT_PORTS: [u16; 2] = [80, 443];
+
+/// Cloud metadata and host services: never crawled, whatever the policy lists. Some sit in
+/// ranges an intranet policy opens (AWS's IPv6 service in fc00::/7, Alibaba's in 100.64.0.0/10)
+/// or even in public space (Azure's wire server).
+const METADATA_SERVICES: [IpAddr; 8] = [
+    IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)), // AWS, GCP, Azure, Oracle, DigitalOcean, …
+    IpAddr::V4(Ipv4Addr::new(169, 254, 170, 2)),   // AWS ECS task metadata
+    IpAddr::V4(Ipv4Addr::new(169, 254, 170, 23)),  // AWS EKS pod identity
+    IpAddr::V4(Ipv4Addr::new(169, 254, 0, 23)),    // Tencent Cloud
+    IpAddr::V4(Ipv4Addr::new(100, 100, 100, 200)), // Alibaba Cloud
+    IpAddr::V4(Ipv4Addr::new(168, 63, 129, 16)),   // Azure wire server
+    IpAddr::V6(Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)), // AWS (IPv6)
+    IpAddr::V6(Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x23)), // AWS EKS pod identity (IPv6)
+];
 
 /// What kind of address an IP is, as far as the guard cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AddressKind {
     Public,
+    /// A cloud metadata or host service (always refused).
+    Metadata,
     /// RFC 1918 (IPv4) or unique-local fc00::/7 (IPv6).
     Private,
     /// Carrier-grade NAT, 100.64.0.0/10.
@@ -42,9 +64,10 @@ pub enum AddressKind {
 }
 
 impl AddressKind {
-    fn describe(self) -> &'static str {
+    pub fn describe(self) -> &'static str {
         match self {
             Self::Public => "public",
+            Self::Metadata => "a cloud metadata service, never crawled",
             Self::Private => "a private-network address",
             Self::SharedNat => "a carrier-grade NAT address",
             Self::Loopback => "a loopback address",
@@ -70,12 +93,27 @@ pub struct Refused {
 }
 
 impl WebFetchPolicy {
+    /// Whether connecting to `port` is allowed: 80, 443 and `allowed_ports`.
+    pub fn check_port(&self, port: u16) -> Result<(), String> {
+        if DEFAULT_PORTS.contains(&port) || self.allowed_ports.contains(&port) {
+            Ok(())
+        } else {
+            Err(format!(
+                "port {port} is refused by the web fetch policy (80 and 443 only; an operator can \
+                 allow more in [sources.web] allowed_ports)"
+            ))
+        }
+    }
+
     /// Whether connecting to `ip` is allowed.
     pub fn check(&self, ip: IpAddr) -> Result<(), Refused> {
+        let kind = classify(ip);
+        if kind == AddressKind::Metadata {
+            return Err(Refused { ip, kind });
+        }
         if self.allowed_networks.iter().any(|net| net.contains(ip)) {
             return Ok(());
         }
-        let kind = classify(ip);
         let allowed = match kind {
             AddressKind::Public => true,
             AddressKind::Private | AddressKind::SharedNat => self.allow_private_networks,
@@ -92,6 +130,9 @@ impl WebFetchPolicy {
 /// Classifies an address; IPv6 forms that embed an IPv4 address (mapped, compatible, NAT64,
 /// 6to4) are classified by the address they carry, since that is where packets may end up.
 pub fn classify(ip: IpAddr) -> AddressKind {
+    if METADATA_SERVICES.contains(&ip) {
+        return AddressKind::Metadata;
+    }
     match ip {
         IpAddr::V4(v4) => classify_v4(v4),
         IpAddr::V6(v6) => classify_v6(v6),
@@ -151,11 +192,13 @@ fn classify_v6(ip: Ipv6Addr) -> AddressKind {
         || in_v6(ip, 0x0064_ff9b_0000_0000_0000_0000_0000_0000, 96)
         || in_v6(ip, 0x0064_ff9b_0001_0000_0000_0000_0000_0000, 48)
     {
-        return classify_v4(low_v4);
+        return classify(IpAddr::V4(low_v4));
     }
     // 2002::/16 (6to4) carries the IPv4 address in bits 16..48.
     if in_v6(ip, 0x2002_0000_0000_0000_0000_0000_0000_0000, 16) {
-        return classify_v4(Ipv4Addr::from(((bits >> 80) & 0xffff_ffff) as u32));
+        return classify(IpAddr::V4(Ipv4Addr::from(
+            ((bits >> 80) & 0xffff_ffff) as u32,
+        )));
     }
     let table: &[(u128, u32, AddressKind)] = &[
         (0x0100_0000_0000_0000_0000_0000_0000_0000, 64, Reserved), // discard-only
@@ -258,7 +301,10 @@ mod tests {
             ("100.128.0.1", AddressKind::Public),
             ("127.0.0.1", AddressKind::Loopback),
             ("127.255.0.9", AddressKind::Loopback),
-            ("169.254.169.254", AddressKind::LinkLocal),
+            ("169.254.169.254", AddressKind::Metadata),
+            ("169.254.1.1", AddressKind::LinkLocal),
+            ("100.100.100.200", AddressKind::Metadata),
+            ("fd00:ec2::254", AddressKind::Metadata),
             ("224.0.0.251", AddressKind::Multicast),
             ("0.0.0.0", AddressKind::Unspecified),
             ("255.255.255.255", AddressKind::Broadcast),
@@ -284,13 +330,13 @@ mod tests {
         assert_eq!(classify(ip("::ffff:127.0.0.1")), AddressKind::Loopback);
         assert_eq!(
             classify(ip("::ffff:169.254.169.254")),
-            AddressKind::LinkLocal
+            AddressKind::Metadata
         );
-        assert_eq!(classify(ip("::ffff:a9fe:a9fe")), AddressKind::LinkLocal);
+        assert_eq!(classify(ip("::ffff:a9fe:0101")), AddressKind::LinkLocal);
         assert_eq!(classify(ip("::ffff:10.0.0.1")), AddressKind::Private);
         assert_eq!(classify(ip("::ffff:8.8.8.8")), AddressKind::Public);
         assert_eq!(classify(ip("::127.0.0.1")), AddressKind::Loopback);
-        assert_eq!(classify(ip("64:ff9b::a9fe:a9fe")), AddressKind::LinkLocal);
+        assert_eq!(classify(ip("64:ff9b::a9fe:a9fe")), AddressKind::Metadata);
         assert_eq!(classify(ip("2002:7f00:0001::1")), AddressKind::Loopback);
         assert_eq!(classify(ip("2002:0808:0808::1")), AddressKind::Public);
     }
@@ -316,7 +362,7 @@ mod tests {
 
         let intranet = WebFetchPolicy {
             allow_private_networks: true,
-            allowed_networks: vec![],
+            ..WebFetchPolicy::default()
         };
         assert!(intranet.check(ip("10.0.0.1")).is_ok());
         assert!(intranet.check(ip("100.64.1.1")).is_ok());
@@ -331,8 +377,8 @@ mod tests {
         );
 
         let loopback = WebFetchPolicy {
-            allow_private_networks: false,
             allowed_networks: vec!["127.0.0.0/8".parse().unwrap()],
+            ..WebFetchPolicy::default()
         };
         assert!(loopback.check(ip("127.0.0.1")).is_ok());
         assert!(
@@ -341,6 +387,47 @@ mod tests {
         );
         assert!(loopback.check(ip("::1")).is_err());
         assert!(loopback.check(ip("10.0.0.1")).is_err());
+    }
+
+    #[test]
+    fn cloud_metadata_services_are_refused_whatever_the_policy_lists() {
+        let everything = WebFetchPolicy {
+            allow_private_networks: true,
+            allowed_networks: vec!["0.0.0.0/0".parse().unwrap(), "::/0".parse().unwrap()],
+            allowed_ports: vec![],
+        };
+        for metadata in [
+            "169.254.169.254",
+            "100.100.100.200",
+            "168.63.129.16",
+            "fd00:ec2::254",
+            "::ffff:169.254.169.254",
+            "::ffff:100.100.100.200",
+        ] {
+            let err = everything.check(ip(metadata)).unwrap_err();
+            assert_eq!(err.kind, AddressKind::Metadata, "{metadata}");
+            assert!(err.to_string().contains("metadata"), "{err}");
+        }
+        // Their neighbours are ordinary addresses of their ranges.
+        assert!(everything.check(ip("100.100.100.201")).is_ok());
+        assert!(everything.check(ip("fd00:ec2::255")).is_ok());
+    }
+
+    #[test]
+    fn only_web_ports_unless_the_operator_adds_more() {
+        let strict = WebFetchPolicy::default();
+        assert!(strict.check_port(80).is_ok() && strict.check_port(443).is_ok());
+        let err = strict.check_port(6379).unwrap_err();
+        assert!(
+            err.contains("port 6379") && err.contains("allowed_ports"),
+            "{err}"
+        );
+        let with_8080 = WebFetchPolicy {
+            allowed_ports: vec![8080],
+            ..WebFetchPolicy::default()
+        };
+        assert!(with_8080.check_port(8080).is_ok());
+        assert!(with_8080.check_port(22).is_err());
     }
 
     #[test]
