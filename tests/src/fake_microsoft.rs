@@ -1,15 +1,18 @@
 //! A fake Microsoft identity platform on 127.0.0.1: the OAuth 2.0 client-credentials token
 //! endpoint (`POST /{tenant}/oauth2/v2.0/token`), the Bot Framework OpenID metadata
 //! (`GET /v1/.well-known/openidconfiguration`) and its JWKS (`GET /v1/.well-known/keys`, RSA keys
-//! with `kid` and `endorsements`). It mints channel tokens (RS256 JWTs) with a test RSA key the
-//! way the Bot Framework does, so the gateway's validation runs against real signatures.
+//! with `kid` and, as the Bot Framework publishes them, `endorsements`), and a tenant's Entra
+//! OpenID metadata (`GET /{tenant}/v2.0/.well-known/openid-configuration`) and JWKS
+//! (`GET /{tenant}/discovery/v2.0/keys`, RSA keys without endorsements, as Entra publishes them).
+//! It mints tokens (RS256 JWTs) with a test RSA key the way the Bot Framework and Entra do, so the
+//! gateway's validation runs against real signatures.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RSA_PKCS1_SHA384, RsaEncoding, RsaKeyPair};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -29,17 +32,31 @@ pub struct AppCredentials {
     pub client_secret: String,
 }
 
-/// A key the JWKS publishes: the test key under `kid`, endorsed for `endorsements`.
+/// The key id the Entra JWKS publishes (the test key) unless told otherwise.
+pub const ENTRA_KEY_ID: &str = "entra-key-1";
+
+/// A key the Bot Framework JWKS publishes: the test key under `kid`, endorsed for
+/// `endorsements` (None: the key is published without an `endorsements` property).
 #[derive(Debug, Clone)]
 pub struct PublishedKey {
     pub kid: String,
-    pub endorsements: Vec<String>,
+    pub endorsements: Option<Vec<String>>,
+}
+
+impl PublishedKey {
+    pub fn endorsed(kid: &str, channels: &[&str]) -> Self {
+        Self {
+            kid: kid.to_owned(),
+            endorsements: Some(channels.iter().map(|c| (*c).to_owned()).collect()),
+        }
+    }
 }
 
 struct Shared {
     base_url: String,
     credentials: AppCredentials,
     keys: Mutex<Vec<PublishedKey>>,
+    entra_keys: Mutex<Vec<String>>,
     issued: Arc<Mutex<HashSet<String>>>,
     token_requests: AtomicUsize,
     jwks_fetches: AtomicUsize,
@@ -65,9 +82,13 @@ fn der(hex_text: &str) -> Vec<u8> {
     hex::decode(hex_text).unwrap_or_default()
 }
 
-/// Signs `claims` as an RS256 JWT with the key whose PKCS#1 DER is given.
-fn sign_jwt(key_der: &[u8], kid: &str, claims: &Value) -> String {
-    let header = json!({"alg": "RS256", "typ": "JWT", "kid": kid});
+/// Signs `claims` as an RS256 (or RS384) JWT with the key whose PKCS#1 DER is given.
+fn sign_jwt(key_der: &[u8], alg: &str, kid: &str, claims: &Value) -> String {
+    let header = json!({"alg": alg, "typ": "JWT", "kid": kid, "x5t": kid});
+    let encoding: &'static dyn RsaEncoding = match alg {
+        "RS384" => &RSA_PKCS1_SHA384,
+        _ => &RSA_PKCS1_SHA256,
+    };
     let signed = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header.to_string()),
@@ -79,7 +100,7 @@ fn sign_jwt(key_der: &[u8], kid: &str, claims: &Value) -> String {
     let mut signature = vec![0; pair.public_modulus_len()];
     if pair
         .sign(
-            &RSA_PKCS1_SHA256,
+            encoding,
             &SystemRandom::new(),
             signed.as_bytes(),
             &mut signature,
@@ -103,6 +124,7 @@ impl FakeMicrosoft {
             base_url: base_url.clone(),
             credentials,
             keys: Mutex::new(keys),
+            entra_keys: Mutex::new(vec![ENTRA_KEY_ID.to_owned()]),
             issued: Arc::new(Mutex::new(HashSet::new())),
             token_requests: AtomicUsize::new(0),
             jwks_fetches: AtomicUsize::new(0),
@@ -111,6 +133,11 @@ impl FakeMicrosoft {
             .route("/{tenant}/oauth2/v2.0/token", post(token))
             .route("/v1/.well-known/openidconfiguration", get(metadata))
             .route("/v1/.well-known/keys", get(jwks))
+            .route(
+                "/{tenant}/v2.0/.well-known/openid-configuration",
+                get(entra_metadata),
+            )
+            .route("/{tenant}/discovery/v2.0/keys", get(entra_jwks))
             .with_state(Arc::clone(&shared));
         let server = tokio::spawn(async move {
             if let Err(err) = axum::serve(listener, router).await {
@@ -128,6 +155,14 @@ impl FakeMicrosoft {
         format!("{}/v1/.well-known/openidconfiguration", self.base_url)
     }
 
+    /// The Entra OpenID metadata of `tenant` (what `teams.entra_openid_metadata_url` names).
+    pub fn entra_openid_metadata_url(&self, tenant: &str) -> String {
+        format!(
+            "{}/{tenant}/v2.0/.well-known/openid-configuration",
+            self.base_url
+        )
+    }
+
     pub fn token_url(&self, tenant: &str) -> String {
         format!("{}/{tenant}/oauth2/v2.0/token", self.base_url)
     }
@@ -141,6 +176,7 @@ impl FakeMicrosoft {
         self.shared.token_requests.load(Ordering::SeqCst)
     }
 
+    /// JWKS downloads, Bot Framework and Entra together.
     pub fn jwks_fetches(&self) -> usize {
         self.shared.jwks_fetches.load(Ordering::SeqCst)
     }
@@ -150,14 +186,20 @@ impl FakeMicrosoft {
         lock(&self.shared.keys).push(key);
     }
 
-    /// A token signed with the test key the JWKS publishes.
+    /// A token signed (RS256) with the test key the JWKSs publish: a Bot Framework token under a
+    /// Bot Framework kid, an Entra token under an Entra kid (`ENTRA_KEY_ID`).
     pub fn mint(&self, kid: &str, claims: &Value) -> String {
-        sign_jwt(&der(TEST_KEY_DER_HEX), kid, claims)
+        sign_jwt(&der(TEST_KEY_DER_HEX), "RS256", kid, claims)
+    }
+
+    /// Like `mint`, but RS384, which neither metadata document lists.
+    pub fn mint_rs384(&self, kid: &str, claims: &Value) -> String {
+        sign_jwt(&der(TEST_KEY_DER_HEX), "RS384", kid, claims)
     }
 
     /// A token signed with a key the JWKS does not publish (a forgery under a known kid).
     pub fn mint_forged(&self, kid: &str, claims: &Value) -> String {
-        sign_jwt(&der(OTHER_KEY_DER_HEX), kid, claims)
+        sign_jwt(&der(OTHER_KEY_DER_HEX), "RS256", kid, claims)
     }
 }
 
@@ -232,9 +274,44 @@ async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
     let keys: Vec<Value> = lock(&shared.keys)
         .iter()
         .map(|k| {
-            json!({"kty": "RSA", "use": "sig", "kid": k.kid, "n": TEST_KEY_N, "e": "AQAB",
-                        "endorsements": k.endorsements})
+            let mut key = json!({"kty": "RSA", "use": "sig", "kid": k.kid, "x5t": k.kid,
+                "n": TEST_KEY_N, "e": "AQAB"});
+            if let Some(endorsements) = &k.endorsements {
+                key["endorsements"] = json!(endorsements);
+            }
+            key
         })
+        .collect();
+    Json(json!({"keys": keys})).into_response()
+}
+
+/// A tenant's Entra v2.0 OpenID configuration (the fields a resource server reads, as Entra
+/// serves them).
+async fn entra_metadata(State(shared): State<Arc<Shared>>, Path(tenant): Path<String>) -> Response {
+    let base = &shared.base_url;
+    Json(json!({
+        "token_endpoint": format!("{base}/{tenant}/oauth2/v2.0/token"),
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "jwks_uri": format!("{base}/{tenant}/discovery/v2.0/keys"),
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "issuer": format!("https://login.microsoftonline.com/{tenant}/v2.0"),
+        "request_uri_parameter_supported": false,
+        "authorization_endpoint": format!("{base}/{tenant}/oauth2/v2.0/authorize"),
+        "cloud_instance_name": "microsoftonline.com",
+    }))
+    .into_response()
+}
+
+/// A tenant's Entra signing keys: RSA, `use: sig`, no endorsements.
+async fn entra_jwks(State(shared): State<Arc<Shared>>, Path(_tenant): Path<String>) -> Response {
+    shared.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+    let keys: Vec<Value> = lock(&shared.entra_keys)
+        .iter()
+        .map(|kid| json!({"kty": "RSA", "use": "sig", "kid": kid, "x5t": kid, "n": TEST_KEY_N, "e": "AQAB"}))
         .collect();
     Json(json!({"keys": keys})).into_response()
 }

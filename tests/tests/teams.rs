@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The Teams bot end to end: activities with RS256 tokens minted by a fake Microsoft identity
-//! platform (OpenID metadata + JWKS with a test key), answers sent to a fake Bot Connector that
-//! enforces Teams' streaming rules, the LLM a fake OpenAI-compatible server, a manual clock.
+//! platform (Bot Framework and Entra OpenID metadata + JWKS with a test key), answers sent to a
+//! fake Bot Connector that enforces Teams' streaming rules, the LLM a fake OpenAI-compatible
+//! server, a manual clock.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ use ragway_gateway::channels::teams::{TeamsConfig, TeamsTenant};
 use ragway_ingest::source::{AclConfig, AclRule, FolderSourceConfig};
 use ragway_tests::bots::{gateway_with_bots, settle};
 use ragway_tests::fake_bot_connector::{FakeBotConnector, Posted};
-use ragway_tests::fake_microsoft::{AppCredentials, FakeMicrosoft, PublishedKey};
+use ragway_tests::fake_microsoft::{AppCredentials, ENTRA_KEY_ID, FakeMicrosoft, PublishedKey};
 use ragway_tests::fake_openai::{Failure, FakeOpenAi, FakeOptions};
 use ragway_tests::harness::{Gateway, fake_llm_config, handbook_dir, test_config};
 use serde_json::{Value, json};
@@ -22,6 +23,10 @@ const ORG: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const T0: i64 = 1_800_000_000;
 const QUESTION: &str = "Which server address does the NorthGate client connect to?";
 const BF_ISSUER: &str = "https://api.botframework.com";
+/// The service allowed to call the bot with Entra-issued tokens (`teams.bot_service_app_id`).
+const BOT_SERVICE_APP: &str = "3c5d7e9f-1a2b-4c3d-8e4f-5a6b7c8d9e0f";
+/// Another app registered in the bot's home tenant (anyone there can have one).
+const OTHER_APP: &str = "d4c3b2a1-9f8e-4d7c-a6b5-0e1f2a3b4c5d";
 
 struct Setup {
     gateway: Gateway,
@@ -36,10 +41,7 @@ async fn setup(adjust: impl FnOnce(&mut TeamsConfig)) -> Setup {
         client_id: APP_ID.into(),
         client_secret: "app-secret".into(),
     };
-    let key = PublishedKey {
-        kid: "key-1".into(),
-        endorsements: vec!["msteams".into()],
-    };
+    let key = PublishedKey::endorsed("key-1", &["msteams"]);
     let microsoft = FakeMicrosoft::start(credentials, vec![key]).await.unwrap();
     let connector = FakeBotConnector::start(microsoft.issued_tokens())
         .await
@@ -59,8 +61,8 @@ async fn setup(adjust: impl FnOnce(&mut TeamsConfig)) -> Setup {
         app_tenant_id: Some(APP_TENANT.into()),
         token_url: Some(microsoft.token_url(APP_TENANT)),
         openid_metadata_url: microsoft.openid_metadata_url(),
-        // The fake serves one key set for both issuer families.
-        entra_openid_metadata_url: Some(microsoft.openid_metadata_url()),
+        entra_openid_metadata_url: Some(microsoft.entra_openid_metadata_url(APP_TENANT)),
+        bot_service_app_id: Some(BOT_SERVICE_APP.into()),
         service_url_prefixes: vec![connector.service_url.clone()],
         stream_interval_ms: 0,
         tenants: BTreeMap::from([(ORG.into(), org)]),
@@ -85,6 +87,56 @@ async fn setup(adjust: impl FnOnce(&mut TeamsConfig)) -> Setup {
 fn claims(service_url: &str) -> Value {
     json!({"iss": BF_ISSUER, "aud": APP_ID, "exp": T0 + 3600, "nbf": T0 - 60, "iat": T0 - 60,
            "serviceurl": service_url})
+}
+
+/// An Entra v2.0 access token from the bot's home tenant for the bot's audience, asked for by the
+/// app `caller` (client credentials: `azp`), naming `service_url` when given.
+fn entra_v2(caller: &str, service_url: Option<&str>) -> Value {
+    let mut claims = json!({"aud": APP_ID, "iss": format!("https://login.microsoftonline.com/{APP_TENANT}/v2.0"),
+        "iat": T0 - 60, "nbf": T0 - 60, "exp": T0 + 3600, "azp": caller, "azpacr": "1",
+        "idtyp": "app", "oid": "6f0e1d2c-3b4a-4958-8776-a5b4c3d2e1f0", "sub": "6f0e1d2c-3b4a-4958-8776-a5b4c3d2e1f0",
+        "tid": APP_TENANT, "uti": "x2ViYjQ0YzQtZjQ", "ver": "2.0"});
+    if let Some(url) = service_url {
+        claims["serviceurl"] = json!(url);
+    }
+    claims
+}
+
+/// The same from the v1.0 endpoint: issuer `sts.windows.net/{tid}/`, the caller in `appid`.
+fn entra_v1(caller: &str, service_url: Option<&str>) -> Value {
+    let mut claims = json!({"aud": APP_ID, "iss": format!("https://sts.windows.net/{APP_TENANT}/"),
+        "iat": T0 - 60, "nbf": T0 - 60, "exp": T0 + 3600, "appid": caller, "appidacr": "1",
+        "idp": format!("https://sts.windows.net/{APP_TENANT}/"), "idtyp": "app",
+        "oid": "6f0e1d2c-3b4a-4958-8776-a5b4c3d2e1f0", "sub": "6f0e1d2c-3b4a-4958-8776-a5b4c3d2e1f0",
+        "tid": APP_TENANT, "uti": "x2ViYjQ0YzQtZjQ", "ver": "1.0"});
+    if let Some(url) = service_url {
+        claims["serviceurl"] = json!(url);
+    }
+    claims
+}
+
+/// Sets (or, with null, removes) claims.
+fn with(mut claims: Value, change: Value) -> Value {
+    for (name, value) in change.as_object().unwrap() {
+        if value.is_null() {
+            claims.as_object_mut().unwrap().remove(name);
+        } else {
+            claims[name] = value.clone();
+        }
+    }
+    claims
+}
+
+/// Nothing reached the user, the LLM or Microsoft's token endpoint.
+async fn nothing_was_answered(setup: &Setup) {
+    settle(&setup.gateway.state).await;
+    assert!(
+        setup.connector.posts().is_empty(),
+        "{:#?}",
+        setup.connector.posts()
+    );
+    assert!(setup.llm.chat_requests().is_empty());
+    assert_eq!(setup.microsoft.token_requests(), 0);
 }
 
 fn activity(setup: &Setup, id: &str, conversation: &str, kind: &str, text: &str) -> Value {
@@ -298,6 +350,11 @@ async fn bad_tokens_are_refused_and_nothing_is_sent() {
             401,
         ),
         (
+            "an algorithm the metadata does not list",
+            Some(ms.mint_rs384("key-1", &claims(&service_url))),
+            401,
+        ),
+        (
             "serviceurl mismatch",
             Some(ms.mint(
                 "key-1",
@@ -369,25 +426,37 @@ async fn expiry_has_five_minutes_of_skew_and_entra_issued_tokens_are_accepted() 
             .0,
         200
     );
-    let mut entra = claims(&service_url);
-    entra["iss"] = json!(format!(
-        "https://login.microsoftonline.com/{APP_TENANT}/v2.0"
-    ));
-    assert_eq!(
-        post(
-            &setup,
-            Some(&setup.microsoft.mint("key-1", &entra)),
-            &update
-        )
-        .await
-        .0,
-        200
-    );
+    // Entra-issued, v2 and v1, when the configured Bot Framework service asked for them.
+    let ms = &setup.microsoft;
+    for entra in [
+        entra_v2(BOT_SERVICE_APP, Some(&service_url)),
+        entra_v1(BOT_SERVICE_APP, Some(&service_url)),
+        // App ids are GUIDs, compared without regard to case.
+        entra_v2(&BOT_SERVICE_APP.to_uppercase(), Some(&service_url)),
+    ] {
+        let (status, body) = post(&setup, Some(&ms.mint(ENTRA_KEY_ID, &entra)), &update).await;
+        assert_eq!(status, 200, "{entra}: {body}");
+    }
+    let mut entra = entra_v2(BOT_SERVICE_APP, Some(&service_url));
     entra["iss"] = json!("https://login.microsoftonline.com/another-tenant/v2.0");
     assert_eq!(
+        post(&setup, Some(&ms.mint(ENTRA_KEY_ID, &entra)), &update)
+            .await
+            .0,
+        401
+    );
+    // An Entra-issued token under a Bot Framework key id (and the reverse) is unknown.
+    let entra = entra_v2(BOT_SERVICE_APP, Some(&service_url));
+    assert_eq!(
+        post(&setup, Some(&ms.mint("key-1", &entra)), &update)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
         post(
             &setup,
-            Some(&setup.microsoft.mint("key-1", &entra)),
+            Some(&ms.mint(ENTRA_KEY_ID, &claims(&service_url))),
             &update
         )
         .await
@@ -399,6 +468,263 @@ async fn expiry_has_five_minutes_of_skew_and_entra_issued_tokens_are_accepted() 
         setup.connector.posts().is_empty(),
         "conversation updates are not answered"
     );
+}
+
+#[tokio::test]
+async fn an_entra_issued_token_counts_only_when_the_bot_framework_service_asked_for_it() {
+    let setup = setup(|_| {}).await;
+    let service_url = setup.connector.service_url.clone();
+    let url = Some(service_url.as_str());
+    let message = personal(&setup, "m1", QUESTION);
+    let cases = [
+        ("v2, another app in azp", entra_v2(OTHER_APP, url)),
+        (
+            "v2, no azp",
+            with(entra_v2(BOT_SERVICE_APP, url), json!({"azp": null})),
+        ),
+        ("v2, empty azp", entra_v2("", url)),
+        (
+            "v2, the service in appid but another app in azp",
+            with(entra_v2(OTHER_APP, url), json!({"appid": BOT_SERVICE_APP})),
+        ),
+        (
+            "v2, the service in appid and no azp",
+            with(
+                entra_v2(BOT_SERVICE_APP, url),
+                json!({"azp": null, "appid": BOT_SERVICE_APP}),
+            ),
+        ),
+        ("v1, another app in appid", entra_v1(OTHER_APP, url)),
+        (
+            "v1, no appid",
+            with(entra_v1(BOT_SERVICE_APP, url), json!({"appid": null})),
+        ),
+        (
+            "v1, the service in azp but another app in appid",
+            with(entra_v1(OTHER_APP, url), json!({"azp": BOT_SERVICE_APP})),
+        ),
+        (
+            "an unknown token version",
+            with(entra_v2(BOT_SERVICE_APP, url), json!({"ver": "3.0"})),
+        ),
+        (
+            "the bot itself (its own app id as the caller)",
+            entra_v2(APP_ID, url),
+        ),
+    ];
+    for (case, claims) in &cases {
+        let token = setup.microsoft.mint(ENTRA_KEY_ID, claims);
+        let (status, body) = post(&setup, Some(&token), &message).await;
+        assert_eq!(status, 401, "{case}: {body}");
+        assert_eq!(body["error"]["code"], "unauthorized", "{case}: {body}");
+    }
+    nothing_was_answered(&setup).await;
+}
+
+#[tokio::test]
+async fn entra_issued_tokens_are_refused_unless_the_bot_framework_service_is_configured() {
+    // The default: Microsoft's rules for the Bot Connector accept only the Bot Framework issuer.
+    let setup = setup(|teams| teams.bot_service_app_id = None).await;
+    let service_url = setup.connector.service_url.clone();
+    let message = personal(&setup, "m1", QUESTION);
+    for claims in [
+        entra_v2(BOT_SERVICE_APP, Some(&service_url)),
+        entra_v1(BOT_SERVICE_APP, Some(&service_url)),
+    ] {
+        let token = setup.microsoft.mint(ENTRA_KEY_ID, &claims);
+        let (status, body) = post(&setup, Some(&token), &message).await;
+        assert_eq!(status, 401, "{claims}: {body}");
+    }
+    assert_eq!(
+        setup.microsoft.jwks_fetches(),
+        0,
+        "refused by issuer, no keys fetched"
+    );
+    nothing_was_answered(&setup).await;
+    // Bot Framework tokens are what the Bot Connector sends: the only keys fetched are its own.
+    let mut update = personal(&setup, "u1", "");
+    update["type"] = json!("conversationUpdate");
+    let token = setup.microsoft.mint("key-1", &claims(&service_url));
+    assert_eq!(post(&setup, Some(&token), &update).await.0, 200);
+    assert_eq!(setup.microsoft.jwks_fetches(), 1);
+}
+
+#[tokio::test]
+async fn the_serviceurl_claim_must_name_the_activitys_service_url_whoever_issued_the_token() {
+    let setup = setup(|_| {}).await;
+    let service_url = setup.connector.service_url.clone();
+    let message = personal(&setup, "m1", QUESTION);
+    let elsewhere = "https://smba.trafficmanager.net/emea/";
+    let ms = &setup.microsoft;
+    let cases = [
+        (
+            "Entra v2 without serviceurl",
+            ms.mint(ENTRA_KEY_ID, &entra_v2(BOT_SERVICE_APP, None)),
+        ),
+        (
+            "Entra v1 without serviceurl",
+            ms.mint(ENTRA_KEY_ID, &entra_v1(BOT_SERVICE_APP, None)),
+        ),
+        (
+            "Entra, serviceurl null",
+            ms.mint(
+                ENTRA_KEY_ID,
+                &with(
+                    entra_v2(BOT_SERVICE_APP, None),
+                    json!({"serviceurl": Value::Null}),
+                ),
+            ),
+        ),
+        (
+            "Entra, another serviceurl",
+            ms.mint(ENTRA_KEY_ID, &entra_v2(BOT_SERVICE_APP, Some(elsewhere))),
+        ),
+        (
+            "Entra, serviceurl differing by a trailing slash",
+            ms.mint(
+                ENTRA_KEY_ID,
+                &entra_v2(BOT_SERVICE_APP, Some(service_url.trim_end_matches('/'))),
+            ),
+        ),
+        (
+            "Bot Framework, another serviceurl",
+            ms.mint("key-1", &claims(elsewhere)),
+        ),
+        (
+            "Bot Framework, no serviceurl",
+            ms.mint(
+                "key-1",
+                &with(claims(&service_url), json!({"serviceurl": null})),
+            ),
+        ),
+    ];
+    for (case, token) in &cases {
+        let (status, body) = post(&setup, Some(token), &message).await;
+        assert_eq!(status, 403, "{case}: {body}");
+        assert_eq!(body["error"]["code"], "forbidden", "{case}: {body}");
+    }
+    nothing_was_answered(&setup).await;
+}
+
+#[tokio::test]
+async fn the_signing_key_must_be_endorsed_for_the_activitys_channel() {
+    let setup = setup(|_| {}).await;
+    let ms = &setup.microsoft;
+    // Published before the first request, so one fetch brings them all.
+    ms.publish(PublishedKey {
+        kid: "key-unendorsed".into(),
+        endorsements: None,
+    });
+    ms.publish(PublishedKey::endorsed("key-empty", &[]));
+    ms.publish(PublishedKey::endorsed(
+        "key-webchat",
+        &["webchat", "directline"],
+    ));
+    let service_url = setup.connector.service_url.clone();
+    let message = personal(&setup, "m1", QUESTION);
+    let mut shouting = message.clone();
+    shouting["channelId"] = json!("MSTEAMS");
+    let mut webchat = message.clone();
+    webchat["channelId"] = json!("webchat");
+    let token = |kid: &str| ms.mint(kid, &claims(&service_url));
+    let cases = [
+        (
+            "a Bot Framework key without endorsements",
+            token("key-unendorsed"),
+            &message,
+        ),
+        (
+            "a key endorsed for no channel",
+            token("key-empty"),
+            &message,
+        ),
+        (
+            "a key endorsed for other channels",
+            token("key-webchat"),
+            &message,
+        ),
+        (
+            "a msteams key for a webchat activity",
+            token("key-1"),
+            &webchat,
+        ),
+        ("a channel id in other case", token("key-1"), &shouting),
+    ];
+    for (case, token, activity) in &cases {
+        let (status, body) = post(&setup, Some(token), activity).await;
+        assert_eq!(status, 403, "{case}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("not endorsed"),
+            "{case}: {body}"
+        );
+    }
+    nothing_was_answered(&setup).await;
+    // The same activity with a key endorsed for Teams is answered.
+    let mut update = personal(&setup, "u1", "");
+    update["type"] = json!("conversationUpdate");
+    assert_eq!(post(&setup, Some(&token("key-1")), &update).await.0, 200);
+}
+
+/// The finding: a token from the bot's home tenant for the bot's audience, but not from the Bot
+/// Framework service, picks a configured organisation (`channelData.tenant.id`) and a user with
+/// access to restricted documents (`from.aadObjectId`), and asks for the answer in a conversation
+/// the attacker reads. It is refused and nothing is answered.
+#[tokio::test]
+async fn a_home_tenant_token_not_from_the_bot_framework_cannot_impersonate_a_teams_user() {
+    let setup = setup(|teams| {
+        let org = teams.tenants.get_mut(ORG).unwrap();
+        org.user_groups
+            .insert("aad-alice".into(), vec!["hr".into()]);
+    })
+    .await;
+    let hr_only = FolderSourceConfig {
+        acl: AclConfig {
+            groups: Vec::new(),
+            rules: vec![AclRule {
+                pattern: "hr/**".into(),
+                groups: vec!["hr".into()],
+            }],
+        },
+        ..FolderSourceConfig::default()
+    };
+    setup
+        .gateway
+        .state
+        .indexer
+        .sync_folder("acme", "handbook", &handbook_dir(), &hr_only, &|_| {})
+        .await
+        .unwrap();
+    let service_url = setup.connector.service_url.clone();
+    let question = "How many vacation days do I get after three years?";
+    // Alice is the user picked; the conversation is the attacker's.
+    let mut forged = activity(&setup, "x1", "a:1mallory-and-ragway", "personal", question);
+    forged["from"] = json!({"id": "29:1alice", "name": "Alice", "aadObjectId": "aad-alice"});
+    forged["channelData"] = json!({"tenant": {"id": ORG}});
+    let ms = &setup.microsoft;
+    let tokens = [
+        // What Entra hands any app of the tenant that asks for the bot's audience.
+        (
+            "v2 client credentials",
+            ms.mint(ENTRA_KEY_ID, &entra_v2(OTHER_APP, None)),
+        ),
+        (
+            "v1 client credentials",
+            ms.mint(ENTRA_KEY_ID, &entra_v1(OTHER_APP, None)),
+        ),
+        // Even naming the activity's serviceUrl (were such a claim to be had) does not help.
+        (
+            "v2 with a serviceurl",
+            ms.mint(ENTRA_KEY_ID, &entra_v2(OTHER_APP, Some(&service_url))),
+        ),
+    ];
+    for (case, token) in &tokens {
+        let (status, body) = post(&setup, Some(token), &forged).await;
+        assert!(status == 401 || status == 403, "{case}: {status} {body}");
+    }
+    nothing_was_answered(&setup).await;
 }
 
 #[tokio::test]
@@ -418,10 +744,9 @@ async fn a_rotated_key_is_fetched_when_a_token_names_it() {
         200
     );
     let before = setup.microsoft.jwks_fetches();
-    setup.microsoft.publish(PublishedKey {
-        kid: "key-2".into(),
-        endorsements: vec!["msteams".into()],
-    });
+    setup
+        .microsoft
+        .publish(PublishedKey::endorsed("key-2", &["msteams"]));
     assert_eq!(
         post(
             &setup,

@@ -26,7 +26,17 @@ pub struct TeamsConfig {
     pub openid_metadata_url: String,
     /// Entra OpenID metadata for tokens issued by the app's tenant; default
     /// `https://login.microsoftonline.com/{app_tenant_id}/v2.0/.well-known/openid-configuration`.
+    /// Only fetched when `bot_service_app_id` is set.
     pub entra_openid_metadata_url: Option<String>,
+    /// The app id of the Microsoft service whose Entra-issued tokens are accepted: an Entra token
+    /// (issuer `sts.windows.net/{app_tenant_id}/` or `login.microsoftonline.com/{app_tenant_id}/v2.0`)
+    /// counts only when its caller app (`appid` in v1 tokens, `azp` in v2) is this id. Unset (the
+    /// default): Entra-issued tokens are refused, as Microsoft's rules for requests from the Bot
+    /// Connector accept only the issuer `https://api.botframework.com` — and Microsoft publishes no
+    /// app id for the Bot Connector as an Entra client.
+    pub bot_service_app_id: Option<String>,
+    /// Clock skew tolerated on a token's `exp` and `nbf` (Microsoft: industry standard 5 minutes).
+    pub clock_skew_secs: u64,
     /// Prefixes an activity's `serviceUrl` must start with; replies only ever go there.
     pub service_url_prefixes: Vec<String>,
     /// Signing keys are refetched this often, and on an unknown key id at most every
@@ -52,6 +62,8 @@ impl Default for TeamsConfig {
             openid_metadata_url:
                 "https://login.botframework.com/v1/.well-known/openidconfiguration".into(),
             entra_openid_metadata_url: None,
+            bot_service_app_id: None,
+            clock_skew_secs: 300,
             service_url_prefixes: vec!["https://smba.trafficmanager.net/".into()],
             keys_refresh_secs: 24 * 3600,
             unknown_key_refetch_secs: 300,
@@ -70,7 +82,12 @@ impl TeamsConfig {
         })
     }
 
+    /// The Entra metadata to fetch keys from; None unless Entra-issued tokens can be accepted
+    /// (an app tenant and `bot_service_app_id` are both set).
     pub fn entra_openid_metadata_url(&self) -> Option<String> {
+        if self.entra_issuers().is_empty() {
+            return None;
+        }
         self.entra_openid_metadata_url.clone().or_else(|| {
             self.app_tenant_id.as_ref().map(|tenant| {
                 format!("https://login.microsoftonline.com/{tenant}/v2.0/.well-known/openid-configuration")
@@ -78,8 +95,16 @@ impl TeamsConfig {
         })
     }
 
-    /// The issuers accepted from Entra-signed tokens (v1 and v2 forms of the app's tenant).
+    /// The issuers accepted from Entra-signed tokens (v1 and v2 forms of the app's tenant); none
+    /// unless `bot_service_app_id` names the caller they must come from.
     pub fn entra_issuers(&self) -> Vec<String> {
+        if self
+            .bot_service_app_id
+            .as_deref()
+            .is_none_or(|id| id.trim().is_empty())
+        {
+            return Vec::new();
+        }
         self.app_tenant_id
             .iter()
             .flat_map(|t| {
@@ -119,6 +144,15 @@ mod tests {
             teams.token_url(),
             "https://login.microsoftonline.com/tid/oauth2/v2.0/token"
         );
+        // Microsoft's Bot Connector rules accept only the Bot Framework issuer: no Entra issuer
+        // (and no Entra keys) until the calling service's app id is configured.
+        assert!(teams.bot_service_app_id.is_none() && teams.clock_skew_secs == 300);
+        assert!(teams.entra_issuers().is_empty() && teams.entra_openid_metadata_url().is_none());
+        let text = text.replace(
+            "app_tenant_id",
+            "bot_service_app_id = \"service-app\"\napp_tenant_id",
+        );
+        let teams = Config::from_toml_and_env(&text, []).unwrap().teams.unwrap();
         assert_eq!(
             teams.entra_openid_metadata_url().as_deref(),
             Some("https://login.microsoftonline.com/tid/v2.0/.well-known/openid-configuration")

@@ -1,6 +1,7 @@
 //! The signing keys of inbound Bot Framework tokens: each OpenID metadata document names a JWKS
-//! (`jwks_uri`); its RSA keys are cached, refreshed periodically, and refetched when a token names
-//! an unknown key id (at most every `unknown_key_refetch_secs`, so bad tokens cannot hammer Microsoft).
+//! (`jwks_uri`) and the signing algorithms it uses (`id_token_signing_alg_values_supported`); its
+//! RSA keys are cached, refreshed periodically, and refetched when a token names an unknown key id
+//! (at most every `unknown_key_refetch_secs`, so bad tokens cannot hammer Microsoft).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,9 +16,10 @@ use tokio::time::Instant;
 /// Which family of issuers a key signs for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IssuerFamily {
-    /// `https://api.botframework.com` (what Teams sends).
+    /// `https://api.botframework.com` (what Teams sends); its JWKS lists each key's endorsements.
     BotFramework,
-    /// The app's own Entra tenant (`sts.windows.net/{tid}/`, `login.microsoftonline.com/{tid}/v2.0`).
+    /// The app's own Entra tenant (`sts.windows.net/{tid}/`, `login.microsoftonline.com/{tid}/v2.0`);
+    /// only when `teams.bot_service_app_id` names the caller such tokens must come from.
     Entra,
 }
 
@@ -27,6 +29,8 @@ pub struct SigningKey {
     pub exponent: Vec<u8>,
     /// Channels the key is endorsed for (`msteams`, …), when the JWKS lists them.
     pub endorsements: Option<Vec<String>>,
+    /// The algorithms its metadata says tokens are signed with, when the metadata lists them.
+    pub algorithms: Option<Vec<String>>,
     pub family: IssuerFamily,
 }
 
@@ -41,6 +45,7 @@ pub enum KeyError {
 #[derive(Debug, Deserialize)]
 struct Metadata {
     jwks_uri: String,
+    id_token_signing_alg_values_supported: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -157,6 +162,7 @@ impl KeyStore {
     ) -> Result<Vec<((IssuerFamily, String), Arc<SigningKey>)>, String> {
         let metadata: Metadata = self.get_json(&source.metadata_url).await?;
         let jwks: Jwks = self.get_json(&metadata.jwks_uri).await?;
+        let algorithms = metadata.id_token_signing_alg_values_supported;
         let decode = |text: &str| URL_SAFE_NO_PAD.decode(text.trim_end_matches('='));
         Ok(jwks
             .keys
@@ -167,6 +173,7 @@ impl KeyStore {
                     modulus: decode(k.n.as_deref()?).ok()?,
                     exponent: decode(k.e.as_deref()?).ok()?,
                     endorsements: k.endorsements,
+                    algorithms: algorithms.clone(),
                     family: source.family,
                 };
                 Some(((source.family, k.kid?), Arc::new(key)))

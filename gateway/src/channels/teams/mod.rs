@@ -1,5 +1,7 @@
 //! The Microsoft Teams channel (Bot Framework): `POST /api/messages`. The bearer token is
-//! validated before the activity is trusted, the activity is bound to it (service URL, channel
+//! validated by Microsoft's rules for requests from the Bot Connector before the activity is
+//! trusted (`jwt.rs`: issuer, audience, signing key and algorithm, lifetime, and the caller app of
+//! an Entra-issued token), the activity is bound to it (the `serviceurl` claim, the key's channel
 //! endorsement), its `serviceUrl` must be allow-listed and its organisation configured. Messages
 //! are acknowledged at once and answered on a tracked background task; feedback invokes are
 //! stored and answered synchronously. Wire contract: shared/specs/channels.md §2.
