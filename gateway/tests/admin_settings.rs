@@ -101,3 +101,31 @@ async fn a_tenant_admin_may_lower_limits_but_never_lift_the_operators() {
     assert_eq!(body["limits"]["tokens_per_day"], 0);
     assert_eq!(body["profiles"], json!(["ragway", "precise"]));
 }
+
+/// A tenant's template that would loop past the rendering budget is refused when stored, before
+/// any employee asks (it would otherwise stall answers).
+#[tokio::test]
+async fn templates_past_the_rendering_budget_are_refused_when_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _) = server_configured(&dir, |_| {}).await;
+    let (_, scoped) = (server.state.core.catalog)
+        .create_admin_key(Some("acme"), "acme it")
+        .await
+        .unwrap();
+    let stall = "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}";
+    let (status, body) =
+        put_settings(&server, &scoped, json!({"prompts": {"system": stall}})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("prompts: ") && message.contains("fuel"),
+        "{message}"
+    );
+    let (status, body) = put_settings(
+        &server,
+        &scoped,
+        json!({"prompts": {"system": "Be brief."}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

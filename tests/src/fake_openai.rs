@@ -197,6 +197,15 @@ fn take_failure(failures: &Mutex<Vec<Failure>>) -> Option<Response> {
     Some(response)
 }
 
+/// An attribute value as a reader of the prompt understands it (ragway writes quotes and angle
+/// brackets of titles as entities).
+fn unescape_attribute(value: &str) -> String {
+    value
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+}
+
 /// `(n, title)` of every `<source n=".." title="..">` in the text.
 pub fn sources_in_prompt(prompt: &str) -> Vec<(String, String)> {
     let mut found = Vec::new();
@@ -208,7 +217,7 @@ pub fn sources_in_prompt(prompt: &str) -> Vec<(String, String)> {
         let title = rest
             .find("title=\"")
             .map(|t| &rest[t + "title=\"".len()..])
-            .and_then(|t| t.find('"').map(|e| t[..e].to_owned()))
+            .and_then(|t| t.find('"').map(|e| unescape_attribute(&t[..e])))
             .unwrap_or_default();
         found.push((n, title));
     }

@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
 
+use crate::error::GatewayError;
 use crate::http::errors::ErrorBody;
 use crate::http::{Admin, ApiError, JsonBody};
 use crate::limits::Quotas;
@@ -129,11 +130,18 @@ pub async fn replace(
             crate::tenants::MAX_TEMPLATE_BYTES
         )));
     }
-    crate::ground::Prompts::with_overrides(
+    let prompts = crate::ground::Prompts::with_overrides(
         state.core.config.prompts_dir.as_deref(),
         &settings.prompts,
     )
     .map_err(|e| ApiError::bad_request(format!("prompts: {e}")))?;
+    // A trial render of the largest prompt, off the async workers: a template that loops past
+    // the rendering budget is refused now, not when employees ask.
+    let chunker = std::sync::Arc::clone(&state.core.chunker);
+    tokio::task::spawn_blocking(move || prompts.check_budget(&chunker))
+        .await
+        .map_err(|e| ApiError::from(GatewayError::Template(e.to_string())))?
+        .map_err(|e| ApiError::bad_request(format!("prompts: {e}")))?;
     state.core.tenants.store(&id, &settings).await?;
     tracing::info!(tenant = %id, admin_key = %admin.key.id, "tenant settings replaced");
     Ok(Json(view(&state, &id).await))

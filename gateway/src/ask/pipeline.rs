@@ -16,7 +16,7 @@ use super::rewrite;
 use super::tokens::{reserve_tokens, settle_tokens};
 use crate::cache::{self, AnswerKey};
 use crate::context::Core;
-use crate::error::ErrorCode;
+use crate::error::{ErrorCode, GatewayError};
 use crate::ground::{Citation, GroundedPrompt, Prompts};
 use crate::limits::TokenReservation;
 use crate::llm::{AnswerMode, ChatChunk, Usage};
@@ -91,16 +91,18 @@ async fn prepare(core: &Core, request: AskRequest, lang: Lang) -> Result<AnswerE
     }
     let max_completion = chat.max_completion_tokens();
     let budget = chat.context_window().saturating_sub(max_completion);
-    let prompt = tracing::info_span!("ground").in_scope(|| {
-        prompts.ground(
-            lang,
-            &request.question,
-            history,
-            &hits,
-            &core.chunker,
-            budget,
-        )
-    })?;
+    // Templates are a tenant's code: rendered on a blocking thread, never on an async worker.
+    let span = tracing::info_span!("ground");
+    let (question, chunker, grounding) = (
+        request.question.clone(),
+        Arc::clone(&core.chunker),
+        Arc::clone(&prompts),
+    );
+    let prompt = tokio::task::spawn_blocking(move || {
+        span.in_scope(|| grounding.ground(lang, &question, history, &hits, &chunker, budget))
+    })
+    .await
+    .map_err(|e| GatewayError::Template(format!("rendering the prompt stopped: {e}")))??;
     let reservation = match mode {
         AnswerMode::Extractive => TokenReservation::new(Arc::clone(&core.limiter), None),
         AnswerMode::Generative => {

@@ -3,6 +3,8 @@
 //! rewrite falls back to the question itself (retrieval still runs). The rewrite's tokens are
 //! reserved and settled against the tenant's quotas like the answer's.
 
+use std::sync::Arc;
+
 use futures::StreamExt;
 use ragway_ingest::lang::Lang;
 
@@ -10,6 +12,7 @@ use super::error::AskError;
 use super::request::AskRequest;
 use super::tokens::{reserve_tokens, settle_tokens};
 use crate::context::Core;
+use crate::error::GatewayError;
 use crate::ground::{GroundedPrompt, Prompts, Turn};
 use crate::llm::{AnswerMode, ChatChunk, ChatModel, GenerationOptions, Usage};
 
@@ -20,7 +23,7 @@ pub async fn search_query(
     core: &Core,
     request: &AskRequest,
     history: &[Turn],
-    prompts: &Prompts,
+    prompts: &Arc<Prompts>,
     lang: Lang,
 ) -> Result<String, AskError> {
     let (principal, question) = (&request.principal, request.question.as_str());
@@ -30,7 +33,12 @@ pub async fn search_query(
     if history.is_empty() || !enabled {
         return Ok(question.to_owned());
     }
-    let (system, user) = match prompts.rewrite(lang, history, question) {
+    // Templates are a tenant's code: rendered on a blocking thread, never on an async worker.
+    let (rendering, turns, asked) = (Arc::clone(prompts), history.to_vec(), question.to_owned());
+    let rendered = tokio::task::spawn_blocking(move || rendering.rewrite(lang, &turns, &asked))
+        .await
+        .unwrap_or_else(|e| Err(GatewayError::Template(e.to_string())));
+    let (system, user) = match rendered {
         Ok(prompt) => prompt,
         Err(err) => {
             tracing::warn!(%err, "rewrite template failed; searching with the question as asked");

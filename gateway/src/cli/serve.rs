@@ -75,12 +75,31 @@ pub async fn run(mut config: Config, args: ServeArgs) -> Result<(), GatewayError
     tracing::info!(%addr, mode = ?state.core.profiles.default_profile().chat.mode(), "ragway is listening");
     let grace = Duration::from_secs(state.core.config.server.shutdown_grace_secs);
     let tasks = state.core.tasks.clone();
-    axum::serve(listener, app(server))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let stopping = tokio_util::sync::CancellationToken::new();
+    let signalled = std::sync::Arc::new(std::sync::OnceLock::new());
+    let serving = axum::serve(listener, app(server)).with_graceful_shutdown({
+        let (stopping, signalled) = (stopping.clone(), std::sync::Arc::clone(&signalled));
+        async move {
+            shutdown_signal().await;
+            let _ = signalled.set(tokio::time::Instant::now());
+            stopping.cancel();
+        }
+    });
+    // The grace period is one deadline for requests and background work together: what is still
+    // running when it ends is dropped, so a stuck stream or a runaway answer cannot keep the
+    // process alive.
+    tokio::select! {
+        served = serving => served?,
+        () = async { stopping.cancelled().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish within the shutdown grace period; stopping anyway");
+        }
+    }
     stop_housekeeping.cancel();
     tasks.close();
-    if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+    let left = signalled
+        .get()
+        .map_or(grace, |at| grace.saturating_sub(at.elapsed()));
+    if tokio::time::timeout(left, tasks.wait()).await.is_err() {
         tracing::warn!("background tasks did not finish within the shutdown grace period");
     }
     Ok(())

@@ -11,7 +11,7 @@ use ragway_ingest::store::Hit;
 use serde::Serialize;
 
 use super::excerpt::excerpt;
-use super::prompt::{Citation, GroundedPrompt, SourcePassage, Turn};
+use super::prompt::{Citation, GroundedPrompt, Role, SourcePassage, Turn};
 use crate::error::GatewayError;
 
 const SYSTEM: &str = "system.jinja";
@@ -105,6 +105,37 @@ struct TemplateSource {
     text: String,
 }
 
+/// Instructions one render may run: the built-in templates need a small share of it for the
+/// largest prompt; a tenant's loops beyond it fail the render (and are refused when stored).
+const RENDER_FUEL: u64 = 500_000;
+/// The most text one template may produce.
+const MAX_RENDERED_BYTES: usize = 4 * 1024 * 1024;
+/// The largest prompt a template must render within the budget: sources, turns, question size.
+const BUDGET_PROBE_SOURCES: usize = 50;
+const BUDGET_PROBE_TURNS: usize = 40;
+const BUDGET_PROBE_QUESTION_CHARS: usize = 4_000;
+
+/// A passage as large as a chunk gets, for [`Prompts::check_budget`].
+fn probe_hit(i: usize) -> Hit {
+    Hit {
+        id: uuid::Uuid::nil(),
+        score: 1.0,
+        payload: ragway_ingest::store::ChunkPayload {
+            tenant_id: "probe".into(),
+            source_id: "s".into(),
+            document_id: format!("d{i}"),
+            uri: format!("docs/{i}.md"),
+            title: format!("Document {i}"),
+            heading_path: vec!["Section".into(), "Subsection".into()],
+            chunk_index: 0,
+            text: "A sentence of a passage. ".repeat(100),
+            page: None,
+            acl: Vec::new(),
+            lang: None,
+        },
+    }
+}
+
 impl Prompts {
     /// Built-in templates per language, each overridable by a file of the same name in `dir`
     /// (`dir/es/` for Spanish).
@@ -139,6 +170,8 @@ impl Prompts {
         };
         let mut env = Environment::new();
         env.set_trim_blocks(true);
+        // Tenants write templates: a budget per render, so none can loop the gateway to a stall.
+        env.set_fuel(Some(RENDER_FUEL));
         let mut digest = <sha2::Sha256 as sha2::Digest>::new();
         for lang in Lang::ALL {
             for file in FILES {
@@ -174,10 +207,41 @@ impl Prompts {
         ctx: minijinja::Value,
     ) -> Result<String, GatewayError> {
         let name = env_name(lang, file);
-        self.env
+        let rendered = self
+            .env
             .get_template(&name)
             .and_then(|t| t.render(ctx))
-            .map_err(|e| GatewayError::Template(format!("{name}: {e}")))
+            .map_err(|e| GatewayError::Template(format!("{name}: {e}")))?;
+        if rendered.len() > MAX_RENDERED_BYTES {
+            return Err(GatewayError::Template(format!(
+                "{name}: renders {} bytes, more than the limit of {MAX_RENDERED_BYTES}",
+                rendered.len()
+            )));
+        }
+        Ok(rendered)
+    }
+
+    /// Renders every template as the largest question would (the most sources, a long
+    /// conversation, the longest question), so templates that exceed the rendering budget are
+    /// refused when stored rather than failing answers later.
+    pub fn check_budget(&self, chunker: &Chunker) -> Result<(), GatewayError> {
+        let question = "¿".repeat(BUDGET_PROBE_QUESTION_CHARS);
+        let history: Vec<Turn> = (0..BUDGET_PROBE_TURNS)
+            .map(|i| Turn {
+                role: if i % 2 == 0 {
+                    Role::User
+                } else {
+                    Role::Assistant
+                },
+                text: "a turn of the conversation ".repeat(20),
+            })
+            .collect();
+        let hits: Vec<Hit> = (0..BUDGET_PROBE_SOURCES).map(probe_hit).collect();
+        for lang in Lang::ALL {
+            self.rewrite(lang, &history, &question)?;
+            self.ground(lang, &question, history.clone(), &hits, chunker, usize::MAX)?;
+        }
+        Ok(())
     }
 
     /// The most recent turns that fit `budget` tokens (the oldest are dropped first).
@@ -432,6 +496,24 @@ mod tests {
             .unwrap();
         assert!(prompt.user.contains("ok</ source>"), "{}", prompt.user);
         assert_eq!(prompt.user.matches("\n</source>").count(), 1);
+    }
+
+    #[test]
+    fn templates_that_loop_past_the_budget_are_refused_and_the_built_in_ones_fit() {
+        let chunker = Chunker::new(&ChunkerConfig::default()).unwrap();
+        Prompts::load(None).unwrap().check_budget(&chunker).unwrap();
+        let stall =
+            "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}";
+        let prompts =
+            Prompts::with_overrides(None, &BTreeMap::from([("system".into(), stall.into())]))
+                .unwrap();
+        let err = prompts.check_budget(&chunker).unwrap_err().to_string();
+        assert!(err.contains("fuel"), "{err}");
+        let huge = "{% for a in range(100000) %}{{ question }}{% endfor %}";
+        let prompts =
+            Prompts::with_overrides(None, &BTreeMap::from([("answer".into(), huge.into())]))
+                .unwrap();
+        assert!(prompts.check_budget(&chunker).is_err());
     }
 
     #[test]
