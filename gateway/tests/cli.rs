@@ -203,6 +203,89 @@ fn errors_follow_the_locale_or_lang() {
     );
 }
 
+/// `sources add-folder` checks what it stores like the admin API does — the operator may name
+/// any folder (no `[sources] folder_roots` needed), but it must be a folder, and the name and
+/// schedule are checked too. (It used to store a file's path, or a blank name, as given.)
+#[test]
+fn add_folder_is_checked_like_the_admin_api_but_may_name_any_folder() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::create_dir(data.path().join("docs")).unwrap();
+    let file = data.path().join("docs").join("notes.md");
+    std::fs::write(&file, "# Notes\n").unwrap();
+    let file = file.to_str().unwrap();
+    stdout(&ragway(data.path(), &["tenants", "create", "acme"]));
+    let add = |name: &str, path: &str| {
+        let args = [
+            "sources",
+            "add-folder",
+            "--tenant",
+            "acme",
+            "--name",
+            name,
+            path,
+        ];
+        ragway(data.path(), &args)
+    };
+    assert_eq!(
+        stderr(&add("notes", file)),
+        format!("error: `{file}` is not a folder")
+    );
+    assert_eq!(
+        stderr(&ragway_in(
+            data.path(),
+            "es_MX.UTF-8",
+            &[
+                "sources",
+                "add-folder",
+                "--tenant",
+                "acme",
+                "--name",
+                "notes",
+                file
+            ],
+        )),
+        format!("error: `{file}` no es una carpeta")
+    );
+    assert_eq!(
+        stderr(&add("missing", "no-such-folder")),
+        "error: cannot read no-such-folder: No such file or directory (os error 2)"
+    );
+    assert_eq!(
+        stderr(&add("  ", "docs")),
+        "error: `name` must be 1 to 100 printable characters"
+    );
+    let every_minute = ragway(
+        data.path(),
+        &[
+            "sources",
+            "add-folder",
+            "--tenant",
+            "acme",
+            "--name",
+            "docs",
+            "docs",
+            "--schedule",
+            "every 1m",
+        ],
+    );
+    assert_eq!(
+        stderr(&every_minute),
+        "error: `every 1m` is more often than the allowed minimum of 300s"
+    );
+    // A relative path, outside any `folder_roots` (none are configured).
+    let added = stdout(&add("docs", "docs"));
+    assert!(added.contains("docs"), "{added}");
+    let listed = stdout(&ragway(
+        data.path(),
+        &["sources", "list", "--tenant", "acme"],
+    ));
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(
+        listed.contains("docs") && listed.contains("folder"),
+        "{listed}"
+    );
+}
+
 /// The error a failed command reported (its log lines aside).
 fn stderr(output: &Output) -> String {
     assert!(!output.status.success());

@@ -1,11 +1,12 @@
 //! Incremental sync of a source into the index: list → diff against the manifest → parse, chunk
 //! and embed only what changed → write points → record the manifest → delete what disappeared.
+//! Every kind of source enters through [`Indexer::sync`] with a resolved [`SyncPlan`] (`plan`);
+//! `folder` and `web` list the documents and feed them to the shared pipeline below.
 //!
 //! Crash safety: a document's manifest row is written only after its points are, so a sync
 //! interrupted at any point converges when re-run (point ids are deterministic, writes idempotent).
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
@@ -17,14 +18,16 @@ use crate::error::{IngestError, Result};
 use crate::ids::{content_hash, document_id, point_id};
 use crate::model::Chunk;
 use crate::parse::{Format, parse};
-use crate::source::{Acl, EntryContent, FolderSource, FolderSourceConfig, ListItem, SourceEntry};
+use crate::source::{EntryContent, ListItem, SourceEntry};
 use crate::store::{ChunkPayload, ChunkPoint, Sparse, VectorStore};
 
+mod folder;
 mod language;
+mod plan;
 mod web;
 
-pub use language::FALLBACK_LANGUAGE;
 use language::{SourceLanguage, chunk_language, document_language};
+pub use plan::{Documents, SyncPlan};
 
 /// Points buffered before a write: large enough to amortise the store's per-call cost.
 const WRITE_BATCH_POINTS: usize = 256;
@@ -103,63 +106,6 @@ impl Indexer {
         hex::encode(&sha2::Digest::finalize(hash)[..8])
     }
 
-    /// Syncs the folder `root` as the tenant's source `source_name` (created on first use).
-    pub async fn sync_folder(
-        &self,
-        tenant_id: &str,
-        source_name: &str,
-        root: &Path,
-        config: &FolderSourceConfig,
-        progress: Progress<'_>,
-    ) -> Result<SyncReport> {
-        self.catalog.require_tenant(tenant_id).await?;
-        let folder = FolderSource::new(root, config)?;
-        let acl = Acl::new(&config.acl)?;
-        let settings = serde_json::json!({
-            "path": folder.root(),
-            "include": config.include,
-            "exclude": config.exclude,
-            "acl": config.acl,
-        });
-        let source = self
-            .catalog
-            .upsert_source(tenant_id, source_name, "folder", &settings)
-            .await?;
-        let report = self.start_sync_run(&source).await?;
-        self.sync_folder_run(&source, &report.run_id, folder, &acl, progress)
-            .await
-    }
-
-    /// Syncs a folder source as the already started run `run_id` (a claimed job), and closes the
-    /// run with its report, or as failed with the reason.
-    pub async fn sync_folder_run(
-        &self,
-        source: &SourceRecord,
-        run_id: &str,
-        folder: FolderSource,
-        acl: &Acl,
-        progress: Progress<'_>,
-    ) -> Result<SyncReport> {
-        let mut report = SyncReport {
-            run_id: run_id.to_owned(),
-            source_id: source.id.clone(),
-            ..SyncReport::default()
-        };
-        let outcome = async {
-            let listing = tokio::task::spawn_blocking(move || folder.list()).await?;
-            let manifest = self.catalog.manifest(&source.id).await?;
-            progress(&SyncEvent::Listed {
-                total: listing.entries.len(),
-            });
-            let items = futures::stream::iter(listing.into_items());
-            let groups = |uri: &str| acl.groups_for(uri);
-            self.run(source, items, manifest, &groups, &mut report, progress)
-                .await
-        }
-        .await;
-        self.finish_sync_run(report, outcome).await
-    }
-
     /// Records the start of a sync run and returns its empty report.
     pub(crate) async fn start_sync_run(&self, source: &SourceRecord) -> Result<SyncReport> {
         let run_id = self
@@ -190,16 +136,17 @@ impl Indexer {
     /// (a crawl); whatever the manifest holds that the listing did not mention is removed.
     pub(crate) async fn run(
         &self,
-        source: &SourceRecord,
+        target: Target<'_>,
         items: impl Stream<Item = ListItem>,
         manifest: HashMap<String, ManifestEntry>,
         acl: &(dyn Fn(&str) -> Vec<String> + Sync),
         report: &mut SyncReport,
         progress: Progress<'_>,
     ) -> Result<()> {
+        let Target { source, language } = target;
         let tenant_id = source.tenant_id.as_str();
         let rules = IndexRules {
-            language: SourceLanguage::of(source),
+            language,
             analysis: self.analysis(),
         };
         let rules = &rules;
@@ -525,6 +472,13 @@ impl Indexer {
         }
         Ok(())
     }
+}
+
+/// The source a run indexes, and the language rules its documents follow.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target<'a> {
+    pub(crate) source: &'a SourceRecord,
+    pub(crate) language: SourceLanguage,
 }
 
 /// How a run indexes each document: its source's language rules and the analysis fingerprint.

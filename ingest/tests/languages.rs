@@ -12,9 +12,9 @@ use ragway_ingest::Indexer;
 use ragway_ingest::chunk::{Chunker, ChunkerConfig};
 use ragway_ingest::embed::{Bm25Config, Bm25Encoder};
 use ragway_ingest::lang::Lang;
-use ragway_ingest::source::{Acl, AclConfig, FolderSource, FolderSourceConfig};
+use ragway_ingest::source::FolderSourceConfig;
 use ragway_ingest::store::{EdgeStore, SearchQuery, Sparse, VectorStore};
-use ragway_ingest::sync::FALLBACK_LANGUAGE;
+use ragway_ingest::sync::{Documents, SyncPlan};
 
 const SPANISH: &str = "Las vacaciones del personal de la planta de Monterrey se solicitan en el portal de \
 recursos humanos con dos semanas de anticipación. El supervisor aprueba la solicitud y el área de nómina \
@@ -153,27 +153,32 @@ async fn chunks_carry_their_detected_language_and_are_analysed_in_it() {
 async fn a_source_forces_its_language_and_a_tenant_fills_in_where_detection_cannot() {
     let setup = setup().await;
     let catalog = &setup.indexer.catalog;
-    let folder_config = FolderSourceConfig::default();
-    let sync = |settings: serde_json::Value, name: &'static str| {
+    let sync = |language: Option<Lang>, fallback_language: Lang, name: &'static str| {
         let setup = &setup;
-        let folder_config = &folder_config;
         async move {
+            let settings = serde_json::json!({ "path": setup.docs.path() });
             let source = catalog
                 .upsert_source("acme", name, "folder", &settings)
                 .await
                 .unwrap();
             let run = catalog.start_sync_run("acme", &source.id).await.unwrap();
-            let folder = FolderSource::new(setup.docs.path(), folder_config).unwrap();
-            let acl = Acl::new(&AclConfig::default()).unwrap();
+            let plan = SyncPlan {
+                documents: Documents::Folder {
+                    root: setup.docs.path().to_path_buf(),
+                    config: FolderSourceConfig::default(),
+                },
+                language,
+                fallback_language,
+            };
             setup
                 .indexer
-                .sync_folder_run(&source, &run, folder, &acl, &|_| {})
+                .sync(&source, &run, plan, &|_| {})
                 .await
                 .unwrap()
         }
     };
     // The tenant speaks Spanish: only the undetectable document takes it.
-    let report = sync(serde_json::json!({ FALLBACK_LANGUAGE: "es" }), "fallback").await;
+    let report = sync(None, Lang::Es, "fallback").await;
     assert_eq!(report.added, 4, "{report:?}");
     let ports = languages(&setup, "8443", Lang::Es).await;
     assert_eq!(ports["ports.md"], ["es"], "{ports:?}");
@@ -181,7 +186,7 @@ async fn a_source_forces_its_language_and_a_tenant_fills_in_where_detection_cann
     assert_eq!(english["policy.md"], ["en"], "{english:?}");
 
     // A source declared Spanish: everything in it is Spanish, the English text included.
-    sync(serde_json::json!({ "language": "es" }), "declared").await;
+    sync(Some(Lang::Es), Lang::En, "declared").await;
     // (Analysed as Spanish, "payroll records" only meets the declared source's chunks.)
     let declared = languages(&setup, "payroll records", Lang::Es).await;
     assert_eq!(declared["policy.md"], ["es"], "{declared:?}");

@@ -592,6 +592,56 @@ async fn uploads_are_limited_expanded_and_synced() {
     setup.stop.cancel();
 }
 
+/// Per-file groups are added to an upload source's settings without losing its declared
+/// language (they used to be refused: "the source's settings are invalid: unknown field
+/// `language`").
+#[tokio::test]
+async fn per_file_groups_keep_an_upload_sources_language() {
+    let setup = Setup::new().await;
+    let admin = setup.admin();
+    let (status, created) = admin
+        .call(
+            "post",
+            &path(SOURCES, ""),
+            SOURCES,
+            Some(json!({"name": "subidas", "kind": "upload", "settings": {"language": "es"}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let files = path(FILES, &id);
+    let (content_type, body) = multipart(&[
+        ("groups", None, b"hr".to_vec()),
+        ("sync", None, b"false".to_vec()),
+        (
+            "file",
+            Some("nomina.md"),
+            b"# Nomina\n\nSe paga el dia 15.".to_vec(),
+        ),
+    ]);
+    let (status, stored) = admin
+        .send(
+            admin
+                .request("post", &files)
+                .header("content-type", content_type)
+                .body(body),
+            "post",
+            &files,
+            FILES,
+        )
+        .await;
+    assert_eq!(status, 201, "{stored}");
+    let (_, shown) = admin.call("get", &path(SOURCE, &id), SOURCE, None).await;
+    assert_eq!(
+        shown["settings"],
+        json!({
+            "acl": {"groups": [], "rules": [{"pattern": "nomina.md", "groups": ["hr"]}]},
+            "language": "es",
+        }),
+        "{shown}"
+    );
+}
+
 #[tokio::test]
 async fn web_sources_crawl_as_jobs_within_the_operators_network_policy() {
     use ragway_tests::static_site::StaticSite;

@@ -5,14 +5,14 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ragway_catalog::{Enqueued, SourceRecord, SourceUpdate, TRIGGER_MANUAL};
+use ragway_catalog::{Enqueued, SourceRecord, TRIGGER_MANUAL};
 use serde::{Deserialize, Serialize};
 
 use super::syncs::SyncView;
 use super::tenant_source;
 use crate::http::errors::ErrorBody;
 use crate::http::{Admin, ApiError, JsonBody};
-use crate::sources::schedule::Schedule;
+use crate::sources::{NewSource, SourceChanges, SourceError, SourceService};
 use crate::state::AppState;
 
 /// A document source.
@@ -118,49 +118,29 @@ pub(crate) async fn view(state: &AppState, source: SourceRecord) -> Result<Sourc
     })
 }
 
-fn checked_name(name: &str) -> Result<&str, ApiError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "`name` must be 1 to 100 printable characters",
-        ));
+/// A refusal of the source service, as the admin API words it.
+impl From<SourceError> for ApiError {
+    fn from(err: SourceError) -> Self {
+        match err {
+            SourceError::Invalid(_) | SourceError::Settings(_) => {
+                ApiError::bad_request(err.to_string())
+            }
+            SourceError::Paused { .. } => conflict("source_paused", err.to_string()),
+            SourceError::SyncRunning { .. } => conflict("sync_in_progress", err.to_string()),
+            SourceError::Catalog(err) => err.into(),
+            SourceError::Index(err) => err.into(),
+        }
     }
-    Ok(name)
 }
 
-fn checked_schedule(state: &AppState, schedule: Option<&str>) -> Result<Option<String>, ApiError> {
-    let Some(text) = schedule.map(str::trim).filter(|s| !s.is_empty()) else {
-        return Ok(None);
-    };
-    let min = chrono::Duration::seconds(
-        i64::try_from(state.core.config.sources.min_schedule_interval_secs).unwrap_or(i64::MAX),
-    );
-    Schedule::parse(text, min).map_err(ApiError::bad_request)?;
-    Ok(Some(text.to_owned()))
-}
-
-/// Queues a sync and wakes a worker: 202 with the run, or 409 when one is already active.
+/// Queues a sync: the run, or 409 when the source is paused or one is already waiting.
 async fn queue_sync(
     state: &AppState,
     source: &SourceRecord,
     trigger: &str,
 ) -> Result<SyncView, ApiError> {
-    if source.paused {
-        return Err(conflict(
-            "source_paused",
-            format!("source `{}` is paused; resume it first", source.name),
-        ));
-    }
-    match state
-        .core
-        .catalog
-        .enqueue_sync(&source.tenant_id, &source.id, trigger)
-        .await?
-    {
-        Enqueued::New(run) => {
-            state.jobs.wake();
-            Ok(SyncView::from_run(state, run))
-        }
+    match SourceService::of(state).queue_sync(source, trigger).await? {
+        Enqueued::New(run) => Ok(SyncView::from_run(state, run)),
         Enqueued::AlreadyActive(run) => Err(conflict(
             "sync_in_progress",
             format!(
@@ -189,28 +169,16 @@ pub async fn create(
     JsonBody(body): JsonBody<CreateSource>,
 ) -> Result<Response, ApiError> {
     super::administered_tenant(&state, &admin, &id).await?;
-    let name = checked_name(&body.name)?;
-    let settings =
-        crate::sources::validate_settings(&state.core.config.sources, &body.kind, body.settings)
-            .map_err(ApiError::bad_request)?;
-    let schedule = checked_schedule(&state, body.schedule.as_deref())?;
-    let mut source = state
-        .core
-        .catalog
-        .create_source(&id, name, &body.kind, &settings, schedule.as_deref())
-        .await?;
-    if body.paused {
-        state
-            .core
-            .catalog
-            .set_source_paused(&source.id, true)
-            .await?;
-        source.paused = true;
-    }
+    let new = NewSource {
+        name: body.name,
+        kind: body.kind,
+        settings: body.settings,
+        schedule: body.schedule,
+        paused: body.paused,
+        sync: body.sync.unwrap_or(true),
+    };
+    let source = SourceService::of(&state).create(&id, new).await?;
     tracing::info!(tenant = %id, source = %source.id, kind = %source.kind, admin_key = %admin.key.id, "source created");
-    if body.sync.unwrap_or(true) && !source.paused && source.kind != "upload" {
-        queue_sync(&state, &source, TRIGGER_MANUAL).await?;
-    }
     let view = view(&state, source).await?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
@@ -272,22 +240,12 @@ pub async fn update(
     JsonBody(body): JsonBody<UpdateSource>,
 ) -> Result<Json<SourceView>, ApiError> {
     let source = tenant_source(&state, &admin, &id, &source_id).await?;
-    let name = body.name.as_deref().map(checked_name).transpose()?;
-    let settings = body
-        .settings
-        .map(|s| crate::sources::validate_settings(&state.core.config.sources, &source.kind, s))
-        .transpose()
-        .map_err(ApiError::bad_request)?;
-    let schedule = match &body.schedule {
-        Some(text) => Some(checked_schedule(&state, text.as_deref())?),
-        None => None,
+    let changes = SourceChanges {
+        name: body.name,
+        settings: body.settings,
+        schedule: body.schedule,
     };
-    let update = SourceUpdate {
-        name,
-        settings: settings.as_ref(),
-        schedule: schedule.as_ref().map(|s| s.as_deref()),
-    };
-    let updated = state.core.catalog.update_source(&source, &update).await?;
+    let updated = SourceService::of(&state).update(&source, changes).await?;
     tracing::info!(tenant = %id, source = %source.id, admin_key = %admin.key.id, "source updated");
     Ok(Json(view(&state, updated).await?))
 }
@@ -316,19 +274,10 @@ pub async fn delete(
             source.name, source.name
         )));
     }
-    if let Some(active) = state.core.catalog.active_sync_run(&source.id).await?
-        && active.status == "running"
-    {
-        return Err(conflict(
-            "sync_in_progress",
-            format!(
-                "a sync of `{}` is running (`{}`); pause the source and delete it when the sync ends",
-                source.name, active.id
-            ),
-        ));
-    }
     let shown = view(&state, source.clone()).await?;
-    let documents_removed = crate::sources::remove(&state, &source).await?;
+    let documents_removed = SourceService::of(&state)
+        .remove(&*state.store, &source)
+        .await?;
     tracing::info!(tenant = %id, source = %source.id, documents_removed, admin_key = %admin.key.id, "source deleted");
     Ok(Json(DeletedSource {
         source: shown,
@@ -399,25 +348,9 @@ async fn set_paused(
     paused: bool,
 ) -> Result<Json<SourceView>, ApiError> {
     let source = tenant_source(&state, &admin, &id, &source_id).await?;
-    state
-        .core
-        .catalog
-        .set_source_paused(&source.id, paused)
+    SourceService::of(&state)
+        .set_paused(&source, paused)
         .await?;
-    if paused {
-        state
-            .core
-            .catalog
-            .cancel_queued_sync(&source.id, "cancelled: the source was paused")
-            .await?;
-    } else {
-        // The scheduler sets the next time from now, so a long pause does not fire a backlog.
-        state
-            .core
-            .catalog
-            .set_next_sync_at(&source.id, None)
-            .await?;
-    }
     tracing::info!(tenant = %id, source = %source.id, paused, admin_key = %admin.key.id, "source paused or resumed");
     let source = tenant_source(&state, &admin, &id, &source_id).await?;
     Ok(Json(view(&state, source).await?))

@@ -6,7 +6,7 @@ use axum::extract::multipart::{Field, Multipart, MultipartRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ragway_catalog::{Enqueued, SourceRecord, SourceUpdate, TRIGGER_UPLOAD};
+use ragway_catalog::{Enqueued, SourceRecord, TRIGGER_UPLOAD};
 use ragway_ingest::source::{AclRule, validate_group};
 use serde::Serialize;
 
@@ -15,7 +15,7 @@ use super::tenant_source;
 use crate::http::errors::ErrorBody;
 use crate::http::{Admin, ApiError};
 use crate::sources::upload::{self, StagedFile, UploadError};
-use crate::sources::{UploadLimits, UploadSettings, upload_dir};
+use crate::sources::{SourceKind, SourceService, UploadLimits, upload_dir};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -195,7 +195,9 @@ pub async fn upload(
             ))
         })??;
     if !rules.is_empty() {
-        set_file_rules(&state, &source, rules).await?;
+        SourceService::of(&state)
+            .add_file_rules(&source, rules)
+            .await?;
     }
     tracing::info!(tenant = %id, source = %source.id, files = files.len(), admin_key = %admin.key.id, "files uploaded");
     let sync = if options.sync && !source.paused {
@@ -254,7 +256,7 @@ async fn upload_source(
     source_id: &str,
 ) -> Result<SourceRecord, ApiError> {
     let source = tenant_source(state, admin, id, source_id).await?;
-    if source.kind != "upload" {
+    if source.kind != SourceKind::Upload.as_str() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "wrong_source_kind",
@@ -267,48 +269,12 @@ async fn upload_source(
     Ok(source)
 }
 
+/// Queues the sync that indexes the change, or follows the one already waiting.
 async fn queue(state: &AppState, source: &SourceRecord) -> Result<SyncView, ApiError> {
-    let run = match state
-        .core
-        .catalog
-        .enqueue_sync(&source.tenant_id, &source.id, TRIGGER_UPLOAD)
-        .await?
-    {
-        Enqueued::New(run) => run,
-        Enqueued::AlreadyActive(run) => run,
-    };
-    state.jobs.wake();
-    Ok(SyncView::from_run(state, run))
-}
-
-/// Puts per-file ACL rules first in the source's settings (replacing older rules for the same files).
-async fn set_file_rules(
-    state: &AppState,
-    source: &SourceRecord,
-    rules: Vec<AclRule>,
-) -> Result<(), ApiError> {
-    let mut settings: UploadSettings = serde_json::from_value(source.settings.clone())
-        .map_err(|e| ApiError::bad_request(format!("the source's settings are invalid: {e}")))?;
-    settings
-        .acl
-        .rules
-        .retain(|old| !rules.iter().any(|new| new.pattern == old.pattern));
-    let mut merged = rules;
-    merged.append(&mut settings.acl.rules);
-    settings.acl.rules = merged;
-    let value = serde_json::json!({ "acl": settings.acl });
-    state
-        .core
-        .catalog
-        .update_source(
-            source,
-            &SourceUpdate {
-                settings: Some(&value),
-                ..SourceUpdate::default()
-            },
-        )
+    let (Enqueued::New(run) | Enqueued::AlreadyActive(run)) = SourceService::of(state)
+        .queue_sync(source, TRIGGER_UPLOAD)
         .await?;
-    Ok(())
+    Ok(SyncView::from_run(state, run))
 }
 
 fn parse_groups(text: &str) -> Result<Vec<String>, ApiError> {

@@ -1,16 +1,16 @@
 //! `ragway sources …` (manage a tenant's sources) and `ragway sync` (run queued and due syncs,
 //! then exit — for a CronJob, or when the gateway runs no sync workers).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use ragway_catalog::{Enqueued, SourceRecord, SourceUpdate, TRIGGER_MANUAL};
+use ragway_catalog::{Enqueued, SourceRecord, TRIGGER_MANUAL};
 
 use super::{out, output_lang};
 use crate::config::Config;
 use crate::error::GatewayError;
 use crate::i18n::{fill, messages};
-use crate::sources::schedule::Schedule;
+use crate::sources::{NewSource, SourceChanges, SourceError, SourceKind, SourceService};
 use crate::state::AppState;
 
 #[derive(Debug, Subcommand)]
@@ -94,15 +94,7 @@ pub enum SourcesCommand {
 pub async fn sources(config: Config, command: SourcesCommand) -> Result<(), GatewayError> {
     let m = messages(output_lang(None, &config));
     let catalog = ragway_catalog::Catalog::connect(&config.database_url()).await?;
-    let min = chrono::Duration::seconds(
-        i64::try_from(config.sources.min_schedule_interval_secs).unwrap_or(i64::MAX),
-    );
-    let check_schedule = |text: &Option<String>| -> Result<(), GatewayError> {
-        if let Some(text) = text {
-            Schedule::parse(text, min).map_err(GatewayError::Config)?;
-        }
-        Ok(())
-    };
+    let service = SourceService::operator(&catalog, &config);
     match command {
         SourcesCommand::List { tenant } => {
             catalog.require_tenant(&tenant).await?;
@@ -132,18 +124,24 @@ pub async fn sources(config: Config, command: SourcesCommand) -> Result<(), Gate
             path,
             schedule,
         } => {
-            check_schedule(&schedule)?;
-            let path = path.canonicalize().map_err(|e| {
-                GatewayError::Config(format!("cannot read {}: {e}", path.display()))
-            })?;
-            let settings =
-                serde_json::json!({"path": path, "include": [], "exclude": [], "acl": {}});
-            let source = catalog
-                .create_source(&tenant, &name, "folder", &settings, schedule.as_deref())
-                .await?;
+            // Checked like the admin API's, except that the operator may name any folder.
+            let settings = serde_json::json!({
+                "path": path_text(&path)?, "include": [], "exclude": [], "acl": {},
+            });
+            let source = service
+                .create(
+                    &tenant,
+                    created(&name, SourceKind::Folder, settings, schedule),
+                )
+                .await
+                .map_err(cli_error)?;
             out(fill(
                 m.src_created_folder,
-                &[("id", &source.id), ("tenant", &tenant), ("name", &name)],
+                &[
+                    ("id", &source.id),
+                    ("tenant", &tenant),
+                    ("name", &source.name),
+                ],
             ));
         }
         SourcesCommand::AddWeb {
@@ -155,25 +153,28 @@ pub async fn sources(config: Config, command: SourcesCommand) -> Result<(), Gate
             max_pages,
             schedule,
         } => {
-            check_schedule(&schedule)?;
             let settings = serde_json::json!({
                 "urls": urls, "sitemaps": sitemaps, "max_depth": max_depth, "max_pages": max_pages,
             });
-            let settings = crate::sources::validate_settings(&config.sources, "web", settings)
-                .map_err(GatewayError::Config)?;
-            let source = catalog
-                .create_source(&tenant, &name, "web", &settings, schedule.as_deref())
-                .await?;
+            let source = service
+                .create(&tenant, created(&name, SourceKind::Web, settings, schedule))
+                .await
+                .map_err(cli_error)?;
             out(fill(
                 m.src_created_web,
-                &[("id", &source.id), ("tenant", &tenant), ("name", &name)],
+                &[
+                    ("id", &source.id),
+                    ("tenant", &tenant),
+                    ("name", &source.name),
+                ],
             ));
         }
         SourcesCommand::AddUpload { tenant, name } => {
             let settings = serde_json::json!({"acl": {}});
-            let source = catalog
-                .create_source(&tenant, &name, "upload", &settings, None)
-                .await?;
+            let source = service
+                .create(&tenant, created(&name, SourceKind::Upload, settings, None))
+                .await
+                .map_err(cli_error)?;
             out(fill(
                 m.src_created_upload,
                 &[("id", &source.id), ("tenant", &tenant)],
@@ -191,13 +192,12 @@ pub async fn sources(config: Config, command: SourcesCommand) -> Result<(), Gate
                     "give a schedule (e.g. `every 6h`) or --clear".into(),
                 ));
             }
-            check_schedule(&schedule)?;
-            let update = SourceUpdate {
-                schedule: Some(schedule.as_deref()),
-                ..SourceUpdate::default()
+            let changes = SourceChanges {
+                schedule: Some(schedule),
+                ..SourceChanges::default()
             };
-            catalog.update_source(&source, &update).await?;
-            let schedule = schedule.as_deref().unwrap_or(m.src_none);
+            let updated = service.update(&source, changes).await.map_err(cli_error)?;
+            let schedule = updated.schedule.as_deref().unwrap_or(m.src_none);
             out(fill(
                 m.src_schedule,
                 &[("name", &name), ("schedule", &schedule)],
@@ -205,16 +205,15 @@ pub async fn sources(config: Config, command: SourcesCommand) -> Result<(), Gate
         }
         SourcesCommand::Pause { tenant, name } => {
             let source = named(&catalog, &tenant, &name).await?;
-            catalog.set_source_paused(&source.id, true).await?;
-            catalog
-                .cancel_queued_sync(&source.id, "cancelled: the source was paused")
-                .await?;
+            service.set_paused(&source, true).await.map_err(cli_error)?;
             out(fill(m.src_paused_done, &[("name", &name)]));
         }
         SourcesCommand::Resume { tenant, name } => {
             let source = named(&catalog, &tenant, &name).await?;
-            catalog.set_source_paused(&source.id, false).await?;
-            catalog.set_next_sync_at(&source.id, None).await?;
+            service
+                .set_paused(&source, false)
+                .await
+                .map_err(cli_error)?;
             out(fill(m.src_resumed, &[("name", &name)]));
         }
         SourcesCommand::Remove { tenant, name, yes } => {
@@ -225,12 +224,57 @@ pub async fn sources(config: Config, command: SourcesCommand) -> Result<(), Gate
             }
             drop(catalog);
             let state = AppState::open(config).await?;
+            // This process holds the index now: a sync left running was interrupted.
+            state.recover_interrupted_syncs().await?;
             let source = named(&state.core.catalog, &tenant, &name).await?;
-            let removed = crate::sources::remove(&state, &source).await?;
+            let removed = SourceService::operator(&state.core.catalog, &state.core.config)
+                .remove(&*state.store, &source)
+                .await
+                .map_err(cli_error)?;
             out(fill(m.src_removed, &[("name", &name), ("count", &removed)]));
         }
     }
     Ok(())
+}
+
+/// A source the CLI creates: unpaused, synced later (`ragway sync`, or its schedule).
+fn created(
+    name: &str,
+    kind: SourceKind,
+    settings: serde_json::Value,
+    schedule: Option<String>,
+) -> NewSource {
+    NewSource {
+        name: name.to_owned(),
+        kind: kind.as_str().to_owned(),
+        settings,
+        schedule,
+        paused: false,
+        sync: false,
+    }
+}
+
+/// A path as JSON text (settings are JSON; a name that is not UTF-8 cannot be stored).
+fn path_text(path: &Path) -> Result<&str, GatewayError> {
+    path.to_str().ok_or_else(|| {
+        GatewayError::Config(format!(
+            "cannot read {}: the path is not valid UTF-8",
+            path.display()
+        ))
+    })
+}
+
+/// A refusal of the source service, as the CLI words it (catalog errors keep their kind, so
+/// they are translated like every other).
+fn cli_error(err: SourceError) -> GatewayError {
+    match err {
+        SourceError::Catalog(err) => err.into(),
+        SourceError::Index(err) => err.into(),
+        SourceError::Paused { name } => {
+            GatewayError::Config(format!("`{name}` is paused; resume it first"))
+        }
+        other => GatewayError::Config(other.to_string()),
+    }
 }
 
 async fn named(
@@ -262,16 +306,11 @@ pub async fn sync(config: Config, args: SyncArgs) -> Result<(), GatewayError> {
     state.recover_interrupted_syncs().await?;
     if let (Some(tenant), Some(name)) = (&args.tenant, &args.source) {
         let source = named(&state.core.catalog, tenant, name).await?;
-        if source.paused {
-            return Err(GatewayError::Config(format!(
-                "`{name}` is paused; resume it first"
-            )));
-        }
-        if let Enqueued::AlreadyActive(run) = state
-            .core
-            .catalog
-            .enqueue_sync(tenant, &source.id, TRIGGER_MANUAL)
-            .await?
+        let service = SourceService::operator(&state.core.catalog, &state.core.config);
+        if let Enqueued::AlreadyActive(run) = service
+            .queue_sync(&source, TRIGGER_MANUAL)
+            .await
+            .map_err(cli_error)?
         {
             out(fill(
                 m.sync_already,

@@ -99,6 +99,7 @@ static ES: &[(&str, &str)] = &[
         "el periodo puede abarcar como máximo {days} días",
     ),
     // Validation shared with the admin API.
+    ("`{path}` is not a folder", "`{path}` no es una carpeta"),
     (
         "invalid tenant id {id}: use 1-64 lowercase letters, digits, '-' or '_', starting with a letter or digit",
         "id de tenant no válido {id}: usa de 1 a 64 letras minúsculas, dígitos, '-' o '_', y empieza con una letra o un dígito",
@@ -399,6 +400,7 @@ mod tests {
             crate::usage::period(Some("yesterday"), None).unwrap_err(),
             crate::usage::period(Some("2026-02-01"), Some("2026-01-01")).unwrap_err(),
             crate::usage::period(Some("2020-01-01"), Some("2026-01-01")).unwrap_err(),
+            crate::sources::folders::FolderRefused::NotAFolder("/srv/docs/a.md".into()).to_string(),
             catalog(ragway_catalog::validate_tenant_id("Acme Corp").unwrap_err()),
             catalog(ragway_catalog::validate_group(" hr").unwrap_err()),
             catalog(ragway_catalog::widget_keys::normalize_origins(&[]).unwrap_err()),

@@ -9,13 +9,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use ragway_catalog::{Enqueued, SourceRecord, SyncRunRecord, TRIGGER_SCHEDULE};
 use ragway_ingest::SyncReport;
-use ragway_ingest::source::web::WebSourceConfig;
-use ragway_ingest::source::{Acl, FolderSource};
-use ragway_ingest::sync::{FALLBACK_LANGUAGE, SyncEvent};
+use ragway_ingest::sync::SyncEvent;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::schedule::Schedule;
+use super::service::{SourceError, SourceService};
 use crate::state::AppState;
 use crate::sync_jobs::progress::{ProgressTracker, SyncProgress};
 
@@ -115,42 +114,22 @@ pub async fn execute(state: &AppState, run: SyncRunRecord) -> SyncRunRecord {
     finished(state, run).await
 }
 
+/// Resolves what the source's stored settings say to read, and runs the one sync every kind
+/// goes through.
 async fn sync(
     state: &AppState,
     source: &SourceRecord,
     run: &SyncRunRecord,
     progress: &(dyn Fn(&SyncEvent) + Send + Sync),
 ) -> Result<SyncReport, String> {
-    // Documents too short to tell their language take the tenant's (for this run only).
-    let settings = state.core.tenants.settings(&source.tenant_id).await;
-    let mut with_fallback = source.clone();
-    if let (Some(lang), Some(object)) = (settings.language, with_fallback.settings.as_object_mut())
-    {
-        object.insert(FALLBACK_LANGUAGE.into(), lang.code().into());
-    }
-    let source = &with_fallback;
-    if source.kind == "web" {
-        let (settings, _) = super::split_language(source.settings.clone())?;
-        let config: WebSourceConfig = serde_json::from_value(settings)
-            .map_err(|e| format!("the source's settings are invalid: {e}"))?;
-        return state
-            .indexer
-            .sync_web_run(
-                source,
-                &run.id,
-                &config,
-                &state.core.config.sources.web,
-                progress,
-            )
-            .await
-            .map_err(|e| e.to_string());
-    }
-    let (root, config) = super::folder_plan(source, &state.core.config.data_dir)?;
-    let folder = FolderSource::new(&root, &config).map_err(|e| e.to_string())?;
-    let acl = Acl::new(&config.acl).map_err(|e| e.to_string())?;
+    // Documents too short to tell their language take the tenant's.
+    let tenant = state.core.tenants.settings(&source.tenant_id).await;
+    let plan = SourceService::of(state)
+        .sync_plan(source, tenant.language)
+        .map_err(|e| e.to_string())?;
     state
         .indexer
-        .sync_folder_run(source, &run.id, folder, &acl, progress)
+        .sync(source, &run.id, plan, progress)
         .await
         .map_err(|e| e.to_string())
 }
@@ -212,9 +191,8 @@ pub async fn queue_due(
     state: &AppState,
     now: DateTime<Utc>,
 ) -> Result<Vec<SyncRunRecord>, ragway_catalog::CatalogError> {
-    let min = chrono::Duration::seconds(
-        i64::try_from(state.core.config.sources.min_schedule_interval_secs).unwrap_or(i64::MAX),
-    );
+    let min = Schedule::min_interval(&state.core.config.sources);
+    let service = SourceService::of(state);
     let mut queued = Vec::new();
     for source in state.core.catalog.scheduled_sources().await? {
         let Some(text) = source.schedule.as_deref() else {
@@ -237,15 +215,18 @@ pub async fn queue_due(
             Some(_) => {
                 if let Some(run) = state.core.catalog.active_sync_run(&source.id).await? {
                     tracing::info!(source = %source.id, run = %run.id, "scheduled sync skipped: the previous one is still active");
-                } else if let Enqueued::New(run) = state
-                    .core
-                    .catalog
-                    .enqueue_sync(&source.tenant_id, &source.id, TRIGGER_SCHEDULE)
-                    .await?
-                {
-                    tracing::info!(source = %source.id, run = %run.id, "scheduled sync queued");
-                    queued.push(run);
-                    state.jobs.wake();
+                } else {
+                    match service.queue_sync(&source, TRIGGER_SCHEDULE).await {
+                        Ok(Enqueued::New(run)) => {
+                            tracing::info!(source = %source.id, run = %run.id, "scheduled sync queued");
+                            queued.push(run);
+                        }
+                        Ok(Enqueued::AlreadyActive(_)) => {}
+                        Err(SourceError::Catalog(err)) => return Err(err),
+                        Err(err) => {
+                            tracing::warn!(source = %source.id, %err, "scheduled sync not queued");
+                        }
+                    }
                 }
             }
             None => {}

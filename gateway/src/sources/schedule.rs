@@ -5,6 +5,8 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::config::sources::SourcesConfig;
+
 #[derive(Debug, Clone)]
 pub enum Schedule {
     Every(Duration),
@@ -12,6 +14,11 @@ pub enum Schedule {
 }
 
 impl Schedule {
+    /// The shortest interval the operator allows (`[sources] min_schedule_interval_secs`).
+    pub fn min_interval(config: &SourcesConfig) -> Duration {
+        Duration::seconds(i64::try_from(config.min_schedule_interval_secs).unwrap_or(i64::MAX))
+    }
+
     /// Parses a schedule as an admin writes it; `min_interval` bounds how often it may fire.
     pub fn parse(text: &str, min_interval: Duration) -> Result<Self, String> {
         let text = text.trim();

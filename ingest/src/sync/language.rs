@@ -1,38 +1,17 @@
 //! A run's language rules: what a source declares, what the tenant falls back to, and detection
 //! of a document's and a chunk's language from samples of their text.
 
-use ragway_catalog::SourceRecord;
-
 use crate::lang::{self, Lang};
 use crate::model::ParsedDocument;
 
-/// What a source says about its documents' language: `language` in its settings forces it;
-/// `fallback_language` (the tenant's language, set by the gateway for the run) is used where
+/// A run's language rules: `forced` (the source's declared language) applies to every document
+/// and passage; otherwise each is detected, and `fallback` (the tenant's language) is used where
 /// detection cannot tell.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct SourceLanguage {
     pub(super) forced: Option<Lang>,
     pub(super) fallback: Lang,
 }
-
-impl SourceLanguage {
-    pub(super) fn of(source: &SourceRecord) -> Self {
-        let setting = |key: &str| {
-            source
-                .settings
-                .get(key)
-                .and_then(serde_json::Value::as_str)
-                .and_then(Lang::from_tag)
-        };
-        Self {
-            forced: setting("language"),
-            fallback: setting(FALLBACK_LANGUAGE).unwrap_or_default(),
-        }
-    }
-}
-
-/// The settings key a caller sets (in memory, for one run) to the tenant's language.
-pub const FALLBACK_LANGUAGE: &str = "fallback_language";
 
 /// Characters of a document sampled to detect its language (detection is linear in its input).
 /// (Detection costs about as much as BM25-encoding the same text, so it reads samples.)

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use ragway_catalog::SourceRecord;
 
-use super::{Indexer, Progress, SyncReport};
+use super::language::SourceLanguage;
+use super::{Indexer, Progress, SyncReport, Target};
 use crate::error::{IngestError, Result};
 use crate::source::Acl;
 use crate::source::web::{GuardedClient, WebFetchPolicy, WebSourceConfig, canonical, crawl, plan};
@@ -34,18 +35,21 @@ impl Indexer {
             .upsert_source(tenant_id, source_name, "web", &settings)
             .await?;
         let report = self.start_sync_run(&source).await?;
-        self.sync_web_run(&source, &report.run_id, config, policy, progress)
+        // Its settings declare no language: detected, English where detection cannot tell.
+        let language = SourceLanguage::default();
+        self.web_run(&source, &report.run_id, config, policy, language, progress)
             .await
     }
 
-    /// Crawls a web source as the already started run `run_id` (a claimed job), and closes the
-    /// run with its report, or as failed with the reason.
-    pub async fn sync_web_run(
+    /// Crawls a web source as the already started run `run_id`, and closes the run with its
+    /// report, or as failed with the reason.
+    pub(super) async fn web_run(
         &self,
         source: &SourceRecord,
         run_id: &str,
         config: &WebSourceConfig,
         policy: &WebFetchPolicy,
+        language: SourceLanguage,
         progress: Progress<'_>,
     ) -> Result<SyncReport> {
         let mut report = SyncReport {
@@ -95,7 +99,14 @@ impl Indexer {
             let groups = |uri: &str| acl.groups_for(&canonical::path_key_of(uri));
             let (reached, indexed) = tokio::join!(
                 crawler.crawl(pages),
-                self.run(source, listing, manifest, &groups, &mut report, progress)
+                self.run(
+                    Target { source, language },
+                    listing,
+                    manifest,
+                    &groups,
+                    &mut report,
+                    progress
+                )
             );
             indexed?;
             self.catalog.retain_web_pages(&source.id, &reached).await?;
@@ -110,7 +121,7 @@ impl Indexer {
 mod tests {
     use super::*;
 
-    /// The gateway runs syncs on spawned tasks: the future must be `Send`.
+    /// The gateway runs syncs on spawned tasks: the futures must be `Send`.
     #[allow(dead_code)]
     fn sync_web_is_send(indexer: &Indexer, config: &WebSourceConfig, policy: &WebFetchPolicy) {
         fn assert_send<T: Send>(_: &T) {}
