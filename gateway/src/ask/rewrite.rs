@@ -33,11 +33,17 @@ pub async fn search_query(
     if history.is_empty() || !enabled {
         return Ok(question.to_owned());
     }
-    // Templates are a tenant's code: rendered on a blocking thread, never on an async worker.
-    let (rendering, turns, asked) = (Arc::clone(prompts), history.to_vec(), question.to_owned());
-    let rendered = tokio::task::spawn_blocking(move || rendering.rewrite(lang, &turns, &asked))
-        .await
-        .unwrap_or_else(|e| Err(GatewayError::Template(e.to_string())));
+    // A tenant's templates are untrusted input: rendered on a blocking thread, never on an async
+    // worker (the operator's are configuration and render in place).
+    let rendered = if prompts.tenant_written() {
+        let (rendering, turns, asked) =
+            (Arc::clone(prompts), history.to_vec(), question.to_owned());
+        tokio::task::spawn_blocking(move || rendering.rewrite(lang, &turns, &asked))
+            .await
+            .unwrap_or_else(|e| Err(GatewayError::Template(e.to_string())))
+    } else {
+        prompts.rewrite(lang, history, question)
+    };
     let (system, user) = match rendered {
         Ok(prompt) => prompt,
         Err(err) => {

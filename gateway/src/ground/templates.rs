@@ -89,6 +89,8 @@ pub struct Prompts {
     env: Environment<'static>,
     /// Digest of the templates in use (part of every answer-cache key).
     version: String,
+    /// Whether a tenant wrote some of them (untrusted input, not the operator's configuration).
+    tenant_written: bool,
 }
 
 impl std::fmt::Debug for Prompts {
@@ -193,11 +195,18 @@ impl Prompts {
         Ok(Self {
             env,
             version: hex::encode(sha2::Digest::finalize(digest)),
+            tenant_written: !overrides.is_empty(),
         })
     }
 
     pub fn version(&self) -> &str {
         &self.version
+    }
+
+    /// Whether a tenant wrote some of these templates: they are then rendered on a blocking
+    /// thread, never on an async worker (the operator's own templates are configuration).
+    pub fn tenant_written(&self) -> bool {
+        self.tenant_written
     }
 
     fn render(
