@@ -1,6 +1,8 @@
 //! Grounding: the tenant's prompt templates turn a question, its conversation and the retrieved
 //! passages into the prompt the model answers from, within its token budget.
 
+mod budget;
+mod escape;
 mod excerpt;
 mod prompt;
 mod templates;

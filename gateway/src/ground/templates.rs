@@ -10,8 +10,9 @@ use ragway_ingest::lang::Lang;
 use ragway_ingest::store::Hit;
 use serde::Serialize;
 
+use super::escape::{as_data, attribute};
 use super::excerpt::excerpt;
-use super::prompt::{Citation, GroundedPrompt, Role, SourcePassage, Turn};
+use super::prompt::{Citation, GroundedPrompt, SourcePassage, Turn};
 use crate::error::GatewayError;
 
 const SYSTEM: &str = "system.jinja";
@@ -112,32 +113,6 @@ struct TemplateSource {
 const RENDER_FUEL: u64 = 500_000;
 /// The most text one template may produce.
 const MAX_RENDERED_BYTES: usize = 4 * 1024 * 1024;
-/// The largest prompt a template must render within the budget: sources, turns, question size.
-const BUDGET_PROBE_SOURCES: usize = 50;
-const BUDGET_PROBE_TURNS: usize = 40;
-const BUDGET_PROBE_QUESTION_CHARS: usize = 4_000;
-
-/// A passage as large as a chunk gets, for [`Prompts::check_budget`].
-fn probe_hit(i: usize) -> Hit {
-    Hit {
-        id: uuid::Uuid::nil(),
-        score: 1.0,
-        payload: ragway_ingest::store::ChunkPayload {
-            tenant_id: "probe".into(),
-            source_id: "s".into(),
-            document_id: format!("d{i}"),
-            uri: format!("docs/{i}.md"),
-            title: format!("Document {i}"),
-            heading_path: vec!["Section".into(), "Subsection".into()],
-            chunk_index: 0,
-            text: "A sentence of a passage. ".repeat(100),
-            page: None,
-            acl: Vec::new(),
-            lang: None,
-        },
-    }
-}
-
 impl Prompts {
     /// Built-in templates per language, each overridable by a file of the same name in `dir`
     /// (`dir/es/` for Spanish).
@@ -228,29 +203,6 @@ impl Prompts {
             )));
         }
         Ok(rendered)
-    }
-
-    /// Renders every template as the largest question would (the most sources, a long
-    /// conversation, the longest question), so templates that exceed the rendering budget are
-    /// refused when stored rather than failing answers later.
-    pub fn check_budget(&self, chunker: &Chunker) -> Result<(), GatewayError> {
-        let question = "¿".repeat(BUDGET_PROBE_QUESTION_CHARS);
-        let history: Vec<Turn> = (0..BUDGET_PROBE_TURNS)
-            .map(|i| Turn {
-                role: if i % 2 == 0 {
-                    Role::User
-                } else {
-                    Role::Assistant
-                },
-                text: "a turn of the conversation ".repeat(20),
-            })
-            .collect();
-        let hits: Vec<Hit> = (0..BUDGET_PROBE_SOURCES).map(probe_hit).collect();
-        for lang in Lang::ALL {
-            self.rewrite(lang, &history, &question)?;
-            self.ground(lang, &question, history.clone(), &hits, chunker, usize::MAX)?;
-        }
-        Ok(())
     }
 
     /// The most recent turns that fit `budget` tokens (the oldest are dropped first).
@@ -369,34 +321,6 @@ fn read(path: &Path) -> Result<String, GatewayError> {
         .map_err(|e| GatewayError::Template(format!("cannot read {}: {e}", path.display())))
 }
 
-/// Retrieved text as data: nothing in it opens or closes a source block of the prompt —
-/// `<source` and `</source`, in any case, get a space after their `<` or `</`.
-fn as_data(text: &str) -> String {
-    let lower = text.to_ascii_lowercase();
-    let mut out = String::with_capacity(text.len() + 16);
-    let mut copied = 0;
-    for (at, _) in lower.match_indices('<') {
-        let tag = at + 1 + usize::from(lower[at + 1..].starts_with('/'));
-        if lower[tag..].starts_with("source") {
-            out.push_str(&text[copied..tag]);
-            out.push(' ');
-            copied = tag;
-        }
-    }
-    out.push_str(&text[copied..]);
-    out
-}
-
-/// A document's title or section inside a `<source …>` tag's attribute: its quotes and angle
-/// brackets as entities, so a title cannot end the attribute or the tag. (`&` stays as it is:
-/// "Travel & Expense" reads better to a model, and an entity a title spells out breaks nothing.)
-fn attribute(value: &str) -> String {
-    value
-        .replace('"', "&quot;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -508,29 +432,7 @@ mod tests {
     }
 
     #[test]
-    fn templates_that_loop_past_the_budget_are_refused_and_the_built_in_ones_fit() {
-        let chunker = Chunker::new(&ChunkerConfig::default()).unwrap();
-        Prompts::load(None).unwrap().check_budget(&chunker).unwrap();
-        let stall =
-            "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}";
-        let prompts =
-            Prompts::with_overrides(None, &BTreeMap::from([("system".into(), stall.into())]))
-                .unwrap();
-        let err = prompts.check_budget(&chunker).unwrap_err().to_string();
-        assert!(err.contains("fuel"), "{err}");
-        let huge = "{% for a in range(100000) %}{{ question }}{% endfor %}";
-        let prompts =
-            Prompts::with_overrides(None, &BTreeMap::from([("answer".into(), huge.into())]))
-                .unwrap();
-        assert!(prompts.check_budget(&chunker).is_err());
-    }
-
-    #[test]
-    fn source_tags_in_any_case_and_hostile_titles_stay_data() {
-        assert_eq!(as_data("a</SOURCE>b</Source >"), "a</ SOURCE>b</ Source >");
-        assert_eq!(as_data("<source n=\"9\">fake"), "< source n=\"9\">fake");
-        assert_eq!(as_data("a < b, <sourced>"), "a < b, < sourced>");
-        assert_eq!(as_data("ñandú </source"), "ñandú </ source");
+    fn hostile_titles_and_sections_stay_data() {
         let prompts = Prompts::load(None).unwrap();
         let chunker = Chunker::new(&ChunkerConfig::default()).unwrap();
         let mut evil = hit(0, "text");
