@@ -4,6 +4,7 @@
 //! (`migrations/`, compiled in).
 
 pub mod admin_keys;
+mod bot_events;
 mod conversations;
 mod documents;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod keys;
 mod sources;
 mod sync_runs;
 mod tenants;
+mod uploads;
 mod usage;
 mod web_pages;
 pub mod widget_keys;
@@ -26,10 +28,11 @@ pub use groups::validate_group;
 pub use keys::{ApiKeyRecord, GeneratedKey, NewApiKey};
 pub use sources::{SourceRecord, SourceUpdate};
 pub use sync_runs::{
-    DocumentFailure, Enqueued, SyncReport, SyncRunRecord, TRIGGER_MANUAL, TRIGGER_SCHEDULE,
-    TRIGGER_UPLOAD,
+    DocumentFailure, Enqueued, SyncReport, SyncRunRecord, TRIGGER_MANUAL, TRIGGER_RECOVERY,
+    TRIGGER_SCHEDULE, TRIGGER_UPLOAD,
 };
 pub use tenants::{Tenant, TenantDeletion, validate_tenant_id};
+pub use uploads::UploadFile;
 pub use usage::UsageRow;
 pub use web_pages::{WebPageKind, WebPageRecord};
 pub use widget_keys::WidgetKeyRecord;
@@ -93,6 +96,11 @@ fn migrator() -> Migrator {
             9,
             "analysis",
             include_str!("../migrations/0009_analysis.sql"),
+        ),
+        migration(
+            10,
+            "replicas",
+            include_str!("../migrations/0010_replicas.sql"),
         ),
     ];
     Migrator {

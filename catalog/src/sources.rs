@@ -216,11 +216,15 @@ impl Catalog {
         rows.iter().map(from_row).collect()
     }
 
-    /// Deletes a source's catalog rows (crawl state, documents, runs, the source) in one transaction and returns
+    /// Deletes a source's catalog rows (crawl state, uploaded files, documents, runs, the source) in one transaction and returns
     /// how many documents it had. The caller removes its points from the index first.
     pub async fn delete_source(&self, id: &str) -> Result<i64> {
         let mut tx = self.pool().begin().await?;
         sqlx::query("DELETE FROM web_pages WHERE source_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM upload_files WHERE source_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;

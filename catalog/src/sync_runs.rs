@@ -49,6 +49,8 @@ impl SyncReport {
 pub const TRIGGER_MANUAL: &str = "manual";
 pub const TRIGGER_SCHEDULE: &str = "schedule";
 pub const TRIGGER_UPLOAD: &str = "upload";
+/// Queued again because the process running the previous sync died.
+pub const TRIGGER_RECOVERY: &str = "recovery";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SyncRunRecord {
@@ -131,7 +133,7 @@ impl Catalog {
     pub async fn start_sync_run(&self, tenant_id: &str, source_id: &str) -> Result<String> {
         let id = Uuid::new_v4().to_string();
         let at = now();
-        let inserted = sqlx::query("INSERT INTO sync_runs (id, tenant_id, source_id, status, trigger, queued_at, started_at) VALUES ($1, $2, $3, 'running', 'manual', $4, $4)")
+        let inserted = sqlx::query("INSERT INTO sync_runs (id, tenant_id, source_id, status, trigger, queued_at, started_at, heartbeat_at) VALUES ($1, $2, $3, 'running', 'manual', $4, $4, $4)")
             .bind(&id)
             .bind(tenant_id)
             .bind(source_id)
@@ -192,7 +194,7 @@ impl Catalog {
                 return Ok(None);
             };
             let claimed = sqlx::query(
-                "UPDATE sync_runs SET status = 'running', started_at = $1 WHERE id = $2 AND status = 'queued'",
+                "UPDATE sync_runs SET status = 'running', started_at = $1, heartbeat_at = $1 WHERE id = $2 AND status = 'queued'",
             )
             .bind(now())
             .bind(&id)
@@ -295,16 +297,54 @@ impl Catalog {
     }
 
     /// Runs left `running` by a process that died are marked failed, so they can be re-run.
-    /// Queued runs stay queued: the next worker picks them up.
+    /// Queued runs stay queued: the next worker picks them up. Only for a process that owns the
+    /// catalog alone (the embedded index); replicas use [`Catalog::fail_stale_sync_runs`].
     pub async fn fail_interrupted_sync_runs(&self) -> Result<u64> {
-        let done = sqlx::query(
-            "UPDATE sync_runs SET status = 'failed', finished_at = $1, message = 'interrupted: the process stopped during the sync; run it again' \
-             WHERE status = 'running'",
+        Ok(self.fail_stale_sync_runs(None).await?.len() as u64)
+    }
+
+    /// Renews a running sync's lease (its worker is alive).
+    pub async fn heartbeat_sync_run(&self, id: &str) -> Result<()> {
+        sqlx::query("UPDATE sync_runs SET heartbeat_at = $1 WHERE id = $2 AND status = 'running'")
+            .bind(now())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Fails the running syncs whose heartbeat is older than `heartbeat_before` (RFC 3339; None:
+    /// every running sync) — their process died — and returns them, so the caller can queue each
+    /// source again. Each run is taken by exactly one caller, however many race.
+    pub async fn fail_stale_sync_runs(
+        &self,
+        heartbeat_before: Option<&str>,
+    ) -> Result<Vec<SyncRunRecord>> {
+        let cutoff = heartbeat_before.unwrap_or("9999");
+        let stale: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM sync_runs WHERE status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < $1)",
         )
-        .bind(now())
-        .execute(self.pool())
+        .bind(cutoff)
+        .fetch_all(self.pool())
         .await?;
-        Ok(done.rows_affected())
+        let mut failed = Vec::new();
+        for id in stale {
+            let done = sqlx::query(
+                "UPDATE sync_runs SET status = 'failed', finished_at = $1, message = 'interrupted: the process running it stopped during the sync; queued again' \
+                 WHERE id = $2 AND status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < $3)",
+            )
+            .bind(now())
+            .bind(&id)
+            .bind(cutoff)
+            .execute(self.pool())
+            .await?;
+            if done.rows_affected() == 1
+                && let Some(run) = self.sync_run(&id).await?
+            {
+                failed.push(run);
+            }
+        }
+        Ok(failed)
     }
 
     pub async fn sync_run(&self, id: &str) -> Result<Option<SyncRunRecord>> {

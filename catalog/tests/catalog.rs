@@ -1,8 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The catalog's one migration set on both backends: SQLite (always) and PostgreSQL (a throwaway
-//! database on the local server; set RAGWAY_TEST_POSTGRES_URL to point elsewhere, or to "off").
+//! database on the local server; set TEST_POSTGRES_URL to point elsewhere, or to "off").
 
-use ragway_catalog::{Catalog, ManifestEntry, StoredTurn};
+use ragway_catalog::{Catalog, Enqueued, ManifestEntry, StoredTurn};
 use sqlx::Connection;
 
 async fn exercise(catalog: &Catalog) {
@@ -294,7 +294,7 @@ async fn feedback(catalog: &Catalog) {
 /// Sources and the sync queue: one running and one waiting run per source, claims that skip a
 /// source already running, cancellation on pause, and deletion.
 async fn sources_and_sync_queue(catalog: &Catalog) {
-    use ragway_catalog::{Enqueued, SourceUpdate};
+    use ragway_catalog::SourceUpdate;
     catalog.ensure_tenant("initech").await.unwrap();
     let settings = serde_json::json!({"acl": {}});
     let a = catalog
@@ -576,6 +576,136 @@ async fn web_pages(catalog: &Catalog) {
     );
 }
 
+/// What replicas share through the catalog: deliveries seen, uploaded files, sync leases.
+async fn shared_by_replicas(catalog: &Catalog) {
+    // Bot deliveries: the first sighting wins, wherever it happens; old ones are pruned.
+    assert!(catalog.first_bot_event("slack", "Ev1").await.unwrap());
+    assert!(!catalog.first_bot_event("slack", "Ev1").await.unwrap());
+    assert!(
+        catalog.first_bot_event("teams", "Ev1").await.unwrap(),
+        "per channel"
+    );
+    assert_eq!(
+        catalog
+            .prune_bot_events("2000-01-01T00:00:00Z")
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(catalog.prune_bot_events("9999").await.unwrap(), 2);
+    assert!(catalog.first_bot_event("slack", "Ev1").await.unwrap());
+
+    // Uploaded files: stored whole (bytes intact), replaced by path, listed without content.
+    catalog.ensure_tenant("hooli").await.unwrap();
+    let source = catalog
+        .create_source(
+            "hooli",
+            "up",
+            "upload",
+            &serde_json::json!({"acl": {}}),
+            None,
+        )
+        .await
+        .unwrap();
+    let binary: Vec<u8> = (0..=255).collect();
+    catalog
+        .put_upload_files(
+            &source.id,
+            &[
+                ("a.md".into(), "h1".into(), b"# A".to_vec()),
+                ("dir/b.pdf".into(), "h2".into(), binary.clone()),
+            ],
+        )
+        .await
+        .unwrap();
+    catalog
+        .put_upload_files(
+            &source.id,
+            &[("a.md".into(), "h3".into(), b"# A2".to_vec())],
+        )
+        .await
+        .unwrap();
+    let files = catalog.upload_files(&source.id).await.unwrap();
+    assert_eq!(
+        files
+            .iter()
+            .map(|f| (f.path.as_str(), f.sha256.as_str(), f.size))
+            .collect::<Vec<_>>(),
+        [("a.md", "h3", 4), ("dir/b.pdf", "h2", 256)]
+    );
+    assert_eq!(
+        catalog
+            .upload_file_content(&source.id, "dir/b.pdf")
+            .await
+            .unwrap(),
+        Some(binary)
+    );
+    assert_eq!(
+        catalog
+            .delete_upload_files(&source.id, &["a.md".into(), "nope".into()])
+            .await
+            .unwrap(),
+        1
+    );
+
+    // Sync leases: a run whose heartbeat is recent survives a takeover check; a silent one is
+    // failed exactly once, whoever checks.
+    let Enqueued::New(_) = catalog
+        .enqueue_sync("hooli", &source.id, "manual")
+        .await
+        .unwrap()
+    else {
+        panic!("nothing was queued");
+    };
+    let run = catalog.claim_queued_sync().await.unwrap().unwrap();
+    let past = "2000-01-01T00:00:00Z";
+    assert!(
+        catalog
+            .fail_stale_sync_runs(Some(past))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    catalog.heartbeat_sync_run(&run.id).await.unwrap();
+    let (first, second) = tokio::join!(
+        catalog.fail_stale_sync_runs(Some("9999")),
+        catalog.fail_stale_sync_runs(Some("9999"))
+    );
+    let taken: Vec<_> = first.unwrap().into_iter().chain(second.unwrap()).collect();
+    let mut ids: Vec<&str> = taken.iter().map(|r| r.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), taken.len(), "no run is taken twice: {taken:?}");
+    let taken: Vec<_> = taken
+        .into_iter()
+        .filter(|r| r.source_id == source.id)
+        .collect();
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    assert_eq!(taken[0].id, run.id);
+    assert_eq!(taken[0].status, "failed");
+    assert!(taken[0].message.as_deref().unwrap().contains("interrupted"));
+
+    // Deleting the source, or its tenant, takes the files with it.
+    catalog.delete_source(&source.id).await.unwrap();
+    assert!(catalog.upload_files(&source.id).await.unwrap().is_empty());
+    let other = catalog
+        .create_source(
+            "hooli",
+            "up2",
+            "upload",
+            &serde_json::json!({"acl": {}}),
+            None,
+        )
+        .await
+        .unwrap();
+    catalog
+        .put_upload_files(&other.id, &[("c.md".into(), "h".into(), b"# C".to_vec())])
+        .await
+        .unwrap();
+    catalog.delete_tenant("hooli").await.unwrap();
+    assert!(catalog.upload_files(&other.id).await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn sqlite_catalog() {
     let dir = tempfile::tempdir().unwrap();
@@ -587,6 +717,7 @@ async fn sqlite_catalog() {
     sources_and_sync_queue(&catalog).await;
     widget_keys(&catalog).await;
     web_pages(&catalog).await;
+    shared_by_replicas(&catalog).await;
     // Re-opening runs no migration twice and keeps the data.
     let again = Catalog::connect(&url).await.unwrap();
     assert_eq!(again.tenants().await.unwrap().len(), 1);
@@ -594,7 +725,7 @@ async fn sqlite_catalog() {
 
 #[tokio::test]
 async fn postgres_catalog() {
-    let server = std::env::var("RAGWAY_TEST_POSTGRES_URL")
+    let server = std::env::var("TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     if server == "off" {
         return;
@@ -603,7 +734,7 @@ async fn postgres_catalog() {
     let name = format!("ragway_test_{}", uuid::Uuid::new_v4().simple());
     let mut admin = sqlx::AnyConnection::connect(&format!("{server}/postgres"))
         .await
-        .expect("PostgreSQL must run on 127.0.0.1:5432 (or set RAGWAY_TEST_POSTGRES_URL=off)");
+        .expect("PostgreSQL must run on 127.0.0.1:5432 (or set TEST_POSTGRES_URL=off)");
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut admin)
         .await
@@ -615,6 +746,7 @@ async fn postgres_catalog() {
     sources_and_sync_queue(&catalog).await;
     widget_keys(&catalog).await;
     web_pages(&catalog).await;
+    shared_by_replicas(&catalog).await;
     catalog.pool().close().await;
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .execute(&mut admin)

@@ -28,6 +28,15 @@ impl Server {
     /// The runtimes come first: a missing secret is reported before the index is opened.
     pub async fn open(config: Config) -> Result<Self, GatewayError> {
         let bots = Bots::from_env(&config)?;
+        if config.index.is_shared() && config.widget.session_secret_env.is_none() {
+            // A random per-process secret would make every replica refuse the others' sessions.
+            return Err(GatewayError::Config(
+                "widget.session_secret_env is required with [index] backend = \"qdrant\": replicas \
+                 share the index, and a widget session signed by one must verify on the others \
+                 (set it to a variable holding at least 32 random characters)"
+                    .into(),
+            ));
+        }
         let widget = Arc::new(Widget::from_env(&config.widget)?);
         let state = AppState::open(config).await?;
         Ok(Self {

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use ragway_catalog::Catalog;
+use ragway_catalog::{Catalog, TRIGGER_RECOVERY};
 use ragway_ingest::embed::{Bm25Encoder, Embedder};
-use ragway_ingest::store::{EdgeStore, VectorStore};
+use ragway_ingest::store::VectorStore;
 use ragway_ingest::sync::Indexer;
 use tokio_util::task::TaskTracker;
 
@@ -46,13 +46,13 @@ impl AppState {
             Some(settings) => Some(settings.embedder().await?),
             None => None,
         };
-        let store: Arc<dyn VectorStore> = Arc::new(
-            EdgeStore::open(
+        let store = config
+            .index
+            .open(
                 &config.index_dir(),
                 embedder.as_ref().map(|e| e.dimensions()),
             )
-            .await?,
-        );
+            .await?;
         let profiles = Arc::new(Profiles::build(&config)?);
         let chunker = Arc::new(ragway_ingest::chunk::Chunker::new(&config.chunking)?);
         let bm25 = Arc::new(Bm25Encoder::new(&config.bm25)?);
@@ -98,15 +98,29 @@ impl AppState {
         })
     }
 
-    /// Marks sync runs left `running` by a process that died as failed. Call it only while holding
-    /// the index (this process owns the data directory, so no other sync can be running).
+    /// Fails the sync runs whose process died and queues their sources again (re-running
+    /// converges: point ids are deterministic and the manifest records only durable documents).
+    /// With the embedded index this process owns the data directory, so every running sync was
+    /// interrupted; with a shared index only those whose heartbeat is older than the lease.
     pub async fn recover_interrupted_syncs(&self) -> Result<(), GatewayError> {
-        let interrupted = self.core.catalog.fail_interrupted_sync_runs().await?;
-        if interrupted > 0 {
-            tracing::warn!(
-                interrupted,
-                "marked sync runs left running by a stopped process as failed"
+        let cutoff = self.core.config.index.is_shared().then(|| {
+            let lease = chrono::Duration::seconds(
+                i64::try_from(self.core.config.sources.sync_lease_secs).unwrap_or(i64::MAX),
             );
+            (chrono::Utc::now() - lease).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        });
+        let catalog = &self.core.catalog;
+        for run in catalog.fail_stale_sync_runs(cutoff.as_deref()).await? {
+            tracing::warn!(run = %run.id, source = %run.source_id, "a sync was interrupted by a stopped process; queued again");
+            match catalog
+                .enqueue_sync(&run.tenant_id, &run.source_id, TRIGGER_RECOVERY)
+                .await
+            {
+                Ok(_) => self.jobs.wake(),
+                Err(err) => {
+                    tracing::warn!(%err, source = %run.source_id, "cannot queue the interrupted sync again");
+                }
+            }
         }
         Ok(())
     }

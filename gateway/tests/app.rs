@@ -95,3 +95,21 @@ async fn routing_authentication_and_error_envelopes() {
     );
     assert_eq!(body["citations"][0]["uri"], "vpn.md");
 }
+
+#[tokio::test]
+async fn replicas_on_a_shared_index_need_a_configured_widget_secret() {
+    // Refused before any connection is attempted: the URL below is never dialled.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ragway_gateway::Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    config.index.backend = ragway_gateway::config::IndexBackend::Qdrant;
+    config.index.url = Some("http://127.0.0.1:9".into());
+    let err = ragway_gateway::Server::open(config).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("widget.session_secret_env is required"),
+        "{err}"
+    );
+}

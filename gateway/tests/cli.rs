@@ -545,10 +545,18 @@ async fn a_killed_ingest_converges_when_re_run() {
         .unwrap()
         .unwrap();
     let runs = state.core.catalog.sync_runs(&source.id).await.unwrap();
-    let statuses: Vec<&str> = runs.iter().map(|r| r.status.as_str()).collect();
+    let statuses: Vec<(&str, &str)> = runs
+        .iter()
+        .map(|r| (r.status.as_str(), r.trigger.as_str()))
+        .collect();
     assert_eq!(
         statuses,
-        ["failed", "succeeded", "succeeded"],
-        "the killed run is marked failed"
+        [
+            ("failed", "manual"),
+            ("queued", "recovery"),
+            ("succeeded", "manual"),
+            ("succeeded", "manual")
+        ],
+        "the killed run is marked failed and queued again for the sync workers"
     );
 }

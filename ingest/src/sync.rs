@@ -33,6 +33,8 @@ pub use plan::{Documents, SyncPlan};
 const WRITE_BATCH_POINTS: usize = 256;
 /// Documents parsed concurrently (parsing and BM25 are CPU-bound; the machines have few cores).
 const PARSE_CONCURRENCY: usize = 2;
+/// How often a sync renews its lease while documents flow (well inside `sync_lease_secs` ≥ 30).
+const LEASE_RENEWAL: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub use crate::progress::{DocumentOutcome, Progress, SyncEvent};
 
@@ -172,7 +174,15 @@ impl Indexer {
             .buffered(PARSE_CONCURRENCY);
         let mut steps = Box::pin(steps);
         let mut batch: Vec<Prepared> = Vec::new();
+        let mut renewed = std::time::Instant::now();
         while let Some(processed) = steps.next().await {
+            // The run's lease: processes sharing the catalog take over a sync gone silent.
+            if renewed.elapsed() >= LEASE_RENEWAL {
+                renewed = std::time::Instant::now();
+                if let Err(err) = self.catalog.heartbeat_sync_run(&report.run_id).await {
+                    tracing::warn!(%err, "cannot renew the sync's lease");
+                }
+            }
             let (uri, size, step) = match processed {
                 Processed::Step { uri, size, step } => (uri, size, step),
                 Processed::Failed { uri, reason, keep } => {

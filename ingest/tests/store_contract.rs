@@ -1,12 +1,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! The `VectorStore` contract. Every implementation must pass `contract`; today that is the
-//! embedded `EdgeStore` (a Qdrant-server implementation joins it when one exists).
+//! The `VectorStore` contract. Every implementation must pass `contract`: the embedded
+//! `EdgeStore` and `QdrantStore` on a real Qdrant cluster (`QDRANT_GRPC_URL`, as printed by
+//! `../shared/tools/qdrant/cluster start`; without it those tests say so and skip, except in CI).
 
 use ragway_ingest::embed::{Bm25Config, Bm25Encoder};
 use ragway_ingest::ids::point_id;
 use ragway_ingest::lang::Lang;
+use std::time::Duration;
+
 use ragway_ingest::store::{
-    ChunkPayload, ChunkPoint, EdgeStore, SearchMode, SearchQuery, Sparse, VectorStore,
+    ChunkPayload, ChunkPoint, CollectionLayout, EdgeStore, Generations, QdrantSettings,
+    QdrantStore, SearchMode, SearchQuery, Sparse, VectorStore,
 };
 
 fn point(
@@ -287,4 +291,176 @@ async fn edge_store_is_single_process_and_reopens_with_its_data() {
         err.to_string().contains("built without dense vectors"),
         "{err}"
     );
+}
+
+/// Settings for a collection of its own on the test cluster, or None (skip) without one.
+fn qdrant(test: &str) -> Option<QdrantSettings> {
+    let Some(url) = std::env::var("QDRANT_GRPC_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: CI must run with a Qdrant cluster (QDRANT_GRPC_URL); see .ci/run"
+        );
+        eprintln!(
+            "skipped {test}: QDRANT_GRPC_URL is not set (../shared/tools/qdrant/cluster start DIR)"
+        );
+        return None;
+    };
+    Some(QdrantSettings {
+        url,
+        api_key: None,
+        collection: format!("contract-{}", uuid::Uuid::new_v4().simple()),
+        // Sharded and replicated, as a production cluster is.
+        layout: CollectionLayout {
+            shard_number: Some(2),
+            replication_factor: Some(2),
+            ..CollectionLayout::default()
+        },
+        timeout: Duration::from_secs(30),
+    })
+}
+
+#[tokio::test]
+async fn qdrant_store_bm25_only() {
+    let Some(settings) = qdrant("qdrant_store_bm25_only") else {
+        return;
+    };
+    let store = QdrantStore::connect(&settings, None).await.unwrap();
+    assert_eq!(store.backend(), "qdrant");
+    assert_eq!(store.dense_dimensions(), None);
+    contract(&store).await;
+    Generations::new(&settings)
+        .unwrap()
+        .drop_all()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn qdrant_store_hybrid() {
+    let Some(settings) = qdrant("qdrant_store_hybrid") else {
+        return;
+    };
+    let store = QdrantStore::connect(&settings, Some(4)).await.unwrap();
+    contract(&store).await;
+    let bm25 = Bm25Encoder::new(&Bm25Config::default()).unwrap();
+    let hits = store
+        .search(query(&bm25, "a", "zzz", Some(unit([0.0, 1.0, 0.0, 0.0]))))
+        .await
+        .unwrap();
+    assert_eq!(hits[0].payload.document_id, "lathe");
+    Generations::new(&settings)
+        .unwrap()
+        .drop_all()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn qdrant_collection_is_created_once_and_checked_on_every_start() {
+    let Some(settings) = qdrant("qdrant_collection_is_created_once_and_checked_on_every_start")
+    else {
+        return;
+    };
+    // Three replicas starting at once agree on one collection behind the alias.
+    let (a, b, c) = tokio::join!(
+        QdrantStore::connect(&settings, Some(4)),
+        QdrantStore::connect(&settings, Some(4)),
+        QdrantStore::connect(&settings, Some(4)),
+    );
+    let (a, b, _c) = (a.unwrap(), b.unwrap(), c.unwrap());
+    let generations = Generations::new(&settings).unwrap();
+    let current = generations.current().await.unwrap().unwrap();
+    assert_eq!(current.number, 1);
+    assert_eq!(
+        generations.all().await.unwrap(),
+        std::slice::from_ref(&current)
+    );
+    let bm25 = Bm25Encoder::new(&Bm25Config::default()).unwrap();
+    a.upsert(vec![point(
+        &bm25,
+        "t",
+        "d",
+        0,
+        "shared text",
+        Some(unit([1.0, 0.0, 0.0, 0.0])),
+    )])
+    .await
+    .unwrap();
+    assert_eq!(
+        b.count("t").await.unwrap(),
+        1,
+        "one truth for every replica"
+    );
+
+    // A configuration that disagrees is refused, saying what differs; nothing is recreated.
+    let err = QdrantStore::connect(&settings, Some(8)).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("4 dimensions but the embedder gives 8"),
+        "{err}"
+    );
+    let err = QdrantStore::connect(&settings, None).await.unwrap_err();
+    assert!(
+        err.to_string().contains("no embedder is configured"),
+        "{err}"
+    );
+    assert_eq!(a.count("t").await.unwrap(), 1, "the data survived");
+    generations.drop_all().await.unwrap();
+}
+
+#[tokio::test]
+async fn qdrant_alias_switch_moves_questions_to_the_new_generation_at_once() {
+    let Some(settings) =
+        qdrant("qdrant_alias_switch_moves_questions_to_the_new_generation_at_once")
+    else {
+        return;
+    };
+    let bm25 = Bm25Encoder::new(&Bm25Config::default()).unwrap();
+    let serving = QdrantStore::connect(&settings, None).await.unwrap();
+    serving
+        .upsert(vec![point(
+            &bm25,
+            "t",
+            "old",
+            0,
+            "crane inspection monthly",
+            None,
+        )])
+        .await
+        .unwrap();
+    let generations = Generations::new(&settings).unwrap();
+    let next = generations.next().await.unwrap();
+    assert_eq!(next.number, 2);
+    let building = QdrantStore::for_generation(&settings, &next, None)
+        .await
+        .unwrap();
+    building
+        .upsert(vec![point(
+            &bm25,
+            "t",
+            "new",
+            0,
+            "crane inspection weekly",
+            None,
+        )])
+        .await
+        .unwrap();
+    let top = |hits: Vec<ragway_ingest::store::Hit>| hits[0].payload.document_id.clone();
+    // Until the switch, questions see the old generation only.
+    let ask = || serving.search(query(&bm25, "t", "crane inspection", None));
+    assert_eq!(top(ask().await.unwrap()), "old");
+    let previous = generations.switch_to(&next).await.unwrap().unwrap();
+    assert_eq!(previous.number, 1);
+    assert_eq!(
+        top(ask().await.unwrap()),
+        "new",
+        "the same store reads through the alias"
+    );
+    generations.drop(&previous).await.unwrap();
+    assert_eq!(top(ask().await.unwrap()), "new");
+    assert_eq!(generations.all().await.unwrap(), [next]);
+    generations.drop_all().await.unwrap();
 }

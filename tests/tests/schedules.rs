@@ -143,16 +143,21 @@ async fn a_sync_left_running_by_a_dead_process_fails_on_restart_and_reruns_clean
     let state = AppState::open(test_config(&data)).await.unwrap();
     state.recover_interrupted_syncs().await.unwrap();
     let runs = state.core.catalog.sync_runs(&source_id).await.unwrap();
-    let dead = runs.last().unwrap();
-    assert_eq!(dead.status, "failed");
+    let dead = runs.iter().find(|r| r.status == "failed").unwrap();
     assert!(dead.message.as_deref().unwrap().contains("interrupted"));
-    // Re-running converges: the new file added, nothing duplicated.
-    state
+    // The source is queued again (the next worker re-runs it), and re-running converges: the new
+    // file added, nothing duplicated.
+    let queued = state
         .core
         .catalog
-        .enqueue_sync("acme", &source_id, TRIGGER_MANUAL)
+        .active_sync_run(&source_id)
         .await
+        .unwrap()
         .unwrap();
+    assert_eq!(
+        (queued.status.as_str(), queued.trigger.as_str()),
+        ("queued", "recovery")
+    );
     let run = state
         .core
         .catalog

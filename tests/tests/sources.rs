@@ -7,6 +7,8 @@
 mod common;
 
 use std::io::Write;
+
+use common::multipart;
 use std::time::Duration;
 
 use ragway_tests::admin_client::AdminClient;
@@ -38,31 +40,6 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
-}
-
-/// A multipart/form-data body: `(part name, filename, bytes)`; text parts have no filename.
-fn multipart(parts: &[(&str, Option<&str>, Vec<u8>)]) -> (String, Vec<u8>) {
-    let boundary = "ragway-test-boundary-7MA4YWxkTrZu0gW";
-    let mut body = Vec::new();
-    for (name, filename, bytes) in parts {
-        write!(
-            body,
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\""
-        )
-        .unwrap();
-        if let Some(filename) = filename {
-            write!(
-                body,
-                "; filename=\"{filename}\"\r\nContent-Type: application/octet-stream"
-            )
-            .unwrap();
-        }
-        body.extend_from_slice(b"\r\n\r\n");
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    write!(body, "--{boundary}--\r\n").unwrap();
-    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 fn zip_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {

@@ -15,6 +15,7 @@ use super::tenant_source;
 use crate::http::errors::ErrorBody;
 use crate::http::{Admin, ApiError};
 use crate::sources::upload::{self, StagedFile, UploadError};
+use crate::sources::upload_copy::{self, CopyError};
 use crate::sources::{SourceKind, SourceService, UploadLimits, upload_dir};
 use crate::state::AppState;
 
@@ -51,6 +52,15 @@ impl From<UploadError> for ApiError {
                     "the upload could not be stored",
                 )
             },
+        }
+    }
+}
+
+fn copy_error(err: CopyError) -> ApiError {
+    match err {
+        CopyError::Catalog(err) => err.into(),
+        CopyError::Io { .. } => {
+            ApiError::from(UploadError::Io(std::io::Error::other(err.to_string())))
         }
     }
 }
@@ -187,6 +197,11 @@ pub async fn upload(
             bytes: f.bytes.len() as u64,
         })
         .collect();
+    // The catalog is the store of record (any replica may run the sync); the folder is this
+    // process's working copy.
+    upload_copy::record(&state.core.catalog, &source.id, &staged)
+        .await
+        .map_err(copy_error)?;
     tokio::task::spawn_blocking(move || upload::store(&dir, &staged))
         .await
         .map_err(|e| {
@@ -228,12 +243,34 @@ pub async fn remove(
     let source = upload_source(&state, &admin, &id, &source_id).await?;
     let path = upload::safe_relative_path(&path)?;
     let file = upload_dir(&state.core.config.data_dir, &source.id).join(&path);
-    let metadata = tokio::fs::metadata(&file)
-        .await
-        .map_err(|_| super::not_found(format!("no file `{path}` in source `{}`", source.name)))?;
-    tokio::fs::remove_file(&file)
-        .await
-        .map_err(UploadError::from)?;
+    let stored = state
+        .core
+        .catalog
+        .upload_files(&source.id)
+        .await?
+        .into_iter()
+        .find(|f| f.path == path);
+    let local = tokio::fs::metadata(&file).await.ok();
+    let bytes = match (&stored, &local) {
+        (Some(stored), _) => stored.size,
+        (None, Some(local)) => local.len(),
+        (None, None) => {
+            return Err(super::not_found(format!(
+                "no file `{path}` in source `{}`",
+                source.name
+            )));
+        }
+    };
+    state
+        .core
+        .catalog
+        .delete_upload_files(&source.id, std::slice::from_ref(&path))
+        .await?;
+    if local.is_some() {
+        tokio::fs::remove_file(&file)
+            .await
+            .map_err(UploadError::from)?;
+    }
     tracing::info!(tenant = %id, source = %source.id, %path, admin_key = %admin.key.id, "uploaded file removed");
     let sync = if source.paused {
         None
@@ -241,10 +278,7 @@ pub async fn remove(
         Some(queue(&state, &source).await?)
     };
     Ok(Json(UploadResult {
-        files: vec![UploadedFile {
-            path,
-            bytes: metadata.len(),
-        }],
+        files: vec![UploadedFile { path, bytes }],
         sync,
     }))
 }

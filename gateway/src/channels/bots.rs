@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use crate::context::Core;
 use crate::error::GatewayError;
 use crate::metrics::{BotLabels, Metrics};
 
@@ -66,4 +67,41 @@ pub fn count(metrics: &Metrics, channel: &str, outcome: &str) {
         outcome: outcome.to_owned(),
     };
     metrics.bot_events.get_or_create(&labels).inc();
+}
+
+/// How long the catalog remembers a delivery (both platforms stop retrying within minutes).
+const DELIVERIES_KEPT_HOURS: i64 = 24;
+
+/// True the first time a delivery (`key`) reaches ragway: this process's cache answers repeats
+/// it saw itself; with a shared index (several replicas behind one URL) the catalog answers for
+/// every replica. If the catalog cannot answer, the event is taken (a rare double answer beats a
+/// lost question).
+pub async fn first_delivery(
+    core: &Core,
+    seen: &moka::future::Cache<String, ()>,
+    channel: &str,
+    key: &str,
+) -> bool {
+    if !seen.entry(key.to_owned()).or_insert(()).await.is_fresh() {
+        return false;
+    }
+    if !core.config.index.is_shared() {
+        return true;
+    }
+    let first = match core.catalog.first_bot_event(channel, key).await {
+        Ok(first) => first,
+        Err(err) => {
+            tracing::warn!(%err, channel, "cannot check the delivery against other replicas");
+            true
+        }
+    };
+    // Pruned now and then by whichever replica gets the delivery, no timer needed.
+    if first && key.bytes().fold(0u8, |a, b| a.wrapping_add(b)) == 0 {
+        let before = chrono::Utc::now() - chrono::Duration::hours(DELIVERIES_KEPT_HOURS);
+        let before = before.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        if let Err(err) = core.catalog.prune_bot_events(&before).await {
+            tracing::debug!(%err, "cannot prune old deliveries");
+        }
+    }
+    first
 }

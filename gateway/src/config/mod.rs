@@ -2,7 +2,8 @@
 //! data in `./data`, BM25 retrieval, extractive answers, 127.0.0.1:8080.
 //!
 //! Overrides: `RAGWAY_ADDR`, `RAGWAY_DATA_DIR`, and any key as `RAGWAY_<SECTION>__<KEY>`
-//! (e.g. `RAGWAY_LLM__MODEL=gpt-4o-mini`); `DATABASE_URL` for the catalog; `OPENAI_API_KEY`
+//! (e.g. `RAGWAY_LLM__MODEL=gpt-4o-mini`); `DATABASE_URL` for the catalog; `QDRANT_URL` for a
+//! Qdrant server or cluster as the index; `OPENAI_API_KEY`
 //! alone turns on generative answers with OpenAI's defaults.
 
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use serde::Deserialize;
 
 pub mod cache;
 pub mod embeddings;
+pub mod index;
 pub mod limits;
 pub mod slack;
 pub mod sources;
@@ -23,6 +25,7 @@ pub mod widget;
 
 pub use cache::CacheConfig;
 pub use embeddings::EmbeddingsConfig;
+pub use index::{IndexBackend, IndexConfig};
 pub use limits::LimitsConfig;
 pub use slack::SlackConfig;
 pub use sources::SourcesConfig;
@@ -48,6 +51,8 @@ pub struct Config {
     pub bm25: Bm25Config,
     pub retrieval: RetrievalConfig,
     pub ingest: IngestConfig,
+    /// Where the vector index lives: embedded (default) or a Qdrant server/cluster.
+    pub index: IndexConfig,
     /// Sources managed through the admin API: allowed folders, sync workers, upload limits.
     pub sources: SourcesConfig,
     pub copilot: CopilotConfig,
@@ -77,6 +82,7 @@ impl Default for Config {
             bm25: Bm25Config::default(),
             retrieval: RetrievalConfig::default(),
             ingest: IngestConfig::default(),
+            index: IndexConfig::default(),
             sources: SourcesConfig::default(),
             copilot: CopilotConfig::default(),
             conversation: ConversationConfig::default(),
@@ -365,6 +371,14 @@ impl Config {
             }
             let path: Vec<String> = if name == "DATABASE_URL" {
                 vec!["database_url".into()]
+            } else if name == "QDRANT_URL" {
+                // Like DATABASE_URL: the conventional variable alone points ragway at a server.
+                if raw.is_empty() {
+                    continue;
+                }
+                let backend = vec!["index".to_owned(), "backend".to_owned()];
+                set_path(&mut value, &backend, toml::Value::String("qdrant".into()));
+                vec!["index".into(), "url".into()]
             } else if let Some(rest) = name.strip_prefix("RAGWAY_") {
                 if rest == "CONFIG" || rest == "LOG" {
                     continue;

@@ -18,6 +18,9 @@ pub struct SourcesConfig {
     pub schedule_tick_secs: u64,
     /// The shortest interval a schedule may have.
     pub min_schedule_interval_secs: u64,
+    /// A running sync renews its lease every quarter of this; a sync whose lease ran out (its
+    /// process died) is failed and queued again by another process sharing the index.
+    pub sync_lease_secs: u64,
     pub upload: UploadLimits,
     /// Which addresses web sources may fetch from (the SSRF guard; strict by default). Only the
     /// operator sets it — a tenant's source settings cannot lift it.
@@ -31,6 +34,7 @@ impl Default for SourcesConfig {
             sync_workers: 2,
             schedule_tick_secs: 15,
             min_schedule_interval_secs: 300,
+            sync_lease_secs: 60,
             upload: UploadLimits::default(),
             web: WebFetchPolicy::default(),
         }

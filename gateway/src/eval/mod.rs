@@ -21,13 +21,13 @@ use ragway_ingest::chunk::Chunker;
 use ragway_ingest::embed::{Bm25Encoder, Embedder};
 use ragway_ingest::lang::{Lang, detect_or};
 use ragway_ingest::source::FolderSourceConfig;
-use ragway_ingest::store::{EdgeStore, SearchMode, VectorStore};
+use ragway_ingest::store::SearchMode;
 use ragway_ingest::sync::{Indexer, Progress};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::config::CacheConfig;
-use crate::config::{Config, RetrievalConfig};
+use crate::config::{Config, IndexBackend, RetrievalConfig};
 use crate::error::GatewayError;
 use crate::ground::Prompts;
 use crate::metrics::Metrics;
@@ -205,10 +205,15 @@ pub async fn run(
             )));
         }
     }
+    // Per backend too: the work directory's catalog records what its index holds.
     let index_name = embedder.as_ref().map_or_else(
         || "bm25-only".to_owned(),
         |e| format!("{}-{}", e.model(), e.dimensions()),
     );
+    let index_name = match config.index.backend {
+        IndexBackend::Edge => index_name,
+        IndexBackend::Qdrant => format!("qdrant-{}-{index_name}", config.index.collection),
+    };
     let dir = options.work_dir.join(index_name);
     std::fs::create_dir_all(&dir)
         .map_err(|e| GatewayError::Config(format!("cannot create {}: {e}", dir.display())))?;
@@ -217,13 +222,13 @@ pub async fn run(
 
     let catalog = Catalog::connect(&default_url(&dir)).await?;
     catalog.ensure_tenant(&tenant).await?;
-    let store: Arc<dyn VectorStore> = Arc::new(
-        EdgeStore::open(
+    let store = config
+        .index
+        .open(
             &dir.join("index"),
             embedder.as_ref().map(|e| e.dimensions()),
         )
-        .await?,
-    );
+        .await?;
     let bm25 = Arc::new(Bm25Encoder::new(&config.bm25)?);
     let indexer = Indexer {
         catalog,

@@ -189,8 +189,8 @@ static ES: &[(&str, &str)] = &[
     ("already exists: {detail}", "ya existe: {detail}"),
     // Why a sync run ended early (`ragway sync`).
     (
-        "interrupted: the process stopped during the sync; run it again",
-        "interrumpida: el proceso se detuvo durante la sincronización; ejecútala de nuevo",
+        "interrupted: the process running it stopped during the sync; queued again",
+        "interrumpida: el proceso que la ejecutaba se detuvo durante la sincronización; se puso en cola de nuevo",
     ),
     (
         "cancelled: the source was paused",
@@ -415,7 +415,7 @@ mod tests {
             crate::channels::bots::secret(no_env, "slack.bot_token_env", "SLACK_BOT_TOKEN")
                 .unwrap_err()
                 .to_string(),
-            ingest(ragway_ingest::openai::api_key(Some("RAGWAY_TEST_UNSET_KEY")).unwrap_err()),
+            ingest(ragway_ingest::openai::api_key(Some("TEST_UNSET_OPENAI_KEY")).unwrap_err()),
             not_found("tenant acme (create it with `ragway tenants create acme`)"),
             not_found("tenant acme"),
             not_found("source handbook"),
@@ -483,7 +483,7 @@ mod tests {
                 "cannot open the catalog at sqlite:///data/x.db: Connection refused (os error 111)",
                 "limits: cannot reach Redis at redis://127.0.0.1:6379: Connection refused (os error 111)",
                 "the question does not fit the model's context window (9000 tokens needed, 4096 available)",
-                "interrupted: the process stopped during the sync; run it again",
+                "interrupted: the process running it stopped during the sync; queued again",
                 "cancelled: the source was paused",
             ]
             .map(str::to_owned),

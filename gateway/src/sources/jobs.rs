@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::schedule::Schedule;
 use super::service::{SourceError, SourceService};
+use super::{SourceKind, upload_copy, upload_dir};
 use crate::state::AppState;
 use crate::sync_jobs::progress::{ProgressTracker, SyncProgress};
 
@@ -84,7 +85,9 @@ pub async fn execute(state: &AppState, run: SyncRunRecord) -> SyncRunRecord {
         sender.send_replace(tracker.snapshot());
     };
     let writer = tokio::spawn(write_progress(state.clone(), run.id.clone(), receiver));
+    let heartbeat = tokio::spawn(renew_lease(state.clone(), run.id.clone()));
     let outcome = sync(state, &source, &run, &on_event).await;
+    heartbeat.abort();
     writer.abort();
     let succeeded = outcome.is_ok();
     let last = tracker
@@ -122,6 +125,12 @@ async fn sync(
     run: &SyncRunRecord,
     progress: &(dyn Fn(&SyncEvent) + Send + Sync),
 ) -> Result<SyncReport, String> {
+    if source.kind == SourceKind::Upload.as_str() {
+        let dir = upload_dir(&state.core.config.data_dir, &source.id);
+        upload_copy::check_out(&state.core.catalog, &source.id, &dir)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     // Documents too short to tell their language take the tenant's.
     let tenant = state.core.tenants.settings(&source.tenant_id).await;
     let plan = SourceService::of(state)
@@ -170,12 +179,29 @@ async fn write_progress(
     }
 }
 
-/// Queues scheduled sources when due, every `schedule_tick_secs`.
+/// Renews the run's lease while its sync works, so other processes know it is alive.
+async fn renew_lease(state: AppState, run_id: String) {
+    let every = Duration::from_secs((state.core.config.sources.sync_lease_secs / 4).max(1));
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(err) = state.core.catalog.heartbeat_sync_run(&run_id).await {
+            tracing::warn!(%err, run = %run_id, "cannot renew the sync's lease");
+        }
+    }
+}
+
+/// Queues scheduled sources when due, and takes over syncs whose process died, every
+/// `schedule_tick_secs`.
 async fn schedule(state: AppState, stop: CancellationToken) {
     let every = Duration::from_secs(state.core.config.sources.schedule_tick_secs.max(1));
     loop {
         if let Err(err) = queue_due(&state, Utc::now()).await {
             tracing::warn!(%err, "the scheduler could not check the sources");
+        }
+        if state.core.config.index.is_shared()
+            && let Err(err) = state.recover_interrupted_syncs().await
+        {
+            tracing::warn!(%err, "could not check for interrupted syncs");
         }
         tokio::select! {
             () = stop.cancelled() => return,

@@ -10,6 +10,7 @@ pub mod schedule;
 pub mod service;
 pub mod settings;
 pub mod upload;
+pub mod upload_copy;
 
 use std::path::{Path, PathBuf};
 

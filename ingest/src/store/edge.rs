@@ -17,9 +17,11 @@ use qdrant_edge::{
     WithPayloadInterface, WithVector,
 };
 
-use super::{
-    BM25, ChunkPayload, ChunkPoint, DENSE, Hit, SearchMode, SearchQuery, Sparse, VectorStore,
+use super::stored::{
+    ACL, CHUNK_INDEX, DOCUMENT, TENANT, from_stored, store_err, stored_acl, to_stored,
+    visible_groups,
 };
+use super::{BM25, ChunkPoint, DENSE, Hit, SearchMode, SearchQuery, Sparse, VectorStore};
 use crate::error::{IngestError, Result};
 
 /// Owns the shard so that its drop-time flush (which panics on I/O errors, e.g. when the directory
@@ -71,10 +73,6 @@ impl std::fmt::Debug for EdgeStore {
     }
 }
 
-fn store_err(err: impl std::fmt::Display) -> IngestError {
-    IngestError::Store(err.to_string())
-}
-
 impl EdgeStore {
     /// Opens (or creates) the shard in `dir`. `dense` is the embedder's dimension, if one is configured.
     pub async fn open(dir: &Path, dense: Option<usize>) -> Result<Self> {
@@ -106,8 +104,8 @@ impl EdgeStore {
                 );
             }
             let shard = EdgeShard::new(dir, config.build()).map_err(store_err)?;
-            create_keyword_index(&shard, "tenant_id", true)?;
-            create_keyword_index(&shard, "document_id", false)?;
+            create_keyword_index(&shard, TENANT, true)?;
+            create_keyword_index(&shard, DOCUMENT, false)?;
             shard
         };
         // Indexes made before document ACLs existed get the `acl` index on first open, and
@@ -207,25 +205,8 @@ fn keyword(field: &str, value: &str) -> Result<Condition> {
     )))
 }
 
-/// The payload field holding a chunk's document ACL.
-const ACL: &str = "acl";
-
 fn tenant_filter(tenant_id: &str) -> Result<Filter> {
-    Ok(Filter::new_must(keyword("tenant_id", tenant_id)?))
-}
-
-/// How a document open to the whole tenant is marked in the index. Stored rather than left
-/// empty so that visibility is one keyword match on an indexed field: an "is empty OR any of"
-/// filter made every query several times slower (docs/BENCHMARKS.md). Not a valid group name.
-const PUBLIC: &str = "*";
-
-/// The stored form of an ACL: its groups, or the public marker when there are none.
-fn stored_acl(acl: &[String]) -> Vec<String> {
-    if acl.is_empty() {
-        vec![PUBLIC.to_owned()]
-    } else {
-        acl.to_vec()
-    }
+    Ok(Filter::new_must(keyword(TENANT, tenant_id)?))
 }
 
 fn acl_payload(acl: &[String], filter: Option<Filter>) -> SetPayloadOp {
@@ -243,16 +224,10 @@ fn acl_payload(acl: &[String], filter: Option<Filter>) -> SetPayloadOp {
 /// with the caller.
 fn visible_filter(tenant_id: &str, groups: &[String]) -> Result<Filter> {
     let mut filter = tenant_filter(tenant_id)?;
-    let condition = if groups.is_empty() {
-        keyword(ACL, PUBLIC)?
-    } else {
-        let mut visible: Vec<String> = groups.to_vec();
-        visible.push(PUBLIC.to_owned());
-        Condition::Field(FieldCondition::new_match(
-            json_path(ACL)?,
-            Match::from(visible),
-        ))
-    };
+    let condition = Condition::Field(FieldCondition::new_match(
+        json_path(ACL)?,
+        Match::from(visible_groups(groups)),
+    ));
     filter.must.get_or_insert_with(Vec::new).push(condition);
     Ok(filter)
 }
@@ -272,8 +247,7 @@ fn to_point(point: ChunkPoint) -> Result<PointStruct> {
     if let Some(dense) = point.dense {
         vectors.push((DENSE.to_owned(), Vector::new_dense(dense)));
     }
-    let mut payload = serde_json::to_value(&point.payload).map_err(store_err)?;
-    payload[ACL] = serde_json::json!(stored_acl(&point.payload.acl));
+    let payload = to_stored(&point.payload)?;
     let id = PointId::Uuid(EdgeUuid::from_bytes(*point.id.as_bytes()));
     Ok(PointStruct::new(id, Vectors::new_named(vectors), payload))
 }
@@ -286,13 +260,10 @@ fn to_hit(point: ScoredPoint) -> Result<Hit> {
     let payload = point
         .payload
         .ok_or_else(|| store_err(format!("point {id} has no payload")))?;
-    let mut payload: ChunkPayload =
-        serde_json::from_value(serde_json::Value::Object(payload.0)).map_err(store_err)?;
-    payload.acl.retain(|group| group != PUBLIC);
     Ok(Hit {
         id,
         score: point.score,
-        payload,
+        payload: from_stored(serde_json::Value::Object(payload.0))?,
     })
 }
 
@@ -385,14 +356,14 @@ impl VectorStore for EdgeStore {
         from_index: usize,
     ) -> Result<()> {
         let mut filter = tenant_filter(tenant_id)?;
-        let mut must = vec![keyword("document_id", document_id)?];
+        let mut must = vec![keyword(DOCUMENT, document_id)?];
         if from_index > 0 {
             let range = Range {
                 gte: Some(OrderedFloat(from_index as f64)),
                 ..Range::default()
             };
             must.push(Condition::Field(FieldCondition::new_range(
-                json_path("chunk_index")?,
+                json_path(CHUNK_INDEX)?,
                 range,
             )));
         }
@@ -416,7 +387,7 @@ impl VectorStore for EdgeStore {
         filter
             .must
             .get_or_insert_with(Vec::new)
-            .push(keyword("document_id", document_id)?);
+            .push(keyword(DOCUMENT, document_id)?);
         let op = PayloadOps::SetPayload(acl_payload(acl, Some(filter)));
         self.write(UpdateOperation::PayloadOperation(op)).await
     }

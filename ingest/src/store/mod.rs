@@ -1,8 +1,11 @@
 //! The vector index: one collection for all tenants, named vectors `dense` (optional) and `bm25`.
 
 mod edge;
+mod qdrant;
+pub(crate) mod stored;
 
 pub use edge::EdgeStore;
+pub use qdrant::{CollectionLayout, Generation, Generations, QdrantSettings, QdrantStore};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -138,7 +141,8 @@ pub struct Hit {
 
 #[async_trait::async_trait]
 pub trait VectorStore: Send + Sync + std::fmt::Debug {
-    /// Which engine serves the index (`edge`: embedded qdrant-edge), for spans and logs.
+    /// Which engine serves the index (`edge`: embedded qdrant-edge; `qdrant`: a server or
+    /// cluster), for spans and logs.
     fn backend(&self) -> &'static str;
     /// Whether the index has a dense vector (an embedder was configured when it was created).
     fn dense_dimensions(&self) -> Option<usize>;

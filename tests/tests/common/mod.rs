@@ -64,3 +64,29 @@ pub fn first_cited_uri(answer: &Value) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// A multipart/form-data body: `(part name, filename, bytes)`; text parts have no filename.
+pub fn multipart(parts: &[(&str, Option<&str>, Vec<u8>)]) -> (String, Vec<u8>) {
+    use std::io::Write;
+    let boundary = "ragway-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, filename, bytes) in parts {
+        write!(
+            body,
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\""
+        )
+        .unwrap();
+        if let Some(filename) = filename {
+            write!(
+                body,
+                "; filename=\"{filename}\"\r\nContent-Type: application/octet-stream"
+            )
+            .unwrap();
+        }
+        body.extend_from_slice(b"\r\n\r\n");
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    write!(body, "--{boundary}--\r\n").unwrap();
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}

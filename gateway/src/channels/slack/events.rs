@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::SlackState;
 use super::answer::{Thread, answer_in_thread};
 use super::{CHANNEL, SlackBot, authenticate};
-use crate::channels::bots::count;
+use crate::channels::bots::{count, first_delivery};
 use crate::http::ApiError;
 use crate::i18n;
 
@@ -80,7 +80,7 @@ async fn accept(state: &SlackState, bot: std::sync::Arc<SlackBot>, envelope: Env
         return count(&state.core.metrics, CHANNEL, "ignored");
     };
     if let Some(event_id) = &envelope.event_id
-        && !bot.first_sighting(event_id).await
+        && !first_delivery(&state.core, &bot.seen_events, CHANNEL, event_id).await
     {
         tracing::debug!(event_id, "dropped a retried Slack event");
         return count(&state.core.metrics, CHANNEL, "duplicate");

@@ -53,7 +53,7 @@ pub struct SlackBot {
     /// Bot tokens by team id.
     tokens: std::collections::BTreeMap<String, String>,
     /// `event_id`s already taken (Slack retries an event it thinks was not received).
-    seen_events: moka::future::Cache<String, ()>,
+    pub(super) seen_events: moka::future::Cache<String, ()>,
     identities: moka::future::Cache<String, BotIdentity>,
     /// Emails from `users.info` by `team:user` (None: the user has none visible).
     emails: moka::future::Cache<String, Option<String>>,
@@ -121,15 +121,6 @@ impl SlackBot {
             .find(|(id, _)| id.eq_ignore_ascii_case(team))?;
         let token = self.tokens.get(&configured.to_ascii_uppercase())?;
         Some((workspace, token.as_str()))
-    }
-
-    /// True the first time an `event_id` is seen (within `dedupe_ttl_secs`).
-    async fn first_sighting(&self, event_id: &str) -> bool {
-        self.seen_events
-            .entry(event_id.to_owned())
-            .or_insert(())
-            .await
-            .is_fresh()
     }
 
     /// The app's identity in a workspace (`auth.test`, cached).

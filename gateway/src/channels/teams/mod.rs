@@ -32,7 +32,7 @@ use self::connector::Connector;
 use self::jwt::TokenError;
 use self::keys::KeyStore;
 use self::token::TokenClient;
-use super::bots::{Clock, SecretSource, count, secret};
+use super::bots::{Clock, SecretSource, count, first_delivery, secret};
 use crate::context::Core;
 use crate::error::GatewayError;
 use crate::http::ApiError;
@@ -167,7 +167,7 @@ pub async fn messages_handler(
 async fn take_message(state: &TeamsState, bot: Arc<TeamsBot>, activity: Activity) -> Response {
     if let Some(id) = &activity.id {
         let key = format!("{}\n{id}", activity.conversation.id);
-        if !bot.seen.entry(key).or_insert(()).await.is_fresh() {
+        if !first_delivery(&state.core, &bot.seen, CHANNEL, &key).await {
             count(&state.core.metrics, CHANNEL, "duplicate");
             return StatusCode::OK.into_response();
         }
