@@ -300,6 +300,11 @@ def check_ragway_pod(c: Checker, r: Render, obj: dict, spec: dict, sections: set
         if not c.check(cm is not None, f"{where}: ConfigMap {cm_ref['name']} is not in the render"):
             continue
         for it in cm_ref.get("items") or [{"key": k, "path": k} for k in cm.get("data") or {}]:
+            c.check(
+                it["key"] in (cm.get("data") or {}),
+                f"{where}: the volume maps key {it['key']}, which ConfigMap/{cm_ref['name']} does not have "
+                f"(the pod would not start)",
+            )
             items[it["path"]] = (cm_ref["name"], it["key"])
     if not c.check(rel in items, f"{where}: {config_path} is not one of the mounted ConfigMap keys"):
         return None
@@ -375,8 +380,9 @@ def check_ragway_pod(c: Checker, r: Render, obj: dict, spec: dict, sections: set
         if c.check(pcm is not None, f"{where}: the ragway-prompts ConfigMap is not mounted"):
             data = pcm.get("data") or {}
             for k, content in repo.items():
+                c.check(k in data, f"ConfigMap/{pcm['metadata']['name']} lacks {k} (prompts/kustomization.yaml)")
                 c.check(
-                    data.get(k, "").encode() == content,
+                    k not in data or data[k].encode() == content,
                     f"ConfigMap/{pcm['metadata']['name']} {k} differs from prompts/{k.replace('.', '/', k.count('.') - 1)}",
                 )
     # Every secret the configuration names by environment variable is filled from the Secret.
