@@ -526,3 +526,98 @@ async fn three_replicas_on_a_qdrant_cluster_survive_a_node_and_a_replica_failure
     physical.drop_all().await.unwrap();
     drop_database(&db_name).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_index_migrates_to_the_cluster_and_answers_the_same() {
+    let Some(cluster) = Cluster::from_env("the_embedded_index_migrates_to_the_cluster") else {
+        return;
+    };
+    use ragway_gateway::cli::index::{MigrateOptions, migrate};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let questions = [VPN, "Where do I forward a suspicious phishing email?"];
+    // A laptop deployment: the embedded index with the handbook, and its answers.
+    let (gateway, key) = Gateway::with_handbook(test_config(&data)).await.unwrap();
+    let mut before = Vec::new();
+    for question in questions {
+        let (status, answer) = post_ask(&gateway.base_url, Some(&key), &json!({"question": question})).await;
+        assert_eq!(status, 200, "{answer}");
+        before.push(answer["citations"].clone());
+    }
+    gateway.shutdown().await;
+    // Background tasks of the stopped gateway may hold the index a moment longer.
+    let started = Instant::now();
+    while ragway_ingest::store::EdgeStore::open(&data.join("index"), None).await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20), "the index stays locked");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let collection = format!("migrated-{}", uuid::Uuid::new_v4().simple());
+    let target = QdrantSettings {
+        url: cluster.grpc.clone(),
+        api_key: None,
+        collection: collection.clone(),
+        layout: ragway_ingest::store::CollectionLayout {
+            shard_number: Some(1),
+            replication_factor: Some(2),
+            ..Default::default()
+        },
+        timeout: Duration::from_secs(30),
+    };
+    let config = test_config(&data);
+    let hidden = |_: u64, _: u64| {};
+    // Interrupted after two batches of 20, then resumed: nothing copied twice, nothing lost.
+    let interrupted = migrate(
+        &config,
+        &target,
+        &MigrateOptions { batch: 20, restart: false, stop_after_batches: Some(2) },
+        &hidden,
+    )
+    .await
+    .unwrap_err();
+    assert!(interrupted.to_string().contains("after 40 points"), "{interrupted}");
+    let report = migrate(
+        &config,
+        &target,
+        &MigrateOptions { batch: 20, restart: false, stop_after_batches: None },
+        &hidden,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.resumed, 40);
+    let (tenant, points) = &report.tenants[0];
+    assert_eq!(tenant, TENANT);
+    assert_eq!(report.copied + report.resumed, *points as u64);
+
+    // The same data directory (catalog, keys) with [index] switched to the cluster.
+    let mut switched = test_config(&data);
+    switched.index = IndexConfig {
+        backend: IndexBackend::Qdrant,
+        url: Some(cluster.grpc.clone()),
+        collection: collection.clone(),
+        ..IndexConfig::default()
+    };
+    switched.widget.session_secret_env = Some("CLUSTER_TEST_WIDGET_SECRET".into());
+    let stop = CancellationToken::new();
+    let replica = replica(switched, &stop).await;
+    for (question, citations) in questions.iter().zip(before) {
+        let (status, answer) = post_ask(&replica.base_url, Some(&key), &json!({"question": question})).await;
+        assert_eq!(status, 200, "{answer}");
+        // The same passages in the same order; scores equal up to float rounding.
+        let (now, then) = (answer["citations"].as_array().unwrap(), citations.as_array().unwrap());
+        assert_eq!(now.len(), then.len(), "{question}");
+        for (now, then) in now.iter().zip(then) {
+            let score = |c: &Value| c["score"].as_f64().unwrap();
+            assert!((score(now) - score(then)).abs() < 1e-4, "{question}: {now} vs {then}");
+            let strip = |c: &Value| {
+                let mut c = c.clone();
+                c.as_object_mut().unwrap().remove("score");
+                c
+            };
+            assert_eq!(strip(now), strip(then), "{question}");
+        }
+    }
+    stop.cancel();
+    replica.shutdown().await;
+    Generations::new(&target).unwrap().drop_all().await.unwrap();
+}

@@ -4,7 +4,9 @@
 mod admin;
 mod admin_keys;
 mod ask;
+pub mod config_check;
 mod eval;
+pub mod index;
 mod ingest;
 mod serve;
 mod sources;
@@ -67,6 +69,12 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Show a tenant's usage: requests, cache hits, LLM tokens and refusals, per day.
     Usage(admin_keys::UsageArgs),
+    /// The vector index: migrate the embedded index to a Qdrant cluster, show what it holds.
+    #[command(subcommand)]
+    Index(index::IndexCommand),
+    /// Check the configuration: every problem with its key, exit status 1 if any.
+    #[command(subcommand)]
+    Config(config_check::ConfigCommand),
 }
 
 impl Command {
@@ -141,6 +149,8 @@ async fn execute(command: Command, config: Config) -> Result<(), GatewayError> {
         Command::WidgetKeys(command) => widget_keys::widget_keys(config, command).await,
         Command::Usage(args) => admin_keys::usage(config, args).await,
         Command::Eval(args) => eval::run(config, args).await,
+        Command::Config(command) => config_check::config(config, command).await,
+        Command::Index(command) => index::index(config, command).await,
     }
 }
 

@@ -34,6 +34,32 @@ pub use widget::WidgetConfig;
 
 use crate::error::GatewayError;
 
+/// The top-level keys of [`Config`]: `RAGWAY_<KEY>` (or `RAGWAY_<KEY>__…`) overrides one of them;
+/// any other `RAGWAY_*` variable is ignored with a warning.
+pub const TOP_LEVEL_KEYS: [&str; 21] = [
+    "addr",
+    "data_dir",
+    "database_url",
+    "prompts_dir",
+    "language",
+    "server",
+    "chunking",
+    "bm25",
+    "retrieval",
+    "ingest",
+    "index",
+    "sources",
+    "copilot",
+    "conversation",
+    "limits",
+    "cache",
+    "embeddings",
+    "llm",
+    "slack",
+    "teams",
+    "widget",
+];
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -383,7 +409,15 @@ impl Config {
                 if rest == "CONFIG" || rest == "LOG" {
                     continue;
                 }
-                rest.split("__").map(str::to_ascii_lowercase).collect()
+                let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+                if !TOP_LEVEL_KEYS.contains(&path[0].as_str()) {
+                    // Kubernetes injects `RAGWAY_PORT=tcp://…`, `RAGWAY_SERVICE_HOST`, … into
+                    // every pod of a namespace with a Service named `ragway`: not ours, not fatal.
+                    // Keys inside a known section stay strict (a typo there is still an error).
+                    tracing::warn!(variable = %name, "ignored: not a ragway configuration key");
+                    continue;
+                }
+                path
             } else {
                 continue;
             };
@@ -456,6 +490,39 @@ mod tests {
         assert_eq!(config, Config::default());
         assert!(config.llm.is_none());
         assert_eq!(config.addr.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn kubernetes_service_links_are_ignored_but_section_typos_are_not() {
+        // What Kubernetes injects for a Service named `ragway` in the namespace.
+        let links = [
+            ("RAGWAY_PORT", "tcp://10.0.0.7:8080"),
+            ("RAGWAY_SERVICE_HOST", "10.0.0.7"),
+            ("RAGWAY_SERVICE_PORT", "8080"),
+            ("RAGWAY_SERVICE_PORT_HTTP", "8080"),
+            ("RAGWAY_PORT_8080_TCP", "tcp://10.0.0.7:8080"),
+            ("RAGWAY_PORT_8080_TCP_PROTO", "tcp"),
+            ("RAGWAY_PORT_8080_TCP_PORT", "8080"),
+            ("RAGWAY_PORT_8080_TCP_ADDR", "10.0.0.7"),
+            ("RAGWAY_BIN", "x"),
+        ];
+        let config = Config::from_toml_and_env("", env(&links)).unwrap();
+        assert_eq!(config, Config::default());
+        let err = Config::from_toml_and_env("", env(&[("RAGWAY_LLM__MODLE", "x")])).unwrap_err();
+        assert!(err.to_string().contains("modle"), "{err}");
+        // The file stays strict.
+        let err = Config::from_toml_and_env("port = 1\n", env(&[])).unwrap_err();
+        assert!(err.to_string().contains("unknown field `port`"), "{err}");
+    }
+
+    #[test]
+    fn every_top_level_key_is_a_real_key() {
+        for key in TOP_LEVEL_KEYS {
+            let result = Config::from_toml_and_env(&format!("{key} = 0\n"), env(&[]));
+            if let Err(err) = result {
+                assert!(!err.to_string().contains("unknown field"), "{key}: {err}");
+            }
+        }
     }
 
     #[test]

@@ -12,9 +12,9 @@ use qdrant_edge::{
     EdgeSparseVectorParamsBuilder, EdgeVectorParamsBuilder, FieldCondition, FieldIndexOperations,
     Filter, Fusion, IsEmptyCondition, JsonPath, KeywordIndexParams, Match, Modifier, NamedQuery,
     Payload, PayloadFieldSchema, PayloadOps, PayloadSchemaParams, PointId, PointInsertOperations,
-    PointOperations, PointStruct, Prefetch, QueryEnum, QueryRequest, Range, ScoredPoint,
-    ScoringQuery, SetPayloadOp, SparseVector, UpdateOperation, Vector, VectorInternal, Vectors,
-    WithPayloadInterface, WithVector,
+    PointOperations, PointStruct, Prefetch, QueryEnum, QueryRequest, Range, Record, ScoredPoint,
+    ScoringQuery, ScrollRequest, SetPayloadOp, SparseVector, UpdateOperation, Vector,
+    VectorInternal, VectorStructInternal, Vectors, WithPayloadInterface, WithVector,
 };
 
 use super::stored::{
@@ -60,6 +60,8 @@ pub struct EdgeStore {
     /// Serialises writes: qdrant-edge's flush panics if it meets a concurrent writer.
     writes: Arc<Mutex<()>>,
     dense: Option<usize>,
+    /// The dimension of the dense vectors the index holds (even when no embedder is configured).
+    stored_dense: Option<usize>,
     path: PathBuf,
     _lock: File,
 }
@@ -145,6 +147,7 @@ impl EdgeStore {
             shard: Arc::new(ShardHandle(Some(shard))),
             writes: Arc::new(Mutex::new(())),
             dense: stored_dense.filter(|_| dense.is_some()),
+            stored_dense,
             path: dir.to_path_buf(),
             _lock: lock,
         })
@@ -174,6 +177,38 @@ impl EdgeStore {
         })
         .await
     }
+}
+
+/// A stored point as the index holds it: id, vectors and payload.
+fn from_record(record: Record) -> Result<ChunkPoint> {
+    let id = match record.id {
+        PointId::Uuid(uuid) => uuid::Uuid::from_bytes(*uuid.as_bytes()),
+        PointId::NumId(n) => uuid::Uuid::from_u128(u128::from(n)),
+    };
+    let payload = record
+        .payload
+        .ok_or_else(|| store_err(format!("point {id} has no payload")))?;
+    let mut point = ChunkPoint {
+        id,
+        dense: None,
+        sparse: Sparse::default(),
+        payload: from_stored(serde_json::Value::Object(payload.0))?,
+    };
+    if let Some(VectorStructInternal::Named(vectors)) = record.vector {
+        for (name, vector) in vectors {
+            match (name.as_str(), vector) {
+                (BM25, VectorInternal::Sparse(sparse)) => {
+                    point.sparse = Sparse {
+                        indices: sparse.indices,
+                        values: sparse.values,
+                    };
+                }
+                (DENSE, VectorInternal::Dense(dense)) => point.dense = Some(dense),
+                _ => {}
+            }
+        }
+    }
+    Ok(point)
 }
 
 fn create_keyword_index(shard: &EdgeShard, field: &str, is_tenant: bool) -> Result<()> {
@@ -325,6 +360,43 @@ fn build_query(query: &SearchQuery, dense_enabled: bool) -> Result<Option<QueryR
         with_vector: WithVector::Bool(false),
         with_payload: WithPayloadInterface::Bool(true),
     }))
+}
+
+impl EdgeStore {
+    /// The dimension of the dense vectors the index was built with, if it has them.
+    pub fn stored_dense_dimensions(&self) -> Option<usize> {
+        self.stored_dense
+    }
+
+    /// Up to `limit` points after `after` (None: from the start) in id order, with their vectors,
+    /// and the id to continue from (None: the end) — what `ragway index migrate` copies.
+    pub async fn scroll(
+        &self,
+        after: Option<uuid::Uuid>,
+        limit: usize,
+    ) -> Result<(Vec<ChunkPoint>, Option<uuid::Uuid>)> {
+        self.blocking(move |shard| {
+            let request = ScrollRequest {
+                offset: after.map(|id| PointId::Uuid(EdgeUuid::from_bytes(*id.as_bytes()))),
+                limit: Some(limit.max(1)),
+                filter: None,
+                with_payload: Some(WithPayloadInterface::Bool(true)),
+                with_vector: WithVector::Bool(true),
+                order_by: None,
+            };
+            let (records, next) = shard.scroll(request).map_err(store_err)?;
+            let next = next.map(|id| match id {
+                PointId::Uuid(uuid) => uuid::Uuid::from_bytes(*uuid.as_bytes()),
+                PointId::NumId(n) => uuid::Uuid::from_u128(u128::from(n)),
+            });
+            let points = records
+                .into_iter()
+                .map(from_record)
+                .collect::<Result<Vec<_>>>()?;
+            Ok((points, next))
+        })
+        .await
+    }
 }
 
 #[async_trait::async_trait]
