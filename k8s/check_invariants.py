@@ -6,10 +6,13 @@
 
 `manifests` checks one rendered overlay (scripts/check-k8s renders them): probes, resources and the security
 context of every container; one image tag, the Dockerfile's; Secret references only, and no secret-looking
-value; the pod/ConfigMap/Service wiring of ragway.toml (ports, data_dir, prompts_dir, the secrets it names);
-the shape's own rules (single-node: one StatefulSet owning a PVC; scaled: 3+ replicas, a 3-node Qdrant cluster,
-replication_factor 2, Redis limits, a sync CronJob mirroring the gateway, an SSE-friendly Ingress). With
---emit-config DIR it writes the ConfigMap's ragway.toml to DIR/<shape>/ragway.toml, for `ragway config check`.
+value; the pod/ConfigMap/Service wiring of ragway.toml (ports, data_dir, prompts_dir; every variable a `*_env`
+setting names filled from a required secretKeyRef, since ragway refuses to start when one is unset); the shape's
+own rules (single-node: one StatefulSet owning a PVC; scaled: 3+ stateless replicas, a 3-node Qdrant cluster
+with an API key both sides take from the same Secret key, replication_factor 2, the widget's shared session
+secret, Redis limits, a sync CronJob mirroring the gateway, an SSE-friendly Ingress). With --emit-config DIR it
+writes the ConfigMap's ragway.toml to DIR/<shape>/ragway.toml and the variables its `*_env` settings name to
+DIR/<shape>/secret-env (one a line), for `ragway config check` (scripts/check-k8s --ragway).
 
 `observability` checks k8s/observability: the alert rules and the Grafana dashboard reference only metrics
 that gateway/src/metrics.rs registers (or the few kube-state-metrics series named below), and every alert the
@@ -148,6 +151,14 @@ def env_map(container: dict) -> dict[str, dict]:
 
 def secret_ref(entry: dict | None) -> dict | None:
     return ((entry or {}).get("valueFrom") or {}).get("secretKeyRef")
+
+
+def required_secret_ref(entry: dict | None) -> dict | None:
+    """The entry's secretKeyRef to ragway-secrets when it is required (`optional` unset or false)."""
+    ref = secret_ref(entry)
+    if ref is None or ref.get("name") != SECRET_NAME or ref.get("optional", False) is not False:
+        return None
+    return ref
 
 
 def port_number(container: dict, port) -> int | None:
@@ -385,11 +396,28 @@ def check_ragway_pod(c: Checker, r: Render, obj: dict, spec: dict, sections: set
                     k not in data or data[k].encode() == content,
                     f"ConfigMap/{pcm['metadata']['name']} {k} differs from prompts/{k.replace('.', '/', k.count('.') - 1)}",
                 )
-    # Every secret the configuration names by environment variable is filled from the Secret.
+    # Every variable the configuration names (`*_env`) is filled from a required key of the Secret: ragway refuses to
+    # start when one is unset or empty, so a missing key should stop the pod at creation (CreateContainerConfigError
+    # naming the key), never start it without the secret.
     for var, setting in named_secret_vars(config):
+        ref = secret_ref(env.get(var))
         c.check(
-            secret_ref(env.get(var)) is not None,
-            f"{where}: {setting} names {var}, which must come from a secretKeyRef to {SECRET_NAME}",
+            required_secret_ref(env.get(var)) is not None,
+            f"{where}: {setting} names {var}, which must come from a required secretKeyRef to {SECRET_NAME} "
+            + ("(it is `optional: true`: ragway would refuse to start without it)" if ref else "(it has none)"),
+        )
+    # With a shared index every replica must verify every other's widget sessions: ragway refuses to start without
+    # [widget] session_secret_env rather than sign with a random per-process secret. (QDRANT_URL alone, or
+    # RAGWAY_INDEX__BACKEND, selects Qdrant too.)
+    shared = (
+        (config.get("index") or {}).get("backend") == "qdrant"
+        or "QDRANT_URL" in env
+        or str((env.get("RAGWAY_INDEX__BACKEND") or {}).get("value", "")).strip('"') == "qdrant"
+    )
+    if shared:
+        c.check(
+            bool((config.get("widget") or {}).get("session_secret_env")),
+            f"{where}: [index] backend = \"qdrant\" requires [widget] session_secret_env (one secret for every replica)",
         )
     return config
 
@@ -586,13 +614,48 @@ def check_manifests(shape: str, rendered: Path, emit: Path | None) -> Checker:
                 target is not None and int(url.group(2)) in [p.get("port") for p in target["spec"].get("ports") or []],
                 f"[index] url {index.get('url')} must point at a Service port in the render",
             )
-        if index.get("api_key_env"):
-            c.check(secret_ref(env.get(index["api_key_env"])) is not None, f"{index['api_key_env']} must come from {SECRET_NAME}")
+        # Qdrant with an API key: ragway sends the one Qdrant requires, both from the same required Secret key.
+        key_var = index.get("api_key_env")
+        if c.check(bool(key_var), "scaled sets [index] api_key_env: Qdrant requires an API key"):
+            ours = required_secret_ref(env.get(key_var))
+            q = r.get("StatefulSet", "qdrant")
+            qc = next((x for _, x in containers(pod_spec(q)) if x["name"] == "qdrant"), {}) if q else {}
+            theirs = required_secret_ref(env_map(qc).get("QDRANT__SERVICE__API_KEY"))
+            c.check(
+                theirs is not None,
+                f"StatefulSet/qdrant: QDRANT__SERVICE__API_KEY must come from a required secretKeyRef to {SECRET_NAME}",
+            )
+            c.check(
+                ours is None or theirs is None or ours.get("key") == theirs.get("key"),
+                f"[index] api_key_env {key_var} (key {(ours or {}).get('key')}) and Qdrant's QDRANT__SERVICE__API_KEY "
+                f"(key {(theirs or {}).get('key')}) must come from the same key of {SECRET_NAME}",
+            )
+        # Stateless replicas: data_dir is scratch (uploads live in the catalog, a syncing pod checks out its copy).
+        data_dir = str(config.get("data_dir", "data")).rstrip("/")
+        for o, s_, _ in ragway_pods:
+            x = next(x for _, x in containers(s_) if is_ragway(x))
+            m = {m_["mountPath"].rstrip("/"): m_["name"] for m_ in x.get("volumeMounts") or []}.get(data_dir)
+            v = {v_["name"]: v_ for v_ in s_.get("volumes") or []}.get(m, {})
+            c.check(
+                "emptyDir" in v,
+                f"{name_of(o)}: data_dir {data_dir} must be an emptyDir in the scaled shape (replicas are stateless: "
+                f"uploads live in PostgreSQL)",
+            )
+            c.check(
+                not any(k.startswith(data_dir + "/") for k in (mm["mountPath"] for mm in x.get("volumeMounts") or [])),
+                f"{name_of(o)}: nothing is mounted under data_dir {data_dir} (no shared volume: uploads live in PostgreSQL)",
+            )
         c.check(limits.get("backend") == "redis", "scaled shares its limits through Redis ([limits] backend = \"redis\")")
         c.check("redis_url" not in limits, "[limits] redis_url may hold a password: set it from the Secret, not the file")
-        c.check(secret_ref(env.get("RAGWAY_LIMITS__REDIS_URL")) is not None, "RAGWAY_LIMITS__REDIS_URL must come from the Secret")
+        c.check(
+            required_secret_ref(env.get("RAGWAY_LIMITS__REDIS_URL")) is not None,
+            "RAGWAY_LIMITS__REDIS_URL must come from a required key of the Secret",
+        )
         c.check("database_url" not in config, "database_url may hold a password: set DATABASE_URL from the Secret")
-        c.check(secret_ref(env.get("DATABASE_URL")) is not None, "DATABASE_URL must come from the Secret")
+        c.check(
+            required_secret_ref(env.get("DATABASE_URL")) is not None,
+            "DATABASE_URL must come from a required key of the Secret (unset, each replica would open its own SQLite)",
+        )
         # Syncs: none in the gateway, a CronJob mirroring it instead.
         c.check(sources.get("sync_workers", 2) == 0, "[sources] sync_workers must be 0 (the CronJob syncs)")
         if c.check(len(cronjobs) == 1, f"one ragway CronJob expected, found {len(cronjobs)}"):
@@ -613,7 +676,7 @@ def check_manifests(shape: str, rendered: Path, emit: Path | None) -> Checker:
             mnts = lambda x: sorted(json.dumps(m, sort_keys=True) for m in x.get("volumeMounts") or [])  # noqa: E731
             c.check(
                 vols(cj_spec) == vols(gw_spec) and mnts(cj_ctr) == mnts(gw_ctr),
-                f"{name_of(cj)}: its volumes and mounts (config, data, uploads) must be the gateway's",
+                f"{name_of(cj)}: its volumes and mounts (config, data, tmp) must be the gateway's",
             )
         ing = r.by_kind.get("Ingress", [])
         if c.check(len(ing) == 1, "scaled has one Ingress"):
@@ -641,6 +704,11 @@ def check_manifests(shape: str, rendered: Path, emit: Path | None) -> Checker:
         ]
         if c.check(len(cm_texts) == 1, "exactly one ragway-config ConfigMap expected"):
             out.write_text(cm_texts[0])
+            try:
+                names = sorted({var for var, _ in named_secret_vars(tomllib.loads(cm_texts[0]))})
+            except tomllib.TOMLDecodeError:
+                names = []  # reported above
+            (out.parent / "secret-env").write_text("".join(f"{n}\n" for n in names))
     return c
 
 
