@@ -540,15 +540,26 @@ async fn the_embedded_index_migrates_to_the_cluster_and_answers_the_same() {
     let (gateway, key) = Gateway::with_handbook(test_config(&data)).await.unwrap();
     let mut before = Vec::new();
     for question in questions {
-        let (status, answer) = post_ask(&gateway.base_url, Some(&key), &json!({"question": question})).await;
+        let (status, answer) = post_ask(
+            &gateway.base_url,
+            Some(&key),
+            &json!({"question": question}),
+        )
+        .await;
         assert_eq!(status, 200, "{answer}");
         before.push(answer["citations"].clone());
     }
     gateway.shutdown().await;
     // Background tasks of the stopped gateway may hold the index a moment longer.
     let started = Instant::now();
-    while ragway_ingest::store::EdgeStore::open(&data.join("index"), None).await.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "the index stays locked");
+    while ragway_ingest::store::EdgeStore::open(&data.join("index"), None)
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the index stays locked"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
@@ -570,16 +581,27 @@ async fn the_embedded_index_migrates_to_the_cluster_and_answers_the_same() {
     let interrupted = migrate(
         &config,
         &target,
-        &MigrateOptions { batch: 20, restart: false, stop_after_batches: Some(2) },
+        &MigrateOptions {
+            batch: 20,
+            restart: false,
+            stop_after_batches: Some(2),
+        },
         &hidden,
     )
     .await
     .unwrap_err();
-    assert!(interrupted.to_string().contains("after 40 points"), "{interrupted}");
+    assert!(
+        interrupted.to_string().contains("after 40 points"),
+        "{interrupted}"
+    );
     let report = migrate(
         &config,
         &target,
-        &MigrateOptions { batch: 20, restart: false, stop_after_batches: None },
+        &MigrateOptions {
+            batch: 20,
+            restart: false,
+            stop_after_batches: None,
+        },
         &hidden,
     )
     .await
@@ -601,14 +623,25 @@ async fn the_embedded_index_migrates_to_the_cluster_and_answers_the_same() {
     let stop = CancellationToken::new();
     let replica = replica(switched, &stop).await;
     for (question, citations) in questions.iter().zip(before) {
-        let (status, answer) = post_ask(&replica.base_url, Some(&key), &json!({"question": question})).await;
+        let (status, answer) = post_ask(
+            &replica.base_url,
+            Some(&key),
+            &json!({"question": question}),
+        )
+        .await;
         assert_eq!(status, 200, "{answer}");
         // The same passages in the same order; scores equal up to float rounding.
-        let (now, then) = (answer["citations"].as_array().unwrap(), citations.as_array().unwrap());
+        let (now, then) = (
+            answer["citations"].as_array().unwrap(),
+            citations.as_array().unwrap(),
+        );
         assert_eq!(now.len(), then.len(), "{question}");
         for (now, then) in now.iter().zip(then) {
             let score = |c: &Value| c["score"].as_f64().unwrap();
-            assert!((score(now) - score(then)).abs() < 1e-4, "{question}: {now} vs {then}");
+            assert!(
+                (score(now) - score(then)).abs() < 1e-4,
+                "{question}: {now} vs {then}"
+            );
             let strip = |c: &Value| {
                 let mut c = c.clone();
                 c.as_object_mut().unwrap().remove("score");

@@ -62,10 +62,22 @@ pub fn problems(config: &Config, secrets: &dyn Fn(&str) -> Option<String>) -> Ve
     }
     let built: [(&str, Result<(), GatewayError>); 6] = [
         ("llm/copilot", Profiles::build(config).map(drop)),
-        ("prompts", Prompts::load(config.prompts_dir.as_deref()).map(drop)),
-        ("chunking", Chunker::new(&config.chunking).map(drop).map_err(Into::into)),
-        ("bm25", Bm25Encoder::new(&config.bm25).map(drop).map_err(Into::into)),
-        ("slack/teams", Bots::new(config, secrets, Clock::system()).map(drop)),
+        (
+            "prompts",
+            Prompts::load(config.prompts_dir.as_deref()).map(drop),
+        ),
+        (
+            "chunking",
+            Chunker::new(&config.chunking).map(drop).map_err(Into::into),
+        ),
+        (
+            "bm25",
+            Bm25Encoder::new(&config.bm25).map(drop).map_err(Into::into),
+        ),
+        (
+            "slack/teams",
+            Bots::new(config, secrets, Clock::system()).map(drop),
+        ),
         ("widget", Widget::new(&config.widget, secrets).map(drop)),
     ];
     for (section, result) in built {
@@ -86,7 +98,12 @@ mod tests {
                     api_key_env = \"LLM_KEY\"\n[chunking]\nmax_tokens = 0\n";
         let config = Config::from_toml_and_env(text, Vec::new()).unwrap();
         let found = problems(&config, &|_| None);
-        for expected in ["index.url", "widget.session_secret_env", "LLM_KEY", "[chunking]"] {
+        for expected in [
+            "index.url",
+            "widget.session_secret_env",
+            "LLM_KEY",
+            "[chunking]",
+        ] {
             assert!(
                 found.iter().any(|p| p.contains(expected)),
                 "{expected}: {found:?}"

@@ -44,9 +44,11 @@ pub async fn index(config: Config, command: IndexCommand) -> Result<(), GatewayE
             let target = migration_target(&config, &args)?;
             let bar = ProgressBar::new(0);
             bar.set_style(
-                ProgressStyle::with_template("copy [{bar:30}] {pos}/{len} points {per_sec} eta {eta}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "copy [{bar:30}] {pos}/{len} points {per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
             );
             let progress = |done: u64, total: u64| {
                 bar.set_length(total);
@@ -71,7 +73,12 @@ pub async fn index(config: Config, command: IndexCommand) -> Result<(), GatewayE
             out(format!(
                 "copied {} points to {} at {} ({} resumed from an interrupted run); switch with \
                  [index] backend = \"qdrant\", url = \"{}\", collection = \"{}\"",
-                report.copied, target.collection, target.url, report.resumed, target.url, target.collection
+                report.copied,
+                target.collection,
+                target.url,
+                report.resumed,
+                target.url,
+                target.collection
             ));
             Ok(())
         }
@@ -125,11 +132,13 @@ fn checkpoint_path(config: &Config) -> PathBuf {
 fn read_checkpoint(path: &Path, target: &QdrantSettings) -> Option<Checkpoint> {
     let text = std::fs::read_to_string(path).ok()?;
     let checkpoint: Checkpoint = serde_json::from_str(&text).ok()?;
-    (checkpoint.url == target.url && checkpoint.collection == target.collection).then_some(checkpoint)
+    (checkpoint.url == target.url && checkpoint.collection == target.collection)
+        .then_some(checkpoint)
 }
 
 fn write_checkpoint(path: &Path, checkpoint: &Checkpoint) -> Result<(), GatewayError> {
-    let text = serde_json::to_string(checkpoint).map_err(|e| GatewayError::Config(e.to_string()))?;
+    let text =
+        serde_json::to_string(checkpoint).map_err(|e| GatewayError::Config(e.to_string()))?;
     // Written whole, then renamed: a crash never leaves half a checkpoint.
     let partial = path.with_extension("json.part");
     std::fs::write(&partial, text).map_err(GatewayError::Io)?;
@@ -183,7 +192,9 @@ pub async fn migrate(
                 checkpoint.copied
             )));
         }
-        let (points, next) = source.scroll(checkpoint.after, options.batch.max(1)).await?;
+        let (points, next) = source
+            .scroll(checkpoint.after, options.batch.max(1))
+            .await?;
         let count = points.len() as u64;
         store.upsert(points).await?;
         checkpoint.copied += count;
@@ -226,7 +237,9 @@ async fn status(config: &Config) -> Result<(), GatewayError> {
     match config.index.backend {
         IndexBackend::Edge => out(format!("index: embedded, {}", config.index_dir().display())),
         IndexBackend::Qdrant => {
-            let settings = config.index.qdrant_settings(&|name| std::env::var(name).ok())?;
+            let settings = config
+                .index
+                .qdrant_settings(&|name| std::env::var(name).ok())?;
             let current = Generations::new(&settings)?.current().await?;
             out(format!(
                 "index: Qdrant at {}, collection {} ({})",
@@ -240,7 +253,11 @@ async fn status(config: &Config) -> Result<(), GatewayError> {
         }
     }
     for tenant in state.core.catalog.tenants().await? {
-        out(format!("{}: {} points", tenant.id, state.store.count(&tenant.id).await?));
+        out(format!(
+            "{}: {} points",
+            tenant.id,
+            state.store.count(&tenant.id).await?
+        ));
     }
     Ok(())
 }
