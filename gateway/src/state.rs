@@ -64,6 +64,7 @@ impl AppState {
             bm25: Arc::clone(&bm25),
             embedder: embedder.clone(),
             max_document_bytes: config.ingest.max_document_bytes,
+            rewrite_all: false,
         };
         let limiter = config.limits.limiter().await?;
         let metrics = Arc::new(Metrics::new(limiter.backend_errors()));

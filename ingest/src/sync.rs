@@ -50,6 +50,9 @@ pub struct Indexer {
     pub bm25: Arc<Bm25Encoder>,
     pub embedder: Option<Arc<dyn Embedder>>,
     pub max_document_bytes: u64,
+    /// Write every document again, as if indexed under other settings (a re-index into a new,
+    /// empty index generation): nothing is skipped as unchanged, web pages are fetched whole.
+    pub rewrite_all: bool,
 }
 
 /// A document parsed and chunked, waiting to be written.
@@ -106,6 +109,11 @@ impl Indexer {
             sha2::Digest::update(&mut hash, [0]);
         }
         hex::encode(&sha2::Digest::finalize(hash)[..8])
+    }
+
+    /// Whether a document indexed with `indexed` analysis needs no re-indexing under `current`.
+    pub(crate) fn is_current(&self, indexed: &str, current: &str) -> bool {
+        !self.rewrite_all && indexed == current
     }
 
     /// Records the start of a sync run and returns its empty report.
@@ -348,7 +356,7 @@ impl Indexer {
         // Same bytes indexed the same way: nothing to do but follow an ACL change.
         if let Some(previous) = previous
             .as_ref()
-            .filter(|p| p.content_hash == hash && p.analysis == analysis)
+            .filter(|p| p.content_hash == hash && self.is_current(&p.analysis, &analysis))
         {
             if previous.acl == acl {
                 return Step::Unchanged;

@@ -83,6 +83,7 @@ async fn setup() -> Setup {
         bm25: bm25.clone(),
         embedder: None,
         max_document_bytes: 1 << 20,
+        rewrite_all: false,
     };
     Setup {
         _data: data,

@@ -654,3 +654,89 @@ async fn the_embedded_index_migrates_to_the_cluster_and_answers_the_same() {
     replica.shutdown().await;
     Generations::new(&target).unwrap().drop_all().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_builds_a_new_generation_while_the_old_one_answers_then_switches() {
+    let Some(cluster) = Cluster::from_env("a_rebuild_builds_a_new_generation") else {
+        return;
+    };
+    use ragway_gateway::cli::index_rebuild::{drop_generation, rebuild, switch};
+    let collection = format!("rebuild-{}", uuid::Uuid::new_v4().simple());
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = test_config(&tmp.path().join("data"));
+    config.index = IndexConfig {
+        backend: IndexBackend::Qdrant,
+        url: Some(cluster.grpc.clone()),
+        collection: collection.clone(),
+        shard_number: Some(1),
+        replication_factor: Some(2),
+        ..IndexConfig::default()
+    };
+    config.widget.session_secret_env = Some("CLUSTER_TEST_WIDGET_SECRET".into());
+    config.sources.sync_workers = 0;
+    let stop = CancellationToken::new();
+    let gateway = replica(config.clone(), &stop).await;
+    let key = gateway.tenant_with_key(TENANT).await.unwrap();
+    gateway
+        .sync(TENANT, "handbook", &handbook_dir())
+        .await
+        .unwrap();
+    let points_before = gateway.state.store.count(TENANT).await.unwrap();
+    assert_eq!(
+        cited(&gateway.base_url, &key, VPN).await,
+        "it/northgate-vpn-setup.md"
+    );
+
+    // New chunking (an analysis change): generation 2 is built while generation 1 answers.
+    let mut changed = config.clone();
+    changed.chunking.max_tokens = 128;
+    changed.chunking.overlap = 16;
+    let building = tokio::spawn(async move { rebuild(&changed, false).await });
+    let mut answered_during = 0;
+    while !building.is_finished() {
+        assert_eq!(
+            cited(&gateway.base_url, &key, VPN).await,
+            "it/northgate-vpn-setup.md"
+        );
+        answered_during += 1;
+        tokio::time::sleep(Duration::from_millis(250)).await; // within the per-user rate limit
+    }
+    let report = building.await.unwrap().unwrap();
+    assert!(
+        answered_during > 0,
+        "questions were asked during the rebuild"
+    );
+    assert_eq!(report.generation.number, 2);
+    assert_eq!(report.previous.as_ref().map(|g| g.number), Some(1));
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    // The same store (through the alias) now reads the new generation: smaller chunks, more points.
+    let points_after = gateway.state.store.count(TENANT).await.unwrap();
+    assert_eq!(report.tenants, [(TENANT.to_owned(), points_after)]);
+    assert!(
+        points_after > points_before,
+        "{points_after} > {points_before}"
+    );
+    assert_eq!(
+        cited(&gateway.base_url, &key, VPN).await,
+        "it/northgate-vpn-setup.md"
+    );
+
+    // Rolling back is one switch; the generation answering cannot be dropped.
+    assert_eq!(switch(&config, 1).await.unwrap().map(|g| g.number), Some(2));
+    assert_eq!(
+        gateway.state.store.count(TENANT).await.unwrap(),
+        points_before
+    );
+    let err = drop_generation(&config, 1).await.unwrap_err();
+    assert!(err.to_string().contains("answered from"), "{err}");
+    assert_eq!(drop_generation(&config, 2).await.unwrap().number, 2);
+
+    stop.cancel();
+    let settings = config.index.qdrant_settings(&|_| None).unwrap();
+    gateway.shutdown().await;
+    Generations::new(&settings)
+        .unwrap()
+        .drop_all()
+        .await
+        .unwrap();
+}

@@ -20,6 +20,19 @@ pub enum IndexCommand {
     Migrate(MigrateArgs),
     /// Show the configured index: backend, collection and generation, points per tenant.
     Status,
+    /// Re-index every source into a new generation of the Qdrant collection (the current analysis
+    /// settings: embedding model, chunking, BM25) while questions are answered from the current
+    /// one, then switch the alias to it atomically. Run it with no sync running.
+    Rebuild {
+        /// Drop the previous generation once the alias points at the new one (default: keep it
+        /// for `ragway index switch`).
+        #[arg(long)]
+        drop_previous: bool,
+    },
+    /// Point the alias at another generation (roll back a rebuild).
+    Switch { generation: u32 },
+    /// Drop a generation questions are not answered from.
+    Drop { generation: u32 },
 }
 
 #[derive(Debug, Args)]
@@ -83,6 +96,42 @@ pub async fn index(config: Config, command: IndexCommand) -> Result<(), GatewayE
             Ok(())
         }
         IndexCommand::Status => status(&config).await,
+        IndexCommand::Rebuild { drop_previous } => {
+            let report = super::index_rebuild::rebuild(&config, drop_previous).await?;
+            for failure in &report.failures {
+                out(format!("not indexed: {failure}"));
+            }
+            for (tenant, points) in &report.tenants {
+                out(format!("{tenant}: {points} points"));
+            }
+            out(format!(
+                "questions are answered from {} now{}",
+                report.generation.collection,
+                report.previous.map_or_else(String::new, |p| format!(
+                    " (previous: generation {}, {})",
+                    p.number,
+                    if drop_previous {
+                        "dropped"
+                    } else {
+                        "kept; `ragway index switch` goes back"
+                    }
+                ))
+            ));
+            Ok(())
+        }
+        IndexCommand::Switch { generation } => {
+            let previous = super::index_rebuild::switch(&config, generation).await?;
+            out(format!(
+                "questions are answered from generation {generation} now (was {})",
+                previous.map_or_else(|| "none".to_owned(), |p| p.number.to_string())
+            ));
+            Ok(())
+        }
+        IndexCommand::Drop { generation } => {
+            let dropped = super::index_rebuild::drop_generation(&config, generation).await?;
+            out(format!("dropped {}", dropped.collection));
+            Ok(())
+        }
     }
 }
 

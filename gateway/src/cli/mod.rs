@@ -7,6 +7,7 @@ mod ask;
 pub mod config_check;
 mod eval;
 pub mod index;
+pub mod index_rebuild;
 mod ingest;
 mod serve;
 mod sources;

@@ -237,6 +237,7 @@ pub async fn run(
         bm25: Arc::clone(&bm25),
         embedder: embedder.clone(),
         max_document_bytes: config.ingest.max_document_bytes,
+        rewrite_all: false,
     };
 
     let corpus_dir = dir.join("corpus").join(&tenant);

@@ -80,7 +80,7 @@ impl Indexer {
             let analysis = self.analysis();
             let indexed = manifest
                 .iter()
-                .filter(|(_, entry)| entry.analysis == analysis)
+                .filter(|(_, entry)| self.is_current(&entry.analysis, &analysis))
                 .map(|(uri, entry)| (uri.clone(), entry.content_hash.clone()))
                 .collect();
             let crawler = crawl::Crawler::new(

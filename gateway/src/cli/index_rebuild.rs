@@ -1,0 +1,179 @@
+//! `ragway index rebuild`: re-indexes every source into a new generation of the Qdrant collection
+//! with the current analysis settings (a new embedding model, new chunking, new BM25 analysis),
+//! while questions keep being answered from the current generation; then points the alias at the
+//! new one in one atomic step. `ragway index switch N` points it back (the previous generation is
+//! kept until `--drop-previous` or `ragway index drop N`).
+
+use std::sync::Arc;
+
+use ragway_catalog::{Catalog, SourceRecord};
+use ragway_ingest::chunk::Chunker;
+use ragway_ingest::embed::{Bm25Encoder, Embedder};
+use ragway_ingest::store::{Generation, Generations, QdrantSettings, QdrantStore, VectorStore};
+use ragway_ingest::sync::Indexer;
+
+use super::out;
+use crate::config::{Config, IndexBackend};
+use crate::error::GatewayError;
+use crate::sources::{SourceKind, plan::sync_plan, upload_copy, upload_dir};
+use crate::tenants::TenantDirectory;
+
+/// What a rebuild produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RebuildReport {
+    pub generation: Generation,
+    pub previous: Option<Generation>,
+    /// Points per tenant in the new generation.
+    pub tenants: Vec<(String, usize)>,
+    /// Documents that could not be read (`uri: reason`); they are missing from the new generation.
+    pub failures: Vec<String>,
+}
+
+fn qdrant_settings(config: &Config) -> Result<QdrantSettings, GatewayError> {
+    if config.index.backend != IndexBackend::Qdrant {
+        return Err(GatewayError::Config(
+            "`ragway index rebuild` needs [index] backend = \"qdrant\" (generations behind an alias); \
+             the embedded index re-indexes in place on the next sync when the analysis changes"
+                .into(),
+        ));
+    }
+    config
+        .index
+        .qdrant_settings(&|name| std::env::var(name).ok())
+}
+
+/// Builds the next generation from every source of every tenant, switches the alias to it, and
+/// drops the previous generation when `drop_previous`.
+pub async fn rebuild(config: &Config, drop_previous: bool) -> Result<RebuildReport, GatewayError> {
+    let settings = qdrant_settings(config)?;
+    let generations = Generations::new(&settings)?;
+    let catalog = Catalog::connect(&config.database_url()).await?;
+    let embedder: Option<Arc<dyn Embedder>> = match &config.embeddings {
+        Some(embeddings) => Some(embeddings.embedder().await?),
+        None => None,
+    };
+    let next = generations.next().await?;
+    let store = Arc::new(
+        QdrantStore::for_generation(&settings, &next, embedder.as_ref().map(|e| e.dimensions()))
+            .await?,
+    );
+    let indexer = Indexer {
+        catalog: catalog.clone(),
+        store: Arc::clone(&store) as Arc<dyn VectorStore>,
+        chunker: Arc::new(Chunker::new(&config.chunking)?),
+        bm25: Arc::new(Bm25Encoder::new(&config.bm25)?),
+        embedder,
+        max_document_bytes: config.ingest.max_document_bytes,
+        rewrite_all: true,
+    };
+    let tenants = TenantDirectory::new(catalog.clone());
+    let mut failures = Vec::new();
+    for tenant in catalog.tenants().await? {
+        let language = tenants.settings(&tenant.id).await.language;
+        for source in catalog.sources(&tenant.id).await? {
+            out(format!(
+                "{}: re-indexing {} into {}",
+                tenant.id, source.name, next.collection
+            ));
+            let report = reindex(config, &catalog, &indexer, &source, language).await?;
+            failures.extend(
+                report
+                    .failures
+                    .into_iter()
+                    .map(|f| format!("{}: {}", f.uri, f.reason)),
+            );
+        }
+    }
+    let mut counts = Vec::new();
+    for tenant in catalog.tenants().await? {
+        let points = store.count(&tenant.id).await?;
+        counts.push((tenant.id, points));
+    }
+    let previous = generations.switch_to(&next).await?;
+    // Cached answers and retrievals were computed from the previous generation.
+    for (tenant, _) in &counts {
+        catalog.bump_generation(tenant).await?;
+    }
+    if drop_previous && let Some(previous) = &previous {
+        generations.drop(previous).await?;
+    }
+    Ok(RebuildReport {
+        generation: next,
+        previous,
+        tenants: counts,
+        failures,
+    })
+}
+
+/// One source into the new generation, recorded as a sync run like any other.
+async fn reindex(
+    config: &Config,
+    catalog: &Catalog,
+    indexer: &Indexer,
+    source: &SourceRecord,
+    language: Option<ragway_ingest::lang::Lang>,
+) -> Result<ragway_ingest::SyncReport, GatewayError> {
+    if source.kind == SourceKind::Upload.as_str() {
+        let dir = upload_dir(&config.data_dir, &source.id);
+        upload_copy::check_out(catalog, &source.id, &dir)
+            .await
+            .map_err(|e| GatewayError::Config(e.to_string()))?;
+    }
+    let plan = sync_plan(config, source, language)
+        .map_err(|e| GatewayError::Config(format!("source {}: {e}", source.name)))?;
+    let run = catalog
+        .start_sync_run(&source.tenant_id, &source.id)
+        .await
+        .map_err(|e| {
+            GatewayError::Config(format!(
+                "source {} of {}: {e}; run the rebuild while no sync runs (sync_workers = 0 on the \
+                 gateways, no `ragway sync`)",
+                source.name, source.tenant_id
+            ))
+        })?;
+    Ok(indexer.sync(source, &run, plan, &|_| {}).await?)
+}
+
+async fn find(
+    generations: &Generations,
+    settings: &QdrantSettings,
+    number: u32,
+) -> Result<Generation, GatewayError> {
+    generations
+        .all()
+        .await?
+        .into_iter()
+        .find(|g| g.number == number)
+        .ok_or_else(|| {
+            GatewayError::Config(format!(
+                "there is no generation {number} of {}",
+                settings.collection
+            ))
+        })
+}
+
+/// Points the alias at generation `number` (a rollback after a rebuild).
+pub async fn switch(config: &Config, number: u32) -> Result<Option<Generation>, GatewayError> {
+    let settings = qdrant_settings(config)?;
+    let generations = Generations::new(&settings)?;
+    let target = find(&generations, &settings, number).await?;
+    Ok(generations.switch_to(&target).await?)
+}
+
+/// Drops generation `number`, unless questions are answered from it.
+pub async fn drop_generation(config: &Config, number: u32) -> Result<Generation, GatewayError> {
+    let settings = qdrant_settings(config)?;
+    let generations = Generations::new(&settings)?;
+    if generations
+        .current()
+        .await?
+        .is_some_and(|g| g.number == number)
+    {
+        return Err(GatewayError::Config(format!(
+            "generation {number} is the one questions are answered from; switch to another first"
+        )));
+    }
+    let target = find(&generations, &settings, number).await?;
+    generations.drop(&target).await?;
+    Ok(target)
+}
