@@ -89,18 +89,7 @@ async fn main() {
         through_gateway.push(started.elapsed());
 
         // The same prompt the gateway sent, straight to the LLM (streamed, read to the end).
-        let body = &prompts[i % prompts.len()];
-        let started = Instant::now();
-        let response = client
-            .post(format!("{}/chat/completions", fake.base_url))
-            .bearer_auth("sk-bench")
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success());
-        response.text().await.unwrap();
-        direct.push(started.elapsed());
+        direct.push(fake.replay_chat(&client, &prompts[i % prompts.len()]).await);
     }
     println!(
         "ask latency, {requests} sequential requests, fake LLM latency {latency_ms} ms, BM25 retrieval, no cache"

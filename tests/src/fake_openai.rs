@@ -109,6 +109,25 @@ impl FakeOpenAi {
         })
     }
 
+    /// Sends a recorded chat request straight to the fake again and reads the whole answer: the
+    /// LLM's own share of an answer's latency, for benchmarks.
+    pub async fn replay_chat(&self, client: &reqwest::Client, body: &Value) -> std::time::Duration {
+        let started = std::time::Instant::now();
+        let response = client
+            .post(format!("{}/chat/completions", self.base_url))
+            .bearer_auth("sk-bench")
+            .json(body)
+            .send()
+            .await;
+        match response {
+            Ok(response) if response.status().is_success() => {
+                let _ = response.text().await;
+            }
+            other => tracing::error!(?other, "the replayed chat request failed"),
+        }
+        started.elapsed()
+    }
+
     pub fn chat_requests(&self) -> Vec<Value> {
         self.shared
             .chat_requests

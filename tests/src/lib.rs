@@ -8,6 +8,7 @@ pub mod fake_microsoft;
 pub mod fake_openai;
 pub mod fake_slack;
 pub mod harness;
+pub mod latency;
 pub mod samples;
 pub mod schema;
 pub mod static_site;

@@ -147,7 +147,8 @@ fn replica_config(
     config.sources.schedule_tick_secs = 1;
     config.sources.sync_lease_secs = 4;
     config.widget.session_secret_env = Some("CLUSTER_TEST_WIDGET_SECRET".into());
-    config.cache.enabled = false;
+    // Caches on: a sync finished elsewhere must reach them through the tenant's generation.
+    config.cache.enabled = true;
     config.llm = Some(fake_llm_config(llm, 0));
     config
 }
@@ -432,11 +433,15 @@ async fn three_replicas_on_a_qdrant_cluster_survive_a_node_and_a_replica_failure
     for url in &urls {
         assert_eq!(cited(url, &key, VPN).await, "it/northgate-vpn-setup.md");
     }
+    let hydraulic =
+        "How many operating hours between hydraulic oil filter changes on the HP-400 press?";
+    let (status, stale) = post_ask(&urls[1], Some(&key), &json!({"question": hydraulic})).await;
+    assert_eq!(status, 200, "{stale}");
+    assert_ne!(first_cited_uri(&stale), press, "not uploaded yet");
     let sync = upload(&urls[2], &admin, &source, &[press]).await;
     let run = finished(&urls[0], &admin, &sync).await;
     assert_eq!(run["status"], "succeeded", "{run}");
-    let hydraulic =
-        "How many operating hours between hydraulic oil filter changes on the HP-400 press?";
+    // B cached its answer before; the sync (run elsewhere) bumped the generation: a fresh answer.
     assert_eq!(cited(&urls[1], &key, hydraulic).await, press);
     // It comes back, catches up, and every replica of every shard is active again.
     cluster.node("start-node", 3);
@@ -493,6 +498,34 @@ async fn three_replicas_on_a_qdrant_cluster_survive_a_node_and_a_replica_failure
     }
     assert_eq!(replicas[0].state.store.count(TENANT).await.unwrap(), before);
     urls.pop();
+
+    // Usage counters: each replica adds its own increments to the shared rows; totals add up.
+    catalog.ensure_tenant("globex").await.unwrap();
+    let globex = catalog
+        .create_api_key("globex", "usage")
+        .await
+        .unwrap()
+        .secret;
+    for (replica, asks) in replicas.iter().zip([7, 5]) {
+        for _ in 0..asks {
+            let (status, _) =
+                post_ask(&replica.base_url, Some(&globex), &json!({"question": VPN})).await;
+            assert_eq!(status, 200);
+        }
+    }
+    for replica in &replicas {
+        replica.state.core.flush_usage().await;
+    }
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let requests: i64 = catalog
+        .usage("globex", &today, &today)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|row| row.metric == "requests")
+        .map(|row| row.value)
+        .sum();
+    assert_eq!(requests, 12, "7 on A + 5 on B");
 
     // A replica that dies mid-sync leaves a run whose lease stops being renewed: another replica
     // fails it and queues the source again, and that run converges (no duplicate points).
