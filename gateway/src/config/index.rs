@@ -39,8 +39,10 @@ pub struct IndexConfig {
     pub api_key_env: Option<String>,
     /// The alias questions are answered from; generations are `<collection>-<n>` behind it.
     pub collection: String,
-    /// Used when ragway creates a collection (Qdrant's defaults when unset).
+    /// Used when ragway creates a collection: shards (default 1 — BM25's IDF is per shard, so one
+    /// shard ranks exactly like the embedded index; shard when a collection outgrows a node).
     pub shard_number: Option<u32>,
+    /// Copies of every shard on different nodes (Qdrant's default 1 when unset).
     pub replication_factor: Option<u32>,
     pub write_consistency_factor: Option<u32>,
     /// Dense vectors and payloads on disk (memory-mapped) rather than in RAM.

@@ -22,6 +22,7 @@ use crate::store::{BM25, DENSE};
 /// an existing one keeps its own (Qdrant changes those through its cluster API).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CollectionLayout {
+    /// Shards of a new collection (default 1).
     pub shard_number: Option<u32>,
     pub replication_factor: Option<u32>,
     pub write_consistency_factor: Option<u32>,
@@ -145,9 +146,9 @@ fn create_request(
         vectors.add_named_vector_params(DENSE, params);
         request = request.vectors_config(vectors);
     }
-    if let Some(n) = layout.shard_number {
-        request = request.shard_number(n);
-    }
+    // One shard unless configured: Qdrant computes BM25's IDF per shard, so a single shard ranks
+    // exactly as the embedded index does (docs/BENCHMARKS.md); replicas give availability.
+    request = request.shard_number(layout.shard_number.unwrap_or(1));
     if let Some(n) = layout.replication_factor {
         request = request.replication_factor(n);
     }
