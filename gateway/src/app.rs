@@ -147,7 +147,17 @@ pub fn app(server: Server) -> Router {
         ))
         .layer(CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(error_envelope))
-        .layer(TraceLayer::new_for_http().make_span_with(trace::request_span))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(trace::request_span)
+                // One access-log line per request at info: status and latency, inside the request
+                // span (request id, channel, tenant, profile) — never the body.
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new()
+                        .level(tracing::Level::INFO)
+                        .latency_unit(tower_http::LatencyUnit::Millis),
+                ),
+        )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(server)

@@ -560,3 +560,102 @@ async fn a_killed_ingest_converges_when_re_run() {
         "the killed run is marked failed and queued again for the sync workers"
     );
 }
+
+/// `[server] log_format = "json"`: one JSON object per line, each request's access line inside its
+/// span (the request id), no question text at the default level — and Kubernetes' service-link
+/// variables are ignored with a warning instead of stopping the server.
+#[tokio::test]
+async fn json_logs_carry_the_request_id_never_the_question() {
+    use std::io::Read;
+    let data = tempfile::tempdir().unwrap();
+    let handbook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/handbook");
+    let handbook = handbook.to_str().unwrap();
+    assert!(
+        ragway(data.path(), &["tenants", "create", "acme"])
+            .status
+            .success()
+    );
+    assert!(
+        ragway(data.path(), &["ingest", "--tenant", "acme", handbook])
+            .status
+            .success()
+    );
+    let created = ragway(data.path(), &["keys", "create", "--tenant", "acme"]);
+    let key = String::from_utf8(created.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = data.path().join("serve.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ragway"))
+        .args([
+            "--data-dir",
+            data.path().to_str().unwrap(),
+            "serve",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env_remove("RAGWAY_LOG")
+        .env_remove("OPENAI_API_KEY")
+        .env("RAGWAY_SERVER__LOG_FORMAT", "json")
+        .env("RAGWAY_PORT", "tcp://10.0.0.7:8080")
+        .env("RAGWAY_SERVICE_HOST", "10.0.0.7")
+        .env("RAGWAY_PORT_8080_TCP_ADDR", "10.0.0.7")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    let client = reqwest::Client::new();
+    while client.get(format!("{base}/readyz")).send().await.is_err() {
+        assert!(started.elapsed().as_secs() < 30, "serve did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let marker = "zebra-quokka-7731";
+    let response = client
+        .post(format!("{base}/api/v1/ask"))
+        .bearer_auth(&key)
+        .header("x-request-id", "req-json-log-1")
+        .json(&serde_json::json!({"question": format!("How do I set up the VPN {marker}?")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    response.text().await.unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut text = String::new();
+    std::fs::File::open(&log)
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(
+        !text.contains(marker),
+        "the question reached the logs:\n{text}"
+    );
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["span"]["request_id"] == "req-json-log-1"
+                && l["fields"]["message"] == "finished processing request"),
+        "no access line with the request id:\n{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["variable"] == "RAGWAY_PORT"),
+        "the service link was not reported:\n{text}"
+    );
+}

@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use ragway_ingest::lang::Lang;
 
-use crate::config::Config;
+use crate::config::{Config, LogFormat};
 use crate::error::GatewayError;
 
 #[derive(Debug, Parser)]
@@ -91,7 +91,16 @@ impl Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    // The log format is configuration: read it first (a configuration error is reported on
+    // stderr by `fail` like any other).
+    let config = Config::load(cli.config.as_deref());
+    let format = config
+        .as_ref()
+        .map_or(LogFormat::Text, |c| c.server.log_format);
+    init_tracing(format);
+    if config.is_ok() {
+        warn_ignored_environment();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -99,7 +108,7 @@ pub fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(err) => return fail(&GatewayError::Io(err), env_lang().unwrap_or_default()),
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err((err, lang)) => fail(&err, lang),
     }
@@ -112,19 +121,40 @@ fn fail(err: &GatewayError, lang: Lang) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn init_tracing() {
+/// Logs go to stderr. Question and document text are never logged at `info` (only request
+/// metadata); `RAGWAY_LOG=debug` is the explicit opt-in for more.
+fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RAGWAY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,qdrant_edge=error"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        // One JSON object per line; the current span and its parents carry the request id.
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .try_init(),
+    };
+}
+
+/// Says which `RAGWAY_*` variables were not taken as configuration (Kubernetes service links).
+fn warn_ignored_environment() {
+    for (name, _) in std::env::vars() {
+        if let Some(rest) = name.strip_prefix("RAGWAY_")
+            && !crate::config::is_config_variable(rest)
+        {
+            tracing::warn!(variable = %name, "ignored: not a ragway configuration key");
+        }
+    }
 }
 
 /// Runs the command; a failure comes with the language to report it in (the configuration's
 /// fallback language is only known once the configuration loaded).
-async fn run(cli: Cli) -> Result<(), (GatewayError, Lang)> {
-    let mut config = match Config::load(cli.config.as_deref()) {
+async fn run(cli: Cli, config: Result<Config, GatewayError>) -> Result<(), (GatewayError, Lang)> {
+    let mut config = match config {
         Ok(config) => config,
         Err(err) => return Err((err, env_lang().unwrap_or_default())),
     };

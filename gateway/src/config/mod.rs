@@ -60,6 +60,20 @@ pub const TOP_LEVEL_KEYS: [&str; 21] = [
     "widget",
 ];
 
+/// Whether `RAGWAY_<rest>` overrides a configuration key (`RAGWAY_CONFIG` and `RAGWAY_LOG` are
+/// the CLI's own; anything else outside [`TOP_LEVEL_KEYS`] is ignored).
+pub fn is_config_variable(rest: &str) -> bool {
+    if rest == "CONFIG" || rest == "LOG" || rest == "DATA_DIR" {
+        return true;
+    }
+    let first = rest
+        .split("__")
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    TOP_LEVEL_KEYS.contains(&first.as_str())
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -135,6 +149,17 @@ pub struct ServerConfig {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Seconds between writes of the usage counters to the catalog.
     pub usage_flush_secs: u64,
+    /// `text` (default, for a terminal) or `json` (one object per line, with the request's span
+    /// fields: request id, channel, tenant, profile — for log collectors).
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 impl Default for ServerConfig {
@@ -146,6 +171,7 @@ impl Default for ServerConfig {
             shutdown_grace_secs: 20,
             metrics_addr: None,
             usage_flush_secs: 5,
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -409,15 +435,14 @@ impl Config {
                 if rest == "CONFIG" || rest == "LOG" {
                     continue;
                 }
-                let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
-                if !TOP_LEVEL_KEYS.contains(&path[0].as_str()) {
+                if !is_config_variable(rest) {
                     // Kubernetes injects `RAGWAY_PORT=tcp://…`, `RAGWAY_SERVICE_HOST`, … into
-                    // every pod of a namespace with a Service named `ragway`: not ours, not fatal.
-                    // Keys inside a known section stay strict (a typo there is still an error).
-                    tracing::warn!(variable = %name, "ignored: not a ragway configuration key");
+                    // every pod of a namespace with a Service named `ragway`: not ours, not fatal
+                    // (the CLI warns once logging is set up). Keys inside a known section stay
+                    // strict: a typo there is still an error.
                     continue;
                 }
-                path
+                rest.split("__").map(str::to_ascii_lowercase).collect()
             } else {
                 continue;
             };
