@@ -41,6 +41,12 @@ pub struct BotLabels {
     pub outcome: String,
 }
 
+/// How a sync run ended (`succeeded` or `failed`), whichever process ran it.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SyncLabels {
+    pub status: String,
+}
+
 type DurationFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 #[derive(Debug)]
@@ -55,6 +61,7 @@ pub struct Metrics {
     pub cache_evictions: Family<CacheLabels, Counter>,
     pub request_seconds: DurationFamily,
     pub bot_events: Family<BotLabels, Counter>,
+    pub sync_runs: Family<SyncLabels, Counter>,
 }
 
 fn duration_histogram() -> Histogram {
@@ -76,6 +83,7 @@ impl Metrics {
             cache_evictions: Family::default(),
             request_seconds: Family::new_with_constructor(duration_histogram),
             bot_events: Family::default(),
+            sync_runs: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -114,6 +122,11 @@ impl Metrics {
             "http_request_duration_seconds",
             "Time to the response head, by route and status",
             metrics.request_seconds.clone(),
+        );
+        registry.register(
+            "sync_runs",
+            "Sync runs this process ran to their end, by how they ended",
+            metrics.sync_runs.clone(),
         );
         registry.register(
             "bot_events",

@@ -445,6 +445,12 @@ async fn uploads_are_limited_expanded_and_synced() {
     let _ = setup.follow(&first_sync).await;
     let second_sync = stored["sync"]["id"].as_str().unwrap().to_owned();
     let (_, done) = setup.follow(&second_sync).await;
+    // Every run a worker finishes is counted for the sync-failure alert.
+    let metrics = setup.gateway.state.core.metrics.encode().unwrap();
+    assert!(
+        metrics.contains("ragway_sync_runs_total{status=\"succeeded\"}"),
+        "{metrics}"
+    );
     assert_eq!(done["status"], "succeeded", "{done}");
     let documents = setup
         .gateway

@@ -114,7 +114,21 @@ pub async fn execute(state: &AppState, run: SyncRunRecord) -> SyncRunRecord {
     }
     sender.send_replace(last);
     state.jobs.untrack(&run.id);
+    count_run(state, succeeded);
     finished(state, run).await
+}
+
+/// `ragway_sync_runs_total{status}`: what the sync-failure alert watches.
+fn count_run(state: &AppState, succeeded: bool) {
+    let status = if succeeded { "succeeded" } else { "failed" };
+    state
+        .core
+        .metrics
+        .sync_runs
+        .get_or_create(&crate::metrics::SyncLabels {
+            status: status.to_owned(),
+        })
+        .inc();
 }
 
 /// Resolves what the source's stored settings say to read, and runs the one sync every kind
@@ -145,6 +159,7 @@ async fn sync(
 
 async fn give_up(state: &AppState, run: &SyncRunRecord, reason: &str) -> SyncRunRecord {
     tracing::warn!(run = %run.id, %reason, "sync could not start");
+    count_run(state, false);
     if let Err(err) = state.core.catalog.fail_sync_run(&run.id, reason).await {
         tracing::warn!(%err, run = %run.id, "cannot record the failed sync");
     }
