@@ -246,6 +246,18 @@ async fn contract(store: &dyn VectorStore) {
     assert_eq!(store.count("a").await.unwrap(), 1);
 }
 
+/// The contract on a store with dense vectors, plus dense-only relevance: a query vector close to
+/// the lathe finds it even without shared words.
+async fn hybrid_contract(store: &dyn VectorStore) {
+    contract(store).await;
+    let bm25 = Bm25Encoder::new(&Bm25Config::default()).unwrap();
+    let hits = store
+        .search(query(&bm25, "a", "zzz", Some(unit([0.0, 1.0, 0.0, 0.0]))))
+        .await
+        .unwrap();
+    assert_eq!(hits[0].payload.document_id, "lathe");
+}
+
 #[tokio::test]
 async fn edge_store_bm25_only() {
     let dir = tempfile::tempdir().unwrap();
@@ -258,14 +270,7 @@ async fn edge_store_bm25_only() {
 async fn edge_store_hybrid() {
     let dir = tempfile::tempdir().unwrap();
     let store = EdgeStore::open(dir.path(), Some(4)).await.unwrap();
-    contract(&store).await;
-    // Dense-only relevance: a query vector close to the lathe finds it even without shared words.
-    let bm25 = Bm25Encoder::new(&Bm25Config::default()).unwrap();
-    let hits = store
-        .search(query(&bm25, "a", "zzz", Some(unit([0.0, 1.0, 0.0, 0.0]))))
-        .await
-        .unwrap();
-    assert_eq!(hits[0].payload.document_id, "lathe");
+    hybrid_contract(&store).await;
 }
 
 #[tokio::test]
@@ -344,13 +349,7 @@ async fn qdrant_store_hybrid() {
         return;
     };
     let store = QdrantStore::connect(&settings, Some(4)).await.unwrap();
-    contract(&store).await;
-    let bm25 = Bm25Encoder::new(&Bm25Config::default()).unwrap();
-    let hits = store
-        .search(query(&bm25, "a", "zzz", Some(unit([0.0, 1.0, 0.0, 0.0]))))
-        .await
-        .unwrap();
-    assert_eq!(hits[0].payload.document_id, "lathe");
+    hybrid_contract(&store).await;
     Generations::new(&settings)
         .unwrap()
         .drop_all()

@@ -197,13 +197,7 @@ impl IndexConfig {
 mod tests {
     use super::*;
     use crate::config::Config;
-
-    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::tests::env;
 
     #[test]
     fn the_embedded_index_is_the_default_and_qdrant_url_alone_switches() {
