@@ -49,7 +49,8 @@ REQUIRED_ALERTS = {
     "RagwayHighLatencyP99": "p99 latency",
     "RagwayLimiterBackendErrors": "limiter backend errors",
     "RagwaySyncFailing": "sync failures",
-    "RagwayLlmUnavailable": "LLM circuit open",
+    "RagwayLlmCircuitOpen": "LLM circuit open",
+    "RagwayLlmUnavailable": "LLM answers failing",
 }
 
 SECRET_ENV_NAME = re.compile(

@@ -150,13 +150,7 @@ pub fn app(server: Server) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(trace::request_span)
-                // One access-log line per request at info: status and latency, inside the request
-                // span (request id, channel, tenant, profile) — never the body.
-                .on_response(
-                    tower_http::trace::DefaultOnResponse::new()
-                        .level(tracing::Level::INFO)
-                        .latency_unit(tower_http::LatencyUnit::Millis),
-                ),
+                .on_response(trace::OnResponse),
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::config::{Config, TenantCopilotConfig};
 use crate::error::GatewayError;
 use crate::llm::{ChatModel, Extractive, FallbackChat};
+use crate::metrics::CircuitGauges;
 
 #[derive(Debug)]
 pub struct Profile {
@@ -36,10 +37,11 @@ fn profile(
     description: &str,
     llm: Option<&crate::config::LlmConfig>,
     top_k: usize,
+    circuits: &CircuitGauges,
 ) -> Result<Arc<Profile>, GatewayError> {
     let (chat, cache_identity): (Arc<dyn ChatModel>, String) = match llm {
         Some(llm) => (
-            Arc::new(FallbackChat::new(llm)?),
+            Arc::new(FallbackChat::new(llm, id, circuits)?),
             format!("{id}:{}@{}", llm.model, llm.base_url),
         ),
         None => (Arc::new(Extractive), format!("{id}:extractive")),
@@ -55,8 +57,17 @@ fn profile(
 }
 
 impl Profiles {
-    /// Builds every profile and checks the tenants' lists name existing ones.
+    /// Builds every profile and checks the tenants' lists name existing ones (circuit breaker
+    /// states are not exported: for checks and tools).
     pub fn build(config: &Config) -> Result<Self, GatewayError> {
+        Self::build_with_circuits(config, &CircuitGauges::default())
+    }
+
+    /// Builds every profile; each model endpoint's circuit breaker shows in `circuits`.
+    pub fn build_with_circuits(
+        config: &Config,
+        circuits: &CircuitGauges,
+    ) -> Result<Self, GatewayError> {
         let copilot = &config.copilot;
         let top_k = config.retrieval.top_k;
         let invalid = |message: String| GatewayError::Config(format!("copilot: {message}"));
@@ -70,6 +81,7 @@ impl Profiles {
             &copilot.description,
             config.llm.as_ref(),
             top_k,
+            circuits,
         )?;
         let mut by_id = BTreeMap::new();
         by_id.insert(copilot.model.clone(), Arc::clone(&default));
@@ -88,7 +100,13 @@ impl Profiles {
             }
             by_id.insert(
                 id.clone(),
-                profile(id, &settings.description, settings.llm.as_ref(), k)?,
+                profile(
+                    id,
+                    &settings.description,
+                    settings.llm.as_ref(),
+                    k,
+                    circuits,
+                )?,
             );
         }
         let mut tenants = BTreeMap::new();

@@ -24,6 +24,7 @@ pub mod server;
 pub mod sources;
 pub mod state;
 pub mod sync_jobs;
+pub mod telemetry;
 pub mod tenants;
 pub mod usage;
 

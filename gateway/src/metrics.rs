@@ -1,10 +1,11 @@
 //! Prometheus metrics: admitted and refused requests by tenant and limit, reserved and settled
-//! LLM tokens, cache hits/misses/evictions by cache, limiter backend errors and request
-//! durations. Served in the text exposition format on `/metrics` (or on `server.metrics_addr`).
+//! LLM tokens, cache hits/misses/evictions by cache, limiter backend errors, request durations,
+//! sync runs, bot events and open LLM circuits. Served in the text exposition format on `/metrics` (or on `server.metrics_addr`).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -47,6 +48,17 @@ pub struct SyncLabels {
     pub status: String,
 }
 
+/// One model endpoint of one copilot profile (its circuit breaker).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CircuitLabels {
+    pub profile: String,
+    /// `<model> at <base_url>`.
+    pub endpoint: String,
+}
+
+/// `ragway_llm_circuit_open`: 1 while an endpoint's circuit breaker is open, else 0.
+pub type CircuitGauges = Family<CircuitLabels, Gauge>;
+
 type DurationFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 #[derive(Debug)]
@@ -62,6 +74,7 @@ pub struct Metrics {
     pub request_seconds: DurationFamily,
     pub bot_events: Family<BotLabels, Counter>,
     pub sync_runs: Family<SyncLabels, Counter>,
+    pub llm_circuits: CircuitGauges,
 }
 
 fn duration_histogram() -> Histogram {
@@ -71,7 +84,7 @@ fn duration_histogram() -> Histogram {
 
 impl Metrics {
     /// `limiter_backend_errors`: the limiter's own counter, exposed as is.
-    pub fn new(limiter_backend_errors: Counter) -> Self {
+    pub fn new(limiter_backend_errors: Counter, llm_circuits: CircuitGauges) -> Self {
         let mut registry = Registry::with_prefix("ragway");
         let metrics = Self {
             admitted: Family::default(),
@@ -84,6 +97,7 @@ impl Metrics {
             request_seconds: Family::new_with_constructor(duration_histogram),
             bot_events: Family::default(),
             sync_runs: Family::default(),
+            llm_circuits,
             registry: Registry::default(),
         };
         registry.register(
@@ -127,6 +141,11 @@ impl Metrics {
             "sync_runs",
             "Sync runs this process ran to their end, by how they ended",
             metrics.sync_runs.clone(),
+        );
+        registry.register(
+            "llm_circuit_open",
+            "1 while a model endpoint's circuit breaker is open (answers skip it), else 0",
+            metrics.llm_circuits.clone(),
         );
         registry.register(
             "bot_events",

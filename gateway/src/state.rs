@@ -53,7 +53,8 @@ impl AppState {
                 embedder.as_ref().map(|e| e.dimensions()),
             )
             .await?;
-        let profiles = Arc::new(Profiles::build(&config)?);
+        let circuits = crate::metrics::CircuitGauges::default();
+        let profiles = Arc::new(Profiles::build_with_circuits(&config, &circuits)?);
         let chunker = Arc::new(ragway_ingest::chunk::Chunker::new(&config.chunking)?);
         let bm25 = Arc::new(Bm25Encoder::new(&config.bm25)?);
         let prompts = Arc::new(Prompts::load(config.prompts_dir.as_deref())?);
@@ -67,7 +68,7 @@ impl AppState {
             rewrite_all: false,
         };
         let limiter = config.limits.limiter().await?;
-        let metrics = Arc::new(Metrics::new(limiter.backend_errors()));
+        let metrics = Arc::new(Metrics::new(limiter.backend_errors(), circuits));
         let retriever = Retriever::new(
             Arc::clone(&store),
             bm25,

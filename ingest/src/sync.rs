@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
 use ragway_catalog::{Catalog, ManifestEntry, SourceRecord};
+use tracing::Instrument;
 
 use crate::chunk::Chunker;
 use crate::embed::{Bm25Encoder, Embedder};
@@ -142,9 +143,32 @@ impl Indexer {
         outcome.map(|()| report)
     }
 
-    /// The pipeline every source shares: `items` may arrive while the source is still listing
+    /// The pipeline every source shares, in its `sync` span: `items` may arrive while the source is still listing
     /// (a crawl); whatever the manifest holds that the listing did not mention is removed.
     pub(crate) async fn run(
+        &self,
+        target: Target<'_>,
+        items: impl Stream<Item = ListItem>,
+        manifest: HashMap<String, ManifestEntry>,
+        acl: &(dyn Fn(&str) -> Vec<String> + Sync),
+        report: &mut SyncReport,
+        progress: Progress<'_>,
+    ) -> Result<()> {
+        // The root of a sync's trace: listing, parsing, embedding, writes and removals are its
+        // children.
+        let span = tracing::info_span!(
+            "sync",
+            tenant = %target.source.tenant_id,
+            source = %target.source.name,
+            kind = %target.source.kind,
+            run_id = %report.run_id,
+        );
+        self.run_pipeline(target, items, manifest, acl, report, progress)
+            .instrument(span)
+            .await
+    }
+
+    async fn run_pipeline(
         &self,
         target: Target<'_>,
         items: impl Stream<Item = ListItem>,
@@ -251,10 +275,33 @@ impl Indexer {
         self.write(tenant_id, &source.id, batch, report, progress)
             .await?;
 
-        for (uri, entry) in manifest {
-            if present.contains(&uri) {
-                continue;
-            }
+        let gone: Vec<(String, ManifestEntry)> = manifest
+            .into_iter()
+            .filter(|(uri, _)| !present.contains(uri))
+            .collect();
+        if !gone.is_empty() {
+            let span = tracing::info_span!("remove", documents = gone.len());
+            self.remove(tenant_id, gone, report, progress)
+                .instrument(span)
+                .await?;
+        }
+        report.generation = if report.index_changed() {
+            self.catalog.bump_generation(tenant_id).await?
+        } else {
+            self.catalog.require_tenant(tenant_id).await?.generation
+        };
+        Ok(())
+    }
+
+    /// Deletes the points and manifest rows of documents the listing no longer has.
+    async fn remove(
+        &self,
+        tenant_id: &str,
+        gone: Vec<(String, ManifestEntry)>,
+        report: &mut SyncReport,
+        progress: Progress<'_>,
+    ) -> Result<()> {
+        for (uri, entry) in gone {
             self.store
                 .delete_document_chunks(tenant_id, &entry.document_id, 0)
                 .await?;
@@ -262,11 +309,6 @@ impl Indexer {
             report.removed += 1;
             progress(&SyncEvent::Removed { uri });
         }
-        report.generation = if report.index_changed() {
-            self.catalog.bump_generation(tenant_id).await?
-        } else {
-            self.catalog.require_tenant(tenant_id).await?.generation
-        };
         Ok(())
     }
 
@@ -295,8 +337,12 @@ impl Indexer {
         let source_id = source_id.to_owned();
         let (uri, size) = (entry.uri.clone(), entry.size);
         let rules = rules.clone();
+        // Per document, so below the default level: a large sync would export thousands.
+        let span = tracing::debug_span!("prepare", uri = %uri);
         let step = tokio::task::spawn_blocking(move || {
-            indexer.prepare_blocking(&tenant_id, &source_id, entry, previous, acl, rules)
+            span.in_scope(|| {
+                indexer.prepare_blocking(&tenant_id, &source_id, entry, previous, acl, rules)
+            })
         })
         .await
         .unwrap_or_else(|e| Step::Failed(format!("internal error while parsing: {e}")));
@@ -429,7 +475,10 @@ impl Indexer {
                     .iter()
                     .flat_map(|p| p.chunks.iter().map(|(c, _)| c.indexed_text()))
                     .collect();
-                match embedder.embed(texts).await {
+                let embedding = embedder
+                    .embed(texts)
+                    .instrument(tracing::info_span!("embed", documents = batch.len()));
+                match embedding.await {
                     Ok(vectors) => Some(vectors.into_iter()),
                     Err(err) => {
                         for prepared in batch {
@@ -464,7 +513,10 @@ impl Indexer {
             }
         }
         let written = points.len();
-        self.store.upsert(points).await?;
+        self.store
+            .upsert(points)
+            .instrument(tracing::info_span!("upsert", points = written))
+            .await?;
         report.chunks_written += written;
         for prepared in batch {
             let new_count = prepared.chunks.len();

@@ -9,6 +9,7 @@ pub mod fake_openai;
 pub mod fake_slack;
 pub mod harness;
 pub mod latency;
+pub mod otlp_receiver;
 pub mod samples;
 pub mod schema;
 pub mod static_site;

@@ -53,8 +53,8 @@ const LAYERS: &[(Layer, &[&str])] = &[
     // The ask lifecycle and the domain it runs on; knows no HTTP, no channel and no state.
     (Layer::Core, &["ask", "retrieve", "cache", "ground", "llm", "limits", "usage", "identity",
         "copilot", "tenants", "i18n", "metrics", "context"]),
-    // Configuration and the crate's error type, used by everyone.
-    (Layer::Infrastructure, &["config", "error"]),
+    // Configuration, the crate's error type and the log/trace subscriber, used by everyone.
+    (Layer::Infrastructure, &["config", "error", "telemetry"]),
 ];
 
 /// No channel may import another; shared code under `channels` outside these may be imported.

@@ -773,3 +773,106 @@ async fn a_rebuild_builds_a_new_generation_while_the_old_one_answers_then_switch
         .await
         .unwrap();
 }
+
+/// The runbook's restore drill: `scripts/qdrant-backup` snapshots every shard of the collection
+/// behind the alias, the collection is deleted (its alias with it), `scripts/qdrant-restore` brings
+/// it back — and the gateway, which never restarted, answers the same questions with the same
+/// citations from the same number of points.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_restores_a_wiped_collection_with_the_same_answers() {
+    let Some(cluster) = Cluster::from_env("a_backup_restores_a_wiped_collection") else {
+        return;
+    };
+    let urls = std::env::var("QDRANT_HTTP_URLS").unwrap_or_else(|_| cluster.http.clone());
+    let alias = format!("backup-{}", uuid::Uuid::new_v4().simple());
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = test_config(&tmp.path().join("data"));
+    config.index = IndexConfig {
+        backend: IndexBackend::Qdrant,
+        url: Some(cluster.grpc.clone()),
+        collection: alias.clone(),
+        shard_number: Some(2),
+        replication_factor: Some(2),
+        ..IndexConfig::default()
+    };
+    config.widget.session_secret_env = Some("CLUSTER_TEST_WIDGET_SECRET".into());
+    config.sources.sync_workers = 0;
+    // Every answer after the restore must come from the restored index, not from a cache.
+    config.cache.enabled = false;
+    let stop = CancellationToken::new();
+    let gateway = replica(config.clone(), &stop).await;
+    let key = gateway.tenant_with_key(TENANT).await.unwrap();
+    gateway
+        .sync(TENANT, "handbook", &handbook_dir())
+        .await
+        .unwrap();
+    let questions = [
+        VPN,
+        "How many days of vacation do new employees get?",
+        "¿Cómo restablezco mi contraseña de Acerid?",
+    ];
+    let mut before = Vec::new();
+    for question in questions {
+        before.push(cited(&gateway.base_url, &key, question).await);
+    }
+    let points = gateway.state.store.count(TENANT).await.unwrap();
+    assert!(points > 100, "{points}");
+
+    let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts");
+    let backup = tmp.path().join("backup");
+    let run = |script: &str, args: &[&str]| {
+        let output = std::process::Command::new(scripts.join(script))
+            .args(["--urls", &urls])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    run(
+        "qdrant-backup",
+        &["--alias", &alias, "--out", backup.to_str().unwrap()],
+    );
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(backup.join("manifest.json")).unwrap()).unwrap();
+    let collection = manifest["collection"].as_str().unwrap().to_owned();
+    assert_eq!(collection, format!("{alias}-1"));
+
+    // Wipe: the collection (and with it the alias) is gone.
+    let http = reqwest::Client::new();
+    let deleted = http
+        .delete(format!("{}/collections/{collection}", cluster.http))
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "{deleted:?}");
+    let gone = http
+        .get(format!("{}/collections/{alias}", cluster.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status().as_u16(), 404, "the alias went with it");
+
+    run("qdrant-restore", &["--from", backup.to_str().unwrap()]);
+    cluster.converged(&collection).await;
+    assert_eq!(gateway.state.store.count(TENANT).await.unwrap(), points);
+    for (question, expected) in questions.into_iter().zip(&before) {
+        assert_eq!(
+            &cited(&gateway.base_url, &key, question).await,
+            expected,
+            "{question}"
+        );
+    }
+
+    stop.cancel();
+    let settings = config.index.qdrant_settings(&|_| None).unwrap();
+    gateway.shutdown().await;
+    Generations::new(&settings)
+        .unwrap()
+        .drop_all()
+        .await
+        .unwrap();
+}

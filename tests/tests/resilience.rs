@@ -131,6 +131,16 @@ async fn the_circuit_opens_on_repeated_failures_and_recovers() {
         );
     }
     assert_eq!(fallback.chat_requests().len(), 4);
+    let primary_circuit = format!(
+        "ragway_llm_circuit_open{{profile=\"ragway\",endpoint=\"{} at {}\"}}",
+        fake_llm_config(&primary.base_url, 0).model,
+        primary.base_url
+    );
+    assert_eq!(
+        circuit_state(&gateway, &primary_circuit).await,
+        Some(1),
+        "the open circuit shows on /metrics"
+    );
 
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let (status, _) = ask(&gateway, &key).await;
@@ -143,6 +153,20 @@ async fn the_circuit_opens_on_repeated_failures_and_recovers() {
     assert_eq!(fallback.chat_requests().len(), 4);
     ask(&gateway, &key).await;
     assert_eq!(primary.chat_requests().len(), 4, "closed again");
+    assert_eq!(circuit_state(&gateway, &primary_circuit).await, Some(0));
+}
+
+/// The value of one `ragway_llm_circuit_open` series on `/metrics`.
+async fn circuit_state(gateway: &Gateway, series: &str) -> Option<u64> {
+    let text = reqwest::get(format!("{}/metrics", gateway.base_url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(series))
+        .map(|value| value.trim().parse().unwrap())
 }
 
 #[tokio::test]

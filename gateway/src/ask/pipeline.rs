@@ -159,8 +159,14 @@ fn generate(
     reservation: TokenReservation,
 ) -> impl Stream<Item = AskEvent> + Send + 'static {
     // Created here, in the request's span; entered only while the model is awaited.
-    let llm = tracing::info_span!("llm", mode = ?request.profile.chat.mode());
+    let llm = tracing::info_span!(
+        "llm",
+        mode = ?request.profile.chat.mode(),
+        time_to_first_token_ms = tracing::field::Empty,
+        total_ms = tracing::field::Empty,
+    );
     async_stream::stream! {
+        let asked = std::time::Instant::now();
         let tenant = request.principal.tenant_id.clone();
         let mode = request.profile.chat.mode();
         let sources: Vec<Citation> = prompt.sources.iter().map(|s| s.citation.clone()).collect();
@@ -181,6 +187,9 @@ fn generate(
         while let Some(chunk) = chunks.next().instrument(llm.clone()).await {
             match chunk {
                 Ok(ChatChunk::Delta(text)) => {
+                    if answer.is_empty() {
+                        llm.record("time_to_first_token_ms", elapsed_ms(asked));
+                    }
                     answer.push_str(&text);
                     yield AskEvent::Delta { text };
                 }
@@ -194,6 +203,7 @@ fn generate(
                 }
             }
         }
+        llm.record("total_ms", elapsed_ms(asked));
         let usage = match (mode, usage) {
             (AnswerMode::Extractive, _) => Usage::default(),
             (_, Some(usage)) => usage,
@@ -209,6 +219,10 @@ fn generate(
         }
         yield AskEvent::Done { citations, usage, cached: false, mode };
     }
+}
+
+fn elapsed_ms(since: std::time::Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Usage counted with tiktoken when the LLM did not report it (or stopped mid-way).

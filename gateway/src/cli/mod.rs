@@ -97,7 +97,11 @@ pub fn main() -> ExitCode {
     let format = config
         .as_ref()
         .map_or(LogFormat::Text, |c| c.server.log_format);
-    init_tracing(format);
+    let telemetry = config
+        .as_ref()
+        .map(|c| c.telemetry.clone())
+        .unwrap_or_default();
+    let telemetry = crate::telemetry::init(format, &telemetry);
     if config.is_ok() {
         warn_ignored_environment();
     }
@@ -106,9 +110,16 @@ pub fn main() -> ExitCode {
         .build()
     {
         Ok(runtime) => runtime,
-        Err(err) => return fail(&GatewayError::Io(err), env_lang().unwrap_or_default()),
+        Err(err) => {
+            telemetry.shutdown();
+            return fail(&GatewayError::Io(err), env_lang().unwrap_or_default());
+        }
     };
-    match runtime.block_on(run(cli, config)) {
+    let outcome = runtime.block_on(run(cli, config));
+    // The runtime's tasks are gone; the spans they closed are sent before the process exits.
+    drop(runtime);
+    telemetry.shutdown();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err((err, lang)) => fail(&err, lang),
     }
@@ -119,25 +130,6 @@ fn fail(err: &GatewayError, lang: Lang) -> ExitCode {
     let text = crate::i18n::error_text(lang, &err.to_string());
     let _ = writeln!(std::io::stderr(), "error: {text}");
     ExitCode::FAILURE
-}
-
-/// Logs go to stderr. Question and document text are never logged at `info` (only request
-/// metadata); `RAGWAY_LOG=debug` is the explicit opt-in for more.
-fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RAGWAY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,qdrant_edge=error"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        // One JSON object per line; the current span and its parents carry the request id.
-        LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(true)
-            .try_init(),
-    };
 }
 
 /// Says which `RAGWAY_*` variables were not taken as configuration (Kubernetes service links).

@@ -21,6 +21,7 @@ pub mod limits;
 pub mod slack;
 pub mod sources;
 pub mod teams;
+pub mod telemetry;
 pub mod widget;
 
 pub use cache::CacheConfig;
@@ -30,13 +31,14 @@ pub use limits::LimitsConfig;
 pub use slack::SlackConfig;
 pub use sources::SourcesConfig;
 pub use teams::TeamsConfig;
+pub use telemetry::TelemetryConfig;
 pub use widget::WidgetConfig;
 
 use crate::error::GatewayError;
 
 /// The top-level keys of [`Config`]: `RAGWAY_<KEY>` (or `RAGWAY_<KEY>__…`) overrides one of them;
 /// any other `RAGWAY_*` variable is ignored with a warning.
-pub const TOP_LEVEL_KEYS: [&str; 21] = [
+pub const TOP_LEVEL_KEYS: [&str; 22] = [
     "addr",
     "data_dir",
     "database_url",
@@ -58,6 +60,7 @@ pub const TOP_LEVEL_KEYS: [&str; 21] = [
     "slack",
     "teams",
     "widget",
+    "telemetry",
 ];
 
 /// Whether `RAGWAY_<rest>` overrides a configuration key (`RAGWAY_CONFIG` and `RAGWAY_LOG` are
@@ -107,6 +110,8 @@ pub struct Config {
     pub teams: Option<TeamsConfig>,
     /// The employee web chat widget (always on; it answers only for pages its keys allow).
     pub widget: WidgetConfig,
+    /// OpenTelemetry traces (off unless an OTLP endpoint is set).
+    pub telemetry: TelemetryConfig,
 }
 
 impl Default for Config {
@@ -133,6 +138,7 @@ impl Default for Config {
             slack: None,
             teams: None,
             widget: WidgetConfig::default(),
+            telemetry: TelemetryConfig::default(),
         }
     }
 }

@@ -273,7 +273,7 @@ pub async fn run(
             enabled: false,
             ..CacheConfig::default()
         },
-        Arc::new(Metrics::new(Counter::default())),
+        Arc::new(Metrics::new(Counter::default(), Default::default())),
     );
     let mut modes = Vec::new();
     for &mode in &options.modes {

@@ -1,6 +1,8 @@
 //! The request span: every log line and child span of a request carries its request id, its
 //! channel and — once known — its tenant and copilot profile.
 
+use std::time::Duration;
+
 use axum::extract::Request;
 use tracing::Span;
 use tracing::field::Empty;
@@ -27,15 +29,39 @@ pub fn request_span(request: &Request) -> Span {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let path = request.uri().path();
-    tracing::info_span!(
+    let span = tracing::info_span!(
         "request",
+        otel.kind = "server",
         method = %request.method(),
         path,
         request_id,
         channel = channel_of(path),
         tenant = Empty,
         profile = Empty,
-    )
+        status = Empty,
+        otel.status_code = Empty,
+    );
+    crate::telemetry::continue_remote_trace(&span, request.headers());
+    span
+}
+
+/// Records the status on the request span (a 5xx marks the trace as failed), then writes the
+/// access line: one per request at info, status and latency in ms, never the body.
+#[derive(Debug, Clone, Copy)]
+pub struct OnResponse;
+
+impl<B> tower_http::trace::OnResponse<B> for OnResponse {
+    fn on_response(self, response: &axum::http::Response<B>, latency: Duration, span: &Span) {
+        let status = response.status();
+        span.record("status", status.as_u16());
+        if status.is_server_error() {
+            span.record("otel.status_code", "ERROR");
+        }
+        tower_http::trace::DefaultOnResponse::new()
+            .level(tracing::Level::INFO)
+            .latency_unit(tower_http::LatencyUnit::Millis)
+            .on_response(response, latency, span);
+    }
 }
 
 /// Records the caller's tenant on the current request span (a no-op outside one).

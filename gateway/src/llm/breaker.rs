@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use std::time::Instant;
 
+use prometheus_client::metrics::gauge::Gauge;
+
 use crate::config::BreakerConfig;
 
 #[derive(Debug)]
@@ -13,6 +15,9 @@ pub struct Breaker {
     failures_to_open: u32,
     cooldown: Duration,
     state: Mutex<State>,
+    /// 1 while the circuit is open (or half-open, on trial), 0 when closed: what
+    /// `ragway_llm_circuit_open` shows for this endpoint.
+    open_gauge: Gauge,
 }
 
 #[derive(Debug, Default)]
@@ -23,11 +28,13 @@ struct State {
 }
 
 impl Breaker {
-    pub fn new(config: BreakerConfig) -> Self {
+    pub fn new(config: BreakerConfig, open_gauge: Gauge) -> Self {
+        open_gauge.set(0);
         Self {
             failures_to_open: config.failures.max(1),
             cooldown: Duration::from_secs(config.cooldown_secs),
             state: Mutex::new(State::default()),
+            open_gauge,
         }
     }
 
@@ -59,6 +66,7 @@ impl Breaker {
 
     pub fn success(&self) {
         self.with_state(|s| *s = State::default());
+        self.open_gauge.set(0);
     }
 
     /// Records a failure; returns true when it (re-)opened the circuit.
@@ -75,6 +83,7 @@ impl Breaker {
             let reopen = s.open_until.is_some() || s.consecutive_failures >= failures_to_open;
             if reopen {
                 s.open_until = Some(now + cooldown);
+                self.open_gauge.set(1);
             }
             reopen
         })
@@ -87,10 +96,14 @@ mod tests {
 
     #[test]
     fn opens_after_failures_half_opens_after_cooldown_and_recovers() {
-        let breaker = Breaker::new(BreakerConfig {
-            failures: 2,
-            cooldown_secs: 30,
-        });
+        let gauge = Gauge::default();
+        let breaker = Breaker::new(
+            BreakerConfig {
+                failures: 2,
+                cooldown_secs: 30,
+            },
+            gauge.clone(),
+        );
         let t0 = Instant::now();
         let later = |secs| t0 + Duration::from_secs(secs);
         assert!(breaker.allow_at(t0));
@@ -101,6 +114,7 @@ mod tests {
             "the second consecutive failure opens it"
         );
         assert!(!breaker.allow_at(later(29)), "open during the cool-down");
+        assert_eq!(gauge.get(), 1, "the metric shows the open circuit");
 
         assert!(breaker.allow_at(later(31)), "half-open: one trial");
         assert!(!breaker.allow_at(later(31)), "only one trial at a time");
@@ -112,6 +126,7 @@ mod tests {
 
         assert!(breaker.allow_at(later(62)));
         breaker.success();
+        assert_eq!(gauge.get(), 0, "the metric shows it closed");
         assert!(
             breaker.allow_at(later(62)) && breaker.allow_at(later(62)),
             "closed again"

@@ -9,6 +9,7 @@ use super::{AnswerMode, ChatModel, ChatStream, GenerationOptions, OpenAiChat};
 use crate::config::LlmConfig;
 use crate::error::GatewayError;
 use crate::ground::GroundedPrompt;
+use crate::metrics::{CircuitGauges, CircuitLabels};
 
 #[derive(Debug)]
 struct Member {
@@ -24,17 +25,29 @@ pub struct FallbackChat {
 }
 
 impl FallbackChat {
-    /// The primary endpoint, then its fallbacks, each with its own circuit breaker.
-    pub fn new(primary: &LlmConfig) -> Result<Self, GatewayError> {
+    /// The primary endpoint, then its fallbacks, each with its own circuit breaker whose state
+    /// `circuits` shows by profile and endpoint.
+    pub fn new(
+        primary: &LlmConfig,
+        profile: &str,
+        circuits: &CircuitGauges,
+    ) -> Result<Self, GatewayError> {
         let mut members = Vec::with_capacity(1 + primary.fallbacks.len());
         for config in std::iter::once(primary).chain(&primary.fallbacks) {
             let config = LlmConfig {
                 fallbacks: Vec::new(),
                 ..config.clone()
             };
+            let model = OpenAiChat::new(config)?;
+            let gauge = circuits
+                .get_or_create(&CircuitLabels {
+                    profile: profile.to_owned(),
+                    endpoint: model.name(),
+                })
+                .clone();
             members.push(Member {
-                breaker: Breaker::new(primary.circuit_breaker),
-                model: OpenAiChat::new(config)?,
+                breaker: Breaker::new(primary.circuit_breaker, gauge),
+                model,
             });
         }
         // Ground for the smallest window in the chain so any endpoint can take the prompt.
