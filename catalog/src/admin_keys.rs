@@ -19,9 +19,19 @@ pub struct AdminKeyRecord {
     pub created_at: String,
     pub last_used_at: Option<String>,
     pub revoked_at: Option<String>,
+    /// RFC 3339; None: never expires.
+    pub expires_at: Option<String>,
 }
 
 impl AdminKeyRecord {
+    /// Whether the key's expiry (if any) has passed.
+    pub fn is_expired(&self) -> bool {
+        self.expires_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .is_some_and(|t| t < chrono::Utc::now())
+    }
+
     /// Whether this key may administer `tenant_id`.
     pub fn covers(&self, tenant_id: &str) -> bool {
         self.tenant_id.as_deref().is_none_or(|own| own == tenant_id)
@@ -43,10 +53,11 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<AdminKeyRecord> {
         created_at: row.try_get("created_at")?,
         last_used_at: row.try_get("last_used_at")?,
         revoked_at: row.try_get("revoked_at")?,
+        expires_at: row.try_get("expires_at")?,
     })
 }
 
-const COLUMNS: &str = "id, tenant_id, name, created_at, last_used_at, revoked_at";
+const COLUMNS: &str = "id, tenant_id, name, created_at, last_used_at, revoked_at, expires_at";
 
 impl Catalog {
     /// Creates an admin key (global when `tenant_id` is None); returns the record and the secret,
@@ -56,19 +67,36 @@ impl Catalog {
         tenant_id: Option<&str>,
         name: &str,
     ) -> Result<(AdminKeyRecord, String)> {
+        self.create_expiring_admin_key(tenant_id, name, None).await
+    }
+
+    /// [`Catalog::create_admin_key`] with an expiry (RFC 3339; None: never).
+    pub async fn create_expiring_admin_key(
+        &self,
+        tenant_id: Option<&str>,
+        name: &str,
+        expires_at: Option<&str>,
+    ) -> Result<(AdminKeyRecord, String)> {
+        if let Some(at) = expires_at {
+            chrono::DateTime::parse_from_rfc3339(at).map_err(|e| {
+                CatalogError::Invalid(format!("admin key expiry `{at}` is not RFC 3339: {e}"))
+            })?;
+        }
         if let Some(tenant_id) = tenant_id {
             self.require_tenant(tenant_id).await?;
         }
         let id = random_string(8).to_ascii_lowercase();
         let secret = format!("{PREFIX}{id}_{}", random_string(32));
         sqlx::query(
-            "INSERT INTO admin_keys (id, tenant_id, name, key_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO admin_keys (id, tenant_id, name, key_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&id)
         .bind(tenant_id)
         .bind(name)
         .bind(hash_key(&secret))
         .bind(now())
+        .bind(expires_at)
         .execute(self.pool())
         .await?;
         let (record, _) = self
@@ -140,8 +168,10 @@ mod tests {
             created_at: String::new(),
             last_used_at: None,
             revoked_at: None,
+            expires_at: None,
         };
         assert!(key.covers("acme"));
+        assert!(!key.is_expired());
         key.tenant_id = Some("acme".into());
         assert!(key.covers("acme"));
         assert!(!key.covers("globex"));

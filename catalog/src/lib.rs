@@ -102,6 +102,11 @@ fn migrator() -> Migrator {
             "replicas",
             include_str!("../migrations/0010_replicas.sql"),
         ),
+        migration(
+            11,
+            "admin_key_expiry",
+            include_str!("../migrations/0011_admin_key_expiry.sql"),
+        ),
     ];
     Migrator {
         migrations: Cow::Owned(migrations),

@@ -133,7 +133,7 @@ pub fn app(server: Server) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz));
     if config.server.metrics_addr.is_none() {
-        router = router.route("/metrics", get(metrics::metrics));
+        router = router.route("/metrics", get(metrics::metrics_for_admins));
     }
     router
         .route_layer(axum::middleware::from_fn_with_state(

@@ -71,11 +71,19 @@ impl GatewayError {
         self.classify().1
     }
 
-    /// What a caller may see: internals of 5xx errors stay in the logs.
+    /// What a caller may see: internals of 5xx errors stay in the logs. An upstream failure says
+    /// which service failed, never its address, model or answer (which name the deployment's
+    /// providers and can echo their error bodies).
     pub fn public_message(&self) -> String {
-        match self.status() {
-            StatusCode::INTERNAL_SERVER_ERROR => {
+        match self.error_code() {
+            ErrorCode::InternalError => {
                 "internal error; see the server log for this request id".into()
+            }
+            ErrorCode::LlmUnavailable => {
+                "the language model is unavailable; try again shortly (the server log has the details for this request id)".into()
+            }
+            ErrorCode::EmbeddingsUnavailable => {
+                "the embeddings service is unavailable; try again shortly (the server log has the details for this request id)".into()
             }
             _ => self.to_string(),
         }

@@ -25,6 +25,7 @@ pub mod sources;
 pub mod state;
 pub mod sync_jobs;
 pub mod telemetry;
+pub mod tenant_removal;
 pub mod tenants;
 pub mod usage;
 

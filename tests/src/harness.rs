@@ -119,6 +119,23 @@ impl Gateway {
         }
     }
 
+    /// `/metrics` as Prometheus scrapes the main port: with a global admin key.
+    pub async fn metrics(&self) -> Result<String, Box<dyn std::error::Error>> {
+        let (_, key) = self
+            .state
+            .core
+            .catalog
+            .create_admin_key(None, "prometheus")
+            .await?;
+        let response = reqwest::Client::new()
+            .get(format!("{}/metrics", self.base_url))
+            .bearer_auth(key)
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(response.text().await?)
+    }
+
     /// Creates the tenant and returns a fresh API key for it.
     pub async fn tenant_with_key(
         &self,

@@ -3,6 +3,8 @@
 //! and deleted with admin keys — global or scoped to one tenant — and every response matches
 //! the OpenAPI document.
 
+mod common;
+
 use ragway_tests::admin_client::AdminClient as Admin;
 use ragway_tests::harness::{Gateway, handbook_dir, test_config};
 use serde_json::{Value, json};
@@ -420,4 +422,197 @@ fn settings_with_defaults(settings: &Value) -> Value {
         limits[k] = v.clone();
     }
     json!({"limits": limits, "copilot": {"profiles": settings["copilot"]["profiles"], "default": null}})
+}
+
+/// `/metrics` on the main port names every tenant and its volumes: only a global admin key reads
+/// it (Prometheus sends it as a bearer token); and an admin key past its expiry is refused.
+#[tokio::test]
+async fn metrics_need_a_global_admin_key_and_admin_keys_expire() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(test_config(tmp.path())).await.unwrap();
+    let catalog = &gateway.state.core.catalog;
+    let api_key = gateway.tenant_with_key("acme").await.unwrap();
+    let (_, scoped) = catalog
+        .create_admin_key(Some("acme"), "acme it")
+        .await
+        .unwrap();
+    let (_, global) = catalog.create_admin_key(None, "prometheus").await.unwrap();
+    let client = reqwest::Client::new();
+    let get = |path: &str, key: Option<&str>| {
+        let mut request = client.get(format!("{}{path}", gateway.base_url));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    assert_eq!(get("/metrics", None).await.0, 401);
+    assert_eq!(get("/metrics", Some(&api_key)).await.0, 403);
+    let (status, body) = get("/metrics", Some(&scoped)).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("global admin key"), "{body}");
+    let (status, body) = get("/metrics", Some(&global)).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("ragway_cache_hits_total"), "{body}");
+
+    let day = chrono::Duration::days(1);
+    let at =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (_, expired) = catalog
+        .create_expiring_admin_key(None, "old", Some(&at(chrono::Utc::now() - day)))
+        .await
+        .unwrap();
+    let (_, current) = catalog
+        .create_expiring_admin_key(None, "new", Some(&at(chrono::Utc::now() + day)))
+        .await
+        .unwrap();
+    let (status, body) = get("/api/v1/admin/tenants", Some(&expired)).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("expired"), "{body}");
+    assert_eq!(get("/api/v1/admin/tenants", Some(&current)).await.0, 200);
+    assert!(
+        catalog
+            .create_expiring_admin_key(None, "bad", Some("next tuesday"))
+            .await
+            .is_err()
+    );
+}
+
+/// Deleting a tenant also removes the files uploaded to its sources from the data directory; at
+/// start, `serve` removes the upload folders of sources deleted elsewhere (another replica).
+#[tokio::test]
+async fn deleting_a_tenant_removes_its_uploaded_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(test_config(tmp.path())).await.unwrap();
+    let catalog = &gateway.state.core.catalog;
+    catalog.ensure_tenant("acme").await.unwrap();
+    let (_, global) = catalog.create_admin_key(None, "ops").await.unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("{}/api/v1/admin/tenants/acme", gateway.base_url);
+    let created: Value = client
+        .post(format!("{base}/sources"))
+        .bearer_auth(&global)
+        .json(&json!({"name": "uploads", "kind": "upload", "sync": false}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let source = created["id"].as_str().unwrap().to_owned();
+    let (content_type, body) =
+        common::multipart(&[("file", Some("vpn.md"), b"# VPN\n\nUse the client.".to_vec())]);
+    let stored = client
+        .post(format!("{base}/sources/{source}/files"))
+        .bearer_auth(&global)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.status().as_u16(),
+        201,
+        "{}",
+        stored.text().await.unwrap()
+    );
+    let data_dir = gateway.state.core.config.data_dir.clone();
+    let uploaded = ragway_gateway::sources::upload_dir(&data_dir, &source);
+    assert!(uploaded.join("vpn.md").is_file());
+    // A folder left by a source deleted through another replica.
+    let orphan = ragway_gateway::sources::upload_dir(&data_dir, "src-deleted-elsewhere");
+    std::fs::create_dir_all(&orphan).unwrap();
+    std::fs::write(orphan.join("old.md"), "# Old").unwrap();
+
+    let deleted = client
+        .delete(format!("{base}?confirm=acme"))
+        .bearer_auth(&global)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status().as_u16(), 200);
+    assert!(!uploaded.exists(), "the tenant's uploads are gone");
+    assert!(
+        orphan.exists(),
+        "not this tenant's: left for the start-up sweep"
+    );
+    let removed = ragway_gateway::tenant_removal::remove_orphan_uploads(&gateway.state)
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+    assert!(!orphan.exists());
+}
+
+/// Every zip of an upload is capped once expanded, and so are all of them together: many
+/// archives in one request cannot add up to more than `max_zip_expanded_bytes` in memory.
+#[tokio::test]
+async fn the_zips_of_one_upload_are_capped_together() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = test_config(tmp.path());
+    config.sources.upload.max_zip_expanded_bytes = 1_000_000;
+    let gateway = Gateway::start(config).await.unwrap();
+    let catalog = &gateway.state.core.catalog;
+    catalog.ensure_tenant("acme").await.unwrap();
+    let (_, global) = catalog.create_admin_key(None, "ops").await.unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("{}/api/v1/admin/tenants/acme", gateway.base_url);
+    let created: Value = client
+        .post(format!("{base}/sources"))
+        .bearer_auth(&global)
+        .json(&json!({"name": "uploads", "kind": "upload", "sync": false}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let files = format!("{base}/sources/{}/files", created["id"].as_str().unwrap());
+    // ~600 KB of varied words per archive (compresses ~3×: no zip bomb).
+    let text = |seed: u64| {
+        let mut state = seed;
+        let mut out = String::new();
+        while out.len() < 600_000 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            out.push_str(&format!("word{} ", state >> 50));
+        }
+        out.into_bytes()
+    };
+    let upload = |zips: Vec<(&'static str, Vec<u8>)>| {
+        let parts: Vec<_> = zips
+            .into_iter()
+            .map(|(name, zip)| ("file", Some(name), zip))
+            .collect();
+        let (content_type, body) = common::multipart(&parts);
+        client
+            .post(&files)
+            .bearer_auth(&global)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let a = common::zip_archive(&[("a.txt", text(1))]);
+    let b = common::zip_archive(&[("b.txt", text(2))]);
+    let response = upload(vec![("a.zip", a.clone()), ("b.zip", b)])
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 422);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "upload_refused");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_zip_expanded_bytes"),
+        "{body}"
+    );
+    let response = upload(vec![("a.zip", a)]).await.unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        201,
+        "one archive is within the cap"
+    );
 }

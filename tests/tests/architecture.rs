@@ -41,7 +41,7 @@ const LAYERS: &[(Layer, &[&str])] = &[
     (Layer::Composition, &["" /* lib.rs, main.rs */, "app", "server", "cli", "openapi"]),
     // Wire formats in and out: the channels, the admin API's services, the offline eval, and the
     // sync jobs that drive the indexer.
-    (Layer::Edge, &["channels", "admin", "eval", "sources"]),
+    (Layer::Edge, &["channels", "admin", "eval", "sources", "tenant_removal"]),
     // What every handler leans on: extractors, the error envelope, headers, tracing of requests.
     (Layer::HttpSupport, &["http"]),
     // `AppState`: the core context plus the index, its sync pipeline and the sync jobs; the admin

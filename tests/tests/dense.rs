@@ -112,14 +112,7 @@ async fn query_vectors_and_results_are_cached_per_tenant_and_generation() {
             .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
             .unwrap_or(0.0)
     };
-    let metrics = || async {
-        reqwest::get(format!("{}/metrics", gateway.base_url))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
+    let metrics = || async { gateway.metrics().await.unwrap() };
     let ask = |key: String| {
         let url = gateway.base_url.clone();
         async move {

@@ -275,12 +275,7 @@ async fn losing_redis_follows_the_fail_policy() {
                 }
             }
         }
-        let metrics = reqwest::get(format!("{}/metrics", gateway.base_url))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = gateway.metrics().await.unwrap();
         let errors: f64 = metrics
             .lines()
             .find_map(|l| l.strip_prefix("ragway_limiter_backend_errors_total "))

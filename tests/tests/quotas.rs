@@ -36,11 +36,7 @@ async fn post(gateway: &Gateway, key: &str, body: Value, no_cache: bool) -> reqw
 }
 
 async fn metrics(gateway: &Gateway) -> String {
-    let response = reqwest::get(format!("{}/metrics", gateway.base_url))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.text().await.unwrap()
+    gateway.metrics().await.unwrap()
 }
 
 /// The value of one sample line of the exposition (`name{labels}`), 0 when absent.

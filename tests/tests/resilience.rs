@@ -158,12 +158,7 @@ async fn the_circuit_opens_on_repeated_failures_and_recovers() {
 
 /// The value of one `ragway_llm_circuit_open` series on `/metrics`.
 async fn circuit_state(gateway: &Gateway, series: &str) -> Option<u64> {
-    let text = reqwest::get(format!("{}/metrics", gateway.base_url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = gateway.metrics().await.unwrap();
     text.lines()
         .find_map(|line| line.strip_prefix(series))
         .map(|value| value.trim().parse().unwrap())
@@ -182,13 +177,15 @@ async fn every_endpoint_down_is_a_clear_error() {
     );
     let (status, body) = ask(&gateway, &key).await;
     assert_eq!(status, 502);
+    let message = body["error"]["message"].as_str().unwrap();
     assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("every model endpoint failed"),
+        message.contains("the language model is unavailable"),
         "{body}"
     );
+    // The deployment's provider stays private: no address, model or upstream error text.
+    for private in [fake.base_url.as_str(), "127.0.0.1", "gpt", "503"] {
+        assert!(!message.contains(private), "{private} leaked: {body}");
+    }
 }
 
 #[tokio::test]

@@ -227,18 +227,19 @@ pub async fn delete(
             "deleting a tenant cannot be undone: repeat its id as `?confirm={id}`"
         )));
     }
-    // Index first: if the process dies in between, the catalog still lists the tenant and the
-    // deletion can be repeated; the other order would leave passages nobody can reach or remove.
-    let chunks = state.store.count(&id).await?;
-    state.store.delete_tenant(&id).await?;
-    let TenantDeletion {
-        documents,
-        sources,
-        api_keys,
-        admin_keys,
-        conversations,
-    } = state.core.catalog.delete_tenant(&id).await?;
-    tracing::warn!(tenant = %id, chunks, documents, admin_key = %admin.key.id, "tenant deleted");
+    let crate::tenant_removal::Removed {
+        chunks,
+        catalog:
+            TenantDeletion {
+                documents,
+                sources,
+                api_keys,
+                admin_keys,
+                conversations,
+            },
+        upload_folders,
+    } = crate::tenant_removal::delete_tenant(&state, &id).await?;
+    tracing::warn!(tenant = %id, chunks, documents, upload_folders, admin_key = %admin.key.id, "tenant deleted");
     Ok(Json(DeletedTenant {
         id,
         chunks,

@@ -145,6 +145,7 @@ pub async fn upload(
         ..Options::default()
     };
     let mut staged: Vec<StagedFile> = Vec::new();
+    let mut expanded: u64 = 0;
     let mut rules: Vec<AclRule> = Vec::new();
     while let Some(mut field) = multipart
         .next_field()
@@ -164,6 +165,19 @@ pub async fn upload(
             let path = upload::safe_relative_path(&name)?;
             let bytes = read_file(&mut field, &path, limits).await?;
             let files = upload::stage(&path, bytes, limits, options.expand_zips)?;
+            // Each zip is capped, and so is what all of a request's zips expand to together:
+            // a request holds at most this much in memory, however many archives it carries.
+            expanded = expanded.saturating_add(files.iter().map(|f| f.bytes.len() as u64).sum());
+            if expanded > limits.max_zip_expanded_bytes {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "upload_refused",
+                    format!(
+                        "the files of this upload expand to more than {} bytes together                          (sources.upload.max_zip_expanded_bytes); send them in several uploads",
+                        limits.max_zip_expanded_bytes
+                    ),
+                ));
+            }
             if let Some(groups) = &options.groups {
                 rules.extend(files.iter().map(|f| AclRule::exact(&f.path, groups)));
             }
@@ -197,6 +211,14 @@ pub async fn upload(
             bytes: f.bytes.len() as u64,
         })
         .collect();
+    // The files' ACL rules first: a sync that starts (on any replica) once the files exist must
+    // already see who may read them, never index them tenant-wide for a moment. A rule whose
+    // file then fails to store names nothing and restricts nothing.
+    if !rules.is_empty() {
+        SourceService::of(&state)
+            .add_file_rules(&source, rules)
+            .await?;
+    }
     // The catalog is the store of record (any replica may run the sync); the folder is this
     // process's working copy.
     upload_copy::record(&state.core.catalog, &source.id, &staged)
@@ -209,11 +231,6 @@ pub async fn upload(
                 ragway_ingest::IngestError::from(e),
             ))
         })??;
-    if !rules.is_empty() {
-        SourceService::of(&state)
-            .add_file_rules(&source, rules)
-            .await?;
-    }
     tracing::info!(tenant = %id, source = %source.id, files = files.len(), admin_key = %admin.key.id, "files uploaded");
     let sync = if options.sync && !source.paused {
         Some(queue(&state, &source).await?)

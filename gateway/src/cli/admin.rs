@@ -165,9 +165,11 @@ async fn delete_tenant(config: Config, id: &str, yes: bool) -> Result<(), Gatewa
     }
     let state = crate::state::AppState::open(config).await?;
     state.core.catalog.require_tenant(id).await?;
-    let passages = state.store.count(id).await?;
-    state.store.delete_tenant(id).await?;
-    let removed = state.core.catalog.delete_tenant(id).await?;
+    let crate::tenant_removal::Removed {
+        chunks: passages,
+        catalog: removed,
+        ..
+    } = crate::tenant_removal::delete_tenant(&state, id).await?;
     out(fill(
         m.tenant_deleted,
         &[

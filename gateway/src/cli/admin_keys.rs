@@ -19,6 +19,9 @@ pub enum AdminKeysCommand {
         tenant: Option<String>,
         #[arg(long, default_value = "admin")]
         name: String,
+        /// The key stops working after this many days (default: never).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        expires_in_days: Option<u32>,
     },
     /// List admin keys (ids, scope and names, never the secrets).
     List,
@@ -30,8 +33,18 @@ pub async fn admin_keys(config: Config, command: AdminKeysCommand) -> Result<(),
     let m = messages(output_lang(None, &config));
     let catalog = catalog(&config).await?;
     match command {
-        AdminKeysCommand::Create { tenant, name } => {
-            let (record, secret) = catalog.create_admin_key(tenant.as_deref(), &name).await?;
+        AdminKeysCommand::Create {
+            tenant,
+            name,
+            expires_in_days,
+        } => {
+            let expires_at = expires_in_days.map(|days| {
+                (chrono::Utc::now() + chrono::Duration::days(i64::from(days)))
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            });
+            let (record, secret) = catalog
+                .create_expiring_admin_key(tenant.as_deref(), &name, expires_at.as_deref())
+                .await?;
             let scope = record.tenant_id.as_deref().map_or_else(
                 || m.admin_key_scope_all.to_owned(),
                 |t| fill(m.admin_key_scope_tenant, &[("id", &t)]),
@@ -55,9 +68,13 @@ pub async fn admin_keys(config: Config, command: AdminKeysCommand) -> Result<(),
             ));
             for k in catalog.admin_keys().await? {
                 let status = if k.revoked_at.is_some() {
-                    m.key_revoked_status
+                    m.key_revoked_status.to_owned()
+                } else if k.is_expired() {
+                    m.key_expired_status.to_owned()
+                } else if let Some(at) = &k.expires_at {
+                    fill(m.key_active_until_status, &[("at", at)])
                 } else {
-                    m.key_active_status
+                    m.key_active_status.to_owned()
                 };
                 out(format!(
                     "{:<10} {:<20} {:<16} {:<26} {status}",

@@ -36,6 +36,9 @@ pub async fn run(mut config: Config, args: ServeArgs) -> Result<(), GatewayError
     let server = Server::open(config).await?;
     let state = server.state.clone();
     state.recover_interrupted_syncs().await?;
+    if let Err(err) = crate::tenant_removal::remove_orphan_uploads(&state).await {
+        tracing::warn!(%err, "could not look for the uploaded files of deleted sources");
+    }
     let stop_housekeeping = tokio_util::sync::CancellationToken::new();
     state.core.tasks.spawn(purge_conversations(
         state.clone(),
@@ -45,6 +48,10 @@ pub async fn run(mut config: Config, args: ServeArgs) -> Result<(), GatewayError
         .core
         .tasks
         .spawn(flush_usage(state.clone(), stop_housekeeping.clone()));
+    state
+        .core
+        .tasks
+        .spawn(prune_limits(state.clone(), stop_housekeeping.clone()));
     crate::sources::jobs::spawn(&state, &stop_housekeeping);
     if let Some(metrics_addr) = state.core.config.server.metrics_addr {
         let listener = TcpListener::bind(metrics_addr).await.map_err(|e| {
@@ -203,6 +210,19 @@ async fn flush_usage(state: AppState, stop: tokio_util::sync::CancellationToken)
         }
     }
     state.core.flush_usage().await;
+}
+
+/// Forgets the in-process limiter's users whose allowance has refilled, every minute.
+async fn prune_limits(state: AppState, stop: tokio_util::sync::CancellationToken) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(60)) => {
+                let users = state.core.limiter.prune();
+                tracing::debug!(users, "pruned the limiter's per-user state");
+            }
+        }
+    }
 }
 
 /// Deletes conversations past their retention, at start and then hourly.

@@ -48,8 +48,9 @@ pub struct UploadLimits {
     pub max_file_bytes: u64,
     /// Largest upload request (all parts together).
     pub max_request_bytes: u64,
-    /// Zip archives: most entries, most bytes once expanded, and the highest expanded/compressed
-    /// ratio of the archive (zip bombs are refused, nothing is written).
+    /// Zip archives: most entries, most bytes once expanded (each archive, and all the files of
+    /// one upload request together), and the highest expanded/compressed ratio of the archive
+    /// (zip bombs are refused, nothing is written).
     pub max_zip_entries: usize,
     pub max_zip_expanded_bytes: u64,
     pub max_zip_ratio: u64,

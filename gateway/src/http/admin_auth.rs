@@ -69,6 +69,11 @@ where
         if record.revoked_at.is_some() {
             return Err(ApiError::unauthorized("this admin key has been revoked"));
         }
+        if record.is_expired() {
+            return Err(ApiError::unauthorized(
+                "this admin key has expired; create another with `ragway admin-keys create`",
+            ));
+        }
         Ok(Self { key: record })
     }
 }

@@ -7,8 +7,25 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::ApiError;
+use super::admin_auth::Admin;
 use crate::context::Core;
 use crate::metrics::RouteLabels;
+
+/// `/metrics` on the main port: tenant ids and volumes are not for the public, so it takes a
+/// global admin key (`Authorization: Bearer rgwadm_…`, Prometheus' `authorization` setting).
+/// `[server] metrics_addr` serves it without a key on an internal address instead.
+pub async fn metrics_for_admins(admin: Admin, state: State<Core>) -> Response {
+    if admin.key.tenant_id.is_some() {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the metrics cover every tenant: they need a global admin key, not one scoped to a tenant",
+        )
+        .into_response();
+    }
+    metrics(state).await
+}
 
 pub async fn metrics(State(core): State<Core>) -> Response {
     match core.metrics.encode() {

@@ -116,6 +116,10 @@ pub struct Messages {
     pub key_revoked_status: &'static str,
     /// `ragway tenants` / `ragway keys` (`|` separates column labels).
     pub key_active_status: &'static str,
+    /// `ragway admin-keys list`: a key past its expiry.
+    pub key_expired_status: &'static str,
+    /// `ragway admin-keys list`: an active key that expires at `{at}`.
+    pub key_active_until_status: &'static str,
     /// `ragway tenants` / `ragway keys` (`|` separates column labels).
     pub key_never_used: &'static str,
     /// `ragway tenants` / `ragway keys` (`|` separates column labels).
@@ -247,6 +251,8 @@ static EN: Messages = Messages {
     key_list_header: "id|name|created|last used|status",
     key_revoked_status: "revoked",
     key_active_status: "active",
+    key_expired_status: "expired",
+    key_active_until_status: "active until {at}",
     key_never_used: "never",
     key_revoked: "revoked API key {id}",
     admin_key_created: "created admin key {id} ({name}) for {scope}",
@@ -346,6 +352,8 @@ static ES: Messages = Messages {
     key_list_header: "id|nombre|creada|último uso|estado",
     key_revoked_status: "revocada",
     key_active_status: "activa",
+    key_expired_status: "vencida",
+    key_active_until_status: "activa hasta {at}",
     key_never_used: "nunca",
     key_revoked: "clave API {id} revocada",
     admin_key_created: "clave de administración {id} ({name}) creada para {scope}",

@@ -125,8 +125,35 @@ impl LocalLimiter {
     }
 }
 
+impl LocalLimiter {
+    /// The users tracked by the per-user request limits, across tenants.
+    fn tracked_users(&self) -> usize {
+        let tenants = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        tenants
+            .values()
+            .filter_map(|t| t.user.as_ref())
+            .map(|user| user.limiter.len())
+            .sum()
+    }
+}
+
 #[async_trait::async_trait]
 impl RateLimiter for LocalLimiter {
+    fn prune(&self) -> usize {
+        let tenants: Vec<Arc<TenantRequests>> = self
+            .requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        for user in tenants.iter().filter_map(|t| t.user.as_ref()) {
+            user.limiter.retain_recent();
+            user.limiter.shrink_to_fit();
+        }
+        self.tracked_users()
+    }
+
     async fn check_request(
         &self,
         principal: &Principal,
@@ -243,6 +270,35 @@ mod tests {
             user_id: user.into(),
             groups: vec![],
         }
+    }
+
+    #[tokio::test]
+    async fn one_off_users_are_forgotten_once_their_allowance_refilled() {
+        // 600,000 a minute: one request's allowance refills in 0.1 ms.
+        let limiter = Checked::new(LimitsConfig {
+            requests_per_minute: 0,
+            user_requests_per_minute: 600_000,
+            user_burst: 1,
+            ..LimitsConfig::default()
+        });
+        for user in 0..500 {
+            limiter
+                .check_request(&principal("a", &format!("anonymous:{user}")))
+                .await
+                .unwrap();
+        }
+        assert_eq!(limiter.limiter.tracked_users(), 500);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(limiter.limiter.prune(), 0, "every allowance refilled");
+        // A user still inside the window is kept (its state is not that of a new user).
+        let slow = Checked::new(LimitsConfig {
+            requests_per_minute: 0,
+            user_requests_per_minute: 1,
+            user_burst: 1,
+            ..LimitsConfig::default()
+        });
+        slow.check_request(&principal("a", "u1")).await.unwrap();
+        assert_eq!(slow.limiter.prune(), 1);
     }
 
     #[tokio::test]

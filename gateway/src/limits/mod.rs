@@ -163,6 +163,13 @@ pub trait RateLimiter: Send + Sync + std::fmt::Debug {
         quotas: &Quotas,
     ) -> Result<StreamPermit, Refused>;
 
+    /// Forgets in-process per-user state that is as good as new (users whose allowance has
+    /// refilled), so a stream of one-off users cannot grow memory without end. Returns the number
+    /// of users still tracked. A shared backend keeps nothing in process (its keys expire).
+    fn prune(&self) -> usize {
+        0
+    }
+
     /// Checks the shared backend could not answer (each decided by the fail policy).
     fn backend_errors(&self) -> prometheus_client::metrics::counter::Counter {
         prometheus_client::metrics::counter::Counter::default()
