@@ -47,6 +47,7 @@ fn check(config: &Config, secrets: &dyn Fn(&str) -> Option<String>) -> Result<()
 /// mistake does not hide the next.
 pub fn problems(config: &Config, secrets: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
     let mut problems = config.index.problems();
+    problems.extend(config.sources.problems(&config.data_dir));
     if config.index.api_key_env.is_some()
         && let Err(err) = config.index.qdrant_settings(secrets)
         && problems.is_empty()
