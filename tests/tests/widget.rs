@@ -750,6 +750,84 @@ async fn widget_keys_through_the_admin_api() {
     assert_eq!(status, 404);
 }
 
+/// Issue 18: CORS preflights and widget errors (unauthenticated, from anyone) are answered from
+/// memory rather than by reading every widget key; a key created, changed or revoked on this
+/// process applies to them at once.
+#[tokio::test]
+async fn preflights_do_not_read_the_catalog_and_key_changes_here_apply_at_once() {
+    let setup = setup(|_| {}).await;
+    let base = &setup.gateway.base_url;
+    let catalog = &setup.gateway.state.core.catalog;
+    let client = reqwest::Client::new();
+    let preflight = |origin: &str| {
+        let request = client
+            .request(reqwest::Method::OPTIONS, format!("{base}/widget/v1/chat"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST");
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 204);
+            response
+                .headers()
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().unwrap().to_owned())
+        }
+    };
+    assert_eq!(preflight(PAGE).await.as_deref(), Some(PAGE));
+    let loads = catalog.widget_origin_loads();
+    for _ in 0..20 {
+        assert_eq!(preflight(PAGE).await.as_deref(), Some(PAGE));
+        assert_eq!(preflight("https://evil.example").await, None);
+        let refused = post(
+            &setup,
+            "chat",
+            Some(PAGE),
+            Some("forged"),
+            json!({"message": VPN}),
+        )
+        .await;
+        assert_eq!(refused.status, 401, "{}", refused.body);
+        assert_eq!(refused.header("access-control-allow-origin"), Some(PAGE));
+    }
+    assert_eq!(catalog.widget_origin_loads(), loads, "served from memory");
+
+    // A change made behind this process's back (another replica, a CLI run) is not seen until
+    // the list expires...
+    sqlx::query("UPDATE widget_keys SET revoked_at = 'elsewhere'")
+        .execute(catalog.pool())
+        .await
+        .unwrap();
+    assert_eq!(preflight(PAGE).await.as_deref(), Some(PAGE));
+    // ...but one made here applies at once: a new key's origin, then its revocation.
+    let (_, admin) = catalog.create_admin_key(None, "ops").await.unwrap();
+    let portal = "https://portal.acme.com";
+    let keys = format!("{base}/api/v1/admin/tenants/acme/widget-keys");
+    let created: Value = client
+        .post(&keys)
+        .bearer_auth(&admin)
+        .json(&json!({"name": "portal", "allowed_origins": [portal]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(preflight(portal).await.as_deref(), Some(portal));
+    assert_eq!(
+        preflight(PAGE).await,
+        None,
+        "the reload saw the other change"
+    );
+    let revoked = client
+        .delete(format!("{keys}/{}", created["key"].as_str().unwrap()))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(preflight(portal).await, None);
+}
+
 #[tokio::test]
 async fn the_loader_and_bundle_are_cached_by_content() {
     let setup = setup(|_| {}).await;
