@@ -18,6 +18,7 @@ mod uploads;
 mod usage;
 mod web_pages;
 pub mod widget_keys;
+mod widget_origins;
 
 pub use admin_keys::AdminKeyRecord;
 pub use conversations::StoredTurn;
@@ -36,6 +37,7 @@ pub use uploads::UploadFile;
 pub use usage::UsageRow;
 pub use web_pages::{WebPageKind, WebPageRecord};
 pub use widget_keys::WidgetKeyRecord;
+pub use widget_origins::WIDGET_ORIGINS_TTL;
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -47,6 +49,8 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 #[derive(Debug, Clone)]
 pub struct Catalog {
     pool: AnyPool,
+    /// Shared by every clone: the process's view of the widget keys' origins.
+    widget_origins: std::sync::Arc<widget_origins::OriginsCache>,
 }
 
 /// `sqlite://<data dir>/catalog.db` unless a URL is given.
@@ -145,7 +149,10 @@ impl Catalog {
                 .await?;
         }
         migrator().run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            widget_origins: Default::default(),
+        })
     }
 
     pub fn pool(&self) -> &AnyPool {

@@ -175,6 +175,8 @@ impl Catalog {
             _,
         ] = removed;
         tx.commit().await?;
+        // Its widget keys go with it where foreign keys cascade.
+        self.widget_keys_changed();
         Ok(TenantDeletion {
             documents,
             sources,

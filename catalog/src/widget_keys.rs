@@ -2,6 +2,8 @@
 //! tag), so they are stored as they are; what protects them is the list of origins a key may be
 //! used from, checked by the gateway on every session.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use sqlx::Row;
 
@@ -176,6 +178,7 @@ impl Catalog {
         .bind(&at)
         .execute(self.pool())
         .await?;
+        self.widget_keys_changed();
         self.widget_key(&id)
             .await?
             .ok_or_else(|| CatalogError::NotFound(format!("widget key {id}")))
@@ -200,8 +203,14 @@ impl Catalog {
         rows.iter().map(from_row).collect()
     }
 
-    /// Every origin some active widget key allows (answers CORS preflights, which carry no key).
-    pub async fn widget_origins(&self) -> Result<Vec<String>> {
+    /// Every origin some active widget key allows (answers CORS preflights, which carry no key),
+    /// from memory while fresh (see `widget_origins`: this process's own changes show at once,
+    /// other processes' within [`crate::WIDGET_ORIGINS_TTL`]).
+    pub async fn widget_origins(&self) -> Result<Arc<Vec<String>>> {
+        if let Some(origins) = self.widget_origins.get() {
+            return Ok(origins);
+        }
+        let epoch = self.widget_origins.begin_load();
         let rows = sqlx::query("SELECT allowed_origins FROM widget_keys WHERE revoked_at IS NULL")
             .fetch_all(self.pool())
             .await?;
@@ -212,7 +221,19 @@ impl Catalog {
         }
         all.sort();
         all.dedup();
+        let all = Arc::new(all);
+        self.widget_origins.store(epoch, all.clone());
         Ok(all)
+    }
+
+    /// How many times [`Self::widget_origins`] read the table rather than memory.
+    pub fn widget_origin_loads(&self) -> u64 {
+        self.widget_origins.loads()
+    }
+
+    /// Drops the in-memory origins (after a change to widget keys made here).
+    pub(crate) fn widget_keys_changed(&self) {
+        self.widget_origins.invalidate();
     }
 
     /// Replaces an active key's name and/or origins.
@@ -240,6 +261,7 @@ impl Catalog {
         .bind(id)
         .execute(self.pool())
         .await?;
+        self.widget_keys_changed();
         self.widget_key(id)
             .await?
             .ok_or_else(|| CatalogError::NotFound(format!("widget key {id}")))
@@ -253,6 +275,7 @@ impl Catalog {
         .bind(id)
         .execute(self.pool())
         .await?;
+        self.widget_keys_changed();
         if done.rows_affected() == 0 {
             return Err(CatalogError::NotFound(format!("active widget key {id}")));
         }

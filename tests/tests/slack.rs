@@ -51,6 +51,7 @@ async fn setup(adjust: impl FnOnce(&mut ragway_gateway::Config)) -> Setup {
         lookup_email: true,
         default_groups: vec!["staff".into()],
         user_groups: BTreeMap::from([("alice@acme.example".into(), vec!["it".into()])]),
+        guest_groups: Vec::new(),
     };
     config.slack = Some(SlackConfig {
         api_base: slack.api_base.clone(),
@@ -902,6 +903,66 @@ async fn document_acls_follow_the_groups_slack_users_are_given() {
     assert!(
         !sources_in("1800000000.000200").contains("hr/"),
         "bob does not"
+    );
+}
+
+/// Issue 18: a Slack Connect user of another organisation (`user_team` is not the workspace)
+/// gets neither the workspace's `default_groups` nor an email mapping — only `guest_groups`
+/// (none by default): a member reads the restricted HR documents, the guest does not.
+#[tokio::test]
+async fn guests_from_other_organisations_do_not_get_the_workspaces_groups() {
+    let setup = setup(|config| {
+        let workspace = config
+            .slack
+            .as_mut()
+            .unwrap()
+            .workspaces
+            .get_mut(TEAM)
+            .unwrap();
+        workspace.default_groups.push("hr".into());
+        // Another organisation decides its users' emails: this one claims an HR address.
+        workspace
+            .user_groups
+            .insert("payroll@acme.example".into(), vec!["hr".into()]);
+    })
+    .await;
+    setup.slack.set_email("U0EXTERNAL", "payroll@acme.example");
+    restrict_hr(&setup.gateway).await;
+    let hr_question = "How many vacation days do I get after three years?";
+    let ask = |event_id: &str, user: &str, user_team: &str, ts: &str| {
+        let mut event = mention(event_id, ts, None, hr_question);
+        event["event"]["user"] = json!(user);
+        event["event"]["user_team"] = json!(user_team);
+        event["event"]["team"] = json!(user_team);
+        event
+    };
+    let member = ask("Ev1", "U0BOB", TEAM, "1800000000.000100");
+    let guest = ask("Ev2", "U0EXTERNAL", "T0PARTNER", "1800000000.000200");
+    for event in [&member, &guest] {
+        assert_eq!(post_event(&setup, event, &[]).await, 200);
+    }
+    settle(&setup.gateway.state).await;
+    let sources_in = |thread: &str| {
+        let message = setup
+            .slack
+            .messages()
+            .into_iter()
+            .find(|m| m.thread_ts.as_deref() == Some(thread))
+            .unwrap_or_else(|| panic!("no answer in {thread}: {:#?}", setup.slack.messages()));
+        message
+            .blocks
+            .iter()
+            .filter(|b| b["type"] == "context")
+            .map(|b| b.to_string())
+            .collect::<String>()
+    };
+    assert!(
+        sources_in("1800000000.000100").contains("hr/"),
+        "a member gets the workspace's default groups"
+    );
+    assert!(
+        !sources_in("1800000000.000200").contains("hr/"),
+        "the guest does not"
     );
 }
 

@@ -710,3 +710,126 @@ async fn web_sources_crawl_as_jobs_within_the_operators_network_policy() {
     assert_eq!(docs, 2);
     setup.stop.cancel();
 }
+
+/// Issue 18: `{tenant}` roots are each tenant's own, shared roots are for global admin keys, and
+/// the data directory (catalog, index, every tenant's uploads) is never a folder source, even
+/// when the operator lists it.
+#[tokio::test]
+async fn folder_roots_are_per_tenant_and_never_the_data_directory() {
+    let setup = Setup::with(|config| {
+        let base = config.data_dir.parent().unwrap().to_path_buf();
+        config.sources.folder_roots = vec![
+            base.join("tenants").join("{tenant}"),
+            base.join("shared-drive"),
+            config.data_dir.clone(),
+        ];
+    })
+    .await;
+    let base = setup.root.parent().unwrap().to_path_buf();
+    let acme_docs = base.join("tenants/acme/handbook");
+    let beta_docs = base.join("tenants/beta/payroll");
+    let shared_docs = setup.root.join("policies");
+    let uploads = base.join("data/uploads");
+    for dir in [&acme_docs, &beta_docs, &shared_docs, &uploads] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    let catalog = &setup.gateway.state.core.catalog;
+    catalog.ensure_tenant("beta").await.unwrap();
+    let (_, scoped_key) = catalog
+        .create_admin_key(Some(TENANT), "acme-ops")
+        .await
+        .unwrap();
+    let scoped = AdminClient {
+        key: scoped_key,
+        ..setup.admin()
+    };
+    let global = setup.admin();
+    fn folder(name: &str, path: &std::path::Path) -> Value {
+        json!({"name": name, "kind": "folder", "settings": {"path": path}, "sync": false})
+    }
+    let acme_sources = path(SOURCES, "");
+    let beta_sources = SOURCES.replace("{id}", "beta");
+
+    // The scoped key: beta's folder, the shared drive and the data directory are refused.
+    for (path, why) in [
+        (&beta_docs, "outside the allowed folders"),
+        (&shared_docs, "outside the allowed folders"),
+        (&uploads, "data directory"),
+        (&base.join("data"), "data directory"),
+    ] {
+        let (status, body) = scoped
+            .call("post", &acme_sources, SOURCES, Some(folder("x", path)))
+            .await;
+        assert_eq!(status, 400, "{path:?}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(why), "{path:?}: {body}");
+        if why.starts_with("outside") {
+            // Only acme's own root is named to acme's admin.
+            let acme_root = format!("({})", base.join("tenants").join(TENANT).display());
+            assert!(message.ends_with(&acme_root), "{body}");
+        }
+    }
+    let (status, created) = scoped
+        .call(
+            "post",
+            &acme_sources,
+            SOURCES,
+            Some(folder("handbook", &acme_docs)),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    // Nor can a source be moved into beta's folder afterwards.
+    let source = path(SOURCE, created["id"].as_str().unwrap());
+    let (status, body) = scoped
+        .call(
+            "patch",
+            &source,
+            SOURCE,
+            Some(json!({"settings": {"path": beta_docs}})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(catalog.sources("beta").await.unwrap().is_empty());
+
+    // The global key: shared roots, and each tenant's own root for that tenant's sources.
+    let (status, body) = global
+        .call(
+            "post",
+            &acme_sources,
+            SOURCES,
+            Some(folder("shared", &shared_docs)),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = global
+        .call(
+            "post",
+            &acme_sources,
+            SOURCES,
+            Some(folder("beta's", &beta_docs)),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = global
+        .call(
+            "post",
+            &beta_sources,
+            SOURCES,
+            Some(folder("payroll", &beta_docs)),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    for path in [&uploads, &base.join("data")] {
+        let (status, body) = global
+            .call("post", &acme_sources, SOURCES, Some(folder("x", path)))
+            .await;
+        assert_eq!(status, 400, "{path:?}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("data directory"),
+            "{body}"
+        );
+    }
+}

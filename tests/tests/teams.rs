@@ -54,6 +54,7 @@ async fn setup(adjust: impl FnOnce(&mut TeamsConfig)) -> Setup {
         tenant: "acme".into(),
         default_groups: vec!["staff".into()],
         user_groups: BTreeMap::from([("aad-alice".into(), vec!["it".into()])]),
+        guest_groups: Vec::new(),
     };
     let mut teams = TeamsConfig {
         app_id: APP_ID.into(),
@@ -977,6 +978,88 @@ async fn document_acls_follow_the_groups_teams_users_are_given() {
         "alice (hr by object id) is answered from the HR policy"
     );
     assert!(!cites_hr("a:1bob"), "bob is not");
+}
+
+/// Issue 18: B2B guests, anonymous participants and users of another organisation do not get
+/// the organisation's `default_groups` (only `guest_groups`, none by default): a member reads
+/// the restricted HR documents, they do not.
+#[tokio::test]
+async fn guests_do_not_get_the_organisations_groups() {
+    let setup = setup(|teams| {
+        let org = teams.tenants.get_mut(ORG).unwrap();
+        org.default_groups.push("hr".into());
+    })
+    .await;
+    let hr_only = FolderSourceConfig {
+        acl: AclConfig {
+            groups: Vec::new(),
+            rules: vec![AclRule {
+                pattern: "hr/**".into(),
+                groups: vec!["hr".into()],
+            }],
+        },
+        ..FolderSourceConfig::default()
+    };
+    setup
+        .gateway
+        .state
+        .indexer
+        .sync_folder("acme", "handbook", &handbook_dir(), &hr_only, &|_| {})
+        .await
+        .unwrap();
+    let hr_question = "How many vacation days do I get after three years?";
+    let from = [
+        (
+            "a:1bob",
+            json!({"id": "29:1bob", "name": "Bob", "aadObjectId": "aad-bob"}),
+        ),
+        (
+            "a:1guest",
+            json!({"id": "29:1guest", "name": "Guest", "aadObjectId": "aad-guest", "userRole": "guest"}),
+        ),
+        (
+            "a:1partner",
+            json!({"id": "29:1partner", "name": "Partner", "aadObjectId": "aad-partner",
+                   "tenantId": "0f0f0f0f-1111-4222-8333-444455556666"}),
+        ),
+        (
+            "a:1anonymous",
+            json!({"id": "29:1anonymous", "name": "Visitor"}),
+        ),
+    ];
+    for (n, (conversation, sender)) in from.iter().enumerate() {
+        let mut message = activity(
+            &setup,
+            &format!("m{n}"),
+            conversation,
+            "personal",
+            hr_question,
+        );
+        message["from"] = sender.clone();
+        let token = setup
+            .microsoft
+            .mint("key-1", &claims(&setup.connector.service_url));
+        assert_eq!(post(&setup, Some(&token), &message).await.0, 202);
+    }
+    settle(&setup.gateway.state).await;
+    assert_eq!(setup.connector.violations(), Vec::<String>::new());
+    let cites_hr = |conversation: &str| {
+        let messages = setup.connector.messages();
+        let last = messages
+            .iter()
+            .rev()
+            .find(|m| m.conversation == conversation)
+            .unwrap_or_else(|| panic!("no answer in {conversation}"));
+        last.activity["text"].as_str().unwrap().contains("[1]")
+            && ai_entity(&last.activity)["citation"]
+                .to_string()
+                .to_lowercase()
+                .contains("vacation")
+    };
+    assert!(cites_hr("a:1bob"), "a member gets the default groups");
+    for (conversation, _) in &from[1..] {
+        assert!(!cites_hr(conversation), "{conversation} is a guest");
+    }
 }
 
 #[tokio::test]

@@ -626,24 +626,97 @@ async fn a_tenant_can_require_identified_employees() {
     assert_eq!(ok.status, 201, "{}", ok.body);
 }
 
+/// Issue 18: a new anonymous session is not a new budget — every anonymous visitor of a widget
+/// key spends the key's one per-user allowance; an identified employee keeps their own.
 #[tokio::test]
-async fn anonymous_visitors_are_limited_per_session() {
+async fn anonymous_visitors_share_their_keys_budget() {
     let setup = setup(|config| {
-        config.limits.user_requests_per_minute = 2;
-        config.limits.user_burst = 2;
+        config.limits.user_requests_per_minute = 3;
+        config.limits.user_burst = 3;
     })
     .await;
     let first = anonymous_token(&setup).await;
-    for _ in 0..2 {
+    for _ in 0..3 {
         assert_eq!(chat(&setup, &first, VPN, None).await.status, 200);
     }
     let limited = chat(&setup, &first, VPN, None).await;
     assert_eq!(limited.status, 429, "{}", limited.body);
     assert!(limited.header("retry-after").is_some());
     assert_eq!(limited.header("access-control-allow-origin"), Some(PAGE));
-    // Another visitor (session) has its own budget.
+    // Another anonymous visitor (session) of the same key shares the spent budget.
     let second = anonymous_token(&setup).await;
-    assert_eq!(chat(&setup, &second, VPN, None).await.status, 200);
+    let limited = chat(&setup, &second, VPN, None).await;
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    // An identified employee has their own.
+    let ana = jwt(&employee("ana@acme.com", &[], T0), JWT_SECRET);
+    let reply = session(&setup, json!({"key": setup.key, "identity": ana})).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let token = reply.json()["token"].as_str().unwrap().to_owned();
+    assert_eq!(chat(&setup, &token, VPN, None).await.status, 200);
+}
+
+/// Waits (bounded) until the LLM has been asked `n` questions.
+async fn until_asked(llm: &FakeOpenAi, n: usize) {
+    let asked = async {
+        while llm.chat_requests().len() < n {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), asked)
+        .await
+        .expect("the LLM is asked");
+}
+
+/// Issue 18: anonymous answers in progress are capped per widget key, and one nobody reads
+/// gives its slot up `widget.anonymous_stream_max_secs` after it started (the widget's clock).
+#[tokio::test]
+async fn anonymous_answers_in_progress_are_capped_and_an_unread_one_lets_go() {
+    // An LLM that never answers in time: the answers stay in progress.
+    let slow = FakeOpenAi::start(FakeOptions {
+        latency: std::time::Duration::from_secs(600),
+        ..FakeOptions::default()
+    })
+    .await
+    .unwrap();
+    let slow_url = slow.base_url.clone();
+    let setup = setup(move |config| {
+        let mut llm = fake_llm_config(&slow_url, 0);
+        llm.first_token_timeout_secs = 900;
+        llm.timeout_secs = 900;
+        config.llm = Some(llm);
+        config.widget.anonymous_streams_per_key = 1;
+        config.widget.anonymous_stream_max_secs = 60;
+    })
+    .await;
+    let (first, second) = (anonymous_token(&setup).await, anonymous_token(&setup).await);
+    let unread = chat(&setup, &first, VPN, None);
+    tokio::pin!(unread);
+    tokio::select! {
+        reply = &mut unread => panic!("answered: {} {}", reply.status, reply.body),
+        () = until_asked(&slow, 1) => {}
+    }
+    // Another question (the same one would wait for the unread answer, which the cache shares).
+    let other = "Which server address does the NorthGate client connect to?";
+    let refused = chat(&setup, &second, other, None);
+    tokio::pin!(refused);
+    let refused = tokio::select! {
+        reply = &mut refused => reply,
+        () = until_asked(&slow, 2) => panic!("a second anonymous answer of the key was admitted"),
+    };
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(
+        refused.body.contains("concurrent_streams"),
+        "{}",
+        refused.body
+    );
+    // A minute on, the unread answer's slot is taken back.
+    setup.clock.set(T0 + 61);
+    let admitted = chat(&setup, &second, other, None);
+    tokio::pin!(admitted);
+    tokio::select! {
+        reply = &mut admitted => panic!("not admitted: {} {}", reply.status, reply.body),
+        () = until_asked(&slow, 2) => {}
+    }
 }
 
 #[tokio::test]
@@ -748,6 +821,84 @@ async fn widget_keys_through_the_admin_api() {
     assert_eq!(revoked["status"], "revoked");
     let (status, _) = call("delete", one, None, admin.clone()).await;
     assert_eq!(status, 404);
+}
+
+/// Issue 18: CORS preflights and widget errors (unauthenticated, from anyone) are answered from
+/// memory rather than by reading every widget key; a key created, changed or revoked on this
+/// process applies to them at once.
+#[tokio::test]
+async fn preflights_do_not_read_the_catalog_and_key_changes_here_apply_at_once() {
+    let setup = setup(|_| {}).await;
+    let base = &setup.gateway.base_url;
+    let catalog = &setup.gateway.state.core.catalog;
+    let client = reqwest::Client::new();
+    let preflight = |origin: &str| {
+        let request = client
+            .request(reqwest::Method::OPTIONS, format!("{base}/widget/v1/chat"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST");
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 204);
+            response
+                .headers()
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().unwrap().to_owned())
+        }
+    };
+    assert_eq!(preflight(PAGE).await.as_deref(), Some(PAGE));
+    let loads = catalog.widget_origin_loads();
+    for _ in 0..20 {
+        assert_eq!(preflight(PAGE).await.as_deref(), Some(PAGE));
+        assert_eq!(preflight("https://evil.example").await, None);
+        let refused = post(
+            &setup,
+            "chat",
+            Some(PAGE),
+            Some("forged"),
+            json!({"message": VPN}),
+        )
+        .await;
+        assert_eq!(refused.status, 401, "{}", refused.body);
+        assert_eq!(refused.header("access-control-allow-origin"), Some(PAGE));
+    }
+    assert_eq!(catalog.widget_origin_loads(), loads, "served from memory");
+
+    // A change made behind this process's back (another replica, a CLI run) is not seen until
+    // the list expires...
+    sqlx::query("UPDATE widget_keys SET revoked_at = 'elsewhere'")
+        .execute(catalog.pool())
+        .await
+        .unwrap();
+    assert_eq!(preflight(PAGE).await.as_deref(), Some(PAGE));
+    // ...but one made here applies at once: a new key's origin, then its revocation.
+    let (_, admin) = catalog.create_admin_key(None, "ops").await.unwrap();
+    let portal = "https://portal.acme.com";
+    let keys = format!("{base}/api/v1/admin/tenants/acme/widget-keys");
+    let created: Value = client
+        .post(&keys)
+        .bearer_auth(&admin)
+        .json(&json!({"name": "portal", "allowed_origins": [portal]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(preflight(portal).await.as_deref(), Some(portal));
+    assert_eq!(
+        preflight(PAGE).await,
+        None,
+        "the reload saw the other change"
+    );
+    let revoked = client
+        .delete(format!("{keys}/{}", created["key"].as_str().unwrap()))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(preflight(portal).await, None);
 }
 
 #[tokio::test]

@@ -46,7 +46,8 @@ pub struct SourceView {
 pub struct CreateSource {
     /// Unique within the tenant (1 to 100 characters).
     pub name: String,
-    /// `folder` (a server path under `[sources] folder_roots`), `upload` (files sent to
+    /// `folder` (a server path under `[sources] folder_roots`: a root with `{tenant}` for this
+    /// tenant, or a shared root with a global admin key), `upload` (files sent to
     /// `…/sources/{source_id}/files`) or `web` (a crawled site).
     pub kind: String,
     /// Kind-specific settings; any kind may add `"language": "es"` (or `en`) to declare its
@@ -177,7 +178,9 @@ pub async fn create(
         paused: body.paused,
         sync: body.sync.unwrap_or(true),
     };
-    let source = SourceService::of(&state).create(&id, new).await?;
+    let source = SourceService::for_admin(&state, &admin.key)
+        .create(&id, new)
+        .await?;
     tracing::info!(tenant = %id, source = %source.id, kind = %source.kind, admin_key = %admin.key.id, "source created");
     let view = view(&state, source).await?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
@@ -245,7 +248,9 @@ pub async fn update(
         settings: body.settings,
         schedule: body.schedule,
     };
-    let updated = SourceService::of(&state).update(&source, changes).await?;
+    let updated = SourceService::for_admin(&state, &admin.key)
+        .update(&source, changes)
+        .await?;
     tracing::info!(tenant = %id, source = %source.id, admin_key = %admin.key.id, "source updated");
     Ok(Json(view(&state, updated).await?))
 }

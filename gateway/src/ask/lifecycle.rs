@@ -34,6 +34,9 @@ pub struct ChannelAsk {
     /// The caller's language (`Accept-Language`, a Teams locale, the widget's page), used only
     /// when the question is too short to tell its own.
     pub language: Option<Lang>,
+    /// The per-user request budget this question spends when it is not the asker's own
+    /// (anonymous widget visitors all spend their widget key's).
+    pub budget: Option<String>,
 }
 
 impl ChannelAsk {
@@ -47,6 +50,7 @@ impl ChannelAsk {
             options: GenerationOptions::default(),
             use_cache: true,
             language: None,
+            budget: None,
         }
     }
 }
@@ -103,7 +107,7 @@ pub async fn begin(core: &Core, principal: Principal, ask: ChannelAsk) -> Result
         .await
         .map_err(AskError::ProfileNotAllowed)?;
     request_span.record("profile", profile.id.as_str());
-    let (rate, permit) = admit(core, &principal)
+    let (rate, permit) = admit(core, &principal, ask.budget.as_deref())
         .instrument(tracing::info_span!("limits"))
         .await
         .map_err(AskError::Refused)?;
@@ -158,6 +162,7 @@ fn validate(core: &Core, ask: &ChannelAsk) -> Result<String, AskError> {
 async fn admit(
     core: &Core,
     principal: &Principal,
+    budget: Option<&str>,
 ) -> Result<(Option<RateStatus>, StreamPermit), Refused> {
     let refuse = |refused: Refused| {
         core.usage
@@ -165,9 +170,13 @@ async fn admit(
         refused
     };
     let quotas = core.quotas(&principal.tenant_id).await;
+    let spender = budget.map(|user| Principal {
+        user_id: user.to_owned(),
+        ..principal.clone()
+    });
     let rate = core
         .limiter
-        .check_request(principal, &quotas)
+        .check_request(spender.as_ref().unwrap_or(principal), &quotas)
         .await
         .map_err(refuse)?;
     let permit = core

@@ -48,6 +48,7 @@ fn check(config: &Config, secrets: &dyn Fn(&str) -> Option<String>) -> Result<()
 pub fn problems(config: &Config, secrets: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
     let mut problems = config.index.problems();
     problems.extend(config.telemetry.problems());
+    problems.extend(config.sources.problems(&config.data_dir));
     if config.index.api_key_env.is_some()
         && let Err(err) = config.index.qdrant_settings(secrets)
         && problems.is_empty()

@@ -63,6 +63,12 @@ pub struct SlackWorkspace {
     /// Groups by Slack user id (`U…`) or email; they drive document ACLs.
     #[serde(default)]
     pub user_groups: BTreeMap<String, Vec<String>>,
+    /// Groups of askers from other organisations — Slack Connect users in shared channels and
+    /// DMs, whose `user_team` is not this workspace. They never get `default_groups`,
+    /// `user_groups` or email lookups (their email is their own organisation's word); by default
+    /// none, so they read only the documents open to everyone in the tenant.
+    #[serde(default)]
+    pub guest_groups: Vec<String>,
 }
 
 #[cfg(test)]

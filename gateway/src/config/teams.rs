@@ -129,6 +129,12 @@ pub struct TeamsTenant {
     /// Groups by Entra object id (`from.aadObjectId`); they drive document ACLs.
     #[serde(default)]
     pub user_groups: BTreeMap<String, Vec<String>>,
+    /// Groups of askers who are not the organisation's own people — B2B guests, anonymous
+    /// meeting participants, users of another organisation in a shared channel. They never get
+    /// `default_groups` or `user_groups`; by default none, so they read only the documents open
+    /// to everyone in the tenant.
+    #[serde(default)]
+    pub guest_groups: Vec<String>,
 }
 
 #[cfg(test)]

@@ -25,6 +25,13 @@ pub struct WidgetConfig {
     pub demo_key: Option<String>,
     /// Employee identity per tenant id (absent: the tenant's widget sessions are anonymous).
     pub identity: BTreeMap<String, IdentityConfig>,
+    /// Answers anonymous visitors of one widget key may have in progress at once, in this
+    /// process (0: no cap beyond the tenant's `limits.max_concurrent_streams`). All anonymous
+    /// visitors of a key also share one `limits.user_requests_per_minute` budget.
+    pub anonymous_streams_per_key: u32,
+    /// The longest an anonymous answer holds its slot (seconds): one nobody reads gives it up
+    /// then, and ends at its next event.
+    pub anonymous_stream_max_secs: u64,
 }
 
 impl Default for WidgetConfig {
@@ -35,6 +42,8 @@ impl Default for WidgetConfig {
             resume_window_secs: 24 * 3600,
             demo_key: None,
             identity: BTreeMap::new(),
+            anonymous_streams_per_key: 8,
+            anonymous_stream_max_secs: 300,
         }
     }
 }

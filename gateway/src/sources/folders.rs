@@ -1,19 +1,44 @@
-//! Which server folders a `folder` source may read: through the admin API only those under the
-//! operator's `[sources] folder_roots`; from the CLI, any folder.
+//! Which server folders a `folder` source may read. Through the admin API, only those under the
+//! operator's `[sources] folder_roots` that the caller's admin key may use for the source's
+//! tenant, and never ragway's own data directory; from the CLI, any folder.
+//!
+//! A root is either per tenant — it contains `{tenant}`, replaced with the source's tenant id
+//! (`/srv/docs/{tenant}` is `/srv/docs/acme` for acme's sources) — or shared (no placeholder).
+//! A shared root may hold every tenant's folders, so only a global admin key, which administers
+//! every tenant anyway, may register folders under it; a key scoped to one tenant may only use
+//! the per-tenant roots, with its own tenant's id. Configurations written before per-tenant roots
+//! keep working for global admin keys.
 
 use std::path::{Component, Path, PathBuf};
+
+use ragway_catalog::AdminKeyRecord;
+
+pub use crate::config::sources::{TENANT_PLACEHOLDER, overlaps_data_dir, resolved};
 
 /// Who is adding a folder source, and so where its folder may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FolderAccess {
-    /// A tenant administrator through the admin API: an existing folder inside one of
-    /// `[sources] folder_roots` (after resolving symlinks; `..` refused).
-    UnderRoots,
+    /// An admin key scoped to one tenant: an existing folder inside one of the per-tenant roots
+    /// (`{tenant}` replaced by the source's tenant), after resolving symlinks; `..` refused.
+    TenantRoots,
+    /// A global admin key: as [`Self::TenantRoots`], or inside one of the shared roots.
+    AllRoots,
     /// The operator at the server's terminal (the CLI): any existing folder, a relative path
     /// taken from the current directory. The CLI runs with the operator's own rights over the
     /// server's files, so `folder_roots`, which bounds what the API's admins may read, does not
     /// apply to it.
     Anywhere,
+}
+
+impl FolderAccess {
+    /// What an admin key may register: shared roots only with a global key.
+    pub fn of_admin_key(key: &AdminKeyRecord) -> Self {
+        if key.tenant_id.is_none() {
+            Self::AllRoots
+        } else {
+            Self::TenantRoots
+        }
+    }
 }
 
 /// Why a folder cannot be a source's folder.
@@ -23,6 +48,10 @@ pub enum FolderRefused {
         "folder sources cannot be added through the API until the operator lists allowed folders in `[sources] folder_roots`"
     )]
     NoRoots,
+    #[error(
+        "folder sources cannot be added with an admin key scoped to a tenant until the operator lists a per-tenant folder such as `/srv/docs/{{tenant}}` in `[sources] folder_roots`"
+    )]
+    NoTenantRoots,
     #[error("`{}` must be an absolute path", .0.display())]
     Relative(PathBuf),
     #[error("`{}` must not contain `..`", .0.display())]
@@ -40,35 +69,98 @@ pub enum FolderRefused {
     },
     #[error("`{}` is not a folder", .0.display())]
     NotAFolder(PathBuf),
+    /// The data directory holds the catalog, the index and every tenant's uploads; the message
+    /// does not say where it is.
+    #[error(
+        "`{}` is or contains ragway's data directory, which is never a folder source", .0.display()
+    )]
+    DataDir(PathBuf),
     #[error("`{}` is outside the allowed folders ({roots})", .path.display())]
     Outside { path: PathBuf, roots: String },
 }
 
-impl FolderAccess {
+/// Where one tenant's folder source may be, for one caller.
+#[derive(Debug, Clone, Copy)]
+pub struct FolderRules<'a> {
+    pub access: FolderAccess,
+    /// `[sources] folder_roots`, as configured (placeholders not yet replaced).
+    pub roots: &'a [PathBuf],
+    /// ragway's data directory: never readable by a source added through the API.
+    pub data_dir: &'a Path,
+    /// The tenant the source belongs to.
+    pub tenant: &'a str,
+}
+
+impl FolderRules<'_> {
     /// The canonical form of `path` if a source may read it.
-    pub fn check(self, roots: &[PathBuf], path: &Path) -> Result<PathBuf, FolderRefused> {
-        match self {
-            Self::UnderRoots => allowed_folder(roots, path),
-            Self::Anywhere => {
-                let canonical =
-                    path.canonicalize()
-                        .map_err(|source| FolderRefused::CannotRead {
-                            path: path.to_path_buf(),
-                            source,
-                        })?;
-                if canonical.is_dir() {
-                    Ok(canonical)
-                } else {
-                    Err(FolderRefused::NotAFolder(path.to_path_buf()))
+    pub fn check(&self, path: &Path) -> Result<PathBuf, FolderRefused> {
+        match self.access {
+            FolderAccess::Anywhere => existing_folder(path),
+            FolderAccess::AllRoots | FolderAccess::TenantRoots => {
+                let roots = self.usable_roots();
+                if roots.is_empty() {
+                    return Err(if self.access == FolderAccess::TenantRoots {
+                        FolderRefused::NoTenantRoots
+                    } else {
+                        FolderRefused::NoRoots
+                    });
                 }
+                allowed_folder(&roots, self.data_dir, path)
             }
         }
     }
+
+    /// The roots this caller may use for this tenant, placeholders replaced.
+    fn usable_roots(&self) -> Vec<PathBuf> {
+        self.roots
+            .iter()
+            .filter_map(|root| match tenant_root(root, self.tenant) {
+                Some(replaced) => replaced,
+                None if self.access == FolderAccess::AllRoots => Some(root.clone()),
+                None => None,
+            })
+            .collect()
+    }
 }
 
-/// The canonical form of `path` if it is an existing folder inside one of `roots` — after
-/// resolving symlinks, so a link cannot lead out of the root.
-pub fn allowed_folder(roots: &[PathBuf], path: &Path) -> Result<PathBuf, FolderRefused> {
+/// A per-tenant root with `tenant` in place of `{tenant}` (`Some(None)` when `tenant` is not a
+/// valid tenant id, so no path can be smuggled in through it), or `None` for a shared root.
+pub fn tenant_root(root: &Path, tenant: &str) -> Option<Option<PathBuf>> {
+    let text = root.to_string_lossy();
+    if !text.contains(TENANT_PLACEHOLDER) {
+        return None;
+    }
+    // Tenant ids are slugs (no `/`, no `.`), so the replacement stays one path component.
+    if ragway_catalog::validate_tenant_id(tenant).is_err() {
+        return Some(None);
+    }
+    Some(Some(PathBuf::from(
+        text.replace(TENANT_PLACEHOLDER, tenant),
+    )))
+}
+
+fn existing_folder(path: &Path) -> Result<PathBuf, FolderRefused> {
+    let canonical = path
+        .canonicalize()
+        .map_err(|source| FolderRefused::CannotRead {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if canonical.is_dir() {
+        Ok(canonical)
+    } else {
+        Err(FolderRefused::NotAFolder(path.to_path_buf()))
+    }
+}
+
+/// The canonical form of `path` if it is an existing folder inside one of `roots` (placeholders
+/// already replaced) and apart from the data directory — after resolving symlinks, so a link
+/// cannot lead out of the root or into the data directory.
+pub fn allowed_folder(
+    roots: &[PathBuf],
+    data_dir: &Path,
+    path: &Path,
+) -> Result<PathBuf, FolderRefused> {
     if roots.is_empty() {
         return Err(FolderRefused::NoRoots);
     }
@@ -86,6 +178,11 @@ pub fn allowed_folder(roots: &[PathBuf], path: &Path) -> Result<PathBuf, FolderR
         })?;
     if !canonical.is_dir() {
         return Err(FolderRefused::NotAFolder(path.to_path_buf()));
+    }
+    // Checked before the roots: a root the operator configured around or inside the data
+    // directory does not make it readable.
+    if overlaps_data_dir(&canonical, &resolved(data_dir)) {
+        return Err(FolderRefused::DataDir(path.to_path_buf()));
     }
     let inside = roots
         .iter()
@@ -110,7 +207,23 @@ mod tests {
     use super::*;
 
     fn refused(roots: &[PathBuf], path: &Path) -> String {
-        allowed_folder(roots, path).unwrap_err().to_string()
+        allowed_folder(roots, Path::new("/nonexistent/ragway-data"), path)
+            .unwrap_err()
+            .to_string()
+    }
+
+    fn rules<'a>(
+        access: FolderAccess,
+        roots: &'a [PathBuf],
+        data_dir: &'a Path,
+        tenant: &'a str,
+    ) -> FolderRules<'a> {
+        FolderRules {
+            access,
+            roots,
+            data_dir,
+            tenant,
+        }
     }
 
     #[test]
@@ -120,7 +233,8 @@ mod tests {
         std::fs::create_dir(&inside).unwrap();
         let outside = tempfile::tempdir().unwrap();
         let roots = vec![root.path().to_path_buf()];
-        assert!(allowed_folder(&roots, &inside).is_ok());
+        let data = Path::new("/nonexistent/ragway-data");
+        assert!(allowed_folder(&roots, data, &inside).is_ok());
         let err = refused(&roots, outside.path());
         assert!(err.contains("outside the allowed folders"), "{err}");
         let sneaky = inside.join("..").join("..");
@@ -136,23 +250,89 @@ mod tests {
         assert!(refused(&[], &inside).contains("folder_roots"));
     }
 
+    /// `{tenant}` roots are each tenant's own; shared roots are for global admin keys only.
+    #[test]
+    fn a_tenant_scoped_key_reads_only_its_own_tenants_root() {
+        let srv = tempfile::tempdir().unwrap();
+        for dir in ["acme/hr", "beta/hr", "shared/all"] {
+            std::fs::create_dir_all(srv.path().join(dir)).unwrap();
+        }
+        let roots = vec![srv.path().join("{tenant}"), srv.path().join("shared")];
+        let data = srv.path().join("data");
+        let scoped = rules(FolderAccess::TenantRoots, &roots, &data, "acme");
+        let global = rules(FolderAccess::AllRoots, &roots, &data, "acme");
+        let acme = srv.path().join("acme/hr");
+        let beta = srv.path().join("beta/hr");
+        let shared = srv.path().join("shared/all");
+        assert!(scoped.check(&acme).is_ok());
+        for other in [&beta, &shared] {
+            let err = scoped.check(other).unwrap_err().to_string();
+            // The refusal names only the root this key may use.
+            let only_acme = format!("allowed folders ({})", srv.path().join("acme").display());
+            assert!(err.ends_with(&only_acme), "{err}");
+        }
+        assert!(global.check(&acme).is_ok());
+        assert!(global.check(&shared).is_ok());
+        // A global key adding a source to acme gets acme's root, not beta's.
+        let err = global.check(&beta).unwrap_err().to_string();
+        assert!(err.contains("outside the allowed folders"), "{err}");
+        // Only shared roots: a scoped key is told what the operator must configure.
+        let shared_only = vec![srv.path().join("shared")];
+        let err = rules(FolderAccess::TenantRoots, &shared_only, &data, "acme")
+            .check(&acme)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("scoped to a tenant"), "{err}");
+        // A tenant id that is not a slug never becomes part of a path.
+        let err = rules(FolderAccess::TenantRoots, &roots, &data, "../beta")
+            .check(&beta)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("scoped to a tenant"), "{err}");
+    }
+
+    /// Even a configured root around or inside the data directory, or a symlink into it, does
+    /// not make the catalog or another tenant's uploads readable.
+    #[test]
+    fn the_data_directory_is_never_a_folder_source() {
+        let srv = tempfile::tempdir().unwrap();
+        let data = srv.path().join("data");
+        let uploads = data.join("uploads").join("src-1");
+        std::fs::create_dir_all(&uploads).unwrap();
+        std::fs::create_dir_all(srv.path().join("docs")).unwrap();
+        let roots = vec![srv.path().to_path_buf(), data.clone()];
+        let global = rules(FolderAccess::AllRoots, &roots, &data, "acme");
+        assert!(global.check(&srv.path().join("docs")).is_ok());
+        for path in [srv.path().to_path_buf(), data.clone(), uploads.clone()] {
+            let err = global.check(&path).unwrap_err().to_string();
+            assert!(err.contains("data directory"), "{path:?}: {err}");
+        }
+        #[cfg(unix)]
+        {
+            let link = srv.path().join("docs").join("uploads");
+            std::os::unix::fs::symlink(&uploads, &link).unwrap();
+            let err = global.check(&link).unwrap_err().to_string();
+            assert!(err.contains("data directory"), "{err}");
+        }
+        // A relative data directory is resolved too (here: one not created yet).
+        assert!(overlaps_data_dir(
+            &std::env::current_dir().unwrap(),
+            &resolved(Path::new("data"))
+        ));
+    }
+
     #[test]
     fn the_operator_may_name_any_existing_folder() {
         let outside = tempfile::tempdir().unwrap();
-        let found = FolderAccess::Anywhere.check(&[], outside.path()).unwrap();
+        let anywhere = rules(FolderAccess::Anywhere, &[], Path::new("data"), "acme");
+        let found = anywhere.check(outside.path()).unwrap();
         assert_eq!(found, outside.path().canonicalize().unwrap());
         let file = outside.path().join("notes.md");
         std::fs::write(&file, "# Notes\n").unwrap();
-        let err = FolderAccess::Anywhere
-            .check(&[], &file)
-            .unwrap_err()
-            .to_string();
+        let err = anywhere.check(&file).unwrap_err().to_string();
         assert_eq!(err, format!("`{}` is not a folder", file.display()));
         let missing = outside.path().join("missing");
-        let err = FolderAccess::Anywhere
-            .check(&[], &missing)
-            .unwrap_err()
-            .to_string();
+        let err = anywhere.check(&missing).unwrap_err().to_string();
         assert!(
             err.starts_with(&format!("cannot read {}: ", missing.display())),
             "{err}"

@@ -15,7 +15,7 @@ pub mod upload_copy;
 use std::path::{Path, PathBuf};
 
 pub use crate::config::sources::{SourcesConfig, UploadLimits};
-pub use folders::{FolderAccess, allowed_folder};
+pub use folders::{FolderAccess, FolderRules, TENANT_PLACEHOLDER, allowed_folder};
 pub use service::{NewSource, SourceChanges, SourceError, SourceService};
 pub use settings::{
     FolderSettings, KindSettings, SettingsError, SourceKind, SourceSettings, UploadSettings,

@@ -2,7 +2,9 @@
 //! name, settings and schedule checked once), updated, paused and resumed, queued for a sync,
 //! removed. Callers decode their input, call it, and encode what it returns or refuses.
 
-use ragway_catalog::{Catalog, CatalogError, Enqueued, SourceRecord, SourceUpdate, TRIGGER_MANUAL};
+use ragway_catalog::{
+    AdminKeyRecord, Catalog, CatalogError, Enqueued, SourceRecord, SourceUpdate, TRIGGER_MANUAL,
+};
 use ragway_ingest::IngestError;
 use ragway_ingest::lang::Lang;
 use ragway_ingest::source::AclRule;
@@ -10,7 +12,7 @@ use ragway_ingest::store::VectorStore;
 use ragway_ingest::sync::SyncPlan;
 use serde_json::Value;
 
-use super::folders::FolderAccess;
+use super::folders::{FolderAccess, FolderRules};
 use super::plan::{PlanError, sync_plan};
 use super::schedule::Schedule;
 use super::settings::{KindSettings, SettingsError, SourceSettings};
@@ -74,13 +76,23 @@ pub struct SourceService<'a> {
 }
 
 impl<'a> SourceService<'a> {
-    /// For the admin API and the sync jobs: folder sources only under `[sources] folder_roots`.
+    /// For the admin API and the sync jobs: folder sources only under the per-tenant
+    /// `[sources] folder_roots` (what a tenant-scoped admin key may use; see [`Self::for_admin`]).
     pub fn of(state: &'a AppState) -> Self {
         Self {
             catalog: &state.core.catalog,
             config: &state.core.config,
             jobs: Some(&state.jobs),
-            folders: FolderAccess::UnderRoots,
+            folders: FolderAccess::TenantRoots,
+        }
+    }
+
+    /// For an admin API request: folders where `key` may register them (a global key also
+    /// under the shared roots).
+    pub fn for_admin(state: &'a AppState, key: &AdminKeyRecord) -> Self {
+        Self {
+            folders: FolderAccess::of_admin_key(key),
+            ..Self::of(state)
         }
     }
 
@@ -100,7 +112,7 @@ impl<'a> SourceService<'a> {
     pub async fn create(&self, tenant: &str, new: NewSource) -> Result<SourceRecord, SourceError> {
         let name = checked_name(&new.name)?;
         let settings =
-            SourceSettings::from_wire(&new.kind, new.settings, &self.config.sources, self.folders)?;
+            SourceSettings::from_wire(&new.kind, new.settings, &self.folder_rules(tenant))?;
         let schedule = self.checked_schedule(new.schedule.as_deref())?;
         let kind = settings.kind();
         let mut source = self
@@ -135,8 +147,7 @@ impl<'a> SourceService<'a> {
                 SourceSettings::from_wire(
                     &source.kind,
                     settings,
-                    &self.config.sources,
-                    self.folders,
+                    &self.folder_rules(&source.tenant_id),
                 )?
                 .to_json()?,
             ),
@@ -261,6 +272,16 @@ impl<'a> SourceService<'a> {
         sync_plan(self.config, source, fallback)
     }
 
+    /// Where a folder source of `tenant` may be, for this service's caller.
+    fn folder_rules<'t>(&'t self, tenant: &'t str) -> FolderRules<'t> {
+        FolderRules {
+            access: self.folders,
+            roots: &self.config.sources.folder_roots,
+            data_dir: &self.config.data_dir,
+            tenant,
+        }
+    }
+
     fn checked_schedule(&self, schedule: Option<&str>) -> Result<Option<String>, SourceError> {
         let Some(text) = schedule.map(str::trim).filter(|s| !s.is_empty()) else {
             return Ok(None);
@@ -358,13 +379,13 @@ mod tests {
             })
         );
         // Through the API the same folder needs `folder_roots`.
-        let refused = SourceSettings::from_wire(
-            "folder",
-            json!({"path": path}),
-            &config.sources,
-            FolderAccess::UnderRoots,
-        )
-        .unwrap_err();
+        let api = FolderRules {
+            access: FolderAccess::AllRoots,
+            roots: &config.sources.folder_roots,
+            data_dir: &config.data_dir,
+            tenant: "acme",
+        };
+        let refused = SourceSettings::from_wire("folder", json!({"path": path}), &api).unwrap_err();
         assert!(refused.to_string().contains("folder_roots"), "{refused}");
     }
 }

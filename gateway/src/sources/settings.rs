@@ -13,8 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::folders::{FolderAccess, FolderRefused};
-use crate::config::sources::SourcesConfig;
+use super::folders::{FolderRefused, FolderRules};
 
 /// A key earlier versions set on a copy of the settings for the length of a sync (the tenant's
 /// language). It was never stored; a client that sends it is ignored, as it always was.
@@ -135,13 +134,12 @@ pub enum SettingsError {
 
 impl SourceSettings {
     /// Settings as a client gives them — a kind and its JSON settings (`null`: none) — checked
-    /// and normalised (a folder's path canonical, defaults filled in). `access` says where a
+    /// and normalised (a folder's path canonical, defaults filled in). `folders` says where a
     /// folder may be; everything else is checked the same for every caller.
     pub fn from_wire(
         kind: &str,
         settings: Value,
-        config: &SourcesConfig,
-        access: FolderAccess,
+        folders: &FolderRules<'_>,
     ) -> Result<Self, SettingsError> {
         let mut settings = if settings.is_null() {
             serde_json::json!({})
@@ -154,7 +152,7 @@ impl SourceSettings {
         let per_kind = match kind {
             SourceKind::Folder => {
                 let mut folder: FolderSettings = decode(kind, settings)?;
-                folder.path = access.check(&config.folder_roots, &folder.path)?;
+                folder.path = folders.check(&folder.path)?;
                 FolderSource::check_globs(&folder.filters())?;
                 Acl::new(&folder.acl)?;
                 KindSettings::Folder(folder)
@@ -240,17 +238,25 @@ fn take_language(settings: &mut Value) -> Result<Option<Lang>, SettingsError> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use serde_json::json;
 
     use super::*;
+    use crate::sources::FolderAccess;
+
+    /// A global admin key's rules for acme's sources under `roots`.
+    fn global(roots: &[PathBuf]) -> FolderRules<'_> {
+        FolderRules {
+            access: FolderAccess::AllRoots,
+            roots,
+            data_dir: Path::new("/nonexistent/ragway-data"),
+            tenant: "acme",
+        }
+    }
 
     fn wire(kind: &str, settings: Value) -> Result<SourceSettings, SettingsError> {
-        SourceSettings::from_wire(
-            kind,
-            settings,
-            &SourcesConfig::default(),
-            FolderAccess::UnderRoots,
-        )
+        SourceSettings::from_wire(kind, settings, &global(&[]))
     }
 
     fn refused(kind: &str, settings: Value) -> String {
@@ -289,23 +295,19 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let docs = root.path().join("docs");
         std::fs::create_dir(&docs).unwrap();
-        let config = SourcesConfig {
-            folder_roots: vec![root.path().to_path_buf()],
-            ..SourcesConfig::default()
-        };
+        let roots = [root.path().to_path_buf()];
         let given = json!({
             "path": docs.join(".").join("..").join("docs"),
             "include": ["**/*.md"],
             "language": "es-MX",
         });
         // `..` is refused through the API; the same folder, plainly named, is taken.
-        let err = SourceSettings::from_wire("folder", given, &config, FolderAccess::UnderRoots)
+        let err = SourceSettings::from_wire("folder", given, &global(&roots))
             .unwrap_err()
             .to_string();
         assert!(err.contains("must not contain `..`"), "{err}");
         let given = json!({"path": docs, "include": ["**/*.md"], "language": "es-MX"});
-        let settings =
-            SourceSettings::from_wire("folder", given, &config, FolderAccess::UnderRoots).unwrap();
+        let settings = SourceSettings::from_wire("folder", given, &global(&roots)).unwrap();
         assert_eq!(settings.kind(), SourceKind::Folder);
         assert_eq!(settings.language, Some(Lang::Es));
         let canonical = docs.canonicalize().unwrap();
@@ -425,12 +427,11 @@ mod tests {
     fn the_operator_names_any_folder_but_nothing_else_is_waived() {
         let anywhere = tempfile::tempdir().unwrap();
         let operator = |settings: Value| {
-            SourceSettings::from_wire(
-                "folder",
-                settings,
-                &SourcesConfig::default(),
-                FolderAccess::Anywhere,
-            )
+            let rules = FolderRules {
+                access: FolderAccess::Anywhere,
+                ..global(&[])
+            };
+            SourceSettings::from_wire("folder", settings, &rules)
         };
         let path = anywhere.path();
         let settings = operator(json!({"path": path, "include": [], "exclude": [], "acl": {}}))

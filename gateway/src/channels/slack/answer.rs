@@ -28,6 +28,8 @@ pub struct Thread {
     /// The thread to answer in (`event.thread_ts`, else the question's own `ts`).
     pub thread_ts: String,
     pub user: String,
+    /// A guest from another organisation gets only the workspace's `guest_groups`.
+    pub membership: identity::Membership,
 }
 
 /// Answers `text` in `thread` (run on a tracked background task).
@@ -39,7 +41,15 @@ pub async fn answer_in_thread(
     thread: Thread,
     text: String,
 ) {
-    let principal = identity::principal(&bot, &workspace, &token, &thread.team, &thread.user).await;
+    let principal = identity::principal(
+        &bot,
+        &workspace,
+        &token,
+        &thread.team,
+        &thread.user,
+        thread.membership,
+    )
+    .await;
     // Slack sends no locale with events: the question's language decides, then the tenant's.
     let lang = chat::language(&state.core, &principal, &text, None).await;
     let out = Output::new(&state, &bot, &token, &thread, lang);

@@ -84,8 +84,17 @@ async fn answer_command(
     text: String,
     lang: Lang,
 ) {
-    let principal =
-        identity::principal(&bot, &workspace, &token, &command.team_id, &command.user_id).await;
+    // A command carries no `user_team`: its `team_id` names a configured workspace (checked on
+    // arrival), and the asker is taken as that workspace's member.
+    let principal = identity::principal(
+        &bot,
+        &workspace,
+        &token,
+        &command.team_id,
+        &command.user_id,
+        identity::Membership::Member,
+    )
+    .await;
     let question = ChatQuestion {
         principal,
         channel: CHANNEL,

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::SlackState;
 use super::answer::{Thread, answer_in_thread};
+use super::identity::Membership;
 use super::{CHANNEL, SlackBot, authenticate};
 use crate::channels::bots::{count, first_delivery};
 use crate::http::ApiError;
@@ -40,6 +41,9 @@ struct Event {
     channel_type: Option<String>,
     /// Set on messages of other workspaces in shared channels.
     team: Option<String>,
+    /// The asker's own workspace (Slack Connect): another organisation's when it is not the
+    /// envelope's `team_id`.
+    user_team: Option<String>,
     /// `assistant_thread_started`: the assistant thread the user opened.
     assistant_thread: Option<AssistantThread>,
 }
@@ -174,11 +178,13 @@ async fn question_thread(bot: &SlackBot, team: &str, token: &str, event: &Event)
         return None;
     }
     let ts = event.ts.clone()?;
+    let user_team = event.user_team.as_deref().or(event.team.as_deref());
     Some(Thread {
         team: event.team.clone().unwrap_or_else(|| team.to_owned()),
         channel: event.channel.clone()?,
         thread_ts: event.thread_ts.clone().unwrap_or(ts),
         user,
+        membership: Membership::of(team, user_team),
     })
 }
 

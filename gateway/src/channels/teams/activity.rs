@@ -14,6 +14,12 @@ pub struct ChannelAccount {
     /// The Entra object id of a user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aad_object_id: Option<String>,
+    /// Teams' account fields, when the activity carries them: the user's home Entra tenant and
+    /// their role in it (`user`, `guest`, `anonymous`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_role: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -60,6 +66,22 @@ impl Activity {
         self.channel_data["tenant"]["id"]
             .as_str()
             .or(self.conversation.tenant_id.as_deref())
+    }
+
+    /// Whether the sender is not one of the organisation's own people, as far as the activity
+    /// tells: a B2B guest or anonymous participant (`from.userRole`), someone without an Entra
+    /// object id (anonymous meeting participants have none), someone whose home tenant
+    /// (`from.tenantId`) is another organisation, or a conversation whose tenant disagrees with
+    /// `channelData.tenant.id`. Any doubt makes a guest: fewer documents, never more.
+    pub fn sender_is_guest(&self) -> bool {
+        let org = self.m365_tenant();
+        let other_tenant =
+            |tenant: &Option<String>| tenant.as_deref().is_some_and(|tenant| Some(tenant) != org);
+        let role = self.from.user_role.as_deref().unwrap_or("user");
+        !role.eq_ignore_ascii_case("user")
+            || self.from.aad_object_id.as_deref().is_none_or(str::is_empty)
+            || other_tenant(&self.from.tenant_id)
+            || other_tenant(&self.conversation.tenant_id)
     }
 
     /// 1:1 chats are the only place Teams streams.
@@ -122,5 +144,37 @@ mod tests {
         assert_eq!(activity.question(), "How do I reach <at>Ana</at>?");
         assert!(!activity.is_personal());
         assert_eq!(activity.reply("typing")["from"]["id"], "28:bot");
+    }
+
+    #[test]
+    fn guests_are_told_from_members_by_what_the_activity_says() {
+        let member = json!({
+            "type": "message", "serviceUrl": "https://smba.trafficmanager.net/emea/", "channelId": "msteams",
+            "conversation": {"id": "a:1", "conversationType": "personal", "tenantId": "org"},
+            "from": {"id": "29:u", "aadObjectId": "aad-u"}, "channelData": {"tenant": {"id": "org"}},
+        });
+        let read = |change: &dyn Fn(&mut Value)| {
+            let mut value = member.clone();
+            change(&mut value);
+            serde_json::from_value::<Activity>(value)
+                .unwrap()
+                .sender_is_guest()
+        };
+        assert!(!read(&|_: &mut Value| {}));
+        assert!(!read(&|a: &mut Value| a["from"]["userRole"] = json!("user")));
+        assert!(!read(&|a: &mut Value| a["from"]["tenantId"] = json!("org")));
+        assert!(read(&|a: &mut Value| a["from"]["userRole"] = json!("guest")));
+        assert!(read(
+            &|a: &mut Value| a["from"]["userRole"] = json!("anonymous")
+        ));
+        assert!(read(
+            &|a: &mut Value| a["from"]["tenantId"] = json!("partner-org")
+        ));
+        assert!(read(
+            &|a: &mut Value| a["conversation"]["tenantId"] = json!("partner-org")
+        ));
+        assert!(read(&|a: &mut Value| {
+            a["from"].as_object_mut().unwrap().remove("aadObjectId");
+        }));
     }
 }

@@ -27,15 +27,21 @@ use crate::identity::Principal;
 /// Teams closes a stream after two minutes; updates stop a little before (the final still goes).
 const STREAM_UPDATES_FOR: Duration = Duration::from_secs(100);
 
-/// The asker: the organisation's ragway tenant, `teams:{entra tenant}:{object id}`, and groups.
+/// The asker: the organisation's ragway tenant, `teams:{entra tenant}:{object id}`, and groups —
+/// a guest's only the organisation's `guest_groups` (see [`Activity::sender_is_guest`]).
 pub fn principal(activity: &Activity, org_id: &str, org: &TeamsTenant) -> Principal {
     let user = activity
         .from
         .aad_object_id
         .clone()
         .unwrap_or_else(|| activity.from.id.clone());
-    let mut groups = org.default_groups.clone();
-    groups.extend(org.user_groups.get(&user).cloned().unwrap_or_default());
+    let mut groups = if activity.sender_is_guest() {
+        org.guest_groups.clone()
+    } else {
+        let mut groups = org.default_groups.clone();
+        groups.extend(org.user_groups.get(&user).cloned().unwrap_or_default());
+        groups
+    };
     groups.sort();
     groups.dedup();
     Principal {

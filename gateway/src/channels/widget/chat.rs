@@ -18,9 +18,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::WidgetState;
+use super::anonymous::{self, AnonymousSlot};
 use super::cors::{allow, error_response};
 use super::sessions::authenticate;
 use crate::ask::{AskError, AskEvent, ChannelAsk, Conversation, begin};
+use crate::error::ErrorCode;
 use crate::ground::Citation;
 use crate::http::ApiError;
 use crate::http::errors::ErrorBody;
@@ -77,12 +79,29 @@ async fn answer(
         .as_deref()
         .and_then(Lang::from_tag)
         .or_else(|| accept_language(headers));
+    // Anonymous visitors share their key's budget and slots (see `anonymous`).
+    let slot = if session.anonymous {
+        let config = &state.widget.config;
+        state
+            .widget
+            .anonymous_streams
+            .acquire(
+                &session.key,
+                config.anonymous_streams_per_key,
+                config.anonymous_stream_max_secs,
+                &state.clock,
+            )
+            .map_err(|refused| ApiError::rate_limited(&refused))?
+    } else {
+        None
+    };
     let ask = ChannelAsk {
         conversation: match body.conversation_id {
             Some(id) => Conversation::Continue(id),
             None => Conversation::Start,
         },
         language: hint,
+        budget: session.anonymous.then(|| anonymous::budget(&session.key)),
         ..ChannelAsk::new(body.message)
     };
     let principal = session.principal();
@@ -101,6 +120,11 @@ async fn answer(
         let text_id = "text-0";
         let mut started = false;
         while let Some(event) = events.next().await {
+            if slot.as_ref().is_some_and(AnonymousSlot::expired) {
+                // Held too long (nobody read it): the slot is someone else's now.
+                yield json!({"type": "error", "errorText": i18n::failure(lang, ErrorCode::RateLimited)});
+                break;
+            }
             match event {
                 AskEvent::Sources { .. } => {}
                 AskEvent::Delta { text } => {

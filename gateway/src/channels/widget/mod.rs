@@ -4,6 +4,7 @@
 //! and their groups) then authorises `chat` (AI SDK UI message stream over SSE) and `feedback`.
 //! Wire contract: shared/specs/channels.md §3.
 
+pub mod anonymous;
 mod assets;
 pub mod chat;
 mod cors;
@@ -49,6 +50,8 @@ pub struct Widget {
     identities: BTreeMap<String, IdentityVerifier>,
     /// The key the demo page at `/` embeds (config, or set by `serve --demo`).
     demo_key: RwLock<Option<String>>,
+    /// Anonymous answers in progress, per widget key.
+    pub anonymous_streams: anonymous::AnonymousStreams,
 }
 
 impl Widget {
@@ -93,6 +96,7 @@ impl Widget {
             signer: SessionSigner::new(&session_secret),
             identities,
             demo_key: RwLock::new(config.demo_key.clone()),
+            anonymous_streams: anonymous::AnonymousStreams::default(),
         })
     }
 
