@@ -80,7 +80,7 @@ impl GatewayError {
                 "internal error; see the server log for this request id".into()
             }
             ErrorCode::LlmUnavailable => {
-                "the language model is unavailable; try again shortly (the server log has the details for this request id)".into()
+                "the language model failed to answer; try again shortly (the server log has the details for this request id)".into()
             }
             ErrorCode::EmbeddingsUnavailable => {
                 "the embeddings service is unavailable; try again shortly (the server log has the details for this request id)".into()

@@ -50,6 +50,7 @@ impl AdminClient<'_> {
         let text = response.text().await.expect("a body");
         let json: Value = serde_json::from_str(&text)
             .unwrap_or_else(|_| panic!("{method} {path} {status}: not JSON: {text}"));
+        assert!(status < 500, "{method} {path} {status}: {text}");
         let schema = response_schema(&self.doc, doc_path, method, status);
         if let Err(err) = validate(
             &self.doc,

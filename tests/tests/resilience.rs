@@ -86,11 +86,14 @@ async fn a_stream_that_dies_half_way_is_an_error_not_a_hang() {
         "the first tokens reached the caller: {names:?}"
     );
     assert_eq!(names.last(), Some(&"error"), "{names:?}");
+    let error = &events.last().unwrap().1;
+    assert_eq!(error["code"], "llm_unavailable", "{error}");
     assert!(
-        events.last().unwrap().1["message"]
+        error["message"]
             .as_str()
             .unwrap()
-            .contains("ended before the answer finished")
+            .contains("the language model failed to answer"),
+        "{error}"
     );
     assert_eq!(
         fake.chat_requests().len(),
@@ -179,7 +182,7 @@ async fn every_endpoint_down_is_a_clear_error() {
     assert_eq!(status, 502);
     let message = body["error"]["message"].as_str().unwrap();
     assert!(
-        message.contains("the language model is unavailable"),
+        message.contains("the language model failed to answer"),
         "{body}"
     );
     // The deployment's provider stays private: no address, model or upstream error text.

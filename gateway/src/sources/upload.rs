@@ -173,6 +173,9 @@ fn check_expansion(expanded: u64, compressed: u64, limits: &UploadLimits) -> Res
 
 /// Writes the staged files under `dir` (each atomically: a temporary file renamed into place).
 /// Blocking: call it from `spawn_blocking`.
+/// The name prefix of a file an upload is still writing (renamed to its own name once whole).
+pub const UPLOAD_TEMP_PREFIX: &str = ".upload-";
+
 pub fn store(dir: &Path, files: &[StagedFile]) -> Result<(), UploadError> {
     for file in files {
         let target = dir.join(&file.path);
@@ -185,7 +188,7 @@ pub fn store(dir: &Path, files: &[StagedFile]) -> Result<(), UploadError> {
             .parent()
             .map_or_else(|| dir.to_path_buf(), PathBuf::from);
         std::fs::create_dir_all(&parent)?;
-        let temp = parent.join(format!(".upload-{}", uuid::Uuid::new_v4()));
+        let temp = parent.join(format!("{UPLOAD_TEMP_PREFIX}{}", uuid::Uuid::new_v4()));
         std::fs::write(&temp, &file.bytes)?;
         std::fs::rename(&temp, &target)?;
     }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use ragway_catalog::Catalog;
 use sha2::{Digest, Sha256};
 
-use super::upload::StagedFile;
+use super::upload::{StagedFile, UPLOAD_TEMP_PREFIX};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CopyError {
@@ -94,7 +94,12 @@ pub async fn check_out(catalog: &Catalog, source_id: &str, dir: &Path) -> Result
     let keep: std::collections::HashSet<&str> = stored.iter().map(|f| f.path.as_str()).collect();
     for path in local.iter().filter(|p| !keep.contains(p.as_str())) {
         let file = dir.join(path);
-        tokio::fs::remove_file(&file).await.map_err(io(&file))?;
+        match tokio::fs::remove_file(&file).await {
+            Ok(()) => {}
+            // Gone already (an upload replaced it meanwhile): nothing to remove.
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(io(&file)(err)),
+        }
     }
     Ok(())
 }
@@ -107,6 +112,13 @@ async fn local_files(dir: &Path) -> Result<Vec<String>, CopyError> {
             .into_iter()
             .filter_map(Result::ok)
             .filter(|e| e.file_type().is_file())
+            // A file an upload is writing right now (renamed into place once whole): neither
+            // a document nor a stray to remove.
+            .filter(|e| {
+                !e.file_name()
+                    .to_string_lossy()
+                    .starts_with(UPLOAD_TEMP_PREFIX)
+            })
             .filter_map(|e| {
                 let relative = e.path().strip_prefix(&root).ok()?;
                 let parts: Vec<String> = relative
