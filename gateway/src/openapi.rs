@@ -76,7 +76,7 @@ use crate::usage::{DayUsage, UsageCounts, UsageReport, UserUsage};
         crate::channels::widget::sessions::SessionRequest, crate::channels::widget::sessions::SessionResponse,
         crate::channels::widget::chat::ChatRequest, crate::channels::widget::feedback::FeedbackRequest
     )),
-    modifiers(&ApiKeyAuth),
+    modifiers(&ApiKeyAuth, &CommonResponses),
     tags(
         (name = "ask", description = "Questions and answers"),
         (name = "admin", description = "Administration (admin keys)"),
@@ -122,6 +122,94 @@ impl Modify for ApiKeyAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// What every operation can answer besides its own responses, added where an operation does not
+/// declare it (so the document is complete without repeating it on each route): 401 for an
+/// operation that needs a credential, 415 for one with a JSON body; and the shapes utoipa cannot
+/// express: `POST /api/v1/ask` also streams `text/event-stream`, the widget refuses other origins
+/// with 403, and a sync's event stream carries each SyncView as text.
+struct CommonResponses;
+
+fn error_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    utoipa::openapi::ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            utoipa::openapi::Content::new(Some(utoipa::openapi::Ref::from_schema_name(
+                "ErrorBody",
+            ))),
+        )
+        .build()
+        .into()
+}
+
+/// A server-sent event stream, described (as Schemathesis and OpenAPI 3.2's `itemSchema` read
+/// it) by the shape of one event: its name and its data, a JSON text.
+fn event_stream(data: &str) -> utoipa::openapi::Content {
+    use utoipa::openapi::ObjectBuilder;
+    use utoipa::openapi::schema::Type;
+    let text = |description: &str| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(description))
+    };
+    utoipa::openapi::Content::new(Some(
+        ObjectBuilder::new()
+            .property("event", text("The event's name"))
+            .property("data", text(data))
+            .property("id", text("Unused"))
+            .description(Some("One server-sent event")),
+    ))
+}
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in &mut openapi.paths.paths {
+            let operations = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.patch.as_mut(),
+                item.delete.as_mut(),
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    responses.entry("401".into()).or_insert_with(|| {
+                        error_response("A missing, invalid, revoked or expired credential")
+                    });
+                }
+                let json_body = operation
+                    .request_body
+                    .as_ref()
+                    .is_some_and(|b| b.content.contains_key("application/json"));
+                if json_body {
+                    responses.entry("415".into()).or_insert_with(|| {
+                        error_response("The body is not sent as `application/json`")
+                    });
+                }
+                if path.starts_with("/widget/v1/") {
+                    responses.entry("403".into()).or_insert_with(|| {
+                        error_response("The page's origin is not allowed for the session's key")
+                    });
+                }
+                let data = if path == "/api/v1/ask" {
+                    Some("JSON: an AskEvent (first a `conversation` event with its id)")
+                } else if path.ends_with("/events") {
+                    Some("JSON: a SyncView (`progress` events, then `done`)")
+                } else {
+                    None
+                };
+                if let Some(utoipa::openapi::RefOr::T(ok)) = responses.get_mut("200")
+                    && let Some(data) = data
+                {
+                    ok.content
+                        .insert("text/event-stream".into(), event_stream(data));
+                }
+            }
+        }
     }
 }
 

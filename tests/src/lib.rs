@@ -7,6 +7,8 @@ pub mod fake_bot_connector;
 pub mod fake_microsoft;
 pub mod fake_openai;
 pub mod fake_slack;
+pub mod fuzz;
+pub mod fuzz_targets;
 pub mod harness;
 pub mod latency;
 pub mod otlp_receiver;

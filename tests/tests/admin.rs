@@ -478,6 +478,28 @@ async fn metrics_need_a_global_admin_key_and_admin_keys_expire() {
             .await
             .is_err()
     );
+    // A lifetime past the calendar is a clear 400, not an overflow (found by Schemathesis).
+    for days in [0, 36_501, 2_147_483_646] {
+        let response = client
+            .post(format!(
+                "{}/api/v1/admin/tenants/acme/keys",
+                gateway.base_url
+            ))
+            .bearer_auth(&global)
+            .json(&json!({"name": "far", "expires_in_days": days}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 400, "{days}");
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("between 1 and 36500"),
+            "{body}"
+        );
+    }
 }
 
 /// Deleting a tenant also removes the files uploaded to its sources from the data directory; at

@@ -65,6 +65,7 @@ pub struct CreateKey {
     /// What the key is for (e.g. `intranet`, `slack-bot`).
     pub name: String,
     /// The key stops working after this many days (default: never).
+    #[schema(minimum = 1, maximum = 36500)]
     pub expires_in_days: Option<u32>,
     /// Bind the key to a user (usage and conversations are then that user's).
     pub user_id: Option<String>,
@@ -107,18 +108,11 @@ pub async fn create(
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::bad_request("`name` must be 1 to 100 characters"));
     }
-    let expires_at = match body.expires_in_days {
-        Some(0) => {
-            return Err(ApiError::bad_request(
-                "`expires_in_days` must be at least 1",
-            ));
-        }
-        Some(days) => Some(
-            (chrono::Utc::now() + chrono::Duration::days(i64::from(days)))
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        ),
-        None => None,
-    };
+    let expires_at = body
+        .expires_in_days
+        .map(crate::identity::expiry::expiry_in_days)
+        .transpose()
+        .map_err(ApiError::bad_request)?;
     for group in &body.groups {
         ragway_ingest::source::validate_group(group)
             .map_err(|e| ApiError::bad_request(e.to_string()))?;

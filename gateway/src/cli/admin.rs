@@ -196,10 +196,10 @@ pub async fn keys(config: Config, command: KeysCommand) -> Result<(), GatewayErr
             user,
             groups,
         } => {
-            let expires_at = expires_in_days.map(|days| {
-                (chrono::Utc::now() + chrono::Duration::days(i64::from(days)))
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            });
+            let expires_at = expires_in_days
+                .map(crate::identity::expiry::expiry_in_days)
+                .transpose()
+                .map_err(GatewayError::BadRequest)?;
             let new = ragway_catalog::NewApiKey {
                 name: &name,
                 expires_at: expires_at.as_deref(),

@@ -20,7 +20,7 @@ pub enum AdminKeysCommand {
         #[arg(long, default_value = "admin")]
         name: String,
         /// The key stops working after this many days (default: never).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long)]
         expires_in_days: Option<u32>,
     },
     /// List admin keys (ids, scope and names, never the secrets).
@@ -38,10 +38,10 @@ pub async fn admin_keys(config: Config, command: AdminKeysCommand) -> Result<(),
             name,
             expires_in_days,
         } => {
-            let expires_at = expires_in_days.map(|days| {
-                (chrono::Utc::now() + chrono::Duration::days(i64::from(days)))
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            });
+            let expires_at = expires_in_days
+                .map(crate::identity::expiry::expiry_in_days)
+                .transpose()
+                .map_err(GatewayError::BadRequest)?;
             let (record, secret) = catalog
                 .create_expiring_admin_key(tenant.as_deref(), &name, expires_at.as_deref())
                 .await?;

@@ -1,5 +1,6 @@
 //! Who asks: the identity every channel resolves its caller to.
 
+pub mod expiry;
 pub mod touches;
 
 /// Who asks: the tenant, a user id and the groups that drive document ACLs.
