@@ -647,6 +647,10 @@ async fn anonymous_visitors_share_their_keys_budget() {
     let second = anonymous_token(&setup).await;
     let limited = chat(&setup, &second, VPN, None).await;
     assert_eq!(limited.status, 429, "{}", limited.body);
+    // Feedback spends the same allowance: a session cannot write feedback rows without end.
+    let feedback = json!({"message_id": "c0ffee:ab12", "rating": "up"});
+    let limited = post(&setup, "feedback", Some(PAGE), Some(&second), feedback).await;
+    assert_eq!(limited.status, 429, "{}", limited.body);
     // An identified employee has their own.
     let ana = jwt(&employee("ana@acme.com", &[], T0), JWT_SECRET);
     let reply = session(&setup, json!({"key": setup.key, "identity": ana})).await;

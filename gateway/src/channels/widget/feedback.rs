@@ -79,6 +79,23 @@ async fn store(
         return Err(unknown());
     }
     let principal = session.principal();
+    // Feedback spends the sender's request allowance like a question does (anonymous visitors
+    // share their key's): a session cannot write rows without end.
+    let spender = crate::identity::Principal {
+        user_id: if session.anonymous {
+            super::anonymous::budget(&session.key)
+        } else {
+            principal.user_id.clone()
+        },
+        ..principal.clone()
+    };
+    let quotas = state.core.quotas(&principal.tenant_id).await;
+    state
+        .core
+        .limiter
+        .check_request(&spender, &quotas)
+        .await
+        .map_err(|refused| ApiError::rate_limited(&refused))?;
     let owned = state
         .core
         .catalog
