@@ -508,22 +508,12 @@ async fn metrics_need_a_global_admin_key_and_admin_keys_expire() {
 async fn deleting_a_tenant_removes_its_uploaded_files() {
     let tmp = tempfile::tempdir().unwrap();
     let gateway = Gateway::start(test_config(tmp.path())).await.unwrap();
-    let catalog = &gateway.state.core.catalog;
-    catalog.ensure_tenant("acme").await.unwrap();
-    let (_, global) = catalog.create_admin_key(None, "ops").await.unwrap();
-    let client = reqwest::Client::new();
-    let base = format!("{}/api/v1/admin/tenants/acme", gateway.base_url);
-    let created: Value = client
-        .post(format!("{base}/sources"))
-        .bearer_auth(&global)
-        .json(&json!({"name": "uploads", "kind": "upload", "sync": false}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let source = created["id"].as_str().unwrap().to_owned();
+    let UploadSource {
+        client,
+        base,
+        global,
+        source,
+    } = upload_source(&gateway).await;
     let (content_type, body) =
         common::multipart(&[("file", Some("vpn.md"), b"# VPN\n\nUse the client.".to_vec())]);
     let stored = client
@@ -575,22 +565,13 @@ async fn the_zips_of_one_upload_are_capped_together() {
     let mut config = test_config(tmp.path());
     config.sources.upload.max_zip_expanded_bytes = 1_000_000;
     let gateway = Gateway::start(config).await.unwrap();
-    let catalog = &gateway.state.core.catalog;
-    catalog.ensure_tenant("acme").await.unwrap();
-    let (_, global) = catalog.create_admin_key(None, "ops").await.unwrap();
-    let client = reqwest::Client::new();
-    let base = format!("{}/api/v1/admin/tenants/acme", gateway.base_url);
-    let created: Value = client
-        .post(format!("{base}/sources"))
-        .bearer_auth(&global)
-        .json(&json!({"name": "uploads", "kind": "upload", "sync": false}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let files = format!("{base}/sources/{}/files", created["id"].as_str().unwrap());
+    let UploadSource {
+        client,
+        base,
+        global,
+        source,
+    } = upload_source(&gateway).await;
+    let files = format!("{base}/sources/{source}/files");
     // ~600 KB of varied words per archive (compresses ~3×: no zip bomb).
     let text = |seed: u64| {
         let mut state = seed;
@@ -637,4 +618,38 @@ async fn the_zips_of_one_upload_are_capped_together() {
         201,
         "one archive is within the cap"
     );
+}
+
+/// Tenant `acme`, a global admin key and an upload source (no sync), through the admin API.
+struct UploadSource {
+    client: reqwest::Client,
+    /// `…/api/v1/admin/tenants/acme`
+    base: String,
+    global: String,
+    source: String,
+}
+
+async fn upload_source(gateway: &Gateway) -> UploadSource {
+    let catalog = &gateway.state.core.catalog;
+    catalog.ensure_tenant("acme").await.unwrap();
+    let (_, global) = catalog.create_admin_key(None, "ops").await.unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("{}/api/v1/admin/tenants/acme", gateway.base_url);
+    let created: Value = client
+        .post(format!("{base}/sources"))
+        .bearer_auth(&global)
+        .json(&json!({"name": "uploads", "kind": "upload", "sync": false}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let source = created["id"].as_str().unwrap().to_owned();
+    UploadSource {
+        client,
+        base,
+        global,
+        source,
+    }
 }

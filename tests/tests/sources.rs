@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::io::Write;
-
 use common::multipart;
 use std::time::Duration;
 
@@ -40,19 +38,6 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
-}
-
-fn zip_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let mut out = std::io::Cursor::new(Vec::new());
-    let mut zip = zip::ZipWriter::new(&mut out);
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    for (name, bytes) in entries {
-        zip.start_file(*name, options).unwrap();
-        zip.write_all(bytes).unwrap();
-    }
-    zip.finish().unwrap();
-    out.into_inner()
 }
 
 struct Setup {
@@ -398,7 +383,7 @@ async fn uploads_are_limited_expanded_and_synced() {
     };
 
     // Files with a per-request group, and a zip expanded into a folder.
-    let archive = zip_of(&[
+    let archive = common::zip_archive(&[
         (
             "it/vpn.md",
             b"# VPN\n\nConnect with the GlobalProtect client to vpn.acme.example.".to_vec(),
@@ -480,7 +465,7 @@ async fn uploads_are_limited_expanded_and_synced() {
     let upload_dir =
         ragway_gateway::sources::upload_dir(&setup.gateway.state.core.config.data_dir, &id);
     let before = count_files(&upload_dir);
-    let bomb = zip_of(&[("zeros.txt", vec![0u8; 30 * 1024 * 1024])]);
+    let bomb = common::zip_archive(&[("zeros.txt", vec![0u8; 30 * 1024 * 1024])]);
     let (status, body) = admin
         .send(
             upload(vec![("file", Some("bomb.zip"), bomb)]),
