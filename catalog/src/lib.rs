@@ -46,6 +46,9 @@ use sqlx::AnyPool;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
+/// How long a request waits for a connection to a catalog server (PostgreSQL) before it fails.
+pub const SERVER_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 #[derive(Debug, Clone)]
 pub struct Catalog {
     pool: AnyPool,
@@ -123,8 +126,14 @@ impl Catalog {
     pub async fn connect(url: &str) -> Result<Self> {
         install_default_drivers();
         let is_sqlite = url.starts_with("sqlite:");
-        let pool = AnyPoolOptions::new()
-            .max_connections(if is_sqlite { 4 } else { 10 })
+        let mut options = AnyPoolOptions::new().max_connections(if is_sqlite { 4 } else { 10 });
+        if !is_sqlite {
+            // A database server that is down or restarting refuses connections; the pool retries
+            // until this deadline, so it is how long a request waits before it fails with 503
+            // (sqlx's default is 30 s). Dead connections are replaced on the next acquire.
+            options = options.acquire_timeout(SERVER_ACQUIRE_TIMEOUT);
+        }
+        let pool = options
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if is_sqlite {

@@ -31,14 +31,36 @@ const INTERNAL: (StatusCode, ErrorCode) =
     (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::InternalError);
 
 /// What a catalog error is to a client, whether the catalog raised it directly or a sync did on
-/// its way: a missing row is a 404, a duplicate a 409, anything else an internal error.
+/// its way: a missing row is a 404, a duplicate a 409, an unreachable database a 503 (the
+/// caller may retry), anything else an internal error.
 fn catalog_status(err: &CatalogError) -> (StatusCode, ErrorCode) {
     match err {
         CatalogError::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
         CatalogError::AlreadyExists(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
+        CatalogError::Database(err) if unreachable(err) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::CatalogUnavailable,
+        ),
         CatalogError::Invalid(_) | CatalogError::Database(_) | CatalogError::Migration(_) => {
             INTERNAL
         }
+    }
+}
+
+/// The database is down, restarting or unreachable (not a failed statement): no connection
+/// within the pool's acquire timeout, a connection lost, or PostgreSQL ending the session
+/// (class 08 connection exceptions, 57P01–57P03 shutdown / cannot connect now).
+fn unreachable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+        _ => false,
     }
 }
 
@@ -85,6 +107,9 @@ impl GatewayError {
             ErrorCode::EmbeddingsUnavailable => {
                 "the embeddings service is unavailable; try again shortly (the server log has the details for this request id)".into()
             }
+            ErrorCode::CatalogUnavailable => {
+                "the catalog database is unavailable; try again shortly (the server log has the details for this request id)".into()
+            }
             _ => self.to_string(),
         }
     }
@@ -101,6 +126,8 @@ pub enum ErrorCode {
     RateLimited,
     LlmUnavailable,
     EmbeddingsUnavailable,
+    /// The catalog database cannot be reached (down or restarting): 503, worth a retry.
+    CatalogUnavailable,
     InternalError,
 }
 
@@ -114,6 +141,7 @@ impl ErrorCode {
             Self::RateLimited => "rate_limited",
             Self::LlmUnavailable => "llm_unavailable",
             Self::EmbeddingsUnavailable => "embeddings_unavailable",
+            Self::CatalogUnavailable => "catalog_unavailable",
             Self::InternalError => "internal_error",
         }
     }
@@ -164,9 +192,15 @@ mod tests {
         );
         maps_to(
             || CatalogError::Database(sqlx::Error::PoolTimedOut),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "catalog_unavailable",
+            &format!("catalog error: {}", sqlx::Error::PoolTimedOut),
+        );
+        maps_to(
+            || CatalogError::Database(sqlx::Error::RowNotFound),
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
-            &format!("catalog error: {}", sqlx::Error::PoolTimedOut),
+            &format!("catalog error: {}", sqlx::Error::RowNotFound),
         );
         maps_to(
             || CatalogError::Migration(sqlx::migrate::MigrateError::VersionMissing(3)),

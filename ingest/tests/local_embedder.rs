@@ -70,6 +70,48 @@ async fn vectors_match_sentence_transformers() {
     assert!(embedder.embed(Vec::new()).await.unwrap().is_empty());
 }
 
+/// A chunk longer than the model's 256 word pieces: its second half counts in `windows` (the
+/// default), not in `truncate` (sentence-transformers' behaviour).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_texts_are_embedded_whole_in_windows() {
+    use ragway_ingest::embed::local::LongTexts;
+    let open = |long_texts| {
+        LocalEmbedder::open(LocalEmbedderConfig {
+            long_texts,
+            ..LocalEmbedderConfig::new(model_dir())
+        })
+    };
+    let windows = open(LongTexts::Windows).await.unwrap();
+    let truncate = open(LongTexts::Truncate).await.unwrap();
+    let first = "The crane must be inspected before every shift. ".repeat(30);
+    let second = "Expense reports are due within 30 days of travel. ".repeat(30);
+    let text = format!("{first}{second}");
+    let pieces = windows.word_pieces(vec![text.clone()]).await.unwrap();
+    assert!(pieces[0] > 2 * 254, "{pieces:?} word pieces");
+    let whole = windows.embed(vec![text.clone()]).await.unwrap();
+    let cut = truncate.embed(vec![text]).await.unwrap();
+    let second_alone = windows.embed(vec![second]).await.unwrap();
+    for v in [&whole[0], &cut[0]] {
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "not unit length: {norm}");
+    }
+    let (with, without) = (
+        cosine(&whole[0], &second_alone[0]),
+        cosine(&cut[0], &second_alone[0]),
+    );
+    assert!(
+        with > without + 0.1,
+        "second half: cosine {with} in windows, {without} truncated"
+    );
+    // A text that fits gets the same vector either way.
+    let short = vec!["How do I connect to the VPN from home?".to_owned()];
+    let (a, b) = (
+        windows.embed(short.clone()).await.unwrap(),
+        truncate.embed(short).await.unwrap(),
+    );
+    assert!(cosine(&a[0], &b[0]) > 0.9999);
+}
+
 #[tokio::test]
 async fn a_missing_model_names_the_file_and_the_script() {
     let empty = tempfile::tempdir().unwrap();

@@ -19,6 +19,9 @@ pub async fn gateway_with_bots(
     secrets: &[(&str, &str)],
     clock: Clock,
 ) -> Result<Gateway, Box<dyn std::error::Error>> {
+    for (_, value) in secrets {
+        crate::log_scan::secret("configured secret", value);
+    }
     let secrets: HashMap<String, String> = secrets
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

@@ -109,7 +109,9 @@ fn sign_jwt(key_der: &[u8], alg: &str, kid: &str, claims: &Value) -> String {
     {
         return signed + ".signing-failed";
     }
-    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
+    let token = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature));
+    crate::log_scan::secret("Bot Framework token", &token);
+    token
 }
 
 impl FakeMicrosoft {
@@ -117,6 +119,7 @@ impl FakeMicrosoft {
         credentials: AppCredentials,
         keys: Vec<PublishedKey>,
     ) -> std::io::Result<Self> {
+        crate::log_scan::secret("Bot Framework app secret", &credentials.client_secret);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let base_url = format!("http://{addr}");
@@ -254,6 +257,7 @@ async fn token(
     let n = shared.token_requests.load(Ordering::SeqCst);
     let access_token = format!("fake-bot-connector-token-{n}");
     lock(&shared.issued).insert(access_token.clone());
+    crate::log_scan::secret("Bot Connector access token", &access_token);
     Json(json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": access_token}))
         .into_response()
 }

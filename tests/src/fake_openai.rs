@@ -27,6 +27,9 @@ pub struct FakeOptions {
     /// Streamed answers stop after this many content chunks, without `finish_reason` or `[DONE]`
     /// (a connection that dies half-way).
     pub cut_stream_after: Option<usize>,
+    /// Keeps no copy of chat requests (`chat_requests`/`chat_arrivals` stay empty): a benchmark's
+    /// fake serves millions of them and must not grow.
+    pub forget_requests: bool,
 }
 
 impl Default for FakeOptions {
@@ -36,6 +39,7 @@ impl Default for FakeOptions {
             chunk_delay: Duration::ZERO,
             embedding_dimensions: 256,
             cut_stream_after: None,
+            forget_requests: false,
         }
     }
 }
@@ -56,6 +60,14 @@ struct Shared {
     embedding_requests: AtomicUsize,
     embedding_failures: Mutex<Vec<Failure>>,
     chat_failures: Mutex<Vec<Failure>>,
+    /// A malformed stream to send instead of the well-formed one (`set_stream_fault`).
+    stream_fault: Mutex<Option<StreamFault>>,
+    /// The embeddings outage planned or under way (`embeddings_outage_after`).
+    embeddings_outage: Mutex<Option<OutagePlan>>,
+    /// True while stalled embeddings requests are held (`Outage::Stall`).
+    stalled: tokio::sync::watch::Sender<bool>,
+    /// True while the server refuses connections (`Outage::Refuse`).
+    refusing: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Clone)]
@@ -76,6 +88,8 @@ pub struct FakeOpenAi {
 impl Drop for FakeOpenAi {
     fn drop(&mut self) {
         self.server.abort();
+        // Requests held by a stalled outage end with the fake.
+        self.shared.stalled.send_replace(false);
     }
 }
 
@@ -96,11 +110,7 @@ impl FakeOpenAi {
             .with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let server = tokio::spawn(async move {
-            if let Err(err) = axum::serve(listener, router).await {
-                tracing::error!(%err, "fake OpenAI server stopped");
-            }
-        });
+        let server = tokio::spawn(serve(listener, router, Arc::clone(&shared)));
         Ok(Self {
             base_url: format!("http://{addr}/v1"),
             root_url: format!("http://{addr}"),
@@ -342,11 +352,13 @@ async fn chat(state: State<FakeState>, headers: HeaderMap, Json(body): Json<Valu
 }
 
 async fn answer_chat(State(state): State<FakeState>, body: Value) -> Response {
-    if let Ok(mut requests) = state.shared.chat_requests.lock() {
-        requests.push(body.clone());
-    }
-    if let Ok(mut arrivals) = state.shared.chat_arrivals.lock() {
-        arrivals.push(std::time::Instant::now());
+    if !state.options.forget_requests {
+        if let Ok(mut requests) = state.shared.chat_requests.lock() {
+            requests.push(body.clone());
+        }
+        if let Ok(mut arrivals) = state.shared.chat_arrivals.lock() {
+            arrivals.push(std::time::Instant::now());
+        }
     }
     if let Some(response) = take_failure(&state.shared.chat_failures) {
         return response;
@@ -411,6 +423,9 @@ async fn answer_chat(State(state): State<FakeState>, body: Value) -> Response {
         last["choices"] = json!([]);
         events.push(last);
     }
+    if let Some(fault) = state.shared.stream_fault.lock().ok().and_then(|f| *f) {
+        return malformed_stream(fault, &events);
+    }
     let data = events
         .into_iter()
         .map(|e| e.to_string())
@@ -464,6 +479,9 @@ async fn embeddings(
     if let Some(response) = take_failure(&state.shared.embedding_failures) {
         return response;
     }
+    if let Some(response) = outage_response(&state.shared).await {
+        return response;
+    }
     let inputs: Vec<String> = match &body["input"] {
         Value::String(s) => vec![s.clone()],
         Value::Array(items) => items
@@ -492,6 +510,249 @@ async fn embeddings(
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }))
     .into_response()
+}
+
+// --- Malformed SSE (issue 18): streams a misbehaving endpoint or proxy could send. ---
+
+/// A malformed answer stream the fake sends instead of the well-formed one. `after` counts the
+/// content chunks sent first (0: the fault comes before the first token); what follows the fault
+/// is the rest of the answer and `[DONE]`, as a proxy that corrupted one line would send it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamFault {
+    /// A `data:` line that is not JSON.
+    NotJson { after: usize },
+    /// A JSON chunk of the wrong shape (`choices` is a string, no `id`).
+    WrongShape { after: usize },
+    /// The connection closes without `[DONE]`: after the whole answer with its `finish_reason`
+    /// and usage (`finished`), or after every content chunk but before any `finish_reason`.
+    ClosedWithoutDone { finished: bool },
+    /// One `data:` line of `bytes` bytes (not JSON) before the line ends.
+    HugeLine { after: usize, bytes: usize },
+    /// A chunk whose content bytes are not UTF-8.
+    InvalidUtf8 { after: usize },
+}
+
+impl FakeOpenAi {
+    /// Streamed chat answers from now on are malformed as `fault` says (None: well-formed again).
+    pub fn set_stream_fault(&self, fault: Option<StreamFault>) {
+        if let Ok(mut current) = self.shared.stream_fault.lock() {
+            *current = fault;
+        }
+    }
+}
+
+/// `events` (the role chunk, the content chunks, the finish chunk and the usage chunk if any)
+/// sent with `fault`, as raw SSE bytes (axum's `Event` cannot carry invalid UTF-8).
+fn malformed_stream(fault: StreamFault, events: &[Value]) -> Response {
+    let frame = |data: &[u8]| {
+        let mut bytes = b"data: ".to_vec();
+        bytes.extend_from_slice(data);
+        bytes.extend_from_slice(b"\n\n");
+        bytes
+    };
+    let json_frame = |event: &Value| frame(event.to_string().as_bytes());
+    let content_chunks = events
+        .iter()
+        .skip(1)
+        .take_while(|e| e["choices"][0]["delta"].get("content").is_some())
+        .count();
+    // Where the fault goes: after the role chunk and `after` content chunks.
+    let split = |after: usize| 1 + after.min(content_chunks);
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    let mut with_fault = |after: usize, bad: Vec<u8>| {
+        let at = split(after);
+        frames.extend(events[..at].iter().map(json_frame));
+        frames.push(bad);
+        frames.extend(events[at..].iter().map(json_frame));
+        frames.push(frame(b"[DONE]"));
+    };
+    match fault {
+        StreamFault::NotJson { after } => {
+            with_fault(after, frame(b"this is not JSON {\"choices\": ["));
+        }
+        StreamFault::WrongShape { after } => {
+            let wrong = json!({"object": "chat.completion.chunk", "choices": "Paris is nice"});
+            with_fault(after, json_frame(&wrong));
+        }
+        StreamFault::HugeLine { after, bytes } => {
+            let mut line = b"data: ".to_vec();
+            line.resize(6 + bytes, b'x');
+            line.extend_from_slice(b"\n\n");
+            with_fault(after, line);
+        }
+        StreamFault::InvalidUtf8 { after } => {
+            let mut chunk = events[0].clone();
+            chunk["choices"][0]["delta"] = json!({"content": "INVALID"});
+            let text = chunk.to_string();
+            let bad = text.replace("INVALID", "caf\u{1}").into_bytes();
+            // `\u{1}` marks where the bytes go: a lone continuation byte and a truncated sequence.
+            let bad: Vec<u8> = bad
+                .into_iter()
+                .flat_map(|b| {
+                    if b == 1 {
+                        vec![0x80, 0xff, 0xc3]
+                    } else {
+                        vec![b]
+                    }
+                })
+                .collect();
+            with_fault(after, frame(&bad));
+        }
+        StreamFault::ClosedWithoutDone { finished } => {
+            let end = if finished {
+                events.len()
+            } else {
+                1 + content_chunks
+            };
+            frames.extend(events[..end].iter().map(json_frame));
+        }
+    }
+    let body = futures::stream::iter(
+        frames
+            .into_iter()
+            .map(|f| Ok::<_, Infallible>(axum::body::Bytes::from(f))),
+    );
+    (
+        [("content-type", "text/event-stream")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
+}
+
+// --- Embeddings outages (issue 18): the endpoint going down part-way through a sync. ---
+
+/// How the embeddings endpoint fails once an outage starts (`embeddings_outage_after`), until
+/// `end_embeddings_outage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// Every embeddings request is answered with this status (e.g. 503), without `Retry-After`.
+    Status(u16),
+    /// Requests are accepted and never answered (a stalled server): only the client's timeout
+    /// ends them.
+    Stall,
+    /// The server stops listening (the request that starts the outage gets a 503 and its
+    /// connection closes): connections are refused.
+    Refuse,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct OutagePlan {
+    /// Embeddings requests still answered before the outage starts.
+    successes_left: usize,
+    outage: Outage,
+}
+
+/// Serves `router` on `listener`; while an `Outage::Refuse` lasts the port is closed, then it is
+/// bound again (same address) and served as before.
+async fn serve(listener: tokio::net::TcpListener, router: Router, shared: Arc<Shared>) {
+    let Ok(addr) = listener.local_addr() else {
+        return;
+    };
+    let mut listener = Some(listener);
+    loop {
+        let current = match listener.take() {
+            Some(current) => current,
+            None => match tokio::net::TcpListener::bind(addr).await {
+                Ok(bound) => bound,
+                Err(err) => {
+                    tracing::error!(%err, "the fake OpenAI server cannot listen again");
+                    return;
+                }
+            },
+        };
+        let mut refusing = shared.refusing.subscribe();
+        let closed = async move {
+            let _ = refusing.wait_for(|refusing| *refusing).await;
+        };
+        let served = axum::serve(current, router.clone()).with_graceful_shutdown(closed);
+        if let Err(err) = served.await {
+            tracing::error!(%err, "fake OpenAI server stopped");
+            return;
+        }
+        let mut refusing = shared.refusing.subscribe();
+        if refusing.wait_for(|refusing| !*refusing).await.is_err() {
+            return;
+        }
+    }
+}
+
+impl FakeOpenAi {
+    /// After `successes` more answered embeddings requests, the endpoint fails as `outage` says
+    /// until [`end_embeddings_outage`](Self::end_embeddings_outage).
+    pub fn embeddings_outage_after(&self, successes: usize, outage: Outage) {
+        if let Ok(mut plan) = self.shared.embeddings_outage.lock() {
+            *plan = Some(OutagePlan {
+                successes_left: successes,
+                outage,
+            });
+        }
+    }
+
+    /// Whether an outage has started (its first failed request arrived).
+    pub fn embeddings_outage_started(&self) -> bool {
+        self.shared
+            .embeddings_outage
+            .lock()
+            .is_ok_and(|plan| plan.is_some_and(|p| p.successes_left == 0))
+    }
+
+    /// Ends the outage: held requests are released (with a 503), the port listens again (this
+    /// returns once it accepts connections).
+    pub async fn end_embeddings_outage(&self) {
+        if let Ok(mut plan) = self.shared.embeddings_outage.lock() {
+            *plan = None;
+        }
+        self.shared.stalled.send_replace(false);
+        self.shared.refusing.send_replace(false);
+        let addr = self.root_url.trim_start_matches("http://").to_owned();
+        for _ in 0..500 {
+            if tokio::net::TcpStream::connect(&addr).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tracing::error!("the fake OpenAI server did not listen again");
+    }
+}
+
+/// The failure of an embeddings request under the planned outage, if it has started.
+async fn outage_response(shared: &Shared) -> Option<Response> {
+    let outage = {
+        let mut plan = shared.embeddings_outage.lock().ok()?;
+        let current = plan.as_mut()?;
+        if current.successes_left > 0 {
+            current.successes_left -= 1;
+            return None;
+        }
+        current.outage
+    };
+    let unavailable = || {
+        openai_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "injected outage",
+        )
+    };
+    match outage {
+        Outage::Status(status) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            Some(openai_error(status, "server_error", "injected outage"))
+        }
+        Outage::Stall => {
+            shared.stalled.send_replace(true);
+            let mut stalled = shared.stalled.subscribe();
+            let _ = stalled.wait_for(|stalled| !*stalled).await;
+            Some(unavailable())
+        }
+        Outage::Refuse => {
+            shared.refusing.send_replace(true);
+            let mut response = unavailable();
+            response
+                .headers_mut()
+                .insert("connection", axum::http::HeaderValue::from_static("close"));
+            Some(response)
+        }
+    }
 }
 
 #[cfg(test)]

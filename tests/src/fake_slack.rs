@@ -82,6 +82,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl FakeSlack {
     pub async fn start(workspaces: Vec<FakeWorkspace>) -> std::io::Result<Self> {
+        for workspace in &workspaces {
+            crate::log_scan::secret("Slack bot token", &workspace.token);
+        }
         let shared = Arc::new(Shared {
             workspaces,
             next_ts: AtomicU64::new(1),

@@ -80,6 +80,24 @@ const TOKENS: &[&[u8]] = &[
     b"\"\"\"",
     b";",
     b"\t",
+    // Chat payloads and tokens: form encoding, mentions, JWT/JWS pieces, claims.
+    b"&",
+    b"=",
+    b"%",
+    b"%7B",
+    b"+",
+    b"<@U0BOT>",
+    b"<at>",
+    b"</at>",
+    b".",
+    b"eyJ",
+    b"\"alg\":\"none\"",
+    b"\"kid\":",
+    b"\"aud\":[",
+    b"\"exp\":",
+    b"\"type\":\"event_callback\"",
+    b"\"actionValue\":{",
+    b"\"serviceurl\":",
 ];
 
 /// A small deterministic generator (xorshift64*), so a run can be repeated from its seed.

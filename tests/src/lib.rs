@@ -11,6 +11,7 @@ pub mod fuzz;
 pub mod fuzz_targets;
 pub mod harness;
 pub mod latency;
+pub mod log_scan;
 pub mod otlp_receiver;
 pub mod samples;
 pub mod schema;

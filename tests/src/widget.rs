@@ -37,6 +37,9 @@ pub async fn widget_gateway(
     docs_dir: &Path,
     source: &FolderSourceConfig,
 ) -> Result<Gateway, Box<dyn std::error::Error>> {
+    for (_, value) in secrets {
+        crate::log_scan::secret("configured secret", value);
+    }
     let secrets: HashMap<String, String> = secrets
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

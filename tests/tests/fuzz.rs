@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Every parser of untrusted bytes on mutated inputs, with a small fixed budget per target (the
-//! large runs and their figures: `bench/fuzz.rs`, docs/RELIABILITY.md). A document the parser
-//! cannot read is an error, never a panic.
+//! large runs and their figures: `bench/fuzz.rs`, docs/RELIABILITY.md): documents, the crawler's
+//! files, Slack and Teams payloads, Bot Framework and widget tokens. A document, payload or token
+//! the parser cannot read is an error, never a panic.
 
 use ragway_tests::fuzz_targets::run_all;
 
@@ -11,10 +12,18 @@ const EXECUTIONS: usize = 300;
 #[test]
 fn no_parser_panics_on_mutated_documents() {
     let reports = run_all(EXECUTIONS, 0x5EED);
-    assert_eq!(reports.len(), 15, "every target ran");
+    // 15 document and crawler targets, 13 of the chat channels (Slack, Teams, widget).
+    assert_eq!(reports.len(), 28, "every target ran");
     let mut found = Vec::new();
     for report in &reports {
         assert!(report.executions > EXECUTIONS, "{}", report.target);
+        // A target that refuses every input tests nothing behind its first check.
+        assert!(
+            report.errors < report.executions,
+            "{}: all {} inputs refused",
+            report.target,
+            report.executions
+        );
         for (message, input) in &report.panics {
             found.push(format!(
                 "{}: {message} (input of {} bytes, first 200 escaped: {})",

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{ask_stream, post_ask};
 use ragway_gateway::config::{BreakerConfig, LlmConfig};
-use ragway_tests::fake_openai::{Failure, FakeOpenAi, FakeOptions};
+use ragway_tests::fake_openai::{Failure, FakeOpenAi, FakeOptions, StreamFault};
 use ragway_tests::harness::{Gateway, fake_llm_config, test_config};
 use serde_json::json;
 
@@ -210,4 +210,218 @@ async fn azure_openai_deployments_are_supported() {
         !calls[0].2.is_empty(),
         "the key travels in the api-key header"
     );
+}
+
+// --- Malformed SSE from the LLM (issue 18) ---
+
+/// A gateway whose answers are cached (a half-answer must never be), with `llm`.
+async fn cached_gateway_with(llm: LlmConfig) -> (Gateway, String, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = test_config(tmp.path());
+    config.llm = Some(llm);
+    config.cache.enabled = true;
+    let (gateway, key) = Gateway::with_handbook(config).await.unwrap();
+    (gateway, key, tmp)
+}
+
+/// Fails the test instead of hanging it when a request never ends.
+async fn bounded<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(60), future)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no answer within 60 s (hung)"))
+}
+
+/// `(status, data frames)` of a streamed `/v1/chat/completions` answer.
+async fn completion_stream(gateway: &Gateway, key: &str, question: &str) -> (u16, Vec<String>) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", gateway.base_url))
+        .bearer_auth(key)
+        .json(&json!({"model": "ragway", "stream": true,
+                      "messages": [{"role": "user", "content": question}]}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    let frames = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(|d| d.trim_start().to_owned())
+        .collect();
+    (status, frames)
+}
+
+fn malformed_faults(after: usize) -> Vec<(&'static str, StreamFault)> {
+    vec![
+        ("not JSON", StreamFault::NotJson { after }),
+        ("wrong shape", StreamFault::WrongShape { after }),
+        (
+            "huge line",
+            StreamFault::HugeLine {
+                after,
+                bytes: 2 << 20,
+            },
+        ),
+        ("invalid UTF-8", StreamFault::InvalidUtf8 { after }),
+    ]
+}
+
+/// Garbage after the first tokens: the caller has those tokens, then a clear `error` event
+/// (`llm_unavailable`; OpenAI's error shape on `/v1/chat/completions`), never `done`; the
+/// endpoint is asked once (never retried mid-answer) and nothing is cached, so the same question
+/// asked once the endpoint is healthy again reaches the LLM and is answered in full.
+#[tokio::test]
+async fn malformed_sse_after_the_first_tokens_is_an_error_never_a_cached_half_answer() {
+    let fake = FakeOpenAi::start(FakeOptions::default()).await.unwrap();
+    let (gateway, key, _tmp) = cached_gateway_with(fake_llm_config(&fake.base_url, 2)).await;
+    let mut faults = malformed_faults(3);
+    faults.push((
+        "closed before finish_reason, without [DONE]",
+        StreamFault::ClosedWithoutDone { finished: false },
+    ));
+    for (case, (name, fault)) in faults.into_iter().enumerate() {
+        let question = format!("{QUESTION} (case {case})");
+        fake.set_stream_fault(Some(fault));
+        let calls = fake.chat_requests().len();
+
+        let events = bounded(name, ask_stream(&gateway.base_url, &key, &question)).await;
+        let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(names.contains(&"sources"), "{name}: {names:?}");
+        if !matches!(fault, StreamFault::ClosedWithoutDone { .. }) {
+            assert!(names.contains(&"delta"), "{name}: tokens first: {names:?}");
+        }
+        assert!(!names.contains(&"done"), "{name}: {names:?}");
+        assert_eq!(names.last(), Some(&"error"), "{name}: {names:?}");
+        let error = &events.last().unwrap().1;
+        assert_eq!(error["code"], "llm_unavailable", "{name}: {error}");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("the language model failed to answer"),
+            "{name}: {error}"
+        );
+        assert_eq!(
+            fake.chat_requests().len(),
+            calls + 1,
+            "{name}: never retried mid-answer"
+        );
+
+        let (status, frames) = bounded(name, completion_stream(&gateway, &key, &question)).await;
+        assert_eq!(status, 200, "{name}");
+        assert_eq!(frames.last().map(String::as_str), Some("[DONE]"), "{name}");
+        let parsed: Vec<serde_json::Value> = frames[..frames.len() - 1]
+            .iter()
+            .map(|f| serde_json::from_str(f).unwrap())
+            .collect();
+        let error = parsed.last().unwrap();
+        assert_eq!(error["error"]["type"], "api_error", "{name}: {error}");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("the language model failed to answer"),
+            "{name}: {error}"
+        );
+        assert!(
+            parsed
+                .iter()
+                .all(|c| c["choices"][0]["finish_reason"] != "stop"),
+            "{name}: a failed answer never finishes: {frames:?}"
+        );
+
+        let (status, body) = bounded(
+            name,
+            post_ask(
+                &gateway.base_url,
+                Some(&key),
+                &json!({"question": question}),
+            ),
+        )
+        .await;
+        assert_eq!(status, 502, "{name}: {body}");
+        assert_eq!(body["error"]["code"], "llm_unavailable", "{name}: {body}");
+
+        fake.set_stream_fault(None);
+        let calls = fake.chat_requests().len();
+        let (status, body) = post_ask(
+            &gateway.base_url,
+            Some(&key),
+            &json!({"question": question}),
+        )
+        .await;
+        assert_eq!(status, 200, "{name}: {body}");
+        assert_eq!(body["cached"], false, "{name}: no half-answer was cached");
+        assert_eq!(fake.chat_requests().len(), calls + 1, "{name}");
+        assert!(body["answer"].as_str().unwrap().ends_with('.'), "{body}");
+        let (_, again) = post_ask(
+            &gateway.base_url,
+            Some(&key),
+            &json!({"question": question}),
+        )
+        .await;
+        assert_eq!(again["cached"], true, "{name}: the full answer is cached");
+    }
+}
+
+/// Garbage before the first token is a failed attempt like a 5xx: the next endpoint of
+/// `fallbacks` answers in full; without one the caller gets 502 `llm_unavailable`.
+#[tokio::test]
+async fn malformed_sse_before_the_first_token_falls_back() {
+    let broken = FakeOpenAi::start(FakeOptions::default()).await.unwrap();
+    let healthy = FakeOpenAi::start(FakeOptions::default()).await.unwrap();
+    let mut llm = fake_llm_config(&broken.base_url, 2);
+    // Every case must reach the broken endpoint: its circuit stays closed.
+    llm.circuit_breaker = BreakerConfig {
+        failures: 1000,
+        cooldown_secs: 1,
+    };
+    llm.fallbacks = vec![fake_llm_config(&healthy.base_url, 0)];
+    let (gateway, key, _tmp) = gateway_with(llm).await;
+    for (name, fault) in malformed_faults(0) {
+        broken.set_stream_fault(Some(fault));
+        let (broken_calls, healthy_calls) =
+            (broken.chat_requests().len(), healthy.chat_requests().len());
+        let events = bounded(name, ask_stream(&gateway.base_url, &key, QUESTION)).await;
+        let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names.last(), Some(&"done"), "{name}: {names:?}");
+        let (status, frames) = bounded(name, completion_stream(&gateway, &key, QUESTION)).await;
+        assert_eq!(status, 200, "{name}");
+        assert!(
+            frames
+                .iter()
+                .any(|f| f.contains("\"finish_reason\":\"stop\"")),
+            "{name}: {frames:?}"
+        );
+        assert_eq!(broken.chat_requests().len(), broken_calls + 2, "{name}");
+        assert_eq!(healthy.chat_requests().len(), healthy_calls + 2, "{name}");
+    }
+
+    let (gateway, key, _tmp) = gateway_with(fake_llm_config(&broken.base_url, 2)).await;
+    broken.set_stream_fault(Some(StreamFault::NotJson { after: 0 }));
+    let (status, body) = bounded("no fallback", ask(&gateway, &key)).await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"]["code"], "llm_unavailable", "{body}");
+}
+
+/// A stream that has its `finish_reason` (and usage) but closes without `[DONE]` is a complete
+/// answer (some OpenAI-compatible servers end so): answered, cited and cached.
+#[tokio::test]
+async fn a_finished_stream_without_done_is_a_complete_answer() {
+    let fake = FakeOpenAi::start(FakeOptions::default()).await.unwrap();
+    let (gateway, key, _tmp) = cached_gateway_with(fake_llm_config(&fake.base_url, 0)).await;
+    fake.set_stream_fault(Some(StreamFault::ClosedWithoutDone { finished: true }));
+    let events = bounded("stream", ask_stream(&gateway.base_url, &key, QUESTION)).await;
+    let (name, done) = events.last().unwrap();
+    assert_eq!(name, "done", "{events:?}");
+    assert_eq!(done["cached"], false);
+    assert!(
+        done["usage"]["completion_tokens"].as_u64().unwrap() > 0,
+        "{done}"
+    );
+    let (status, body) = bounded("again", ask(&gateway, &key)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["cached"], true, "{body}");
+    assert!(body["answer"].as_str().unwrap().contains("[1]"), "{body}");
+    assert_eq!(fake.chat_requests().len(), 1);
 }

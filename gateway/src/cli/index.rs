@@ -33,6 +33,9 @@ pub enum IndexCommand {
     Switch { generation: u32 },
     /// Drop a generation questions are not answered from.
     Drop { generation: u32 },
+    /// Compact the embedded index now (syncs do it after every change; a Qdrant server does it
+    /// on its own): build the indexes of large segments, merge small ones, drop deleted points.
+    Optimize,
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +133,21 @@ pub async fn index(config: Config, command: IndexCommand) -> Result<(), GatewayE
         IndexCommand::Drop { generation } => {
             let dropped = super::index_rebuild::drop_generation(&config, generation).await?;
             out(format!("dropped {}", dropped.collection));
+            Ok(())
+        }
+        IndexCommand::Optimize => {
+            let state = crate::state::AppState::open(config).await?;
+            let started = std::time::Instant::now();
+            let changed = state.store.optimize().await?;
+            out(format!(
+                "{} in {:.1} s",
+                if changed {
+                    "optimized"
+                } else {
+                    "nothing to optimize"
+                },
+                started.elapsed().as_secs_f64()
+            ));
             Ok(())
         }
     }

@@ -20,7 +20,7 @@ pub struct ErrorBody {
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable machine-readable code: `invalid_request`, `unauthorized`, `not_found`, `payload_too_large`,
-    /// `llm_unavailable`, `internal_error`, …
+    /// `llm_unavailable`, `catalog_unavailable`, `internal_error`, …
     pub code: String,
     pub message: String,
     /// Also in the `x-request-id` response header; quote it when reporting a problem.
@@ -91,6 +91,7 @@ impl ApiError {
             ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::LlmUnavailable | ErrorCode::EmbeddingsUnavailable => StatusCode::BAD_GATEWAY,
+            ErrorCode::CatalogUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", message),
         };
         Self::new(status, code.as_str(), message)

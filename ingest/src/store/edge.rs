@@ -464,6 +464,24 @@ impl VectorStore for EdgeStore {
         self.write(UpdateOperation::PayloadOperation(op)).await
     }
 
+    /// qdrant-edge never optimizes on its own: without this, every point stays in one appendable
+    /// segment whose BM25 inverted index is rebuilt in memory at every start (13 s and ~1 GB of
+    /// RSS for 100k chunks) and whose dense vectors are only ever scanned.
+    async fn optimize(&self) -> Result<bool> {
+        let writes = Arc::clone(&self.writes);
+        self.blocking(move |shard| {
+            let _guard = writes
+                .lock()
+                .map_err(|_| store_err("a previous write panicked"))?;
+            let changed = shard.optimize().map_err(store_err)?;
+            if changed {
+                shard.flush();
+            }
+            Ok(changed)
+        })
+        .await
+    }
+
     async fn search(&self, query: SearchQuery) -> Result<Vec<Hit>> {
         let Some(request) = build_query(&query, self.dense.is_some())? else {
             return Ok(Vec::new());

@@ -164,6 +164,12 @@ pub trait VectorStore: Send + Sync + std::fmt::Debug {
     ) -> Result<()>;
     async fn search(&self, query: SearchQuery) -> Result<Vec<Hit>>;
     async fn count(&self, tenant_id: &str) -> Result<usize>;
+    /// Compacts what writes left behind (indexes large segments, merges small ones, drops deleted
+    /// points), blocking writes while it runs; true if anything changed. A Qdrant server does this
+    /// itself, in the background.
+    async fn optimize(&self) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 #[cfg(test)]

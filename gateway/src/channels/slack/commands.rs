@@ -138,6 +138,18 @@ async fn answer_command(
     }
 }
 
+/// Reads a slash command's form body as the handler does, without acting on it (for the fuzzing
+/// harness).
+pub(super) fn fuzz_read(bot: &SlackBot, body: &[u8]) -> Result<(), serde_urlencoded::de::Error> {
+    let command: SlashCommand = serde_urlencoded::from_bytes(body)?;
+    let question = command.text.trim().to_owned();
+    let _ = bot.workspace(&command.team_id);
+    let _ = ragway_ingest::lang::detect_or(&question, Lang::En);
+    let _ = bot.response_url_allowed(&command.response_url);
+    let _ = blocks::mrkdwn(&question);
+    Ok(())
+}
+
 fn warning(message: &str) -> Value {
     json!({"response_type": "ephemeral", "text": format!("⚠️ {message}")})
 }

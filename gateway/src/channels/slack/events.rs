@@ -188,6 +188,18 @@ async fn question_thread(bot: &SlackBot, team: &str, token: &str, event: &Event)
     })
 }
 
+/// Reads an Events API body as the handler and `accept` do, without acting on it (for the
+/// fuzzing harness).
+pub(super) fn fuzz_read(body: &[u8]) -> Result<(), serde_json::Error> {
+    let envelope: Envelope = serde_json::from_slice(body)?;
+    let (Some(event), team) = (envelope.event, envelope.team_id.unwrap_or_default()) else {
+        return Ok(());
+    };
+    let _ = Membership::of(&team, event.user_team.as_deref().or(event.team.as_deref()));
+    let _ = strip_mentions(&event.text);
+    Ok(())
+}
+
 /// The question without `<@U…>` mentions (the bot's and anyone else's).
 pub fn strip_mentions(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -57,6 +57,25 @@ struct Action {
     value: Option<String>,
 }
 
+/// Reads an interaction's form body and payload as the handler does, without acting on it (for
+/// the fuzzing harness).
+pub(super) fn fuzz_read(bot: &super::SlackBot, body: &[u8]) -> Result<(), String> {
+    let form: Form = serde_urlencoded::from_bytes(body).map_err(|e| e.to_string())?;
+    let payload: Payload = serde_json::from_str(&form.payload).map_err(|e| e.to_string())?;
+    let _ = payload
+        .actions
+        .iter()
+        .find(|a| a.action_id == FEEDBACK_ACTION)
+        .and_then(|a| Rating::parse(a.value.as_deref().unwrap_or_default()));
+    if let Some(team) = &payload.team {
+        let _ = bot.workspace(&team.id);
+    }
+    if let Some(url) = &payload.response_url {
+        let _ = bot.response_url_allowed(url);
+    }
+    Ok(())
+}
+
 pub async fn interactivity_handler(
     State(state): State<SlackState>,
     headers: HeaderMap,

@@ -172,6 +172,50 @@ impl SlackBot {
     }
 }
 
+/// The Slack channel's readers of untrusted bytes — the signature check on the raw request, the
+/// Events API JSON, the slash command and interaction form bodies — for the fuzzing harness
+/// (`tests/src/fuzz_targets.rs`); not an API.
+#[doc(hidden)]
+pub mod fuzz_targets {
+    use axum::http::HeaderMap;
+
+    use super::verify::SignatureError;
+    use super::{SlackBot, SlackConfig, commands, events, interactivity, verify};
+    use crate::error::GatewayError;
+
+    /// A bot of `config` whose signing secret and bot tokens are all `secret`.
+    #[derive(Debug)]
+    pub struct Slack(SlackBot);
+
+    impl Slack {
+        pub fn new(config: &SlackConfig, secret: &str) -> Result<Self, GatewayError> {
+            SlackBot::new(config, &|_| Some(secret.to_owned())).map(Self)
+        }
+
+        /// The signature check every Slack route starts with, at Unix time `now`.
+        pub fn signed(
+            &self,
+            headers: &HeaderMap,
+            body: &[u8],
+            now: i64,
+        ) -> Result<(), SignatureError> {
+            verify::verify(&self.0.signing_secret, headers, body, now)
+        }
+
+        pub fn events(&self, body: &[u8]) -> Result<(), serde_json::Error> {
+            events::fuzz_read(body)
+        }
+
+        pub fn command(&self, body: &[u8]) -> Result<(), serde_urlencoded::de::Error> {
+            commands::fuzz_read(&self.0, body)
+        }
+
+        pub fn interaction(&self, body: &[u8]) -> Result<(), String> {
+            interactivity::fuzz_read(&self.0, body)
+        }
+    }
+}
+
 /// The Slack bot, or 404 when `[slack]` is not configured.
 fn slack_bot(state: &SlackState) -> Result<Arc<SlackBot>, ApiError> {
     state.bot.clone().ok_or_else(|| {

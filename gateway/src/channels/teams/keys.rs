@@ -62,6 +62,49 @@ struct Jwk {
     endorsements: Option<Vec<String>>,
 }
 
+/// A signing key under its issuer family and key id.
+pub type KeyEntry = ((IssuerFamily, String), Arc<SigningKey>);
+
+/// The usable keys of a JWKS (RSA, with a key id, modulus and exponent), each with the
+/// algorithms its metadata lists.
+fn signing_keys(
+    jwks: Jwks,
+    algorithms: Option<Vec<String>>,
+    family: IssuerFamily,
+) -> Vec<KeyEntry> {
+    let decode = |text: &str| URL_SAFE_NO_PAD.decode(text.trim_end_matches('='));
+    jwks.keys
+        .into_iter()
+        .filter(|k| k.kty == "RSA")
+        .filter_map(|k| {
+            let key = SigningKey {
+                modulus: decode(k.n.as_deref()?).ok()?,
+                exponent: decode(k.e.as_deref()?).ok()?,
+                endorsements: k.endorsements,
+                algorithms: algorithms.clone(),
+                family,
+            };
+            Some(((family, k.kid?), Arc::new(key)))
+        })
+        .collect()
+}
+
+/// The keys an OpenID metadata document and its JWKS publish, read as a fetch reads them (for
+/// the fuzzing harness).
+pub fn parse_documents(
+    metadata: &[u8],
+    jwks: &[u8],
+    family: IssuerFamily,
+) -> Result<Vec<KeyEntry>, serde_json::Error> {
+    let metadata: Metadata = serde_json::from_slice(metadata)?;
+    let jwks: Jwks = serde_json::from_slice(jwks)?;
+    Ok(signing_keys(
+        jwks,
+        metadata.id_token_signing_alg_values_supported,
+        family,
+    ))
+}
+
 #[derive(Debug)]
 struct Source {
     metadata_url: String,
@@ -112,6 +155,22 @@ impl KeyStore {
         }
     }
 
+    /// A store that holds `keys` and never fetches (for the fuzzing harness: tokens are checked
+    /// against known keys, offline).
+    pub fn preloaded(http: reqwest::Client, keys: Vec<KeyEntry>) -> Self {
+        let never = Duration::from_secs(u64::from(u32::MAX));
+        Self {
+            http,
+            sources: Vec::new(),
+            refresh: never,
+            unknown_refetch: never,
+            cached: Mutex::new(Cached {
+                keys: keys.into_iter().collect(),
+                fetched: Some(Instant::now()),
+            }),
+        }
+    }
+
     /// The key `kid` of an issuer family, fetching the keys when they are stale or do not have it.
     pub async fn key(&self, family: IssuerFamily, kid: &str) -> Result<Arc<SigningKey>, KeyError> {
         let id = (family, kid.to_owned());
@@ -156,29 +215,14 @@ impl KeyStore {
         Ok(())
     }
 
-    async fn fetch(
-        &self,
-        source: &Source,
-    ) -> Result<Vec<((IssuerFamily, String), Arc<SigningKey>)>, String> {
+    async fn fetch(&self, source: &Source) -> Result<Vec<KeyEntry>, String> {
         let metadata: Metadata = self.get_json(&source.metadata_url).await?;
         let jwks: Jwks = self.get_json(&metadata.jwks_uri).await?;
-        let algorithms = metadata.id_token_signing_alg_values_supported;
-        let decode = |text: &str| URL_SAFE_NO_PAD.decode(text.trim_end_matches('='));
-        Ok(jwks
-            .keys
-            .into_iter()
-            .filter(|k| k.kty == "RSA")
-            .filter_map(|k| {
-                let key = SigningKey {
-                    modulus: decode(k.n.as_deref()?).ok()?,
-                    exponent: decode(k.e.as_deref()?).ok()?,
-                    endorsements: k.endorsements,
-                    algorithms: algorithms.clone(),
-                    family: source.family,
-                };
-                Some(((source.family, k.kid?), Arc::new(key)))
-            })
-            .collect())
+        Ok(signing_keys(
+            jwks,
+            metadata.id_token_signing_alg_values_supported,
+            source.family,
+        ))
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {

@@ -10,6 +10,8 @@ mod activity;
 mod answer;
 mod citations;
 mod connector;
+#[doc(hidden)]
+pub mod fuzz_targets;
 mod jwt;
 mod keys;
 mod token;
@@ -203,16 +205,13 @@ async fn take_message(state: &TeamsState, bot: Arc<TeamsBot>, activity: Activity
     StatusCode::ACCEPTED.into_response()
 }
 
-/// A 👍/👎 (and optional comment) from Teams' feedback loop, stored for the answer it rates.
-async fn store_feedback(state: &TeamsState, bot: &TeamsBot, activity: &Activity) -> Response {
-    let action = &activity.value["actionValue"];
+/// The rating and comment of a feedback invoke's `value` (None: not a 👍/👎).
+fn feedback_of(value: &Value) -> Option<(Rating, Option<String>)> {
+    let action = &value["actionValue"];
     let rating = match action["reaction"].as_str() {
         Some("like") => Rating::Up,
         Some("dislike") => Rating::Down,
-        _ => {
-            count(&state.core.metrics, CHANNEL, "ignored");
-            return Json(json!({})).into_response();
-        }
+        _ => return None,
     };
     // `feedback` is itself a JSON string: {"feedbackText": "…"}.
     let comment = action["feedback"]
@@ -220,6 +219,15 @@ async fn store_feedback(state: &TeamsState, bot: &TeamsBot, activity: &Activity)
         .and_then(|text| serde_json::from_str::<Value>(text).ok())
         .and_then(|f| f["feedbackText"].as_str().map(str::to_owned))
         .filter(|text| !text.trim().is_empty());
+    Some((rating, comment))
+}
+
+/// A 👍/👎 (and optional comment) from Teams' feedback loop, stored for the answer it rates.
+async fn store_feedback(state: &TeamsState, bot: &TeamsBot, activity: &Activity) -> Response {
+    let Some((rating, comment)) = feedback_of(&activity.value) else {
+        count(&state.core.metrics, CHANNEL, "ignored");
+        return Json(json!({})).into_response();
+    };
     let org_id = activity.m365_tenant().unwrap_or_default();
     let (Some(org), Some(message_id)) =
         (bot.config.tenants.get(org_id), activity.reply_to_id.clone())

@@ -2,12 +2,19 @@
 //! document or question text leaves the machine. Mean pooling over the attention mask, then L2
 //! normalisation, exactly as sentence-transformers' `Pooling` + `Normalize` modules do.
 //!
+//! A text longer than the model's maximum sequence (256 word pieces for all-MiniLM-L6-v2, while
+//! chunks are up to 512 cl100k tokens, ≈ 600 word pieces) is split into windows that each fit, and
+//! its vector is the mean over the tokens of all windows ([`LongTexts`]; docs/BENCHMARKS.md has
+//! what truncating instead costs retrieval).
+//!
 //! The model is CPU-bound and synchronous, so every batch runs on the blocking pool, one batch at a
 //! time (candle's matrix multiplications already use every core; two batches at once would only
-//! contend for them).
+//! contend for them). Windows are batched by word-piece count, so padding wastes little.
 
 #[cfg(feature = "local-embedder")]
 mod embedder;
+#[cfg(feature = "local-embedder")]
+mod encoder;
 #[cfg(feature = "local-embedder")]
 mod model;
 #[cfg(feature = "local-embedder")]
@@ -41,13 +48,31 @@ pub struct LocalEmbedderConfig {
     /// Texts per forward pass.
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
-    /// Longest input in word pieces; longer texts are truncated (sentence-transformers' `max_seq_length`).
+    /// Longest input of one forward pass in word pieces, [CLS] and [SEP] included
+    /// (sentence-transformers' `max_seq_length`); longer texts are handled as `long_texts` says.
     #[serde(default = "default_max_tokens")]
     pub max_tokens: usize,
+    /// What a text longer than `max_tokens` becomes (default: windows).
+    #[serde(default)]
+    pub long_texts: LongTexts,
     /// Languages the model embeds well (default: English only for English-only families such as
     /// all-MiniLM, else all). Hybrid retrieval uses dense vectors only for questions in these.
     #[serde(default)]
     pub languages: Vec<crate::lang::Lang>,
+}
+
+/// What the embedder does with a text longer than one forward pass (`max_tokens`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LongTexts {
+    /// Cut at `max_tokens` word pieces, as sentence-transformers does: the rest of the text is not
+    /// in its vector.
+    Truncate,
+    /// Split into the fewest windows of at most `max_tokens` word pieces, of near-equal length; the
+    /// vector is the mean over every token of every window (for a text that fits, exactly
+    /// sentence-transformers' vector). Costs what embedding the whole text costs.
+    #[default]
+    Windows,
 }
 
 fn default_batch_size() -> usize {
@@ -65,6 +90,7 @@ impl Default for LocalEmbedderConfig {
             model: None,
             batch_size: default_batch_size(),
             max_tokens: default_max_tokens(),
+            long_texts: LongTexts::default(),
             languages: Vec::new(),
         }
     }

@@ -1,24 +1,30 @@
-//! Sentence vectors from token vectors: the mean over real (unpadded) tokens, scaled to unit length.
+//! Sentence vectors from token vectors: the mean over real (unpadded) tokens, scaled to unit
+//! length. A text longer than one forward pass is pooled over the tokens of all its windows.
 
-use candle_core::{DType, Result, Tensor};
+use candle_core::{Result, Tensor};
 
-/// `hidden` is (batch, tokens, dims), `mask` (batch, tokens) with 1 for real tokens and 0 for padding.
-pub fn mean_pool(hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
-    let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-    let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-    // At least one token per row ([CLS] and [SEP] always are); the clamp only guards the division.
-    let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
-    summed.broadcast_div(&counts)
+/// `hidden` is (batch, tokens, dims), `mask` (batch, tokens) with 1 for real tokens and 0 for
+/// padding: (batch, dims), each row the sum of its real tokens' vectors.
+pub fn masked_sums(hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    let mask = mask.to_dtype(hidden.dtype())?.unsqueeze(1)?;
+    // (batch, 1, tokens) × (batch, tokens, dims): the masked sum as one batched matmul.
+    mask.matmul(hidden)?.squeeze(1)
 }
 
-/// Each row divided by its L2 norm, so cosine similarity is a dot product.
-pub fn l2_normalize(vectors: &Tensor) -> Result<Tensor> {
-    let norms = vectors
-        .sqr()?
-        .sum_keepdim(1)?
-        .sqrt()?
-        .clamp(1e-12, f64::MAX)?;
-    vectors.broadcast_div(&norms)
+/// The unit-length mean of every token of a text's windows, given each window's
+/// [`masked_sums`] row: for a single window exactly sentence-transformers' mean pooling followed
+/// by its `Normalize`.
+pub fn mean_of<'a>(windows: impl IntoIterator<Item = &'a [f32]>, dimensions: usize) -> Vec<f32> {
+    let mut sum = vec![0f64; dimensions];
+    for window in windows {
+        for (total, x) in sum.iter_mut().zip(window) {
+            *total += f64::from(*x);
+        }
+    }
+    // At least one token per window ([CLS] and [SEP] always are); dividing by the count
+    // before normalising changes nothing but the rounding, so it is skipped.
+    let norm = sum.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-12);
+    sum.iter().map(|x| (x / norm) as f32).collect()
 }
 
 #[cfg(test)]
@@ -27,7 +33,7 @@ mod tests {
     use candle_core::Device;
 
     #[test]
-    fn padding_does_not_count_in_the_mean() {
+    fn padding_does_not_count_in_the_sum() {
         let hidden = Tensor::new(
             &[
                 [[1f32, 2.], [3., 4.], [100., 100.]],
@@ -37,14 +43,20 @@ mod tests {
         )
         .unwrap();
         let mask = Tensor::new(&[[1u32, 1, 0], [1, 1, 1]], &Device::Cpu).unwrap();
-        let pooled = mean_pool(&hidden, &mask).unwrap().to_vec2::<f32>().unwrap();
-        assert_eq!(pooled, vec![vec![2., 3.], vec![4., 0.]]);
+        let sums = masked_sums(&hidden, &mask)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        assert_eq!(sums, vec![vec![4., 6.], vec![12., 0.]]);
     }
 
     #[test]
-    fn rows_become_unit_vectors() {
-        let v = Tensor::new(&[[3f32, 4.], [0., 2.]], &Device::Cpu).unwrap();
-        let n = l2_normalize(&v).unwrap().to_vec2::<f32>().unwrap();
-        assert_eq!(n, vec![vec![0.6, 0.8], vec![0., 1.]]);
+    fn windows_pool_as_one_text_and_come_out_unit_length() {
+        let windows = [vec![3f32, 0.], vec![0., 4.]];
+        assert_eq!(
+            mean_of(windows.iter().map(Vec::as_slice), 2),
+            vec![0.6, 0.8]
+        );
+        assert_eq!(mean_of([windows[1].as_slice()], 2), vec![0., 1.]);
     }
 }
