@@ -9,7 +9,8 @@
 //! cargo run -p ragway-tests --example loadgen -- --url URL/v1/chat/completions --key KEY \
 //!     --question 'How do I configure WAL archiving? ({n})' --mode open --rate 500 --duration 20
 //!
-//! `{n}` in a question becomes the request's sequence number (unique questions: answer-cache misses).
+//! `{n}` in a question becomes this run's tag and the request's sequence number (unique questions: answer-cache
+//! misses, in this run and across runs).
 //! Prints one JSON line (the harness reads it) and, with `--human`, a readable summary on stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -40,7 +41,7 @@ struct Args {
     key: String,
     #[arg(long, default_value = "gpt-4o-mini")]
     model: String,
-    /// A question (repeat for several, used round-robin); `{n}` becomes the sequence number.
+    /// A question (repeat for several, used round-robin); `{n}` becomes a run tag and the sequence number.
     #[arg(long = "question", required = true)]
     questions: Vec<String>,
     #[arg(long, value_enum, default_value = "open")]
@@ -88,11 +89,24 @@ struct Outcome {
     error: Option<String>,
 }
 
+/// This run's tag: `{n}` questions of two runs never repeat each other (a later run would
+/// otherwise hit the answers an earlier one cached).
+fn run_tag() -> &'static str {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("{:x}", nanos % 0xffff_ffff)
+    })
+}
+
 fn body_for(args: &Args, n: u64) -> Value {
     let template = &args.questions[(n as usize) % args.questions.len()];
+    let unique = format!("{}-{n}", run_tag());
     json!({
         "model": args.model,
-        "messages": [{"role": "user", "content": template.replace("{n}", &n.to_string())}],
+        "messages": [{"role": "user", "content": template.replace("{n}", &unique)}],
         "stream": !args.no_stream,
     })
 }

@@ -186,6 +186,8 @@ class Bench:
         text += (
             "[limits]\nrequests_per_minute = 60000000\nburst = 1000000\n"
             "user_requests_per_minute = 60000000\nuser_burst = 1000000\n"
+            # Limits stay on (their checks are part of every request) but far above the load.
+            "tokens_per_minute = 1000000000000\nmax_concurrent_streams = 1000000\n"
         )
         if fake:
             text += (
@@ -209,7 +211,8 @@ class Bench:
             config = self.write_config(data / "ragway.toml", data, dense=False)
             run(self.ragway_cmd(data, config, "tenants", "create", "bench"), capture_output=True)
             seconds, rss, out = timed_child(self.ragway_cmd(data, config, "ingest", "--tenant", "bench",
-                                                            str(folder)), env={"RAGWAY_LOG": "warn"})
+                                                            "--lang", "en", str(folder)),
+                                            env={"RAGWAY_LOG": "warn"})
             chunks = int(m.group(1)) if (m := re.search(r"(\d[\d,]*) chunks", out.replace(",", ""))) else 0
             rows.append({"seconds": seconds, "mb_per_s": mb / seconds, "chunks": chunks,
                          "chunks_per_s": chunks / seconds, "peak_rss_mb": rss})
@@ -306,10 +309,13 @@ class Bench:
         return {
             "a: fake LLM directly": {"url": f"{self.fake_url}/chat/completions", "key": "sk-bench",
                                      "questions": MISS_QUESTIONS, "pids": [self.fake_pid]},
+            # ragway's `model` is a copilot profile: `ragway` is the default one.
             "b: ragway, cache miss": {"url": f"{self.ragway_url}/v1/chat/completions", "key": self.key,
-                                      "questions": MISS_QUESTIONS, "pids": [self.ragway_pid, self.fake_pid]},
+                                      "model": "ragway", "questions": MISS_QUESTIONS,
+                                      "pids": [self.ragway_pid, self.fake_pid]},
             "c: ragway, cache hit": {"url": f"{self.ragway_url}/v1/chat/completions", "key": self.key,
-                                     "questions": HIT_QUESTIONS, "pids": [self.ragway_pid, self.fake_pid]},
+                                     "model": "ragway", "questions": HIT_QUESTIONS,
+                                     "pids": [self.ragway_pid, self.fake_pid]},
             "d: LiteLLM proxy": {"url": f"{self.litellm_url}/chat/completions", "key": "sk-ragway-bench",
                                  "questions": MISS_QUESTIONS, "pids": [self.litellm_pid, self.fake_pid]},
         }
@@ -317,7 +323,8 @@ class Bench:
     def loadgen_run(self, label: str, line: dict, mode: list[str], duration: float,
                     extra: list[str] | None = None) -> list[dict]:
         cmd = [str(self.loadgen), "--url", line["url"], "--key", line["key"], "--label", label,
-               "--duration", str(duration), "--warmup", str(self.args.warmup), "--human", *mode]
+               "--duration", str(duration), "--warmup", str(self.args.warmup), "--human",
+               "--model", line.get("model", "gpt-4o-mini"), *mode]
         for q in line["questions"]:
             cmd += ["--question", q]
         for pid in line["pids"]:
