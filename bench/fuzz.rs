@@ -2,11 +2,16 @@
 //! each (default 20,000), from a seed; prints executions, refused inputs, panics, the slowest
 //! input and the peak memory of the process.
 //!
-//! cargo run -p ragway-tests --example fuzz -- [executions per target] [seed]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+//! cargo run -p ragway-tests --example fuzz -- [executions per target] [seed] [all|channels]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 use ragway_tests::fuzz::peak_rss_mib;
-use ragway_tests::fuzz_targets::run_all;
+use ragway_tests::fuzz_targets::{run_all, run_channels};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -16,8 +21,17 @@ fn main() {
     let seed: u64 = args
         .next()
         .map_or(1, |a| a.parse().expect("seed: a number"));
+    let only_channels = match args.next().as_deref() {
+        None | Some("all") => false,
+        Some("channels") => true,
+        Some(other) => panic!("targets: all or channels, not {other}"),
+    };
     let started = std::time::Instant::now();
-    let reports = run_all(executions, seed);
+    let reports = if only_channels {
+        run_channels(executions, seed)
+    } else {
+        run_all(executions, seed)
+    };
     println!("| target | executions | refused (error) | panics | slowest input |");
     println!("|---|---:|---:|---:|---:|");
     let mut panics = 0;

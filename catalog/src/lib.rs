@@ -33,7 +33,7 @@ pub use sync_runs::{
     TRIGGER_SCHEDULE, TRIGGER_UPLOAD,
 };
 pub use tenants::{Tenant, TenantDeletion, validate_tenant_id};
-pub use uploads::UploadFile;
+pub use uploads::{UPLOAD_PART_BYTES, UploadBatch, UploadFile};
 pub use usage::UsageRow;
 pub use web_pages::{WebPageKind, WebPageRecord};
 pub use widget_keys::WidgetKeyRecord;
@@ -113,6 +113,11 @@ fn migrator() -> Migrator {
             11,
             "admin_key_expiry",
             include_str!("../migrations/0011_admin_key_expiry.sql"),
+        ),
+        migration(
+            12,
+            "upload_chunks",
+            include_str!("../migrations/0012_upload_chunks.sql"),
         ),
     ];
     Migrator {

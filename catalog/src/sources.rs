@@ -224,6 +224,10 @@ impl Catalog {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM upload_file_parts WHERE source_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM upload_files WHERE source_id = $1")
             .bind(id)
             .execute(&mut *tx)

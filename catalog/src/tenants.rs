@@ -144,12 +144,13 @@ impl Catalog {
     /// kept for accounting.
     pub async fn delete_tenant(&self, id: &str) -> Result<TenantDeletion> {
         self.require_tenant(id).await?;
-        const STATEMENTS: [&str; 10] = [
+        const STATEMENTS: [&str; 11] = [
             "DELETE FROM conversation_turns WHERE conversation_id IN (SELECT id FROM conversations WHERE tenant_id = $1)",
             "DELETE FROM conversations WHERE tenant_id = $1",
             "DELETE FROM sync_runs WHERE tenant_id = $1",
             "DELETE FROM documents WHERE tenant_id = $1",
             "DELETE FROM web_pages WHERE source_id IN (SELECT id FROM sources WHERE tenant_id = $1)",
+            "DELETE FROM upload_file_parts WHERE source_id IN (SELECT id FROM sources WHERE tenant_id = $1)",
             "DELETE FROM upload_files WHERE source_id IN (SELECT id FROM sources WHERE tenant_id = $1)",
             "DELETE FROM sources WHERE tenant_id = $1",
             "DELETE FROM api_keys WHERE tenant_id = $1",
@@ -167,6 +168,7 @@ impl Catalog {
             conversations,
             _,
             documents,
+            _,
             _,
             _,
             sources,

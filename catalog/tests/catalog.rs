@@ -2,7 +2,7 @@
 //! The catalog's one migration set on both backends: SQLite (always) and PostgreSQL (a throwaway
 //! database on the local server; set TEST_POSTGRES_URL to point elsewhere, or to "off").
 
-use ragway_catalog::{Catalog, Enqueued, ManifestEntry, StoredTurn};
+use ragway_catalog::{Catalog, Enqueued, ManifestEntry, StoredTurn, UPLOAD_PART_BYTES};
 use sqlx::Connection;
 
 async fn exercise(catalog: &Catalog) {
@@ -595,7 +595,7 @@ async fn shared_by_replicas(catalog: &Catalog) {
     assert_eq!(catalog.prune_bot_events("9999").await.unwrap(), 2);
     assert!(catalog.first_bot_event("slack", "Ev1").await.unwrap());
 
-    // Uploaded files: stored whole (bytes intact), replaced by path, listed without content.
+    // Uploaded files: stored in parts (bytes intact), replaced by path, listed without content.
     catalog.ensure_tenant("hooli").await.unwrap();
     let source = catalog
         .create_source(
@@ -608,44 +608,82 @@ async fn shared_by_replicas(catalog: &Catalog) {
         .await
         .unwrap();
     let binary: Vec<u8> = (0..=255).collect();
-    catalog
-        .put_upload_files(
-            &source.id,
-            &[
-                ("a.md".into(), "h1".into(), b"# A".to_vec()),
-                ("dir/b.pdf".into(), "h2".into(), binary.clone()),
-            ],
-        )
-        .await
-        .unwrap();
-    catalog
-        .put_upload_files(
-            &source.id,
-            &[("a.md".into(), "h3".into(), b"# A2".to_vec())],
-        )
-        .await
-        .unwrap();
+    let large: Vec<u8> = (0..3 * UPLOAD_PART_BYTES + 5)
+        .map(|i| (i % 251) as u8)
+        .collect();
+    put_uploads(
+        catalog,
+        &source.id,
+        &[("a.md", "h1", b"# A"), ("dir/b.pdf", "h2", &binary)],
+    )
+    .await;
+    put_uploads(
+        catalog,
+        &source.id,
+        &[("a.md", "h3", b"# A2"), ("big.bin", "h4", &large)],
+    )
+    .await;
+    // A batch not committed stores nothing.
+    let mut abandoned = catalog.begin_uploads(&source.id).await.unwrap();
+    abandoned.start_file("never.md", "h", 1).await.unwrap();
+    abandoned.put_part("never.md", 0, b"x").await.unwrap();
+    drop(abandoned);
     let files = catalog.upload_files(&source.id).await.unwrap();
     assert_eq!(
         files
             .iter()
             .map(|f| (f.path.as_str(), f.sha256.as_str(), f.size))
             .collect::<Vec<_>>(),
-        [("a.md", "h3", 4), ("dir/b.pdf", "h2", 256)]
+        [
+            ("a.md", "h3", 4),
+            ("big.bin", "h4", large.len() as u64),
+            ("dir/b.pdf", "h2", 256)
+        ]
     );
     assert_eq!(
-        catalog
-            .upload_file_content(&source.id, "dir/b.pdf")
-            .await
-            .unwrap(),
+        upload_content(catalog, &source.id, "dir/b.pdf").await,
         Some(binary)
     );
     assert_eq!(
         catalog
-            .delete_upload_files(&source.id, &["a.md".into(), "nope".into()])
+            .upload_file_pieces(&source.id, "big.bin")
+            .await
+            .unwrap(),
+        Some(4)
+    );
+    assert_eq!(
+        upload_content(catalog, &source.id, "big.bin").await,
+        Some(large)
+    );
+    assert_eq!(
+        upload_content(catalog, &source.id, "a.md").await,
+        Some(b"# A2".to_vec())
+    );
+    assert_eq!(upload_content(catalog, &source.id, "nope").await, None);
+    // A file stored whole before files were cut into parts reads the same.
+    sqlx::query(
+        "INSERT INTO upload_files (source_id, path, content, sha256, size, updated_at) VALUES ($1, 'old.md', $2, 'h0', 5, '2026-01-01')",
+    )
+    .bind(&source.id)
+    .bind(b"# Old".to_vec())
+    .execute(catalog.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        upload_content(catalog, &source.id, "old.md").await,
+        Some(b"# Old".to_vec())
+    );
+    assert_eq!(
+        catalog
+            .delete_upload_files(&source.id, &["big.bin".into(), "nope".into()])
             .await
             .unwrap(),
         1
+    );
+    assert_eq!(
+        upload_parts(catalog, &source.id).await,
+        2,
+        "a removed file's parts go with it"
     );
 
     // Sync leases: a run whose heartbeat is recent survives a takeover check; a silent one is
@@ -688,6 +726,7 @@ async fn shared_by_replicas(catalog: &Catalog) {
     // Deleting the source, or its tenant, takes the files with it.
     catalog.delete_source(&source.id).await.unwrap();
     assert!(catalog.upload_files(&source.id).await.unwrap().is_empty());
+    assert_eq!(upload_parts(catalog, &source.id).await, 0);
     let other = catalog
         .create_source(
             "hooli",
@@ -698,12 +737,47 @@ async fn shared_by_replicas(catalog: &Catalog) {
         )
         .await
         .unwrap();
-    catalog
-        .put_upload_files(&other.id, &[("c.md".into(), "h".into(), b"# C".to_vec())])
-        .await
-        .unwrap();
+    put_uploads(catalog, &other.id, &[("c.md", "h", b"# C")]).await;
     catalog.delete_tenant("hooli").await.unwrap();
     assert!(catalog.upload_files(&other.id).await.unwrap().is_empty());
+    assert_eq!(upload_parts(catalog, &other.id).await, 0);
+}
+
+/// Stores files the way uploads do: one batch, each file cut into parts.
+async fn put_uploads(catalog: &Catalog, source_id: &str, files: &[(&str, &str, &[u8])]) {
+    let mut batch = catalog.begin_uploads(source_id).await.unwrap();
+    for (path, sha256, bytes) in files {
+        batch
+            .start_file(path, sha256, bytes.len() as u64)
+            .await
+            .unwrap();
+        for (seq, part) in bytes.chunks(UPLOAD_PART_BYTES).enumerate() {
+            batch.put_part(path, seq as u64, part).await.unwrap();
+        }
+    }
+    batch.commit().await.unwrap();
+}
+
+async fn upload_content(catalog: &Catalog, source_id: &str, path: &str) -> Option<Vec<u8>> {
+    let pieces = catalog.upload_file_pieces(source_id, path).await.unwrap()?;
+    let mut content = Vec::new();
+    for index in 0..pieces {
+        let piece = catalog
+            .upload_file_piece(source_id, path, index)
+            .await
+            .unwrap();
+        content.extend(piece.unwrap());
+    }
+    Some(content)
+}
+
+async fn upload_parts(catalog: &Catalog, source_id: &str) -> i64 {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM upload_file_parts WHERE source_id = $1")
+        .bind(source_id)
+        .fetch_one(catalog.pool())
+        .await
+        .unwrap();
+    sqlx::Row::try_get(&row, "n").unwrap()
 }
 
 #[tokio::test]

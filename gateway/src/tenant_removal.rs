@@ -59,6 +59,10 @@ pub async fn remove_orphan_uploads(state: &AppState) -> Result<usize, GatewayErr
     let mut removed = 0;
     while let Some(entry) = entries.next_entry().await? {
         let name = entry.file_name().to_string_lossy().into_owned();
+        // Hidden names are not sources: `.staging` holds uploads in progress.
+        if name.starts_with('.') {
+            continue;
+        }
         if !known.contains(&name) && remove_folder(&entry.path()).await {
             tracing::info!(source = %name, "removed the uploaded files of a deleted source");
             removed += 1;

@@ -1,31 +1,30 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The `ragway` binary end to end: tenants, keys, ingest (twice: incremental), ask, and errors.
 
-use std::path::Path;
-use std::process::{Command, Output};
+#[path = "common/binary.rs"]
+mod binary;
 
-fn ragway(data_dir: &Path, args: &[&str]) -> Output {
-    ragway_in(data_dir, "C.UTF-8", args)
+use std::path::Path;
+use std::process::Output;
+
+use binary::{ChildLogs, bare, command, free_port, log_scan, run, spawn, wait_until_up};
+
+/// Runs `ragway --data-dir <data_dir> <args>` in `data_dir`, its stderr kept in `logs`.
+fn ragway(logs: &ChildLogs, data_dir: &Path, args: &[&str]) -> Output {
+    ragway_in(logs, data_dir, "C.UTF-8", args)
 }
 
 /// The command with the environment's locale set to `locale` (output follows it).
-fn ragway_in(data_dir: &Path, locale: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ragway"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env("LANG", locale)
-        .env("RAGWAY_LOG", "warn")
-        .current_dir(data_dir)
-        .output()
-        .unwrap()
+fn ragway_in(logs: &ChildLogs, data_dir: &Path, locale: &str, args: &[&str]) -> Output {
+    run(
+        logs,
+        command(None, data_dir, data_dir, args).env("LANG", locale),
+    )
 }
 
 #[test]
 fn output_follows_the_locale_or_lang() {
+    let logs = ChildLogs::new("cli: output_follows_the_locale_or_lang").unwrap();
     let data = tempfile::tempdir().unwrap();
     let docs = tempfile::tempdir().unwrap();
     let pages = [
@@ -51,12 +50,14 @@ fn output_follows_the_locale_or_lang() {
     }
     let docs = docs.path().to_str().unwrap();
     let created = stdout(&ragway_in(
+        &logs,
         data.path(),
         "es_MX.UTF-8",
         &["tenants", "create", "acme"],
     ));
     assert_eq!(created.trim(), "tenant acme creado");
     let key = stdout(&ragway_in(
+        &logs,
         data.path(),
         "es_MX.UTF-8",
         &["keys", "create", "--tenant", "acme", "--name", "intranet"],
@@ -66,6 +67,7 @@ fn output_follows_the_locale_or_lang() {
         "{key}"
     );
     let keys = stdout(&ragway_in(
+        &logs,
         data.path(),
         "es_MX.UTF-8",
         &["keys", "list", "--tenant", "acme"],
@@ -75,6 +77,7 @@ fn output_follows_the_locale_or_lang() {
         "{keys}"
     );
     let added = stdout(&ragway_in(
+        &logs,
         data.path(),
         "es_MX.UTF-8",
         &[
@@ -91,6 +94,7 @@ fn output_follows_the_locale_or_lang() {
         "{added}"
     );
     let listed = stdout(&ragway_in(
+        &logs,
         data.path(),
         "es_MX.UTF-8",
         &["sources", "list", "--tenant", "acme"],
@@ -100,11 +104,13 @@ fn output_follows_the_locale_or_lang() {
         "{listed}"
     );
     let english = stdout(&ragway(
+        &logs,
         data.path(),
         &["sources", "list", "--tenant", "acme"],
     ));
     assert!(english.contains("never synced"), "{english}");
     let synced = stdout(&ragway_in(
+        &logs,
         data.path(),
         "es_MX.UTF-8",
         &["ingest", "--tenant", "acme", docs],
@@ -113,32 +119,36 @@ fn output_follows_the_locale_or_lang() {
         synced.contains("sincronizado: 4 vistos, 4 nuevos, 0 modificados"),
         "{synced}"
     );
-    let again = stdout(&ragway(data.path(), &["ingest", "--tenant", "acme", docs]));
+    let again = stdout(&ragway(
+        &logs,
+        data.path(),
+        &["ingest", "--tenant", "acme", docs],
+    ));
     assert!(again.contains("synced: 4 seen, 0 added"), "{again}");
 
+    let question = "¿Cuántos días de vacaciones tengo?";
+    log_scan::question(question);
     let answer = stdout(&ragway(
+        &logs,
         data.path(),
-        &[
-            "ask",
-            "--tenant",
-            "acme",
-            "--lang",
-            "es",
-            "¿Cuántos días de vacaciones tengo?",
-        ],
+        &["ask", "--tenant", "acme", "--lang", "es", question],
     ));
     assert!(answer.starts_with("Respuesta extractiva"), "{answer}");
     assert!(
         answer.contains("\nFuentes:\n") && answer.contains("(respuesta extractiva, 0 tokens)"),
         "{answer}"
     );
+    logs.check();
 }
 
 #[test]
 fn errors_follow_the_locale_or_lang() {
+    let logs = ChildLogs::new("cli: errors_follow_the_locale_or_lang").unwrap();
+    log_scan::question("¿Dónde está la VPN?");
+    log_scan::question("Where is the VPN?");
     let data = tempfile::tempdir().unwrap();
-    stdout(&ragway(data.path(), &["tenants", "create", "acme"]));
-    let es = |args: &[&str]| stderr(&ragway_in(data.path(), "es_MX.UTF-8", args));
+    stdout(&ragway(&logs, data.path(), &["tenants", "create", "acme"]));
+    let es = |args: &[&str]| stderr(&ragway_in(&logs, data.path(), "es_MX.UTF-8", args));
     assert_eq!(
         es(&["tenants", "delete", "acme"]),
         "error: eliminar el tenant acme borra sus fragmentos, documentos, fuentes, claves y conversaciones, y no se puede deshacer; agrega --yes"
@@ -163,6 +173,7 @@ fn errors_follow_the_locale_or_lang() {
         "error: `from` debe ser una fecha AAAA-MM-DD, se recibió `ayer`"
     );
     stdout(&ragway_in(
+        &logs,
         data.path(),
         "es_MX.UTF-8",
         &[
@@ -187,7 +198,7 @@ fn errors_follow_the_locale_or_lang() {
     );
     // The same failures in English, from the locale or from --lang.
     assert_eq!(
-        stderr(&ragway(data.path(), &["tenants", "delete", "acme"])),
+        stderr(&ragway(&logs, data.path(), &["tenants", "delete", "acme"])),
         "error: deleting tenant acme removes its passages, documents, sources, keys and conversations and cannot be undone; add --yes"
     );
     assert_eq!(
@@ -201,6 +212,7 @@ fn errors_follow_the_locale_or_lang() {
         ]),
         "error: not found: tenant nadie (create it with `ragway tenants create nadie`)"
     );
+    logs.check();
 }
 
 /// `sources add-folder` checks what it stores like the admin API does — the operator may name
@@ -208,12 +220,13 @@ fn errors_follow_the_locale_or_lang() {
 /// schedule are checked too. (It used to store a file's path, or a blank name, as given.)
 #[test]
 fn add_folder_is_checked_like_the_admin_api_but_may_name_any_folder() {
+    let logs = ChildLogs::new("cli: add_folder_is_checked_like_the_admin_api").unwrap();
     let data = tempfile::tempdir().unwrap();
     std::fs::create_dir(data.path().join("docs")).unwrap();
     let file = data.path().join("docs").join("notes.md");
     std::fs::write(&file, "# Notes\n").unwrap();
     let file = file.to_str().unwrap();
-    stdout(&ragway(data.path(), &["tenants", "create", "acme"]));
+    stdout(&ragway(&logs, data.path(), &["tenants", "create", "acme"]));
     let add = |name: &str, path: &str| {
         let args = [
             "sources",
@@ -224,7 +237,7 @@ fn add_folder_is_checked_like_the_admin_api_but_may_name_any_folder() {
             name,
             path,
         ];
-        ragway(data.path(), &args)
+        ragway(&logs, data.path(), &args)
     };
     assert_eq!(
         stderr(&add("notes", file)),
@@ -232,6 +245,7 @@ fn add_folder_is_checked_like_the_admin_api_but_may_name_any_folder() {
     );
     assert_eq!(
         stderr(&ragway_in(
+            &logs,
             data.path(),
             "es_MX.UTF-8",
             &[
@@ -255,6 +269,7 @@ fn add_folder_is_checked_like_the_admin_api_but_may_name_any_folder() {
         "error: `name` must be 1 to 100 printable characters"
     );
     let every_minute = ragway(
+        &logs,
         data.path(),
         &[
             "sources",
@@ -276,6 +291,7 @@ fn add_folder_is_checked_like_the_admin_api_but_may_name_any_folder() {
     let added = stdout(&add("docs", "docs"));
     assert!(added.contains("docs"), "{added}");
     let listed = stdout(&ragway(
+        &logs,
         data.path(),
         &["sources", "list", "--tenant", "acme"],
     ));
@@ -284,6 +300,7 @@ fn add_folder_is_checked_like_the_admin_api_but_may_name_any_folder() {
         listed.contains("docs") && listed.contains("folder"),
         "{listed}"
     );
+    logs.check();
 }
 
 /// The error a failed command reported (its log lines aside).
@@ -307,30 +324,38 @@ fn stdout(output: &Output) -> String {
 
 #[test]
 fn tenants_keys_ingest_and_ask_from_the_command_line() {
+    let logs = ChildLogs::new("cli: tenants_keys_ingest_and_ask_from_the_command_line").unwrap();
     let data = tempfile::tempdir().unwrap();
     let handbook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/handbook");
     let handbook = handbook.to_str().unwrap();
 
     assert!(
         stdout(&ragway(
+            &logs,
             data.path(),
             &["tenants", "create", "acme", "--name", "Acme"]
         ))
         .contains("created tenant acme")
     );
     let created = stdout(&ragway(
+        &logs,
         data.path(),
         &["keys", "create", "--tenant", "acme", "--name", "ci"],
     ));
     let key = created.lines().last().unwrap();
     assert!(key.starts_with("rgw_"), "{created}");
-    let listed = stdout(&ragway(data.path(), &["keys", "list", "--tenant", "acme"]));
+    let listed = stdout(&ragway(
+        &logs,
+        data.path(),
+        &["keys", "list", "--tenant", "acme"],
+    ));
     assert!(
         listed.contains("ci") && !listed.contains(key),
         "secrets are never listed: {listed}"
     );
 
     let first = stdout(&ragway(
+        &logs,
         data.path(),
         &["ingest", "--tenant", "acme", handbook],
     ));
@@ -339,6 +364,7 @@ fn tenants_keys_ingest_and_ask_from_the_command_line() {
         "{first}"
     );
     let second = stdout(&ragway(
+        &logs,
         data.path(),
         &["ingest", "--tenant", "acme", handbook],
     ));
@@ -347,14 +373,12 @@ fn tenants_keys_ingest_and_ask_from_the_command_line() {
         "{second}"
     );
 
+    let question = "Which server address does the NorthGate client connect to?";
+    log_scan::question(question);
     let answer = stdout(&ragway(
+        &logs,
         data.path(),
-        &[
-            "ask",
-            "--tenant",
-            "acme",
-            "Which server address does the NorthGate client connect to?",
-        ],
+        &["ask", "--tenant", "acme", question],
     ));
     assert!(answer.starts_with("Extractive answer"), "{answer}");
     assert!(
@@ -364,6 +388,7 @@ fn tenants_keys_ingest_and_ask_from_the_command_line() {
 
     // The question asked above is counted in the tenant's usage.
     let usage = stdout(&ragway(
+        &logs,
         data.path(),
         &["usage", "--tenant", "acme", "--json"],
     ));
@@ -373,12 +398,14 @@ fn tenants_keys_ingest_and_ask_from_the_command_line() {
         "the CLI is not an API request"
     );
     let table = stdout(&ragway(
+        &logs,
         data.path(),
         &["usage", "--tenant", "acme", "--users"],
     ));
     assert!(table.contains("total"), "{table}");
 
     let admin = stdout(&ragway(
+        &logs,
         data.path(),
         &["admin-keys", "create", "--tenant", "acme"],
     ));
@@ -387,28 +414,39 @@ fn tenants_keys_ingest_and_ask_from_the_command_line() {
         admin_key.starts_with("rgwadm_") && admin.contains("for tenant acme"),
         "{admin}"
     );
-    let admins = stdout(&ragway(data.path(), &["admin-keys", "list"]));
+    let admins = stdout(&ragway(&logs, data.path(), &["admin-keys", "list"]));
     assert!(
         admins.contains("acme") && !admins.contains(admin_key),
         "{admins}"
     );
     let admin_id = &admin_key["rgwadm_".len().."rgwadm_".len() + 8];
-    assert!(stdout(&ragway(data.path(), &["admin-keys", "revoke", admin_id])).contains("revoked"));
+    assert!(
+        stdout(&ragway(
+            &logs,
+            data.path(),
+            &["admin-keys", "revoke", admin_id]
+        ))
+        .contains("revoked")
+    );
 
-    let shown = stdout(&ragway(data.path(), &["tenants", "show", "acme"]));
+    let shown = stdout(&ragway(&logs, data.path(), &["tenants", "show", "acme"]));
     assert!(
         shown.contains("documents   58") && shown.contains("API keys    1 active"),
         "{shown}"
     );
     stdout(&ragway(
+        &logs,
         data.path(),
         &["tenants", "rename", "acme", "--name", "Acme Manufacturing"],
     ));
-    assert!(stdout(&ragway(data.path(), &["tenants", "list"])).contains("Acme Manufacturing"));
-    let refused = ragway(data.path(), &["tenants", "delete", "acme"]);
+    assert!(
+        stdout(&ragway(&logs, data.path(), &["tenants", "list"])).contains("Acme Manufacturing")
+    );
+    let refused = ragway(&logs, data.path(), &["tenants", "delete", "acme"]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--yes"));
     let deleted = stdout(&ragway(
+        &logs,
         data.path(),
         &["tenants", "delete", "acme", "--yes"],
     ));
@@ -416,9 +454,13 @@ fn tenants_keys_ingest_and_ask_from_the_command_line() {
         deleted.contains("58 documents") && deleted.contains("1 API keys"),
         "{deleted}"
     );
-    stdout(&ragway(data.path(), &["tenants", "create", "acme"]));
+    stdout(&ragway(&logs, data.path(), &["tenants", "create", "acme"]));
 
-    let unknown = ragway(data.path(), &["ingest", "--tenant", "nobody", handbook]);
+    let unknown = ragway(
+        &logs,
+        data.path(),
+        &["ingest", "--tenant", "nobody", handbook],
+    );
     assert!(!unknown.status.success());
     let message = String::from_utf8_lossy(&unknown.stderr);
     assert!(
@@ -427,6 +469,7 @@ fn tenants_keys_ingest_and_ask_from_the_command_line() {
     );
 
     let bad_config = ragway(
+        &logs,
         data.path(),
         &["--config", "/nonexistent/ragway.toml", "tenants", "list"],
     );
@@ -435,10 +478,12 @@ fn tenants_keys_ingest_and_ask_from_the_command_line() {
         String::from_utf8_lossy(&bad_config.stderr)
             .contains("cannot read /nonexistent/ragway.toml")
     );
+    logs.check();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_ingest_converges_when_re_run() {
+    let logs = ChildLogs::new("cli: a_killed_ingest_converges_when_re_run").unwrap();
     let data = tempfile::tempdir().unwrap();
     let docs = data.path().join("docs");
     std::fs::create_dir_all(&docs).unwrap();
@@ -451,23 +496,15 @@ async fn a_killed_ingest_converges_when_re_run() {
         std::fs::write(docs.join(format!("p{i:04}.md")), body).unwrap();
     }
     let docs_arg = docs.to_str().unwrap();
-    stdout(&ragway(data.path(), &["tenants", "create", "acme"]));
+    stdout(&ragway(&logs, data.path(), &["tenants", "create", "acme"]));
     let catalog_url = ragway_catalog::default_url(data.path());
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ragway"))
-        .args([
-            "--data-dir",
-            data.path().to_str().unwrap(),
-            "ingest",
-            "--tenant",
-            "acme",
-            docs_arg,
-        ])
-        .env("RAGWAY_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let ingest = ["ingest", "--tenant", "acme", docs_arg];
+    let mut child = spawn(
+        &logs,
+        "ragway ingest (killed)",
+        &mut command(None, data.path(), data.path(), &ingest),
+    );
     // Kill it (SIGKILL: no cleanup) as soon as some, but not all, documents are recorded.
     let catalog = ragway_catalog::Catalog::connect(&catalog_url)
         .await
@@ -475,16 +512,16 @@ async fn a_killed_ingest_converges_when_re_run() {
     let recorded = loop {
         let n = catalog.document_count("acme").await.unwrap();
         if n > 0 {
-            child.kill().unwrap();
+            child.0.kill().unwrap();
             break n;
         }
         assert!(
-            child.try_wait().unwrap().is_none(),
+            child.0.try_wait().unwrap().is_none(),
             "the ingest finished before it could be killed"
         );
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     };
-    child.wait().unwrap();
+    child.0.wait().unwrap();
     let at_kill = catalog.document_count("acme").await.unwrap();
     assert!(
         at_kill < DOCS as i64,
@@ -493,6 +530,7 @@ async fn a_killed_ingest_converges_when_re_run() {
     catalog.pool().close().await;
 
     let rerun = stdout(&ragway(
+        &logs,
         data.path(),
         &["ingest", "--tenant", "acme", docs_arg],
     ));
@@ -503,6 +541,7 @@ async fn a_killed_ingest_converges_when_re_run() {
         "{rerun}"
     );
     let again = stdout(&ragway(
+        &logs,
         data.path(),
         &["ingest", "--tenant", "acme", docs_arg],
     ));
@@ -559,6 +598,7 @@ async fn a_killed_ingest_converges_when_re_run() {
         ],
         "the killed run is marked failed and queued again for the sync workers"
     );
+    logs.check();
 }
 
 /// `[server] log_format = "json"`: one JSON object per line, each request's access line inside its
@@ -566,76 +606,63 @@ async fn a_killed_ingest_converges_when_re_run() {
 /// variables are ignored with a warning instead of stopping the server.
 #[tokio::test]
 async fn json_logs_carry_the_request_id_never_the_question() {
-    use std::io::Read;
+    let logs = ChildLogs::new("cli: json_logs_carry_the_request_id_never_the_question").unwrap();
     let data = tempfile::tempdir().unwrap();
     let handbook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/handbook");
     let handbook = handbook.to_str().unwrap();
     assert!(
-        ragway(data.path(), &["tenants", "create", "acme"])
+        ragway(&logs, data.path(), &["tenants", "create", "acme"])
             .status
             .success()
     );
     assert!(
-        ragway(data.path(), &["ingest", "--tenant", "acme", handbook])
-            .status
-            .success()
+        ragway(
+            &logs,
+            data.path(),
+            &["ingest", "--tenant", "acme", handbook]
+        )
+        .status
+        .success()
     );
-    let created = ragway(data.path(), &["keys", "create", "--tenant", "acme"]);
+    let created = ragway(&logs, data.path(), &["keys", "create", "--tenant", "acme"]);
     let key = String::from_utf8(created.stdout)
         .unwrap()
         .lines()
         .last()
         .unwrap()
         .to_owned();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let log = data.path().join("serve.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ragway"))
-        .args([
-            "--data-dir",
-            data.path().to_str().unwrap(),
-            "serve",
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env_remove("RAGWAY_LOG")
-        .env_remove("OPENAI_API_KEY")
-        .env("RAGWAY_SERVER__LOG_FORMAT", "json")
-        .env("RAGWAY_PORT", "tcp://10.0.0.7:8080")
-        .env("RAGWAY_SERVICE_HOST", "10.0.0.7")
-        .env("RAGWAY_PORT_8080_TCP_ADDR", "10.0.0.7")
-        .stderr(std::fs::File::create(&log).unwrap())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let port = free_port();
+    let serve = "ragway serve (JSON logs)";
+    let child = spawn(
+        &logs,
+        serve,
+        bare()
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+            .env("RAGWAY_SERVER__LOG_FORMAT", "json")
+            .env("RAGWAY_PORT", "tcp://10.0.0.7:8080")
+            .env("RAGWAY_SERVICE_HOST", "10.0.0.7")
+            .env("RAGWAY_PORT_8080_TCP_ADDR", "10.0.0.7"),
+    );
     let base = format!("http://127.0.0.1:{port}");
-    let started = std::time::Instant::now();
+    wait_until_up(&logs, serve, &format!("{base}/readyz")).await;
     let client = reqwest::Client::new();
-    while client.get(format!("{base}/readyz")).send().await.is_err() {
-        assert!(started.elapsed().as_secs() < 30, "serve did not start");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
     let marker = "zebra-quokka-7731";
+    let question = format!("How do I set up the VPN {marker}?");
+    log_scan::question(&question);
     let response = client
         .post(format!("{base}/api/v1/ask"))
         .bearer_auth(&key)
         .header("x-request-id", "req-json-log-1")
-        .json(&serde_json::json!({"question": format!("How do I set up the VPN {marker}?")}))
+        .json(&serde_json::json!({ "question": question }))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
     response.text().await.unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
-    let mut text = String::new();
-    std::fs::File::open(&log)
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
+    drop(child); // killed
+    let text = logs.text(serve);
     assert!(
         !text.contains(marker),
         "the question reached the logs:\n{text}"
@@ -658,4 +685,5 @@ async fn json_logs_carry_the_request_id_never_the_question() {
             .any(|l| l["fields"]["variable"] == "RAGWAY_PORT"),
         "the service link was not reported:\n{text}"
     );
+    logs.check();
 }

@@ -7,56 +7,24 @@
 //!
 //! `CRASH_KILLS` (default 10) and `CRASH_SEED` (default 20261204) vary the run.
 
+#[path = "common/binary.rs"]
+mod binary;
 #[path = "common/index_digest.rs"]
 mod index_digest;
+#[path = "common/sync_runs.rs"]
+mod sync_runs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use binary::{ChildLogs, command, spawn};
 use index_digest::{IndexDigest, index_digest, manifest_digest};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use sync_runs::{SOURCE, TENANT, clean_sync, create_tenant, ingest, ingest_args};
 
-const TENANT: &str = "acme";
-const SOURCE: &str = "docs";
 const INITIAL_DOCUMENTS: usize = 400;
-
-fn command(data_dir: &Path, cwd: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ragway"));
-    command
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("RAGWAY_CONFIG")
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env("LANG", "C.UTF-8")
-        .env("RAGWAY_LOG", "warn")
-        .current_dir(cwd);
-    command
-}
-
-fn succeeded(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "ragway failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-/// A spawned `ragway` that is killed if the test ends first.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// The documents on disk, and the ACL rule the next syncs pass.
 struct Corpus {
@@ -168,33 +136,14 @@ impl Corpus {
     }
 
     fn ingest_args(&self) -> Vec<String> {
-        let mut args: Vec<String> = ["ingest", "--tenant", TENANT, "--source", SOURCE]
-            .map(str::to_owned)
-            .to_vec();
-        if self.hr_restricted {
-            args.extend(["--acl".to_owned(), "hr/**=hr,managers".to_owned()]);
-        }
-        args.push(self.dir.to_str().unwrap().to_owned());
-        args
+        ingest_args(&self.dir, self.hr_restricted.then_some("hr/**=hr,managers"))
     }
 }
 
 /// A clean sync of the corpus into a fresh data directory: its digest and how long the sync took.
-async fn reference(root: &Path, corpus: &Corpus) -> (IndexDigest, Duration) {
+async fn reference(logs: &ChildLogs, root: &Path, corpus: &Corpus) -> (IndexDigest, Duration) {
     let dir = tempfile::tempdir_in(root).unwrap();
-    succeeded(
-        command(dir.path(), root, &["tenants", "create", TENANT])
-            .output()
-            .unwrap(),
-    );
-    let args = corpus.ingest_args();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let started = Instant::now();
-    let out = succeeded(command(dir.path(), root, &args).output().unwrap());
-    let took = started.elapsed();
-    assert!(out.contains(" 0 failed"), "{out}");
-    let digest = index_digest(dir.path(), TENANT, SOURCE).await.unwrap();
-    (digest, took)
+    clean_sync(logs, None, dir.path(), root, &corpus.ingest_args()).await
 }
 
 /// Where a kill landed: how many of the changes the next sync has to make (documents to write,
@@ -221,13 +170,11 @@ async fn ingest_killed_at_random_points_always_converges_to_a_clean_sync() {
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
     let mut corpus = Corpus::new(root.path().join(SOURCE), &mut rng);
-    succeeded(
-        command(&data, root.path(), &["tenants", "create", TENANT])
-            .output()
-            .unwrap(),
-    );
+    // What every `ragway` run writes to stderr, scanned for secrets when the test ends.
+    let logs = ChildLogs::new("crash_recovery").unwrap();
+    create_tenant(&logs, None, &data, root.path()).await;
 
-    let (mut expected, full_sync) = reference(root.path(), &corpus).await;
+    let (mut expected, full_sync) = reference(&logs, root.path(), &corpus).await;
     let mut previous = IndexDigest::default();
     let mut landings = Landings::default();
     let (mut killed, mut rounds, mut total_deleted) = (0, 0, 0);
@@ -240,7 +187,7 @@ async fn ingest_killed_at_random_points_always_converges_to_a_clean_sync() {
         if rounds > 0 {
             let (_, deleted, _) = corpus.change(&mut rng, rounds);
             total_deleted += deleted;
-            (expected, _) = reference(root.path(), &corpus).await;
+            (expected, _) = reference(&logs, root.path(), &corpus).await;
         }
         rounds += 1;
 
@@ -249,13 +196,11 @@ async fn ingest_killed_at_random_points_always_converges_to_a_clean_sync() {
             rng.random_range(0..=u64::try_from(full_sync.as_millis()).unwrap() * 6 / 10),
         );
         let args = corpus.ingest_args();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut child = Running(
-            command(&data, root.path(), &args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
+        let ingest_to_kill: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut child = spawn(
+            &logs,
+            "ragway ingest (kill round)",
+            &mut command(None, &data, root.path(), &ingest_to_kill),
         );
         tokio::time::sleep(delay).await;
         let finished = child.0.try_wait().unwrap().is_some();
@@ -297,7 +242,7 @@ async fn ingest_killed_at_random_points_always_converges_to_a_clean_sync() {
             );
         }
 
-        let rerun = succeeded(command(&data, root.path(), &args).output().unwrap());
+        let rerun = ingest(&logs, None, &data, root.path(), &args).await;
         assert!(
             rerun.contains(&format!("{} seen", corpus.files.len())) && rerun.contains(" 0 failed"),
             "{rerun}"
@@ -326,4 +271,5 @@ async fn ingest_killed_at_random_points_always_converges_to_a_clean_sync() {
         previous.points.len(),
         previous.manifest.len()
     );
+    logs.check();
 }

@@ -3,31 +3,31 @@
 //! `--json`, re-run reusing the index), and on a SciFact subset with the local model, where
 //! hybrid retrieval must clear a floor.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+#[path = "common/binary.rs"]
+mod binary;
 
+use std::path::{Path, PathBuf};
+
+use binary::{ChildLogs, command, log_scan, run};
 use serde_json::Value;
 
-fn eval(work: &Path, args: &[&str]) -> Value {
-    eval_with(work, args, &[])
+fn eval(logs: &ChildLogs, work: &Path, args: &[&str]) -> Value {
+    eval_with(logs, work, args, &[])
 }
 
-fn eval_with(work: &Path, args: &[&str], env: &[(&str, &str)]) -> Value {
-    let output = Command::new(env!("CARGO_BIN_EXE_ragway"))
-        .arg("--data-dir")
-        .arg(work)
-        .arg("eval")
-        .args(args)
-        .arg("--json")
-        .env_remove("OPENAI_API_KEY")
-        .env("RAGWAY_LOG", "warn")
-        // Rank everything: these tests measure ranking, not the gateway's relevance cut.
-        .env("RAGWAY_RETRIEVAL__MIN_BM25_SCORE", "0")
-        .env("RAGWAY_RETRIEVAL__MIN_DENSE_SCORE", "0")
-        .envs(env.iter().copied())
-        .current_dir(work)
-        .output()
-        .unwrap();
+/// `ragway eval <args> --json` in `work` (also its data directory), its stderr kept in `logs`.
+fn eval_with(logs: &ChildLogs, work: &Path, args: &[&str], env: &[(&str, &str)]) -> Value {
+    let mut all = vec!["eval"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let output = run(
+        logs,
+        command(None, work, work, &all)
+            // Rank everything: these tests measure ranking, not the gateway's relevance cut.
+            .env("RAGWAY_RETRIEVAL__MIN_BM25_SCORE", "0")
+            .env("RAGWAY_RETRIEVAL__MIN_DENSE_SCORE", "0")
+            .envs(env.iter().copied()),
+    );
     assert!(
         output.status.success(),
         "ragway eval failed: {}",
@@ -46,6 +46,7 @@ fn write(dir: &Path, name: &str, text: &str) {
 /// = 0.61315, Recall@10 = 0.5, MRR@10 = 1. Means over both queries follow.
 #[test]
 fn metrics_of_a_hand_checked_dataset_and_a_reused_index() {
+    let logs = ChildLogs::new("eval: metrics_of_a_hand_checked_dataset").unwrap();
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("tiny");
     std::fs::create_dir(&data).unwrap();
@@ -72,8 +73,15 @@ fn metrics_of_a_hand_checked_dataset_and_a_reused_index() {
         "qrels-test.tsv",
         "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\nq2\td3\t1\n",
     );
+    for query in [
+        "when are cranes inspected",
+        "travel expense deadline",
+        "an unjudged query is not scored",
+    ] {
+        log_scan::question(query);
+    }
     let dataset = data.to_str().unwrap();
-    let report = eval(work.path(), &[dataset, "--no-dense"]);
+    let report = eval(&logs, work.path(), &[dataset, "--no-dense"]);
     assert_eq!(report["documents"], 3);
     assert_eq!(report["queries"], 2);
     assert_eq!(report["ingest"]["added"], 3);
@@ -93,7 +101,7 @@ fn metrics_of_a_hand_checked_dataset_and_a_reused_index() {
     assert!(bm25["queries_per_sec"].as_f64().unwrap() > 0.0);
 
     // Unchanged corpus and settings: the scratch tenant is reused, nothing is re-indexed.
-    let again = eval(work.path(), &[dataset, "--no-dense"]);
+    let again = eval(&logs, work.path(), &[dataset, "--no-dense"]);
     assert_eq!(again["tenant"], report["tenant"]);
     assert_eq!(again["ingest"]["unchanged"], 3);
     assert_eq!(again["ingest"]["added"], 0);
@@ -101,17 +109,17 @@ fn metrics_of_a_hand_checked_dataset_and_a_reused_index() {
 
     // The table follows the locale; its figures are the JSON report's.
     let table = |locale: &str| {
-        let output = Command::new(env!("CARGO_BIN_EXE_ragway"))
-            .arg("--data-dir")
-            .arg(work.path())
-            .args(["eval", dataset, "--no-dense"])
-            .env_remove("LC_ALL")
-            .env_remove("LC_MESSAGES")
+        let output = run(
+            &logs,
+            command(
+                None,
+                work.path(),
+                work.path(),
+                &["eval", dataset, "--no-dense"],
+            )
             .env("LANG", locale)
-            .env("RAGWAY_LOG", "warn")
-            .env("RAGWAY_RETRIEVAL__MIN_BM25_SCORE", "0")
-            .output()
-            .unwrap();
+            .env("RAGWAY_RETRIEVAL__MIN_BM25_SCORE", "0"),
+        );
         assert!(output.status.success());
         String::from_utf8(output.stdout).unwrap()
     };
@@ -130,10 +138,12 @@ fn metrics_of_a_hand_checked_dataset_and_a_reused_index() {
     let english = table("en_US.UTF-8");
     assert!(english.contains("3 documents → "), "{english}");
     assert!(english.lines().any(|l| l.starts_with("mode ")), "{english}");
+    logs.check();
 }
 
 #[test]
 fn a_dataset_without_judgements_is_refused_clearly() {
+    let logs = ChildLogs::new("eval: a_dataset_without_judgements_is_refused_clearly").unwrap();
     let work = tempfile::tempdir().unwrap();
     write(
         work.path(),
@@ -145,15 +155,12 @@ fn a_dataset_without_judgements_is_refused_clearly() {
         "queries.jsonl",
         "{\"_id\": \"q1\", \"text\": \"x\"}\n",
     );
-    let output = Command::new(env!("CARGO_BIN_EXE_ragway"))
-        .arg("--data-dir")
-        .arg(work.path())
-        .args(["eval", work.path().to_str().unwrap(), "--no-dense"])
-        .output()
-        .unwrap();
+    let args = ["eval", work.path().to_str().unwrap(), "--no-dense"];
+    let output = run(&logs, &mut command(None, work.path(), work.path(), &args));
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("qrels-test.tsv"), "{stderr}");
+    logs.check();
 }
 
 /// `../shared/data/scifact` beside the repository (CI has it).
@@ -176,8 +183,10 @@ fn hybrid_retrieval_on_a_scifact_subset_clears_its_floor() {
         "all-MiniLM-L6-v2 is not in {}: run scripts/fetch-minilm",
         model.display()
     );
+    let logs = ChildLogs::new("eval: hybrid_retrieval_on_a_scifact_subset").unwrap();
     let work = tempfile::tempdir().unwrap();
     let report = eval(
+        &logs,
         work.path(),
         &[
             scifact().to_str().unwrap(),
@@ -213,6 +222,7 @@ fn hybrid_retrieval_on_a_scifact_subset_clears_its_floor() {
     // +2 points over the better mode are measured on the full split (docs/BENCHMARKS.md).
     assert!(hybrid >= bm25.max(dense) - 0.05, "{report}");
     assert!(hybrid > bm25.min(dense), "{report}");
+    logs.check();
 }
 
 /// `../shared/data/xquad` beside the repository (CI has it).
@@ -241,12 +251,19 @@ fn bm25_figures(report: &Value) -> (f64, f64) {
 /// of the questions whose paragraph comes first.
 #[test]
 fn spanish_analysis_mixed_corpora_and_extractive_answers_on_xquad() {
+    let logs =
+        ChildLogs::new("eval: spanish_analysis_mixed_corpora_and_extractive_answers").unwrap();
     let work = tempfile::tempdir().unwrap();
     let dataset = xquad();
     let run = |analysis: &str, args: &[&str]| {
         let mut all = vec![dataset.as_str(), "--split", "dev", "--no-dense"];
         all.extend_from_slice(args);
-        eval_with(work.path(), &all, &[("RAGWAY_BM25__LANGUAGE", analysis)])
+        eval_with(
+            &logs,
+            work.path(),
+            &all,
+            &[("RAGWAY_BM25__LANGUAGE", analysis)],
+        )
     };
     let es = run("auto", &["--query-lang", "es"]);
     assert_eq!(es["documents"], 240);
@@ -283,4 +300,5 @@ fn spanish_analysis_mixed_corpora_and_extractive_answers_on_xquad() {
     let cross = run("auto", &["--query-lang", "es", "--corpus-lang", "en"]);
     let notes = cross["notes"].to_string();
     assert!(notes.contains("multilingual dense embedder"), "{notes}");
+    logs.check();
 }

@@ -4,52 +4,30 @@
 //! and together they spend one daily token quota, within 1 %.
 //! Needs Redis on 127.0.0.1:6379 (as on the dev machines and in CI).
 
+#[path = "common/binary.rs"]
+mod binary;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-struct Replica(Child);
+use binary::{
+    ChildLogs, Running, bare, command, free_port, log_scan, run, spawn, succeeded, wait_until_up,
+};
 
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn ragway(data: &Path, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_ragway"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env("RAGWAY_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Runs `ragway --data-dir <data> <args>`; its stdout, which must report success.
+fn ragway(logs: &ChildLogs, data: &Path, args: &[&str]) -> String {
+    succeeded(&run(logs, &mut command(None, data, data, args)))
 }
 
 const PER_MINUTE: u32 = 6000;
 const BURST: u32 = 20;
 
 /// A tenant `acme` with an API key in a catalog shared by the replicas.
-fn shared_catalog(shared: &Path) -> (String, String) {
-    ragway(shared, &["tenants", "create", "acme"]);
-    let key = ragway(shared, &["keys", "create", "--tenant", "acme"])
+fn shared_catalog(logs: &ChildLogs, shared: &Path) -> (String, String) {
+    ragway(logs, shared, &["tenants", "create", "acme"]);
+    let key = ragway(logs, shared, &["keys", "create", "--tenant", "acme"])
         .lines()
         .last()
         .unwrap()
@@ -59,12 +37,14 @@ fn shared_catalog(shared: &Path) -> (String, String) {
 }
 
 /// Starts three gateways on the shared catalog, each with its own data directory
-/// (`replica<i>` under `shared`) and Redis limits, and waits until they answer.
+/// (`replica<i>` under `shared`) and Redis limits, and waits until they answer. Their stderr goes
+/// to `logs`.
 async fn start_replicas(
+    logs: &ChildLogs,
     shared: &Path,
     catalog: &str,
     env: &[(&str, String)],
-) -> (Vec<Replica>, Vec<String>) {
+) -> (Vec<Running>, Vec<String>) {
     let prefix = format!(
         "ragway-test-{}-{}",
         std::process::id(),
@@ -74,47 +54,41 @@ async fn start_replicas(
     let mut urls = Vec::new();
     for i in 0..3 {
         let port = free_port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_ragway"));
+        let mut command = bare();
         command
             .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
             .env("RAGWAY_DATA_DIR", shared.join(format!("replica{i}")))
             .env("DATABASE_URL", catalog)
             .env("RAGWAY_LIMITS__BACKEND", "redis")
-            .env("RAGWAY_LIMITS__REDIS_KEY_PREFIX", &prefix)
-            .env("RAGWAY_LOG", "warn")
-            .env_remove("OPENAI_API_KEY")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .env("RAGWAY_LIMITS__REDIS_KEY_PREFIX", &prefix);
         for (name, value) in env {
             command.env(name, value);
         }
-        replicas.push(Replica(command.spawn().unwrap()));
+        replicas.push(spawn(
+            logs,
+            &format!("replica {i}: ragway serve"),
+            &mut command,
+        ));
         urls.push(format!("http://127.0.0.1:{port}"));
     }
-    let client = reqwest::Client::new();
-    for url in &urls {
-        let ready = Instant::now();
-        while client.get(format!("{url}/healthz")).send().await.is_err() {
-            assert!(
-                ready.elapsed() < Duration::from_secs(30),
-                "{url} did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    for (i, url) in urls.iter().enumerate() {
+        let label = format!("replica {i}: ragway serve");
+        wait_until_up(logs, &label, &format!("{url}/healthz")).await;
     }
     (replicas, urls)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_share_one_exact_limit() {
+    let logs = ChildLogs::new("replicas: three_replicas_share_one_exact_limit").unwrap();
     let shared = tempfile::tempdir().unwrap();
-    let (key, catalog) = shared_catalog(shared.path());
+    let (key, catalog) = shared_catalog(&logs, shared.path());
     let env = [
         ("RAGWAY_LIMITS__REQUESTS_PER_MINUTE", PER_MINUTE.to_string()),
         ("RAGWAY_LIMITS__BURST", BURST.to_string()),
         ("RAGWAY_LIMITS__USER_REQUESTS_PER_MINUTE", "0".to_owned()),
     ];
-    let (_replicas, urls) = start_replicas(shared.path(), &catalog, &env).await;
+    let (replicas, urls) = start_replicas(&logs, shared.path(), &catalog, &env).await;
     let client = reqwest::Client::new();
 
     // Connections are opened before the clock starts: the allowance accrues from the first
@@ -185,9 +159,12 @@ async fn three_replicas_share_one_exact_limit() {
         error <= (expected * 0.01).max(2.0),
         "admitted {total_admitted}, expected {expected:.1}"
     );
+    drop(replicas);
+    logs.check();
 }
 
 const TOKENS_PER_DAY: u64 = 150_000;
+const QUESTION: &str = "How do I connect to the VPN from home?";
 
 /// Three replicas spend one tenant's daily token quota: each answer reserves its prompt and
 /// completion limit and settles with the real usage, so together they use the quota — not three
@@ -197,24 +174,20 @@ async fn three_replicas_share_one_token_quota() {
     let fake = ragway_tests::fake_openai::FakeOpenAi::start(Default::default())
         .await
         .unwrap();
+    let logs = ChildLogs::new("replicas: three_replicas_share_one_token_quota").unwrap();
     let shared = tempfile::tempdir().unwrap();
-    let (key, catalog) = shared_catalog(shared.path());
+    let (key, catalog) = shared_catalog(&logs, shared.path());
     // One index, built once and copied to every replica (the embedded index is per process).
     let handbook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/handbook");
     let first = shared.path().join("replica0");
-    let output = Command::new(env!("CARGO_BIN_EXE_ragway"))
-        .args(["ingest", "--tenant", "acme", "--source", "handbook"])
-        .arg(&handbook)
-        .env("RAGWAY_DATA_DIR", &first)
-        .env("DATABASE_URL", &catalog)
-        .env("RAGWAY_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    succeeded(&run(
+        &logs,
+        bare()
+            .args(["ingest", "--tenant", "acme", "--source", "handbook"])
+            .arg(&handbook)
+            .env("RAGWAY_DATA_DIR", &first)
+            .env("DATABASE_URL", &catalog),
+    ));
     for i in 1..3 {
         ragway_tests::harness::copy_dir(&first, &shared.path().join(format!("replica{i}")))
             .unwrap();
@@ -230,7 +203,8 @@ async fn three_replicas_share_one_token_quota() {
         ("RAGWAY_LIMITS__TOKENS_PER_MINUTE", "0".to_owned()),
         ("RAGWAY_LIMITS__TOKENS_PER_DAY", TOKENS_PER_DAY.to_string()),
     ];
-    let (_replicas, urls) = start_replicas(shared.path(), &catalog, &env).await;
+    let (replicas, urls) = start_replicas(&logs, shared.path(), &catalog, &env).await;
+    log_scan::question(QUESTION);
 
     let client = reqwest::Client::new();
     let spent = Arc::new(AtomicUsize::new(0));
@@ -256,9 +230,7 @@ async fn three_replicas_share_one_token_quota() {
                     .post(format!("{}/api/v1/ask", urls[i % 3]))
                     .bearer_auth(&key)
                     .header("cache-control", "no-cache")
-                    .json(
-                        &serde_json::json!({"question": "How do I connect to the VPN from home?"}),
-                    )
+                    .json(&serde_json::json!({ "question": QUESTION }))
                     .send()
                     .await
                     .unwrap();
@@ -298,7 +270,7 @@ async fn three_replicas_share_one_token_quota() {
             .post(format!("{}/api/v1/ask", urls[i % 3]))
             .bearer_auth(&key)
             .header("cache-control", "no-cache")
-            .json(&serde_json::json!({"question": "How do I connect to the VPN from home?"}))
+            .json(&serde_json::json!({ "question": QUESTION }))
             .send()
             .await
             .unwrap();
@@ -333,4 +305,6 @@ async fn three_replicas_share_one_token_quota() {
         admitted,
         "refused requests never reached the LLM"
     );
+    drop(replicas);
+    logs.check();
 }

@@ -5,91 +5,22 @@
 //! no corrupt catalog, no hang), and a re-run once the fault is gone converges, digest for digest,
 //! to a clean sync of the same documents.
 
+#[path = "common/binary.rs"]
+mod binary;
 #[path = "common/index_digest.rs"]
 mod index_digest;
+#[path = "common/sync_runs.rs"]
+mod sync_runs;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use index_digest::{IndexDigest, index_digest};
+use binary::{ChildLogs, command, run_bounded};
+use index_digest::index_digest;
 use ragway_tests::fake_openai::{FakeOpenAi, FakeOptions, Outage};
-
-const TENANT: &str = "acme";
-const SOURCE: &str = "docs";
-
-fn command(config: Option<&Path>, data_dir: &Path, cwd: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ragway"));
-    if let Some(config) = config {
-        command.arg("--config").arg(config);
-    }
-    command
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("RAGWAY_CONFIG")
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env("LANG", "C.UTF-8")
-        .env("RAGWAY_LOG", "error")
-        .current_dir(cwd);
-    command
-}
-
-/// Runs a command to its end; a run still going after `limit` (far beyond what it needs) is a
-/// hang: killed, and the test fails.
-async fn run_bounded(mut command: Command, limit: Duration) -> Output {
-    struct Running(Option<Child>);
-    impl Drop for Running {
-        fn drop(&mut self) {
-            if let Some(mut child) = self.0.take() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
-    }
-    use std::io::{Read, Seek};
-    // Files, not pipes: a child writing more than a pipe holds would block, and look hung.
-    let (mut out, mut err) = (tempfile::tempfile().unwrap(), tempfile::tempfile().unwrap());
-    command
-        .stdout(Stdio::from(out.try_clone().unwrap()))
-        .stderr(Stdio::from(err.try_clone().unwrap()));
-    let mut running = Running(Some(command.spawn().unwrap()));
-    let started = Instant::now();
-    loop {
-        let child = running.0.as_mut().unwrap();
-        if let Some(status) = child.try_wait().unwrap() {
-            running.0 = None;
-            let read = |file: &mut std::fs::File| {
-                let mut bytes = Vec::new();
-                file.rewind().unwrap();
-                file.read_to_end(&mut bytes).unwrap();
-                bytes
-            };
-            return Output {
-                status,
-                stdout: read(&mut out),
-                stderr: read(&mut err),
-            };
-        }
-        assert!(
-            started.elapsed() < limit,
-            "`ragway {:?}` hung",
-            command.get_args().collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn stdout_of(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "ragway failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use sync_runs::{
+    LIMIT, SOURCE, TENANT, clean_sync, create_tenant, ingest, ingest_args, recorded_runs,
+};
 
 fn write_documents(dir: &Path, count: usize) {
     std::fs::create_dir_all(dir).unwrap();
@@ -101,25 +32,6 @@ fn write_documents(dir: &Path, count: usize) {
         std::fs::write(dir.join(format!("p{i:04}.md")), text).unwrap();
     }
 }
-
-/// `ragway tenants create` then `ragway ingest` on a fresh data directory: the clean sync.
-async fn clean_sync(config: Option<&Path>, data: &Path, cwd: &Path, docs: &Path) -> IndexDigest {
-    stdout_of(
-        &run_bounded(
-            command(config, data, cwd, &["tenants", "create", TENANT]),
-            LIMIT,
-        )
-        .await,
-    );
-    let docs = docs.to_str().unwrap();
-    let args = ["ingest", "--tenant", TENANT, "--source", SOURCE, docs];
-    let out = stdout_of(&run_bounded(command(config, data, cwd, &args), LIMIT).await);
-    assert!(out.contains(" 0 failed"), "{out}");
-    index_digest(data, TENANT, SOURCE).await.unwrap()
-}
-
-/// Far beyond what any run here needs (the stalled endpoint's is about 15 s): the hang detector.
-const LIMIT: Duration = Duration::from_secs(180);
 
 // ---------------------------------------------------------------------------------------------
 // The embeddings endpoint down mid-sync.
@@ -149,24 +61,19 @@ async fn embeddings_outage_mid_sync(outage: Outage) -> String {
     let config = Some(config.as_path());
     let docs = root.path().join(SOURCE);
     write_documents(&docs, DOCUMENTS);
-    let expected = clean_sync(config, &root.path().join("clean"), root.path(), &docs).await;
+    // What every `ragway` run writes to stderr, scanned for secrets when the test ends.
+    let logs = ChildLogs::new(&format!("sync_faults: embeddings outage {outage:?}")).unwrap();
+    let args = ingest_args(&docs, None);
+    let clean = root.path().join("clean");
+    let (expected, _) = clean_sync(&logs, config, &clean, root.path(), &args).await;
     assert!(expected.uris_without_dense().is_empty());
     assert_eq!(expected.manifest.len(), DOCUMENTS);
 
     let data = root.path().join("data");
-    let docs_arg = docs.to_str().unwrap();
-    let ingest = ["ingest", "--tenant", TENANT, "--source", SOURCE, docs_arg];
-    stdout_of(
-        &run_bounded(
-            command(config, &data, root.path(), &["tenants", "create", TENANT]),
-            LIMIT,
-        )
-        .await,
-    );
+    create_tenant(&logs, config, &data, root.path()).await;
     fake.embeddings_outage_after(ANSWERED_BEFORE_OUTAGE, outage);
-    let output = run_bounded(command(config, &data, root.path(), &ingest), LIMIT).await;
+    let out = ingest(&logs, config, &data, root.path(), &args).await;
     assert!(fake.embeddings_outage_started());
-    let out = stdout_of(&output);
     let failed: Vec<&str> = out
         .lines()
         .filter_map(|l| l.trim_start().strip_prefix("failed: "))
@@ -203,25 +110,16 @@ async fn embeddings_outage_mid_sync(outage: Outage) -> String {
         let uri = line.split(':').next().unwrap();
         assert!(!partial.manifest.contains_key(uri), "{line}");
     }
-    let catalog = ragway_catalog::Catalog::connect(&ragway_catalog::default_url(&data))
-        .await
-        .unwrap();
-    let source = catalog
-        .source_by_name(TENANT, SOURCE)
-        .await
-        .unwrap()
-        .unwrap();
-    let runs = catalog.sync_runs(&source.id).await.unwrap();
+    let runs = recorded_runs(&data).await;
     assert_eq!(runs.len(), 1);
     assert_eq!(
         (runs[0].failed, runs[0].added),
         (i64::try_from(DOCUMENTS - 256).unwrap(), 256)
     );
-    catalog.pool().close().await;
 
     // The endpoint recovers: the re-run indexes the rest and converges to the clean sync.
     fake.end_embeddings_outage().await;
-    let rerun = stdout_of(&run_bounded(command(config, &data, root.path(), &ingest), LIMIT).await);
+    let rerun = ingest(&logs, config, &data, root.path(), &args).await;
     assert!(
         rerun.contains(&format!(
             "{} added, 0 changed, 256 unchanged",
@@ -231,6 +129,7 @@ async fn embeddings_outage_mid_sync(outage: Outage) -> String {
     );
     let actual = index_digest(&data, TENANT, SOURCE).await.unwrap();
     assert!(actual == expected, "{}", actual.diff(&expected, 20));
+    logs.check();
     failed[0].to_owned()
 }
 
@@ -331,20 +230,17 @@ async fn a_full_disk_fails_the_sync_clearly_and_a_re_run_converges() {
     };
     let docs = root.path().join(SOURCE);
     write_documents(&docs, DOCUMENTS);
-    let expected = clean_sync(None, &root.path().join("clean"), root.path(), &docs).await;
+    // What every `ragway` run writes to stderr, scanned for secrets when the test ends.
+    let logs = ChildLogs::new("sync_faults: full disk").unwrap();
+    let args = ingest_args(&docs, None);
+    let clean = root.path().join("clean");
+    let (expected, _) = clean_sync(&logs, None, &clean, root.path(), &args).await;
 
     let cwd = root.path();
-    stdout_of(
-        &run_bounded(
-            command(None, &data, cwd, &["tenants", "create", TENANT]),
-            LIMIT,
-        )
-        .await,
-    );
+    create_tenant(&logs, None, &data, cwd).await;
     let filler = fill_leaving(&data, 2 << 20);
-    let docs_arg = docs.to_str().unwrap();
-    let ingest = ["ingest", "--tenant", TENANT, "--source", SOURCE, docs_arg];
-    let full = run_bounded(command(None, &data, cwd, &ingest), LIMIT).await;
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let full = run_bounded(&logs, &mut command(None, &data, cwd, &argv), LIMIT).await;
     let stderr = String::from_utf8_lossy(&full.stderr);
     assert_eq!(full.status.code(), Some(1), "{stderr}");
     let error = stderr.lines().rfind(|l| l.starts_with("error: ")).unwrap();
@@ -376,22 +272,12 @@ async fn a_full_disk_fails_the_sync_clearly_and_a_re_run_converges() {
     }
 
     // Space freed: the re-run takes the rest and converges; the failed run is closed as failed.
-    let rerun = stdout_of(&run_bounded(command(None, &data, cwd, &ingest), LIMIT).await);
+    let rerun = ingest(&logs, None, &data, cwd, &args).await;
     assert!(rerun.contains(" 0 failed"), "{rerun}");
     let actual = index_digest(&data, TENANT, SOURCE).await.unwrap();
     assert!(actual == expected, "{}", actual.diff(&expected, 20));
-    let catalog = ragway_catalog::Catalog::connect(&ragway_catalog::default_url(&data))
+    let statuses: Vec<String> = recorded_runs(&data)
         .await
-        .unwrap();
-    let source = catalog
-        .source_by_name(TENANT, SOURCE)
-        .await
-        .unwrap()
-        .unwrap();
-    let statuses: Vec<String> = catalog
-        .sync_runs(&source.id)
-        .await
-        .unwrap()
         .into_iter()
         .map(|r| format!("{} {}", r.status, r.trigger))
         .collect();
@@ -400,7 +286,7 @@ async fn a_full_disk_fails_the_sync_clearly_and_a_re_run_converges() {
             && statuses.contains(&"succeeded manual".to_owned()),
         "{statuses:?}"
     );
-    catalog.pool().close().await;
     eprintln!("disk full: {error}");
+    logs.check();
     drop(mounted);
 }

@@ -4,34 +4,29 @@
 //! span has the authentication, limits, cache, retrieval, grounding and LLM stages beneath it;
 //! a sync is a trace of its own. Spans carry ids and metadata, never the question's text.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+#[path = "common/binary.rs"]
+mod binary;
 
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use binary::{ChildLogs, command, free_port, log_scan, run, spawn, succeeded, wait_until_up};
 use ragway_tests::fake_openai::{FakeOpenAi, FakeOptions};
 use ragway_tests::otlp_receiver::{OtlpReceiver, ReceivedSpan};
 
 const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
+/// The LLM key ragway reads from `TEST_LLM_KEY` (the fake accepts any).
+const LLM_KEY: &str = "sk-test-traces-llm-key";
 
 /// Runs a `ragway` command with `config`; its stdout when it succeeds.
-fn ragway(data: &Path, config: &Path, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_ragway"))
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("RAGWAY_LOG")
-        .env("TEST_LLM_KEY", "sk-test")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "ragway {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+fn ragway(logs: &ChildLogs, data: &Path, config: &Path, args: &[&str]) -> String {
+    let cwd = data.parent().unwrap();
+    succeeded(&run(
+        logs,
+        command(Some(config), data, cwd, args).env("TEST_LLM_KEY", LLM_KEY),
+    ))
 }
 
 fn children<'a>(spans: &'a [ReceivedSpan], parent: &ReceivedSpan) -> Vec<&'a ReceivedSpan> {
@@ -59,6 +54,8 @@ async fn a_question_is_one_trace_with_its_stages_and_a_sync_is_another() {
     })
     .await
     .unwrap();
+    let logs = ChildLogs::new("traces: a_question_is_one_trace").unwrap();
+    log_scan::secret("LLM API key", LLM_KEY);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let config = dir.path().join("ragway.toml");
@@ -72,53 +69,44 @@ async fn a_question_is_one_trace_with_its_stages_and_a_sync_is_another() {
     )
     .unwrap();
     let handbook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/handbook/it");
-    ragway(&data, &config, &["tenants", "create", "acme"]);
+    ragway(&logs, &data, &config, &["tenants", "create", "acme"]);
     // The CLI exports too: its spans are sent before the process exits.
     ragway(
+        &logs,
         &data,
         &config,
         &["ingest", "--tenant", "acme", handbook.to_str().unwrap()],
     );
-    let key = ragway(&data, &config, &["keys", "create", "--tenant", "acme"])
-        .lines()
-        .last()
-        .unwrap()
-        .to_owned();
+    let key = ragway(
+        &logs,
+        &data,
+        &config,
+        &["keys", "create", "--tenant", "acme"],
+    )
+    .lines()
+    .last()
+    .unwrap()
+    .to_owned();
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_ragway"))
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("--config")
-        .arg(&config)
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-        .env_remove("RAGWAY_LOG")
-        .env("TEST_LLM_KEY", "sk-test")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.path().join("serve.log")).unwrap())
-        .spawn()
-        .unwrap();
+    let port = free_port();
+    let serve = ["serve", "--addr", &format!("127.0.0.1:{port}")];
+    let mut server = spawn(
+        &logs,
+        "ragway serve",
+        command(Some(&config), &data, dir.path(), &serve).env("TEST_LLM_KEY", LLM_KEY),
+    );
     let base = format!("http://127.0.0.1:{port}");
+    wait_until_up(&logs, "ragway serve", &format!("{base}/readyz")).await;
     let client = reqwest::Client::new();
-    let started = Instant::now();
-    while client.get(format!("{base}/readyz")).send().await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "serve did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let marker = "okapi-marmot-5521";
+    let question = format!("How do I connect to the VPN {marker}?");
+    log_scan::question(&question);
     let response = client
         .post(format!("{base}/api/v1/ask"))
         .bearer_auth(&key)
         .header("x-request-id", "req-trace-1")
         .header("traceparent", format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01"))
-        .json(&serde_json::json!({"question": format!("How do I connect to the VPN {marker}?")}))
+        .json(&serde_json::json!({ "question": question }))
         .send()
         .await
         .unwrap();
@@ -130,14 +118,14 @@ async fn a_question_is_one_trace_with_its_stages_and_a_sync_is_another() {
     );
     // A graceful stop sends what is still buffered.
     let stopped = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+        .args(["-TERM", &server.0.id().to_string()])
         .status()
         .unwrap();
     assert!(stopped.success());
-    assert!(server.wait().unwrap().success());
+    assert!(server.0.wait().unwrap().success());
 
     let spans = receiver.spans();
-    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
+    let log = logs.text("ragway serve");
     assert!(
         spans.iter().any(|s| s.name == "request"),
         "no request span exported; the server said:\n{log}"
@@ -209,4 +197,5 @@ async fn a_question_is_one_trace_with_its_stages_and_a_sync_is_another() {
             .iter()
             .all(|s| s.attribute("points").is_some_and(|p| p != "0"))
     );
+    logs.check();
 }

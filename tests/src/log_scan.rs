@@ -8,6 +8,12 @@
 //! string in a line — or anything shaped like a ragway key, a Slack token or a JWT — is a finding;
 //! findings fail the test whose gateway stops next (`Gateway::shutdown` or its drop).
 //!
+//! Tests that spawn the `ragway` binary keep what each process writes to stderr (where its logs go,
+//! at its default filter) in a [`ChildLogs`]; at the end of the test (its `check` or drop) every
+//! line is scanned the same way, with what is registered by then — the test registers what the
+//! binary itself created and printed on stdout ([`register_printed_secrets`]) and the questions
+//! it asked. Stdout is not scanned: that is where the CLI hands a new key to its user.
+//!
 //! `LOG_SCAN_SUMMARY=1 cargo test … -- --nocapture` prints the running totals at each check.
 //!
 //! Lines of the test support itself (`ragway_tests::…`: the fakes) are kept but not scanned.
@@ -15,6 +21,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
@@ -162,6 +169,227 @@ pub fn fail_on_leaks() {
     }
 }
 
+/// Registers every secret-shaped token in `text` — what a spawned `ragway` printed to its user on
+/// stdout, e.g. the key `ragway keys create` made — and returns how many it found. (Stdout is where
+/// the CLI hands a new key to the operator, by design; the same key in a log line is a leak.)
+pub fn register_printed_secrets(text: &str) -> usize {
+    let token = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    let mut found = 0;
+    for word in text.split(|c: char| !token(c)) {
+        let word = word.trim_end_matches(['.', '-']);
+        if !shaped_secrets(word).is_empty() {
+            secret("secret printed on stdout", word);
+            found += 1;
+        }
+    }
+    found
+}
+
+/// Scans what a child process wrote (its stderr: ragway's logs) with the registered secrets and
+/// questions and the secret shapes, one line at a time (colour codes removed first). Each finding's
+/// line starts with `[label]`, the secret masked.
+pub fn scan_output(label: &str, text: &str) -> Vec<Finding> {
+    let secrets = logs().secrets.clone();
+    let plain = strip_ansi(text);
+    plain
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .take(MAX_LINES)
+        .filter_map(|line| finding(line, &secrets, true))
+        .map(|finding| Finding {
+            line: format!("[{label}] {}", finding.line),
+            ..finding
+        })
+        .collect()
+}
+
+/// `text` without ANSI escape sequences (`ESC [ … final byte`), which colour a terminal log.
+fn strip_ansi(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if ('\u{40}'..='\u{7e}').contains(&c) {
+                        break;
+                    }
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+}
+
+/// Numbers the directories of [`ChildLogs`].
+static CHILD_DIRS: AtomicU64 = AtomicU64::new(0);
+
+/// What the processes one test spawns (the `ragway` binary) write to stderr, scanned at the end of
+/// the test like the in-process logs: [`ChildLogs::stderr`] gives a file for `Command::stderr`,
+/// [`ChildLogs::add`] takes what `Command::output` captured. [`ChildLogs::check`] — or the drop, at
+/// the end of the test — scans it all with the secrets and questions registered by then (register
+/// what the test creates before: keys the binary printed, see [`register_printed_secrets`]) and
+/// panics with the findings, masked. Stdout is not taken: ragway logs to stderr, and stdout is
+/// where the CLI prints a new key to its user.
+pub struct ChildLogs {
+    test: String,
+    dir: PathBuf,
+    outputs: Mutex<Vec<ChildOutput>>,
+    checked: bool,
+}
+
+struct ChildOutput {
+    label: String,
+    captured: Captured,
+}
+
+enum Captured {
+    /// What the test captured (`Output::stderr`).
+    Text(String),
+    /// The file the child writes.
+    File(PathBuf),
+}
+
+impl ChildOutput {
+    fn text(&self) -> String {
+        match &self.captured {
+            Captured::Text(text) => text.clone(),
+            Captured::File(path) => std::fs::read(path)
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl ChildLogs {
+    /// The logs of the processes `test` spawns; their files go in a fresh temporary directory.
+    pub fn new(test: &str) -> std::io::Result<Self> {
+        let dir = std::env::temp_dir().join(format!(
+            "ragway-child-logs-{}-{}",
+            std::process::id(),
+            CHILD_DIRS.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self {
+            test: test.to_owned(),
+            dir,
+            outputs: Mutex::default(),
+            checked: false,
+        })
+    }
+
+    fn outputs(&self) -> MutexGuard<'_, Vec<ChildOutput>> {
+        self.outputs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A new file for the stderr of the child `label` (`Command::stderr(file)`), scanned at the check.
+    pub fn stderr(&self, label: &str) -> std::io::Result<std::fs::File> {
+        let mut outputs = self.outputs();
+        let name: String = label
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .take(40)
+            .collect();
+        let path = self.dir.join(format!("{:04}-{name}.log", outputs.len()));
+        let file = std::fs::File::create(&path)?;
+        outputs.push(ChildOutput {
+            label: label.to_owned(),
+            captured: Captured::File(path),
+        });
+        Ok(file)
+    }
+
+    /// What a child `label` wrote to stderr, captured by the test (`Output::stderr`).
+    pub fn add(&self, label: &str, stderr: &[u8]) {
+        self.outputs().push(ChildOutput {
+            label: label.to_owned(),
+            captured: Captured::Text(String::from_utf8_lossy(stderr).into_owned()),
+        });
+    }
+
+    /// What the children labelled `label` wrote so far (for a test's own asserts and messages).
+    pub fn text(&self, label: &str) -> String {
+        self.outputs()
+            .iter()
+            .filter(|output| output.label == label)
+            .map(ChildOutput::text)
+            .collect()
+    }
+
+    /// How many outputs are kept.
+    pub fn len(&self) -> usize {
+        self.outputs().len()
+    }
+
+    /// Whether nothing is kept yet.
+    pub fn is_empty(&self) -> bool {
+        self.outputs().is_empty()
+    }
+
+    /// Scans every output with what is registered now.
+    pub fn findings(&self) -> Vec<Finding> {
+        self.outputs()
+            .iter()
+            .flat_map(|output| scan_output(&output.label, &output.text()))
+            .collect()
+    }
+
+    /// Scans every output and fails the test on a finding (the drop does the same).
+    pub fn check(mut self) {
+        self.verify();
+    }
+
+    #[allow(clippy::panic)] // Test support: failing the test is the point.
+    fn verify(&mut self) {
+        self.checked = true;
+        let findings = self.findings();
+        if std::env::var_os("LOG_SCAN_SUMMARY").is_some() {
+            let outputs = self.outputs();
+            let lines: usize = outputs.iter().map(|o| o.text().lines().count()).sum();
+            eprintln!(
+                "log scan ({}): stderr of {} spawned processes, {lines} lines, {} secrets and \
+                 questions registered, {} findings",
+                self.test,
+                outputs.len(),
+                registered(),
+                findings.len()
+            );
+        }
+        if !findings.is_empty() {
+            let shown: Vec<String> = findings.iter().take(20).map(ToString::to_string).collect();
+            panic!(
+                "{} line(s) the processes spawned by {} wrote to stderr contain a secret or \
+                 question text (tests/src/log_scan.rs):\n{}",
+                findings.len(),
+                self.test,
+                shown.join("\n")
+            );
+        }
+    }
+}
+
+impl Drop for ChildLogs {
+    fn drop(&mut self) {
+        // The files go also when the check fails.
+        let _cleanup = Cleanup(self.dir.clone());
+        if !self.checked && !std::thread::panicking() {
+            self.verify();
+        }
+    }
+}
+
+/// Removes a directory when dropped (also while a panic unwinds).
+struct Cleanup(PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn scan(logs: &mut Logs) {
     let (old_lines, old_secrets) = (logs.scanned_lines, logs.scanned_secrets);
     let mut found = Vec::new();
@@ -175,30 +403,45 @@ fn scan(logs: &mut Logs) {
         } else {
             &logs.secrets[old_secrets..]
         };
-        let mut masked: Option<String> = None;
-        let mut kinds = Vec::new();
-        for (kind, secret) in secrets {
-            if line.text.contains(secret.as_str()) {
-                kinds.push((*kind).to_owned());
-                let text = masked.get_or_insert_with(|| line.text.clone());
-                *text = text.replace(secret.as_str(), &format!("<{kind}>"));
-            }
-        }
-        if new_line {
-            for kind in shaped_secrets(&line.text) {
-                kinds.push(kind.to_owned());
-            }
-        }
-        if !kinds.is_empty() {
-            found.push(Finding {
-                kind: kinds.join(", "),
-                line: masked.unwrap_or_else(|| line.text.clone()),
-            });
-        }
+        found.extend(finding(&line.text, secrets, new_line));
     }
     logs.scanned_lines = logs.lines.len();
     logs.scanned_secrets = logs.secrets.len();
     logs.findings.extend(found);
+}
+
+/// The finding in one line, if any: the registered strings it contains (also as `Debug` and JSON
+/// print them, escaped), masked, and — when `shapes` — the secret-shaped tokens.
+fn finding(line: &str, secrets: &[(&'static str, String)], shapes: bool) -> Option<Finding> {
+    let mut masked: Option<String> = None;
+    let mut kinds = Vec::new();
+    for (kind, secret) in secrets {
+        let escaped = format!("{secret:?}");
+        let escaped = &escaped[1..escaped.len() - 1];
+        let forms: &[&str] = if escaped == secret {
+            &[secret.as_str()]
+        } else {
+            &[secret.as_str(), escaped]
+        };
+        for form in forms {
+            if line.contains(form) {
+                if !kinds.iter().any(|k| k == kind) {
+                    kinds.push((*kind).to_owned());
+                }
+                let text = masked.get_or_insert_with(|| line.to_owned());
+                *text = text.replace(form, &format!("<{kind}>"));
+            }
+        }
+    }
+    if shapes {
+        for kind in shaped_secrets(line) {
+            kinds.push(kind.to_owned());
+        }
+    }
+    (!kinds.is_empty()).then(|| Finding {
+        kind: kinds.join(", "),
+        line: masked.unwrap_or_else(|| line.to_owned()),
+    })
 }
 
 /// The kinds of secret-shaped tokens in `text`: a whole ragway API or admin key
@@ -482,5 +725,46 @@ mod tests {
             ["widget session token (shape)"]
         );
         assert!(shaped_secrets("INFO request{id=1}: ragway_gateway: served status=200").is_empty());
+    }
+
+    #[test]
+    fn child_output_is_scanned_without_colour_codes_and_with_escaped_forms() {
+        super::secret("test secret", "unit-test-secret-42");
+        super::question("Where is the \"blue\" forklift parked?");
+        let output = "\u{1b}[2m2026-12-04T10:00:00Z\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m served\n\
+                      \u{1b}[33m WARN\u{1b}[0m \u{1b}[3mtoken\u{1b}[0m\u{1b}[2m=\u{1b}[0munit-test-secret-42\n\
+                      WARN \u{1b}[3mquestion\u{1b}[0m=\"Where is the \\\"blue\\\" forklift parked?\"\n";
+        let findings = super::scan_output("child", output);
+        let kinds: Vec<&str> = findings.iter().map(|f| f.kind.as_str()).collect();
+        assert_eq!(kinds, ["test secret", "question text"], "{findings:#?}");
+        assert!(findings.iter().all(|f| f.line.starts_with("[child] ")));
+        assert!(
+            findings[0].line.ends_with("token=<test secret>"),
+            "{findings:#?}"
+        );
+    }
+
+    #[test]
+    fn keys_printed_on_stdout_are_registered() {
+        let stdout = "created API key ci for tenant acme (shown once):\n\
+                      rgw_unitkey1_0123456789abcdef0123456789ABCDEF\n";
+        assert_eq!(super::register_printed_secrets(stdout), 1);
+        assert_eq!(
+            super::register_printed_secrets("key id rgw_unitkey1, tenant acme."),
+            0
+        );
+        let findings = super::scan_output(
+            "serve",
+            "INFO auth key=rgw_unitkey1_0123456789abcdef0123456789ABCDEF",
+        );
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        assert_eq!(
+            findings[0].kind,
+            "secret printed on stdout, API key (shape)"
+        );
+        assert_eq!(
+            findings[0].line,
+            "[serve] INFO auth key=<secret printed on stdout>"
+        );
     }
 }

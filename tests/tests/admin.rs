@@ -550,15 +550,22 @@ async fn deleting_a_tenant_removes_its_uploaded_files() {
         orphan.exists(),
         "not this tenant's: left for the start-up sweep"
     );
+    // An upload in progress elsewhere keeps its staging folder.
+    let staging = data_dir
+        .join("uploads")
+        .join(".staging")
+        .join("in-progress");
+    std::fs::create_dir_all(&staging).unwrap();
     let removed = ragway_gateway::tenant_removal::remove_orphan_uploads(&gateway.state)
         .await
         .unwrap();
     assert_eq!(removed, 1);
     assert!(!orphan.exists());
+    assert!(staging.exists(), "an upload's staging folder was swept");
 }
 
 /// Every zip of an upload is capped once expanded, and so are all of them together: many
-/// archives in one request cannot add up to more than `max_zip_expanded_bytes` in memory.
+/// archives in one request cannot add up to more than `max_zip_expanded_bytes` on the staging disk.
 #[tokio::test]
 async fn the_zips_of_one_upload_are_capped_together() {
     let tmp = tempfile::tempdir().unwrap();

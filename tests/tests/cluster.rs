@@ -20,6 +20,7 @@ use ragway_gateway::{AppState, Config, Server};
 use ragway_ingest::store::{Generations, QdrantSettings};
 use ragway_tests::fake_openai::{FakeOpenAi, FakeOptions};
 use ragway_tests::harness::{Gateway, fake_llm_config, handbook_dir, test_config};
+use ragway_tests::log_scan::{self, ChildLogs};
 use serde_json::{Value, json};
 use sqlx::Connection;
 use tokio_util::sync::CancellationToken;
@@ -174,8 +175,16 @@ impl Drop for Process {
     }
 }
 
-/// A replica as a separate `ragway serve` process, configured through the environment only.
+/// The widget session secret of every replica, and the LLM key of the `ragway serve` one.
+const WIDGET_SECRET: &str = "cluster-test-widget-session-secret-0123456789";
+const LLM_KEY: &str = "sk-fake-cluster-llm-key";
+/// What the `ragway serve` replica is called in its test's `ChildLogs`.
+const SERVE_LOG: &str = "replica C: ragway serve";
+
+/// A replica as a separate `ragway serve` process, configured through the environment only; its
+/// stderr (its logs) goes to `logs`, scanned for secrets when the test ends.
 async fn serve_process(
+    logs: &ChildLogs,
     data: &Path,
     database: &str,
     cluster: &Cluster,
@@ -206,14 +215,14 @@ async fn serve_process(
         .env("RAGWAY_LLM__BASE_URL", llm)
         .env("RAGWAY_LLM__MODEL", "fake-gpt")
         .env("RAGWAY_LLM__MAX_RETRIES", "0")
-        .env("OPENAI_API_KEY", "sk-fake")
+        .env("OPENAI_API_KEY", LLM_KEY)
         .env(
             "RAGWAY_WIDGET__SESSION_SECRET_ENV",
             "CLUSTER_TEST_WIDGET_SECRET",
         )
-        .env("CLUSTER_TEST_WIDGET_SECRET", "s".repeat(40))
-        .env("RAGWAY_LOG", "warn")
+        .env("CLUSTER_TEST_WIDGET_SECRET", WIDGET_SECRET)
         .stdout(std::process::Stdio::null())
+        .stderr(logs.stderr(SERVE_LOG).unwrap())
         .spawn()
         .unwrap();
     let mut process = Process(child);
@@ -224,7 +233,10 @@ async fn serve_process(
         .is_ok_and(|r| r.status().is_success())
     {
         if let Some(status) = process.0.try_wait().unwrap() {
-            panic!("ragway serve exited at start ({status}); see its log above");
+            panic!(
+                "ragway serve exited at start ({status}):\n{}",
+                logs.text(SERVE_LOG)
+            );
         }
         assert!(
             started.elapsed() < Duration::from_secs(60),
@@ -237,8 +249,7 @@ async fn serve_process(
 
 /// A replica as `ragway serve` builds it (the widget secret from the test, not the environment).
 async fn replica(config: Config, stop: &CancellationToken) -> Gateway {
-    let secret = "s".repeat(40);
-    let widget = Widget::new(&config.widget, &|_| Some(secret.clone())).unwrap();
+    let widget = Widget::new(&config.widget, &|_| Some(WIDGET_SECRET.to_owned())).unwrap();
     let server = Server {
         state: AppState::open(config).await.unwrap(),
         bots: Default::default(),
@@ -369,6 +380,11 @@ async fn three_replicas_on_a_qdrant_cluster_survive_a_node_and_a_replica_failure
     .await
     .unwrap();
     let tmp = tempfile::tempdir().unwrap();
+    // What the `ragway serve` replica writes to stderr, scanned for secrets when the test ends.
+    let logs = ChildLogs::new("cluster: three_replicas_on_a_qdrant_cluster").unwrap();
+    for secret in [WIDGET_SECRET, LLM_KEY] {
+        log_scan::secret("configured secret", secret);
+    }
     let stop = CancellationToken::new();
     let mut replicas = Vec::new();
     for name in ["a", "b"] {
@@ -383,6 +399,7 @@ async fn three_replicas_on_a_qdrant_cluster_survive_a_node_and_a_replica_failure
     }
     // C is a real `ragway serve` process, so that it can be killed like one.
     let (process, c_url) = serve_process(
+        &logs,
         &tmp.path().join("c"),
         &database,
         &cluster,
@@ -397,6 +414,9 @@ async fn three_replicas_on_a_qdrant_cluster_survive_a_node_and_a_replica_failure
     catalog.ensure_tenant(TENANT).await.unwrap();
     let (_, admin) = catalog.create_admin_key(Some(TENANT), "ops").await.unwrap();
     let key = catalog.create_api_key(TENANT, "test").await.unwrap().secret;
+    log_scan::secret("admin key", &admin);
+    log_scan::secret("API key", &key);
+    log_scan::question(VPN);
 
     // An upload through A is synced by whichever replica claims it; B and C answer from it.
     let (status, source) = admin_call(
@@ -435,6 +455,7 @@ async fn three_replicas_on_a_qdrant_cluster_survive_a_node_and_a_replica_failure
     }
     let hydraulic =
         "How many operating hours between hydraulic oil filter changes on the HP-400 press?";
+    log_scan::question(hydraulic);
     let (status, stale) = post_ask(&urls[1], Some(&key), &json!({"question": hydraulic})).await;
     assert_eq!(status, 200, "{stale}");
     assert_ne!(first_cited_uri(&stale), press, "not uploaded yet");
@@ -506,6 +527,7 @@ async fn three_replicas_on_a_qdrant_cluster_survive_a_node_and_a_replica_failure
         .await
         .unwrap()
         .secret;
+    log_scan::secret("API key", &globex);
     for (replica, asks) in replicas.iter().zip([7, 5]) {
         for _ in 0..asks {
             let (status, _) =
@@ -558,6 +580,7 @@ async fn three_replicas_on_a_qdrant_cluster_survive_a_node_and_a_replica_failure
     }
     physical.drop_all().await.unwrap();
     drop_database(&db_name).await;
+    logs.check();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

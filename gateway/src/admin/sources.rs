@@ -22,9 +22,10 @@ pub struct SourceView {
     pub name: String,
     /// `folder` or `upload`.
     pub kind: String,
-    /// Kind-specific settings (a folder: `path`, `include`, `exclude`, `acl`; an upload: `acl`),
-    /// plus, for any kind, `language` (`es`, `en`) when the documents' language is declared
-    /// rather than detected.
+    /// Kind-specific settings (a folder: `path`, `include`, `exclude`, `acl`, and
+    /// `registered_by` — `tenant_admin`, `global_admin` or `operator`, set by ragway: the rules
+    /// its folder is checked with again at every sync; an upload: `acl`), plus, for any kind,
+    /// `language` (`es`, `en`) when the documents' language is declared rather than detected.
     #[schema(value_type = Object)]
     pub settings: serde_json::Value,
     pub paused: bool,
@@ -51,7 +52,8 @@ pub struct CreateSource {
     /// `…/sources/{source_id}/files`) or `web` (a crawled site).
     pub kind: String,
     /// Kind-specific settings; any kind may add `"language": "es"` (or `en`) to declare its
-    /// documents' language instead of detecting it per document and passage.
+    /// documents' language instead of detecting it per document and passage. A folder's
+    /// `registered_by` is set by ragway from the admin key (a value sent is ignored).
     #[serde(default)]
     #[schema(value_type = Object)]
     pub settings: serde_json::Value,

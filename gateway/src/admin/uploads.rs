@@ -9,12 +9,13 @@ use axum::response::{IntoResponse, Response};
 use ragway_catalog::{Enqueued, SourceRecord, TRIGGER_UPLOAD};
 use ragway_ingest::source::{AclRule, validate_group};
 use serde::Serialize;
+use tokio::io::AsyncWriteExt;
 
 use super::syncs::SyncView;
 use super::tenant_source;
 use crate::http::errors::ErrorBody;
 use crate::http::{Admin, ApiError};
-use crate::sources::upload::{self, StagedFile, UploadError};
+use crate::sources::upload::{self, Hashing, StagedFile, Staging, UploadError};
 use crate::sources::upload_copy::{self, CopyError};
 use crate::sources::{SourceKind, SourceService, UploadLimits, upload_dir};
 use crate::state::AppState;
@@ -44,6 +45,14 @@ impl From<UploadError> for ApiError {
             UploadError::Refused(m) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "upload_refused", m)
             }
+            UploadError::Io(e) if upload::is_disk_error(&e) => ApiError {
+                detail: Some(e.to_string()),
+                ..ApiError::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "insufficient_storage",
+                    "the server has no room left to store the upload; nothing was stored",
+                )
+            },
             UploadError::Io(e) => ApiError {
                 detail: Some(e.to_string()),
                 ..ApiError::new(
@@ -76,28 +85,47 @@ fn multipart_error(err: impl std::fmt::Display, status: StatusCode) -> ApiError 
     ApiError::bad_request(format!("malformed multipart upload: {err}"))
 }
 
-/// Reads one file part, refusing it as soon as it passes the per-file limit.
-async fn read_file(
+/// Streams one file part into a new file of the staging folder as it arrives (hashing it on the
+/// way), refusing it as soon as it passes the per-file limit.
+async fn receive_file(
     field: &mut Field<'_>,
-    name: &str,
+    path: String,
+    staging: &Staging,
     limits: &UploadLimits,
-) -> Result<Vec<u8>, ApiError> {
-    let mut bytes = Vec::new();
+) -> Result<StagedFile, ApiError> {
+    let temp = Staging::new_file(staging.dir());
+    let file = tokio::fs::File::create(&temp)
+        .await
+        .map_err(UploadError::from)?;
+    let mut out = tokio::io::BufWriter::new(file);
+    let mut hashing = Hashing::new(());
     while let Some(chunk) = field
         .chunk()
         .await
         .map_err(|e| multipart_error(&e, e.status()))?
     {
-        bytes.extend_from_slice(&chunk);
-        if bytes.len() as u64 > limits.max_file_bytes {
+        hashing.update(&chunk);
+        if hashing.written() > limits.max_file_bytes {
             return Err(UploadError::TooLarge(format!(
-                "`{name}` is larger than the per-file limit of {} bytes",
+                "`{path}` is larger than the per-file limit of {} bytes",
                 limits.max_file_bytes
             ))
             .into());
         }
+        out.write_all(&chunk).await.map_err(UploadError::from)?;
     }
-    Ok(bytes)
+    out.flush().await.map_err(UploadError::from)?;
+    out.into_inner()
+        .sync_all()
+        .await
+        .map_err(UploadError::from)?;
+    let ((), sha256, size) = hashing.finish();
+    Ok(StagedFile {
+        path,
+        temp,
+        size,
+        sha256,
+    })
 }
 
 /// What a request carries besides files.
@@ -127,6 +155,7 @@ struct Options {
         (status = 409, description = "The source is not an upload source", body = ErrorBody),
         (status = 413, description = "A file or the request is over its size limit", body = ErrorBody),
         (status = 422, description = "A zip archive was refused (too many entries, too large, a zip bomb, unsafe names)", body = ErrorBody),
+        (status = 507, description = "The server's disk is full; nothing was stored", body = ErrorBody),
     ))]
 pub async fn upload(
     State(state): State<AppState>,
@@ -144,6 +173,9 @@ pub async fn upload(
         sync: true,
         ..Options::default()
     };
+    // Every file of the request waits here until all of them passed; dropped (with what is left
+    // in it) however the request ends.
+    let staging = Staging::create(&state.core.config.data_dir)?;
     let mut staged: Vec<StagedFile> = Vec::new();
     let mut expanded: u64 = 0;
     let mut rules: Vec<AclRule> = Vec::new();
@@ -163,17 +195,28 @@ pub async fn upload(
                 None => name,
             };
             let path = upload::safe_relative_path(&name)?;
-            let bytes = read_file(&mut field, &path, limits).await?;
-            let files = upload::stage(&path, bytes, limits, options.expand_zips)?;
+            let received = receive_file(&mut field, path, &staging, limits).await?;
+            let (dir, limits_now, expand) = (
+                staging.dir().to_path_buf(),
+                limits.clone(),
+                options.expand_zips,
+            );
+            let files = tokio::task::spawn_blocking(move || {
+                upload::stage(received, &dir, &limits_now, expand)
+            })
+            .await
+            .map_err(|e| UploadError::Io(std::io::Error::other(e.to_string())))??;
             // Each zip is capped, and so is what all of a request's zips expand to together:
-            // a request holds at most this much in memory, however many archives it carries.
-            expanded = expanded.saturating_add(files.iter().map(|f| f.bytes.len() as u64).sum());
+            // a request writes at most this much to the staging disk, however many archives it
+            // carries.
+            expanded = expanded.saturating_add(files.iter().map(|f| f.size).sum());
             if expanded > limits.max_zip_expanded_bytes {
                 return Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "upload_refused",
                     format!(
-                        "the files of this upload expand to more than {} bytes together                          (sources.upload.max_zip_expanded_bytes); send them in several uploads",
+                        "the files of this upload expand to more than {} bytes together \
+                         (sources.upload.max_zip_expanded_bytes); send them in several uploads",
                         limits.max_zip_expanded_bytes
                     ),
                 ));
@@ -208,7 +251,7 @@ pub async fn upload(
         .iter()
         .map(|f| UploadedFile {
             path: f.path.clone(),
-            bytes: f.bytes.len() as u64,
+            bytes: f.size,
         })
         .collect();
     // The files' ACL rules first: a sync that starts (on any replica) once the files exist must
@@ -224,7 +267,7 @@ pub async fn upload(
     upload_copy::record(&state.core.catalog, &source.id, &staged)
         .await
         .map_err(copy_error)?;
-    tokio::task::spawn_blocking(move || upload::store(&dir, &staged))
+    tokio::task::spawn_blocking(move || upload::store(&dir, &staged).map(|()| drop(staging)))
         .await
         .map_err(|e| {
             ApiError::from(crate::error::GatewayError::from(

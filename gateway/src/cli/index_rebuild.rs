@@ -43,11 +43,15 @@ fn qdrant_settings(config: &Config) -> Result<QdrantSettings, GatewayError> {
 }
 
 /// Builds the next generation from every source of every tenant, switches the alias to it, and
-/// drops the previous generation when `drop_previous`.
+/// drops the previous generation when `drop_previous`. Every folder source is checked first, as
+/// each sync checks it (the rules it was registered under, `[sources] folder_roots` as configured
+/// now): one refused stops the rebuild before anything is built, since a generation without its
+/// documents would lose them once switched to.
 pub async fn rebuild(config: &Config, drop_previous: bool) -> Result<RebuildReport, GatewayError> {
     let settings = qdrant_settings(config)?;
     let generations = Generations::new(&settings)?;
     let catalog = Catalog::connect(&config.database_url()).await?;
+    check_folders(config, &catalog).await?;
     let embedder: Option<Arc<dyn Embedder>> = match &config.embeddings {
         Some(embeddings) => Some(embeddings.embedder().await?),
         None => None,
@@ -105,6 +109,31 @@ pub async fn rebuild(config: &Config, drop_previous: bool) -> Result<RebuildRepo
     })
 }
 
+/// Refuses the rebuild, naming each, when a folder source's folder is no longer allowed (or
+/// cannot be read): the operator allows it, removes the source or adopts it, then rebuilds.
+async fn check_folders(config: &Config, catalog: &Catalog) -> Result<(), GatewayError> {
+    let mut refused = Vec::new();
+    for tenant in catalog.tenants().await? {
+        for source in catalog.sources(&tenant.id).await? {
+            if source.kind != SourceKind::Folder.as_str() {
+                continue;
+            }
+            if let Err(err) = sync_plan(config, &source, None) {
+                refused.push(format!("{} / {}: {err}", tenant.id, source.name));
+            }
+        }
+    }
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(GatewayError::Config(format!(
+        "not rebuilding: {} folder source(s) cannot be synced; questions are still answered from \
+         the current generation. {}",
+        refused.len(),
+        refused.join("; ")
+    )))
+}
+
 /// One source into the new generation, recorded as a sync run like any other.
 async fn reindex(
     config: &Config,
@@ -119,8 +148,12 @@ async fn reindex(
             .await
             .map_err(|e| GatewayError::Config(e.to_string()))?;
     }
-    let plan = sync_plan(config, source, language)
-        .map_err(|e| GatewayError::Config(format!("source {}: {e}", source.name)))?;
+    let plan = sync_plan(config, source, language).map_err(|e| {
+        GatewayError::Config(format!(
+            "source {} of {}: {e}; questions are still answered from the current generation",
+            source.name, source.tenant_id
+        ))
+    })?;
     let run = catalog
         .start_sync_run(&source.tenant_id, &source.id)
         .await
@@ -176,4 +209,55 @@ pub async fn drop_generation(config: &Config, number: u32) -> Result<Generation,
     let target = find(&generations, &settings, number).await?;
     generations.drop(&target).await?;
     Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// A folder source its rules no longer allow stops the rebuild before a generation is built
+    /// (the check needs no index); the operator's folders anywhere do not.
+    #[tokio::test]
+    async fn a_refused_folder_stops_the_rebuild_before_anything_is_built() {
+        let data = tempfile::tempdir().unwrap();
+        let docs = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: data.path().to_path_buf(),
+            ..Config::default()
+        };
+        let catalog = Catalog::connect(&config.database_url()).await.unwrap();
+        catalog.ensure_tenant("acme").await.unwrap();
+        let path = docs.path().canonicalize().unwrap();
+        let folder = |by: &str| json!({"path": path, "registered_by": by});
+        catalog
+            .create_source("acme", "cli", "folder", &folder("operator"), None)
+            .await
+            .unwrap();
+        catalog
+            .create_source("acme", "files", "upload", &json!({}), None)
+            .await
+            .unwrap();
+        check_folders(&config, &catalog).await.unwrap();
+        catalog
+            .create_source("acme", "api", "folder", &folder("tenant_admin"), None)
+            .await
+            .unwrap();
+        let err = check_folders(&config, &catalog)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("not rebuilding: 1 folder source(s) cannot be synced"),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!(
+                "acme / api: folder `{}` is no longer inside the allowed folders",
+                path.display()
+            )),
+            "{err}"
+        );
+    }
 }

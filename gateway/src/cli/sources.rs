@@ -58,6 +58,15 @@ pub enum SourcesCommand {
         #[arg(long)]
         name: String,
     },
+    /// Take over a folder source as the operator: its folder is then read wherever it is, like
+    /// one added with `add-folder`, instead of only inside `[sources] folder_roots` (for a source
+    /// added through the admin API, or before ragway recorded who added each source, whose
+    /// syncs are refused since its folder is outside the allowed folders).
+    Adopt {
+        #[arg(long)]
+        tenant: String,
+        name: String,
+    },
     /// Set (or with `--clear`, remove) a source's schedule.
     Schedule {
         #[arg(long)]
@@ -201,6 +210,14 @@ pub async fn sources(config: Config, command: SourcesCommand) -> Result<(), Gate
             out(fill(
                 m.src_schedule,
                 &[("name", &name), ("schedule", &schedule)],
+            ));
+        }
+        SourcesCommand::Adopt { tenant, name } => {
+            let source = named(&catalog, &tenant, &name).await?;
+            let adopted = service.adopt_folder(&source).await.map_err(cli_error)?;
+            let folder = adopted.settings["path"].as_str().unwrap_or_default();
+            out(format!(
+                "`{name}` of {tenant} now reads {folder} wherever it is (taken over by the operator); its next sync reads it"
             ));
         }
         SourcesCommand::Pause { tenant, name } => {

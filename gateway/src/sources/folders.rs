@@ -12,25 +12,41 @@
 use std::path::{Component, Path, PathBuf};
 
 use ragway_catalog::AdminKeyRecord;
+use serde::{Deserialize, Serialize};
 
 pub use crate::config::sources::{TENANT_PLACEHOLDER, overlaps_data_dir, resolved};
 
-/// Who is adding a folder source, and so where its folder may be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Who is adding a folder source, and so where its folder may be. Stored with the source as
+/// `"registered_by"` (`tenant_admin`, `global_admin`, `operator`), so each sync applies the same
+/// rules again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FolderAccess {
     /// An admin key scoped to one tenant: an existing folder inside one of the per-tenant roots
     /// (`{tenant}` replaced by the source's tenant), after resolving symlinks; `..` refused.
+    #[serde(rename = "tenant_admin")]
     TenantRoots,
     /// A global admin key: as [`Self::TenantRoots`], or inside one of the shared roots.
+    #[serde(rename = "global_admin")]
     AllRoots,
     /// The operator at the server's terminal (the CLI): any existing folder, a relative path
     /// taken from the current directory. The CLI runs with the operator's own rights over the
     /// server's files, so `folder_roots`, which bounds what the API's admins may read, does not
     /// apply to it.
+    #[serde(rename = "operator")]
     Anywhere,
 }
 
 impl FolderAccess {
+    /// The rules a source registered before ragway recorded who registered it is synced under:
+    /// every root the API allows for its tenant (its `{tenant}` roots and the shared ones). Such a
+    /// source may have come from an admin key (of either kind) or from the operator, and nothing
+    /// tells which; holding it to the API's widest rules keeps every source the API could have
+    /// registered syncing while a root the operator removed, or a folder swapped for a link out of
+    /// its root or into the data directory, is refused as for any API source. A folder the
+    /// operator added outside the roots is refused too, until the operator keeps it with
+    /// `ragway sources adopt` (which records it as [`Self::Anywhere`]).
+    pub const UNRECORDED: Self = Self::AllRoots;
+
     /// What an admin key may register: shared roots only with a global key.
     pub fn of_admin_key(key: &AdminKeyRecord) -> Self {
         if key.tenant_id.is_none() {
@@ -79,6 +95,30 @@ pub enum FolderRefused {
     Outside { path: PathBuf, roots: String },
 }
 
+/// Why a sync does not read a stored folder source's folder (recorded on the run, for any admin of
+/// the tenant: the tenant's own roots are named, the data directory's place is not).
+#[derive(Debug, thiserror::Error)]
+pub enum SyncRefused {
+    #[error(
+        "folder `{}` is no longer inside the allowed folders ({allowed}); ask the operator to allow it in `[sources] folder_roots`, or remove the source", .path.display()
+    )]
+    NoLongerAllowed { path: PathBuf, allowed: String },
+    #[error(
+        "folder `{}` now leads into ragway's data directory, which is never a folder source; ask the operator, or remove the source", .0.display()
+    )]
+    DataDir(PathBuf),
+    /// Missing or not a folder: the sync fails as it did before folders were checked again.
+    #[error(transparent)]
+    Unreadable(FolderRefused),
+}
+
+impl SyncRefused {
+    /// Whether the rules refused the folder (rather than it being unreadable).
+    pub fn is_policy(&self) -> bool {
+        !matches!(self, Self::Unreadable(_))
+    }
+}
+
 /// Where one tenant's folder source may be, for one caller.
 #[derive(Debug, Clone, Copy)]
 pub struct FolderRules<'a> {
@@ -107,6 +147,61 @@ impl FolderRules<'_> {
                 }
                 allowed_folder(&roots, self.data_dir, path)
             }
+        }
+    }
+
+    /// At sync time: the canonical form of a stored folder if the rules it was registered under
+    /// still allow it — with the operator's roots as configured now and the folder resolved now,
+    /// so a removed or narrowed root, or a folder (or a parent) since replaced by a symlink
+    /// leading elsewhere, is refused. The operator's own folders are not checked (a folder that
+    /// is gone fails when the sync opens it, as it always did).
+    pub fn recheck(&self, path: &Path) -> Result<PathBuf, SyncRefused> {
+        if self.access == FolderAccess::Anywhere {
+            return Ok(path.to_path_buf());
+        }
+        self.check(path).map_err(|refused| match refused {
+            FolderRefused::DataDir(_) => SyncRefused::DataDir(path.to_path_buf()),
+            FolderRefused::Unreadable { .. }
+            | FolderRefused::CannotRead { .. }
+            | FolderRefused::NotAFolder(_) => SyncRefused::Unreadable(refused),
+            FolderRefused::NoRoots
+            | FolderRefused::NoTenantRoots
+            | FolderRefused::Relative(_)
+            | FolderRefused::ParentDir(_)
+            | FolderRefused::Outside { .. } => SyncRefused::NoLongerAllowed {
+                path: path.to_path_buf(),
+                allowed: self.allowed_text(),
+            },
+        })
+    }
+
+    /// The allowed folders as a sync failure names them to any admin of the tenant: the tenant's
+    /// own roots; shared roots only counted, as a tenant-scoped key is never shown them.
+    fn allowed_text(&self) -> String {
+        let own: Vec<String> = self
+            .roots
+            .iter()
+            .filter_map(|root| tenant_root(root, self.tenant).flatten())
+            .map(|root| root.display().to_string())
+            .collect();
+        let shared = if self.access == FolderAccess::AllRoots {
+            self.roots
+                .iter()
+                .filter(|root| tenant_root(root, self.tenant).is_none())
+                .count()
+        } else {
+            0
+        };
+        let mut parts = own;
+        match shared {
+            0 => {}
+            1 => parts.push("a shared folder of `[sources] folder_roots`".to_owned()),
+            n => parts.push(format!("{n} shared folders of `[sources] folder_roots`")),
+        }
+        if parts.is_empty() {
+            "none for this tenant in `[sources] folder_roots`".to_owned()
+        } else {
+            parts.join(", ")
         }
     }
 
@@ -319,6 +414,133 @@ mod tests {
             &std::env::current_dir().unwrap(),
             &resolved(Path::new("data"))
         ));
+    }
+
+    /// At sync time the stored folder is checked again, resolved now, against the roots as
+    /// configured now: removed or narrowed roots and folders swapped for links are refused.
+    #[cfg(unix)]
+    #[test]
+    fn a_stored_folder_is_checked_again_with_the_rules_it_was_registered_under() {
+        let srv = tempfile::tempdir().unwrap();
+        let acme = srv.path().join("tenants/acme");
+        let beta = srv.path().join("tenants/beta/payroll");
+        let data = srv.path().join("data");
+        for dir in [
+            acme.join("hr"),
+            acme.join("dept/it"),
+            beta.clone(),
+            data.join("uploads"),
+        ] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        let roots = vec![srv.path().join("tenants/{tenant}")];
+        let scoped = rules(FolderAccess::TenantRoots, &roots, &data, "acme");
+        let hr = acme.join("hr");
+        assert_eq!(scoped.recheck(&hr).unwrap(), hr.canonicalize().unwrap());
+
+        // The root removed, or narrowed to another folder.
+        let message = |rules: FolderRules<'_>, path: &Path| {
+            let refused = rules.recheck(path).unwrap_err();
+            assert!(refused.is_policy(), "{refused}");
+            refused.to_string()
+        };
+        let none = message(rules(FolderAccess::TenantRoots, &[], &data, "acme"), &hr);
+        assert_eq!(
+            none,
+            format!(
+                "folder `{}` is no longer inside the allowed folders (none for this tenant in `[sources] folder_roots`); ask the operator to allow it in `[sources] folder_roots`, or remove the source",
+                hr.display()
+            )
+        );
+        let narrowed = vec![srv.path().join("tenants/{tenant}/dept")];
+        let err = message(
+            rules(FolderAccess::TenantRoots, &narrowed, &data, "acme"),
+            &hr,
+        );
+        assert!(
+            err.contains(&format!(
+                "allowed folders ({})",
+                acme.join("dept").display()
+            )),
+            "{err}"
+        );
+
+        // The folder, then a parent of another, swapped for links to beta's folder.
+        std::fs::rename(&hr, acme.join("hr-old")).unwrap();
+        std::os::unix::fs::symlink(&beta, &hr).unwrap();
+        assert!(message(scoped, &hr).contains("no longer inside the allowed folders"));
+        std::fs::rename(acme.join("dept"), acme.join("dept-old")).unwrap();
+        std::os::unix::fs::symlink(srv.path().join("tenants/beta"), acme.join("dept")).unwrap();
+        std::fs::create_dir_all(srv.path().join("tenants/beta/it")).unwrap();
+        let it = acme.join("dept/it");
+        assert!(message(scoped, &it).contains("no longer inside the allowed folders"));
+
+        // Into the data directory: said without saying where it is.
+        std::fs::remove_file(&hr).unwrap();
+        std::os::unix::fs::symlink(data.join("uploads"), &hr).unwrap();
+        let err = message(scoped, &hr);
+        assert!(err.contains("ragway's data directory"), "{err}");
+        assert!(!err.contains(&data.display().to_string()), "{err}");
+
+        // A folder that is gone fails the sync as before, not as a refusal.
+        let gone = acme.join("gone");
+        let refused = scoped.recheck(&gone).unwrap_err();
+        assert!(!refused.is_policy(), "{refused}");
+
+        // The operator's folders are not checked.
+        let anywhere = rules(FolderAccess::Anywhere, &[], &data, "acme");
+        assert_eq!(anywhere.recheck(&gone).unwrap(), gone);
+        assert_eq!(anywhere.recheck(&hr).unwrap(), hr);
+    }
+
+    /// A sync failure is read by any admin of the tenant: shared roots are counted, not named.
+    #[test]
+    fn a_refused_sync_names_only_the_tenants_own_roots() {
+        let srv = tempfile::tempdir().unwrap();
+        let outside = srv.path().join("elsewhere");
+        std::fs::create_dir_all(&outside).unwrap();
+        let roots = vec![
+            srv.path().join("{tenant}"),
+            srv.path().join("shared"),
+            srv.path().join("public"),
+        ];
+        let data = srv.path().join("data");
+        let global = rules(FolderAccess::AllRoots, &roots, &data, "acme");
+        let err = global.recheck(&outside).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!(
+                "({}, 2 shared folders of `[sources] folder_roots`)",
+                srv.path().join("acme").display()
+            )),
+            "{err}"
+        );
+        assert!(!err.contains("shared,") && !err.contains("public"), "{err}");
+        let scoped = rules(FolderAccess::TenantRoots, &roots, &data, "acme");
+        let err = scoped.recheck(&outside).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("({})", srv.path().join("acme").display())),
+            "{err}"
+        );
+    }
+
+    /// How each caller is recorded with the source, and the ingest crate's spelling of the
+    /// operator (what `ragway ingest` stores).
+    #[test]
+    fn who_registered_a_folder_is_stored_by_name() {
+        for (access, name) in [
+            (FolderAccess::TenantRoots, "tenant_admin"),
+            (FolderAccess::AllRoots, "global_admin"),
+            (FolderAccess::Anywhere, "operator"),
+        ] {
+            assert_eq!(serde_json::to_value(access).unwrap(), name);
+            let read: FolderAccess = serde_json::from_value(name.into()).unwrap();
+            assert_eq!(read, access);
+        }
+        assert_eq!(
+            serde_json::to_value(FolderAccess::Anywhere).unwrap(),
+            ragway_ingest::source::REGISTERED_BY_OPERATOR
+        );
+        assert_eq!(FolderAccess::UNRECORDED, FolderAccess::AllRoots);
     }
 
     #[test]

@@ -262,8 +262,38 @@ impl<'a> SourceService<'a> {
         Ok(self.catalog.update_source(source, &update).await?)
     }
 
+    /// For the operator only: records a folder source as the operator's, so its folder is read
+    /// wherever it is, like one added with the CLI — for a source registered through the API,
+    /// or before ragway recorded who registered it, that the operator vouches for. Its folder
+    /// must exist now; it and every other setting stay as they are.
+    pub async fn adopt_folder(&self, source: &SourceRecord) -> Result<SourceRecord, SourceError> {
+        if self.folders != FolderAccess::Anywhere {
+            return Err(SourceError::Invalid(
+                "only the operator (the CLI) may take over a folder source".into(),
+            ));
+        }
+        let mut settings = SourceSettings::stored(source)?;
+        let KindSettings::Folder(folder) = &mut settings.per_kind else {
+            return Err(SourceError::Invalid(format!(
+                "source `{}` is a {} source, not a folder source",
+                source.name, source.kind
+            )));
+        };
+        // Kept as stored (document uris are relative to it); only checked to exist.
+        self.folder_rules(&source.tenant_id)
+            .check(&folder.path)
+            .map_err(SettingsError::from)?;
+        folder.registered_by = Some(FolderAccess::Anywhere);
+        let update = SourceUpdate {
+            settings: Some(&settings.to_json()?),
+            ..SourceUpdate::default()
+        };
+        Ok(self.catalog.update_source(source, &update).await?)
+    }
+
     /// What a sync of `source` reads, from its stored settings (`fallback`: the tenant's
-    /// language, for documents too short to tell theirs).
+    /// language, for documents too short to tell theirs); a folder is checked again against the
+    /// rules it was registered under (see [`super::plan`]).
     pub fn sync_plan(
         &self,
         source: &SourceRecord,
@@ -376,6 +406,7 @@ mod tests {
                 "include": [],
                 "exclude": [],
                 "acl": {"groups": [], "rules": []},
+                "registered_by": "operator",
             })
         );
         // Through the API the same folder needs `folder_roots`.

@@ -13,11 +13,15 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::folders::{FolderRefused, FolderRules};
+use super::folders::{FolderAccess, FolderRefused, FolderRules};
 
 /// A key earlier versions set on a copy of the settings for the length of a sync (the tenant's
 /// language). It was never stored; a client that sends it is ignored, as it always was.
 const RUN_ONLY_KEY: &str = "fallback_language";
+
+/// Where a folder source's settings record who registered it ([`FolderSettings::registered_by`]).
+/// ragway sets it; a client's value is ignored, so settings read back can be sent again.
+const REGISTERED_BY_KEY: &str = ragway_ingest::source::REGISTERED_BY_KEY;
 
 /// The kinds of source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,9 +74,27 @@ pub struct FolderSettings {
     pub exclude: Vec<String>,
     #[serde(default)]
     pub acl: AclConfig,
+    /// Who registered the folder, so where it may be: checked again with these rules at every
+    /// sync. Set by ragway from the caller (a client's value is ignored); absent on sources
+    /// registered before it was recorded (see [`Self::access`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered_by: Option<FolderAccess>,
 }
 
 impl FolderSettings {
+    /// The rules a sync checks the folder with: those it was registered under, or, when that was
+    /// not recorded, [`FolderAccess::UNRECORDED`] — unless the operator allows no folder roots
+    /// (`roots` empty): the API refuses every folder source then, so an unrecorded one was added
+    /// by the operator (the CLI), and a CLI-only installation keeps syncing its folders after an
+    /// upgrade.
+    pub fn access(&self, roots: &[std::path::PathBuf]) -> FolderAccess {
+        self.registered_by.unwrap_or(if roots.is_empty() {
+            FolderAccess::Anywhere
+        } else {
+            FolderAccess::UNRECORDED
+        })
+    }
+
     /// What the walk of the folder takes: its globs and ACL.
     pub fn filters(&self) -> FolderSourceConfig {
         FolderSourceConfig {
@@ -151,8 +173,12 @@ impl SourceSettings {
             SourceKind::parse(kind).ok_or_else(|| SettingsError::UnknownKind(kind.to_owned()))?;
         let per_kind = match kind {
             SourceKind::Folder => {
+                if let Some(object) = settings.as_object_mut() {
+                    object.remove(REGISTERED_BY_KEY);
+                }
                 let mut folder: FolderSettings = decode(kind, settings)?;
                 folder.path = folders.check(&folder.path)?;
+                folder.registered_by = Some(folders.access);
                 FolderSource::check_globs(&folder.filters())?;
                 Acl::new(&folder.acl)?;
                 KindSettings::Folder(folder)
@@ -318,13 +344,61 @@ mod tests {
                 "include": ["**/*.md"],
                 "exclude": [],
                 "acl": {"groups": [], "rules": []},
+                "registered_by": "global_admin",
                 "language": "es",
             }),
         );
-        // Rows the CLI stored (`"acl": {}`) still read.
+        // Rows the CLI stored (`"acl": {}`) still read; who registered them was not recorded,
+        // so a sync holds them to every root the API allows for their tenant.
         let old = json!({"path": canonical, "include": [], "exclude": [], "acl": {}});
         let read = SourceSettings::stored(&record("folder", old)).unwrap();
-        assert!(matches!(read.per_kind, KindSettings::Folder(f) if f.path == canonical));
+        let KindSettings::Folder(folder) = read.per_kind else {
+            panic!("a folder");
+        };
+        assert_eq!(folder.path, canonical);
+        assert_eq!(folder.registered_by, None);
+        assert_eq!(
+            folder.access(&[std::path::PathBuf::from("/srv/docs")]),
+            FolderAccess::AllRoots
+        );
+        assert_eq!(folder.access(&[]), FolderAccess::Anywhere);
+    }
+
+    /// Who registered a folder comes from the caller, never from the client: a value sent
+    /// (read back and sent again, or forged) is replaced; other kinds have no such setting.
+    #[test]
+    fn who_registered_a_folder_is_recorded_from_the_caller() {
+        let root = tempfile::tempdir().unwrap();
+        let roots = [root.path().join("{tenant}")];
+        let acme = root.path().join("acme");
+        std::fs::create_dir(&acme).unwrap();
+        let scoped = FolderRules {
+            access: FolderAccess::TenantRoots,
+            ..global(&roots)
+        };
+        for forged in ["operator", "global_admin", "nonsense"] {
+            let given = json!({"path": acme, "registered_by": forged});
+            let settings = SourceSettings::from_wire("folder", given, &scoped).unwrap();
+            let KindSettings::Folder(folder) = &settings.per_kind else {
+                panic!("a folder");
+            };
+            assert_eq!(folder.registered_by, Some(FolderAccess::TenantRoots));
+            assert_eq!(settings.to_json().unwrap()["registered_by"], "tenant_admin");
+        }
+        let settings =
+            SourceSettings::from_wire("folder", json!({"path": acme}), &global(&roots)).unwrap();
+        assert_eq!(settings.to_json().unwrap()["registered_by"], "global_admin");
+        let err = refused("upload", json!({"registered_by": "operator"}));
+        assert!(err.contains("unknown field `registered_by`"), "{err}");
+        // What `ragway ingest` stores (the ingest crate's spelling) reads as the operator's.
+        let ingested = json!({
+            "path": acme,
+            (ragway_ingest::source::REGISTERED_BY_KEY): ragway_ingest::source::REGISTERED_BY_OPERATOR,
+        });
+        let read = SourceSettings::stored(&record("folder", ingested)).unwrap();
+        assert!(
+            matches!(read.per_kind, KindSettings::Folder(f) if f.access(&[std::path::PathBuf::from("/srv")]) == FolderAccess::Anywhere)
+        );
     }
 
     #[test]

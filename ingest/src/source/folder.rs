@@ -11,6 +11,13 @@ use super::{EntryContent, ListItem, SourceEntry};
 use crate::error::{IngestError, Result};
 use crate::parse::Format;
 
+/// The key of a stored folder source's settings that records who registered it; the gateway
+/// checks the folder again with that caller's rules at every sync.
+pub const REGISTERED_BY_KEY: &str = "registered_by";
+/// Its value for a folder the operator named on the server (`ragway ingest`, the CLI): any folder,
+/// not bound by the roots the admin API allows.
+pub const REGISTERED_BY_OPERATOR: &str = "operator";
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FolderSourceConfig {
@@ -92,13 +99,34 @@ impl FolderSource {
     }
 
     /// Walks the folder (blocking: call it from `spawn_blocking`). Entries are sorted by uri.
+    ///
+    /// Symlinks are followed only where they resolve inside the root: a link to a file outside
+    /// is reported (not read), and a link to a folder outside is reported once and not entered —
+    /// so nothing outside the root is read, and no name from outside it reaches the report.
     pub fn list(&self) -> Listing {
         let mut listing = Listing::default();
+        let not_followed = std::cell::RefCell::new(Vec::new());
         let walker = WalkDir::new(&self.root)
             .follow_links(true)
             .sort_by_file_name()
             .into_iter()
-            .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
+            .filter_entry(|e| {
+                if e.depth() == 0 {
+                    return true;
+                }
+                if is_hidden(e.file_name()) {
+                    return false;
+                }
+                if e.path_is_symlink() && e.file_type().is_dir() && !self.resolves_inside(e.path())
+                {
+                    not_followed.borrow_mut().push((
+                        self.relative(e.path()),
+                        "symlink points outside the source root; not followed".to_owned(),
+                    ));
+                    return false;
+                }
+                true
+            });
         for item in walker {
             let entry = match item {
                 Ok(entry) => entry,
@@ -138,7 +166,14 @@ impl FolderSource {
                 content: EntryContent::File(real),
             });
         }
+        listing.errors.append(&mut not_followed.into_inner());
         listing
+    }
+
+    /// Whether `path` resolves to the root or inside it.
+    fn resolves_inside(&self, path: &Path) -> bool {
+        path.canonicalize()
+            .is_ok_and(|real| real.starts_with(&self.root))
     }
 
     fn is_selected(&self, uri: &str) -> bool {
@@ -203,6 +238,32 @@ mod tests {
         assert_eq!(listing.unsupported, ["logo.png"]);
         assert_eq!(listing.errors.len(), 1);
         assert_eq!(listing.errors[0].0, "link.md");
+
+        // A link to a folder outside is reported once and not entered: no name from outside
+        // reaches the report. A link to a folder inside is followed.
+        let outside = dir.path().join("elsewhere");
+        fs::create_dir_all(outside.join("deep")).unwrap();
+        fs::write(outside.join("payroll.md"), "# Payroll").unwrap();
+        fs::write(outside.join("deep/salaries.md"), "# Salaries").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("escape")).unwrap();
+        std::os::unix::fs::symlink(root.join("it/deep"), root.join("shortcut")).unwrap();
+        let listing = FolderSource::new(&root, &config).unwrap().list();
+        let uris: Vec<_> = listing.entries.iter().map(|e| e.uri.as_str()).collect();
+        assert_eq!(uris, ["a.md", "it/deep/b.html", "shortcut/b.html"]);
+        let skipped: Vec<_> = listing
+            .errors
+            .iter()
+            .map(|(uri, reason)| format!("{uri}: {reason}"))
+            .collect();
+        assert_eq!(
+            skipped,
+            [
+                "link.md: symlink points outside the source root; skipped",
+                "escape: symlink points outside the source root; not followed",
+            ]
+        );
+        fs::remove_file(root.join("escape")).unwrap();
+        fs::remove_file(root.join("shortcut")).unwrap();
 
         let only_it = FolderSourceConfig {
             acl: Default::default(),

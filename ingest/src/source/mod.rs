@@ -6,7 +6,7 @@ mod folder;
 pub mod web;
 
 pub use acl::{Acl, AclConfig, AclRule, validate_group};
-pub use folder::{FolderSource, FolderSourceConfig};
+pub use folder::{FolderSource, FolderSourceConfig, REGISTERED_BY_KEY, REGISTERED_BY_OPERATOR};
 
 use std::path::PathBuf;
 

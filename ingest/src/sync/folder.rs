@@ -8,10 +8,13 @@ use ragway_catalog::SourceRecord;
 use super::language::SourceLanguage;
 use super::{Indexer, Progress, SyncEvent, SyncReport, Target};
 use crate::error::Result;
-use crate::source::{Acl, FolderSource, FolderSourceConfig};
+use crate::source::{
+    Acl, FolderSource, FolderSourceConfig, REGISTERED_BY_KEY, REGISTERED_BY_OPERATOR,
+};
 
 impl Indexer {
-    /// Syncs the folder `root` as the tenant's source `source_name` (created on first use).
+    /// Syncs the folder `root` as the tenant's source `source_name` (created on first use), for
+    /// the operator: the source is recorded as registered by the operator (any folder).
     pub async fn sync_folder(
         &self,
         tenant_id: &str,
@@ -23,11 +26,13 @@ impl Indexer {
         self.catalog.require_tenant(tenant_id).await?;
         let folder = FolderSource::new(root, config)?;
         let acl = Acl::new(&config.acl)?;
+        // Run by the operator (`ragway ingest`): the folder may be anywhere, at every sync.
         let settings = serde_json::json!({
             "path": folder.root(),
             "include": config.include,
             "exclude": config.exclude,
             "acl": config.acl,
+            (REGISTERED_BY_KEY): REGISTERED_BY_OPERATOR,
         });
         let source = self
             .catalog

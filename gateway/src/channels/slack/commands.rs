@@ -63,7 +63,15 @@ pub async fn commands_handler(
         return Ok(ephemeral(messages.slack_usage));
     }
     if !bot.response_url_allowed(&command.response_url) {
-        tracing::warn!(response_url = %command.response_url, "refused a slash command's response_url (not an allowed host)");
+        // The host only: the rest of a response URL is a capability to post into a channel.
+        let host = reqwest::Url::parse(&command.response_url)
+            .ok()
+            .and_then(|url| {
+                url.host_str()
+                    .map(|h| h.chars().take(253).collect::<String>())
+            })
+            .unwrap_or_else(|| "(not a URL)".to_owned());
+        tracing::warn!(response_url_host = %host, "refused a slash command's response_url (not an allowed host)");
         count(&state.core.metrics, CHANNEL, "rejected");
         return Ok(ephemeral(messages.slack_response_url_refused));
     }
