@@ -74,6 +74,10 @@ def load_table(results: dict) -> list[str]:
     return out
 
 
+def kept_up(added_p99: float | None) -> bool:
+    return added_p99 is not None and added_p99 < 1000
+
+
 def added_table(results: dict) -> list[str]:
     rows = open_rows(results)
     out = ["| rate | ragway (cache miss) − (a), p50 / p99 ms | LiteLLM − (a), p50 / p99 ms | LiteLLM ÷ ragway (p99) |",
@@ -105,7 +109,14 @@ def goals_table(results: dict) -> list[str]:
     best = lambda rs: max(rs, key=lambda r: r["mb_per_s"]) if rs else None  # noqa: E731
     ragway_ingest, llama_ingest = best(ingest.get("ragway", [])), best(ingest.get("llamaindex", []))
     miss500 = added(rows, "b: ragway, cache miss", 500, "p99")
-    lite500 = added(rows, "d: LiteLLM proxy", 500, "p99")
+    # LiteLLM is compared at the highest rate both lines sustained (p99 under a second): on two
+    # cores it does not keep up with 500/s, and a queue is not a latency.
+    both = [rate for rate in sorted({k[1] for k in rows})
+            if all(kept_up(added(rows, label, rate, "p99"))
+                   for label in ("b: ragway, cache miss", "d: LiteLLM proxy"))]
+    peer_rate = both[-1] if both else None
+    miss_peer = added(rows, "b: ragway, cache miss", peer_rate, "p99") if peer_rate else None
+    lite_peer = added(rows, "d: LiteLLM proxy", peer_rate, "p99") if peer_rate else None
     hit = [r for r in results.get("load", []) if r["label"] == "c: ragway, cache hit" and "skipped" not in r
            and r["mode"] == "open"]
     # A hit never reaches the LLM: its whole latency is ragway's (at the lowest rate, as a quiet server sees it).
@@ -123,9 +134,10 @@ def goals_table(results: dict) -> list[str]:
     lines = [
         ("added latency p99, cache miss at 500/s", f"≤ {GOAL_ADDED_P99_MS} ms", fmt(miss500),
          None if miss500 is None else miss500 <= GOAL_ADDED_P99_MS),
-        ("… and ≥ 10× below LiteLLM's at 500/s", "≥ 10×",
-         f"{lite500 / miss500:.1f}×" if miss500 and lite500 and miss500 > 0 else "—",
-         None if not (miss500 and lite500) else lite500 >= 10 * miss500),
+        (f"… and ≥ 10× below LiteLLM's (at {peer_rate:,.0f}/s, the highest rate both sustained)" if peer_rate
+         else "… and ≥ 10× below LiteLLM's (no rate both sustained)", "≥ 10×",
+         f"{lite_peer / miss_peer:.1f}×" if miss_peer and lite_peer and miss_peer > 0 else "—",
+         None if not (miss_peer and lite_peer) else lite_peer >= 10 * miss_peer),
         ("cache hit p99 (lowest rate)", f"≤ {GOAL_HIT_P99_MS} ms", fmt(hit_p99),
          None if hit_p99 is None else hit_p99 <= GOAL_HIT_P99_MS),
         ("cache hits sustained", f"≥ {GOAL_HITS_RPS:,}/s", fmt(max_rate(results, "c: ragway, cache hit"), 0),

@@ -49,7 +49,8 @@ MISS_QUESTIONS = [
     "How is logical replication set up between two servers? (case {n})",
 ]
 HIT_QUESTIONS = [q.replace(" (case {n})", "") for q in MISS_QUESTIONS]
-RATES = [100, 500, 1000, 2000]
+# 50/s: the rate a LiteLLM proxy on these two cores still sustains (the peers' ratio needs both lines to keep up).
+RATES = [50, 100, 500, 1000, 2000]
 
 
 def log(message: str) -> None:

@@ -664,6 +664,11 @@ async fn serve(listener: tokio::net::TcpListener, router: Router, shared: Arc<Sh
         let closed = async move {
             let _ = refusing.wait_for(|refusing| *refusing).await;
         };
+        // As a real API server would: streamed chunks leave at once, not held by Nagle's
+        // algorithm for the client's (delayed) acknowledgement.
+        let current = axum::serve::ListenerExt::tap_io(current, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let served = axum::serve(current, router.clone()).with_graceful_shutdown(closed);
         if let Err(err) = served.await {
             tracing::error!(%err, "fake OpenAI server stopped");

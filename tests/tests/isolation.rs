@@ -5,15 +5,26 @@
 //! opening another's documents would show), and questions — about a topic every tenant has, or
 //! naming a random document's codeword (most often one the asker must not see). Each question is
 //! asked on one channel in turn: REST, REST streamed, the OpenAI API, the web widget (identity
-//! token) and Slack; answers are cached, and questions repeat across principals.
+//! token), Slack and Microsoft Teams; answers are cached, and questions repeat across principals.
+//!
+//! Teams: every tenant is one Microsoft 365 organisation (`channelData.tenant.id`) whose users get
+//! their groups by Entra object id (`from.aadObjectId`); activities carry RS256 Bot Framework
+//! tokens from a fake Microsoft identity platform, and answers are read back from a fake Bot
+//! Connector. Adversarially, the k-th user of every organisation has the same object id (so the
+//! same 1:1 conversation id), and one group chat id is shared by every user of every
+//! organisation: a group lookup, conversation or history not scoped to organisation and user would
+//! show. Teams questions alternate between the asker's 1:1 chat (streamed; a conversation that
+//! continues, so follow-ups carry history) and the shared group chat; the asker rates each answer.
 //!
 //! Properties, for every answer: every codeword in the response (text, sources, citations,
-//! annotations, Slack blocks) and in every prompt sent to the LLM for it belongs to a document of
-//! the asker's tenant open to the asker's groups; every REST citation's document too. Afterwards:
-//! no conversation can be continued and no answer rated by anyone but its owner; feedback and
-//! usage rows of a tenant name only its users, and each tenant's request count is exactly the
-//! questions it was asked. Positive controls keep the test honest: a question naming a codeword
-//! the asker may see must be answered from that document, and cache hits must occur.
+//! annotations, Slack blocks, Teams stream updates and citation entities) and in every prompt sent
+//! to the LLM for it (minus the asker's own questions in that conversation) belongs to a document
+//! of the asker's tenant open to the asker's groups; every REST and Teams citation's document too.
+//! Afterwards: no conversation can be continued and no widget answer rated by anyone but its
+//! owner; feedback and usage rows of a tenant name only its users (Teams ratings land in the
+//! asker's tenant), and each tenant's request count is exactly the questions it was asked.
+//! Positive controls keep the test honest: a question naming a codeword the asker may see must be
+//! answered from that document, and cache hits must occur.
 //!
 //! `ISOLATION_SEED` and `ISOLATION_QUESTIONS` vary the run (default: seed 20261205, 200 questions).
 
@@ -25,15 +36,18 @@ use std::sync::Arc;
 use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::parse_sse;
+use common::{parse_sse, post_ask};
 use ragway_catalog::NewApiKey;
 use ragway_gateway::Server;
 use ragway_gateway::channels::bots::Clock;
 use ragway_gateway::channels::slack::verify::sign;
+use ragway_gateway::channels::teams::{TeamsConfig, TeamsTenant};
 use ragway_gateway::channels::widget::Widget;
 use ragway_gateway::server::Bots;
 use ragway_ingest::source::{AclConfig, AclRule, FolderSourceConfig};
 use ragway_tests::bots::settle;
+use ragway_tests::fake_bot_connector::FakeBotConnector;
+use ragway_tests::fake_microsoft::{AppCredentials, FakeMicrosoft, PublishedKey};
 use ragway_tests::fake_openai::{FakeOpenAi, FakeOptions};
 use ragway_tests::fake_slack::{FakeSlack, FakeWorkspace};
 use ragway_tests::harness::{Gateway, fake_llm_config, test_config};
@@ -46,6 +60,12 @@ const T0: i64 = 1_800_000_000;
 const PAGE: &str = "https://intranet.example.com";
 const SLACK_SECRET: &str = "isolation-slack-signing-secret-0123";
 const SESSION_SECRET: &str = "isolation-widget-session-secret-0123456";
+const TEAMS_APP_ID: &str = "5d1c0e7a-2b3f-4a69-9c1d-7e0f2a4b6c8d";
+const TEAMS_APP_TENANT: &str = "0b5e9d3c-1f2a-4e6b-8d7c-9a0b1c2d3e4f";
+const TEAMS_APP_SECRET: &str = "isolation-teams-app-secret-0123";
+const TEAMS_KEY_ID: &str = "isolation-key-1";
+/// One group chat every Teams user of every organisation asks in.
+const SHARED_GROUP_CHAT: &str = "19:isolation-everyone@thread.v2";
 const TENANTS: usize = 4;
 const DOCS_PER_TENANT: usize = 8;
 const USERS_PER_TENANT: usize = 4;
@@ -73,6 +93,8 @@ struct User {
     /// Also the widget identity's `sub` and the Slack user's email.
     id: String,
     slack_id: String,
+    /// The Entra object id (`from.aadObjectId`): the same for the k-th user of every tenant.
+    aad_id: String,
     groups: Vec<&'static str>,
     api_key: String,
 }
@@ -113,6 +135,7 @@ impl World {
                     tenant,
                     id: format!("user{u}@{slug}.example"),
                     slack_id: format!("U0T{tenant}N{u}"),
+                    aad_id: format!("0000000{u}-a1a1-4b2b-8c3c-d4d4e5e5f6f6"),
                     groups: random_groups(rng),
                     api_key: String::new(),
                 });
@@ -147,6 +170,26 @@ impl World {
 
     fn team(&self, tenant: usize) -> String {
         format!("T0ISO{tenant}")
+    }
+
+    /// The Microsoft 365 organisation (Entra tenant id) of `tenant`.
+    fn org(&self, tenant: usize) -> String {
+        format!("0000150{tenant}-7e7e-4a4a-9b9b-0123456789ab")
+    }
+
+    /// Every user id rows of `tenant` may name: API key and widget user, Slack and Teams user.
+    fn user_ids(&self, tenant: usize) -> BTreeSet<String> {
+        self.users
+            .iter()
+            .filter(|u| u.tenant == tenant)
+            .flat_map(|u| {
+                [
+                    u.id.clone(),
+                    format!("slack:{}:{}", self.team(tenant), u.slack_id),
+                    format!("teams:{}:{}", self.org(tenant), u.aad_id),
+                ]
+            })
+            .collect()
     }
 }
 
@@ -205,6 +248,8 @@ struct Setup {
     gateway: Gateway,
     llm: FakeOpenAi,
     slack: FakeSlack,
+    microsoft: FakeMicrosoft,
+    connector: FakeBotConnector,
     widget_keys: Vec<String>,
     clock: Clock,
     _tmp: tempfile::TempDir,
@@ -226,6 +271,15 @@ async fn setup(seed: u64) -> Setup {
     )
     .await
     .unwrap();
+    let credentials = AppCredentials {
+        client_id: TEAMS_APP_ID.into(),
+        client_secret: TEAMS_APP_SECRET.into(),
+    };
+    let key = PublishedKey::endorsed(TEAMS_KEY_ID, &["msteams"]);
+    let microsoft = FakeMicrosoft::start(credentials, vec![key]).await.unwrap();
+    let connector = FakeBotConnector::start(microsoft.issued_tokens())
+        .await
+        .unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let mut config = test_config(&tmp.path().join("data"));
     config.llm = Some(fake_llm_config(&llm.base_url, 0));
@@ -238,8 +292,10 @@ async fn setup(seed: u64) -> Setup {
     let mut secrets: HashMap<String, String> = HashMap::new();
     secrets.insert("ISOLATION_SESSION_SECRET".into(), SESSION_SECRET.into());
     secrets.insert("ISOLATION_SLACK_SECRET".into(), SLACK_SECRET.into());
+    secrets.insert("ISOLATION_TEAMS_PASSWORD".into(), TEAMS_APP_SECRET.into());
     let mut identity = serde_json::Map::new();
     let mut workspaces = serde_json::Map::new();
+    let mut organisations = BTreeMap::new();
     for (t, tenant) in world.tenants.iter().enumerate() {
         secrets.insert(format!("ISOLATION_JWT_{t}"), identity_secret(t));
         secrets.insert(
@@ -262,6 +318,25 @@ async fn setup(seed: u64) -> Setup {
             json!({"tenant": tenant, "bot_token_env": format!("ISOLATION_SLACK_TOKEN_{t}"),
                    "user_groups": user_groups}),
         );
+        // Groups by Entra object id only: no default groups, guests get none.
+        let user_groups = world
+            .users
+            .iter()
+            .filter(|u| u.tenant == t)
+            .map(|u| {
+                let groups = u.groups.iter().map(|g| (*g).to_owned()).collect();
+                (u.aad_id.clone(), groups)
+            })
+            .collect();
+        organisations.insert(
+            world.org(t),
+            TeamsTenant {
+                tenant: tenant.clone(),
+                default_groups: Vec::new(),
+                user_groups,
+                guest_groups: Vec::new(),
+            },
+        );
     }
     config.widget = serde_json::from_value(
         json!({"session_secret_env": "ISOLATION_SESSION_SECRET", "identity": identity}),
@@ -275,11 +350,24 @@ async fn setup(seed: u64) -> Setup {
         }))
         .unwrap(),
     );
+    config.teams = Some(TeamsConfig {
+        app_id: TEAMS_APP_ID.into(),
+        app_password_env: "ISOLATION_TEAMS_PASSWORD".into(),
+        app_tenant_id: Some(TEAMS_APP_TENANT.into()),
+        token_url: Some(microsoft.token_url(TEAMS_APP_TENANT)),
+        openid_metadata_url: microsoft.openid_metadata_url(),
+        service_url_prefixes: vec![connector.service_url.clone()],
+        // An update per streamed word: every partial text is checked too.
+        stream_interval_ms: 0,
+        tenants: organisations,
+        ..TeamsConfig::default()
+    });
     let clock = Clock::manual(T0);
     let lookup = |name: &str| secrets.get(name).cloned();
     let mut bare = config.clone();
     bare.widget = Default::default();
     bare.slack = None;
+    bare.teams = None;
     let mut server = Server::open(bare).await.unwrap();
     server.widget = Arc::new(Widget::new(&config.widget, &lookup).unwrap());
     server.bots = Bots::new(&config, &lookup, clock.clone()).unwrap();
@@ -344,6 +432,8 @@ async fn setup(seed: u64) -> Setup {
         gateway,
         llm,
         slack,
+        microsoft,
+        connector,
         widget_keys,
         clock,
         _tmp: tmp,
@@ -357,21 +447,54 @@ enum Channel {
     OpenAi,
     Widget,
     Slack,
+    Teams,
 }
 
-const CHANNELS: [Channel; 5] = [
+const CHANNELS: [Channel; 6] = [
     Channel::Rest,
     Channel::RestStream,
     Channel::OpenAi,
     Channel::Widget,
     Channel::Slack,
+    Channel::Teams,
 ];
+
+/// What one channel was asked, and how often the answer came from documents.
+#[derive(Debug, Default)]
+struct Tally {
+    asked: usize,
+    from_documents: usize,
+    /// Questions naming a codeword the asker may see (the answer must come from it).
+    positive_controls: usize,
+    cache_hits: usize,
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} asked, {} from documents, {} positive controls, {} cache hits",
+            self.asked, self.from_documents, self.positive_controls, self.cache_hits
+        )
+    }
+}
+
+/// Where a Teams question is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum TeamsChat {
+    /// The asker's 1:1 chat with the bot (the answer streams).
+    Personal,
+    /// [`SHARED_GROUP_CHAT`], with an @mention of the bot (one final message).
+    Group,
+}
 
 /// What one answer showed the asker.
 struct Seen {
-    /// The whole response as the asker received it (JSON, SSE body or Slack message).
+    /// The whole response as the asker received it (JSON, SSE body, Slack message or every
+    /// activity the bot sent to Teams for it).
     raw: String,
-    /// REST citations' uris (the other channels are covered by `raw`).
+    /// The cited documents' uris (REST citations and sources, OpenAI annotations, Teams
+    /// citations; the other channels are covered by `raw`).
     cited_uris: Vec<String>,
     cached: Option<bool>,
     /// A REST conversation or a widget answer's message id, for the ownership checks.
@@ -379,16 +502,14 @@ struct Seen {
 }
 
 async fn ask_rest(setup: &Setup, user: &User, question: &str) -> Seen {
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/v1/ask", setup.gateway.base_url))
-        .bearer_auth(&user.api_key)
-        .json(&json!({"question": question}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let raw = response.text().await.unwrap();
-    let body: Value = serde_json::from_str(&raw).unwrap();
+    let (status, body) = post_ask(
+        &setup.gateway.base_url,
+        Some(&user.api_key),
+        &json!({"question": question}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let raw = body.to_string();
     Seen {
         cited_uris: body["citations"]
             .as_array()
@@ -402,16 +523,31 @@ async fn ask_rest(setup: &Setup, user: &User, question: &str) -> Seen {
     }
 }
 
+/// `POST {path}` with a bearer token (from the intranet page: `Origin`); the body of its 200.
+async fn post_ok(
+    setup: &Setup,
+    path: &str,
+    token: &str,
+    origin: Option<&str>,
+    body: &Value,
+) -> String {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}{path}", setup.gateway.base_url))
+        .bearer_auth(token)
+        .json(body);
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, 200, "{path}: {text}");
+    text
+}
+
 async fn ask_rest_stream(setup: &Setup, user: &User, question: &str) -> Seen {
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/v1/ask", setup.gateway.base_url))
-        .bearer_auth(&user.api_key)
-        .json(&json!({"question": question, "stream": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let raw = response.text().await.unwrap();
+    let body = json!({"question": question, "stream": true});
+    let raw = post_ok(setup, "/api/v1/ask", &user.api_key, None, &body).await;
     let events = parse_sse(&raw);
     let mut cited_uris = Vec::new();
     let mut cached = None;
@@ -442,15 +578,8 @@ async fn ask_rest_stream(setup: &Setup, user: &User, question: &str) -> Seen {
 }
 
 async fn ask_openai(setup: &Setup, user: &User, question: &str) -> Seen {
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/chat/completions", setup.gateway.base_url))
-        .bearer_auth(&user.api_key)
-        .json(&json!({"model": "ragway", "messages": [{"role": "user", "content": question}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let raw = response.text().await.unwrap();
+    let body = json!({"model": "ragway", "messages": [{"role": "user", "content": question}]});
+    let raw = post_ok(setup, "/v1/chat/completions", &user.api_key, None, &body).await;
     let body: Value = serde_json::from_str(&raw).unwrap();
     let cited_uris = body["choices"][0]["message"]["annotations"]
         .as_array()
@@ -485,16 +614,8 @@ async fn widget_session(setup: &Setup, user: &User) -> String {
 }
 
 async fn ask_widget(setup: &Setup, token: &str, question: &str) -> Seen {
-    let response = reqwest::Client::new()
-        .post(format!("{}/widget/v1/chat", setup.gateway.base_url))
-        .header("origin", PAGE)
-        .bearer_auth(token)
-        .json(&json!({"message": question}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let raw = response.text().await.unwrap();
+    let body = json!({"message": question});
+    let raw = post_ok(setup, "/widget/v1/chat", token, Some(PAGE), &body).await;
     let message_id = raw
         .lines()
         .filter_map(|l| l.strip_prefix("data: "))
@@ -552,6 +673,112 @@ async fn ask_slack(setup: &Setup, user: &User, question: &str, n: usize) -> Seen
     }
 }
 
+/// A Teams activity of `kind` from `user` in `chat`, as the Bot Connector delivers it.
+fn teams_activity(setup: &Setup, user: &User, chat: TeamsChat, kind: &str, id: &str) -> Value {
+    let org = setup.world.org(user.tenant);
+    let (conversation, conversation_type) = match chat {
+        TeamsChat::Personal => (format!("a:1{}-and-ragway", user.aad_id), "personal"),
+        TeamsChat::Group => (SHARED_GROUP_CHAT.to_owned(), "groupChat"),
+    };
+    json!({
+        "type": kind, "id": id, "timestamp": "2027-01-15T08:00:00.000Z", "channelId": "msteams",
+        "serviceUrl": setup.connector.service_url,
+        "from": {"id": format!("29:1{}", user.aad_id), "name": user.id, "aadObjectId": user.aad_id},
+        "conversation": {"id": conversation, "conversationType": conversation_type, "tenantId": org},
+        "recipient": {"id": format!("28:{TEAMS_APP_ID}"), "name": "Ragway"},
+        "locale": "en-US", "entities": [], "channelData": {"tenant": {"id": org}},
+    })
+}
+
+/// Posts `activity` to `/api/messages` with a Bot Framework token, as the Bot Connector does.
+async fn post_teams(setup: &Setup, activity: &Value) -> u16 {
+    let claims = json!({"iss": "https://api.botframework.com", "aud": TEAMS_APP_ID,
+        "iat": T0 - 60, "nbf": T0 - 60, "exp": T0 + 3600, "serviceurl": setup.connector.service_url});
+    reqwest::Client::new()
+        .post(format!("{}/api/messages", setup.gateway.base_url))
+        .bearer_auth(setup.microsoft.mint(TEAMS_KEY_ID, &claims))
+        .json(activity)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn ask_teams(setup: &Setup, user: &User, question: &str, n: usize, chat: TeamsChat) -> Seen {
+    let id = format!("iso-{n}");
+    let mut activity = teams_activity(setup, user, chat, "message", &id);
+    activity["textFormat"] = json!("plain");
+    match chat {
+        TeamsChat::Personal => activity["text"] = json!(question),
+        TeamsChat::Group => {
+            activity["text"] = json!(format!("<at>Ragway</at> {question}"));
+            activity["entities"] = json!([{"type": "mention", "text": "<at>Ragway</at>",
+                "mentioned": {"id": format!("28:{TEAMS_APP_ID}"), "name": "Ragway"}}]);
+        }
+    }
+    let before = setup.connector.posts().len();
+    assert_eq!(post_teams(setup, &activity).await, 202);
+    settle(&setup.gateway.state).await;
+    assert_eq!(setup.connector.violations(), Vec::<String>::new());
+    let posts = setup.connector.posts().split_off(before);
+    let conversation = &activity["conversation"]["id"];
+    assert!(
+        posts.iter().all(|p| p.conversation == *conversation),
+        "{posts:#?}"
+    );
+    let answers: Vec<_> = posts
+        .iter()
+        .filter(|p| p.activity["type"] == "message")
+        .collect();
+    assert_eq!(answers.len(), 1, "one answer per message: {posts:#?}");
+    let answer = &answers[0].activity;
+    let text = answer["text"].as_str().unwrap();
+    assert!(!text.contains("⚠️"), "{text}");
+    if chat == TeamsChat::Group {
+        assert_eq!(answers[0].reply_to.as_deref(), Some(id.as_str()));
+    }
+    // Each citation names its document by title, which carries the codeword.
+    let mut cited_uris = Vec::new();
+    let entities = answer["entities"].as_array().cloned().unwrap_or_default();
+    for entity in entities.iter().filter(|e| e["@type"] == "Message") {
+        for claim in entity["citation"].as_array().unwrap() {
+            let name = claim["appearance"]["name"].as_str().unwrap();
+            let named: Vec<&str> = setup.world.codewords_in(name).into_iter().collect();
+            assert_eq!(named.len(), 1, "citation {name}");
+            cited_uris.push(format!("{}.md", named[0]));
+        }
+    }
+    Seen {
+        raw: posts
+            .iter()
+            .map(|p| p.activity.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        cited_uris,
+        cached: None,
+        handle: None,
+    }
+}
+
+/// The asker rates a Teams answer 👍 (Teams' feedback loop: a `message/submitAction` invoke).
+async fn rate_teams(setup: &Setup, user: &User, chat: TeamsChat, n: usize) {
+    let mut invoke = teams_activity(setup, user, chat, "invoke", &format!("iso-rating-{n}"));
+    invoke["name"] = json!("message/submitAction");
+    invoke["replyToId"] = json!(format!("answer-to-iso-{n}"));
+    invoke["value"] = json!({"actionName": "feedback", "actionValue": {"reaction": "like",
+        "feedback": "{\"feedbackText\":\"\"}"}});
+    assert_eq!(post_teams(setup, &invoke).await, 200);
+}
+
+/// `user` tries to continue the REST conversation `id`: the response status.
+async fn continue_conversation(setup: &Setup, user: &User, id: &str) -> u16 {
+    let body = json!({"question": "And the parking policy?", "conversation_id": id});
+    post_ask(&setup.gateway.base_url, Some(&user.api_key), &body)
+        .await
+        .0
+}
+
 #[tokio::test]
 async fn no_answer_crosses_a_tenant_or_acl_boundary_on_any_channel() {
     let seed: u64 = std::env::var("ISOLATION_SEED")
@@ -569,8 +796,10 @@ async fn no_answer_crosses_a_tenant_or_acl_boundary_on_any_channel() {
     let mut asked = [0i64; TENANTS];
     let mut conversations: Vec<(usize, String)> = Vec::new();
     let mut widget_answers: Vec<(usize, String)> = Vec::new();
-    let (mut cache_hits, mut answered_from_documents, mut positive_controls) = (0, 0, 0);
-    let mut per_channel: BTreeMap<Channel, usize> = BTreeMap::new();
+    // The questions each user asked in each Teams chat (its conversation's history).
+    let mut teams_threads: HashMap<(usize, TeamsChat), Vec<String>> = HashMap::new();
+    let mut teams_ratings = [0usize; TENANTS];
+    let mut per_channel: BTreeMap<Channel, Tally> = BTreeMap::new();
 
     for n in 0..questions {
         let u = rng.random_range(0..world.users.len());
@@ -588,7 +817,14 @@ async fn no_answer_crosses_a_tenant_or_acl_boundary_on_any_channel() {
             None => format!("What is the {} policy?", TOPICS.choose(&mut rng).unwrap()),
         };
         let channel = CHANNELS[n % CHANNELS.len()];
-        *per_channel.entry(channel).or_default() += 1;
+        let tally = per_channel.entry(channel).or_default();
+        tally.asked += 1;
+        // Teams questions alternate between the asker's 1:1 chat and the shared group chat.
+        let chat = if (n / CHANNELS.len()).is_multiple_of(2) {
+            TeamsChat::Personal
+        } else {
+            TeamsChat::Group
+        };
         let prompts_before = setup.llm.chat_requests().len();
         let seen = match channel {
             Channel::Rest => ask_rest(&setup, user, &question).await,
@@ -601,8 +837,19 @@ async fn no_answer_crosses_a_tenant_or_acl_boundary_on_any_channel() {
                 ask_widget(&setup, &sessions[&u], &question).await
             }
             Channel::Slack => ask_slack(&setup, user, &question, n).await,
+            Channel::Teams => ask_teams(&setup, user, &question, n, chat).await,
         };
         asked[user.tenant] += 1;
+        // The asker's own questions may reach the LLM (this one, and in a continuing Teams
+        // conversation the earlier ones as history); nothing else that names a codeword may.
+        let mut own_questions = vec![question.clone()];
+        if channel == Channel::Teams {
+            let thread = teams_threads.entry((u, chat)).or_default();
+            own_questions.extend(thread.iter().cloned());
+            thread.push(question.clone());
+            rate_teams(&setup, user, chat, n).await;
+            teams_ratings[user.tenant] += 1;
+        }
         let case = format!(
             "seed {seed}, question {n} ({channel:?}) by {} of {} in {:?}: {question}",
             user.id, world.tenants[user.tenant], user.groups
@@ -620,26 +867,32 @@ async fn no_answer_crosses_a_tenant_or_acl_boundary_on_any_channel() {
             let code = uri.trim_end_matches(".md");
             assert!(visible.contains(code), "{case}: cited {uri}");
         }
-        for prompt in &setup.llm.chat_requests()[prompts_before..] {
-            // The question itself may name any codeword; what the gateway added may not.
-            let sent = world.codewords_in(&prompt.to_string().replace(&question, ""));
+        let prompts = setup.llm.chat_requests().split_off(prompts_before);
+        for prompt in &prompts {
+            let mut sent = prompt.to_string();
+            for own in &own_questions {
+                sent = sent.replace(own.as_str(), "");
+            }
+            let sent = world.codewords_in(&sent);
             let leaked: Vec<&&str> = sent.difference(&visible).collect();
             assert!(leaked.is_empty(), "{case}: {leaked:?} reached the LLM");
         }
 
         if !shown.is_empty() {
-            answered_from_documents += 1;
+            tally.from_documents += 1;
         }
         if let Some(doc) = probe.filter(|d| visible.contains(d.codeword.as_str())) {
-            positive_controls += 1;
+            tally.positive_controls += 1;
             assert!(
                 shown.contains(doc.codeword.as_str()),
                 "{case}: a visible document named by its codeword is answered from: {}",
                 seen.raw
             );
         }
-        if seen.cached == Some(true) {
-            cache_hits += 1;
+        // Channels that do not say so still show a cache hit: an answer from documents that
+        // took no LLM call.
+        if seen.cached == Some(true) || (!shown.is_empty() && prompts.is_empty()) {
+            tally.cache_hits += 1;
         }
         match (channel, seen.handle) {
             (Channel::Rest, Some(id)) => conversations.push((u, id)),
@@ -647,6 +900,9 @@ async fn no_answer_crosses_a_tenant_or_acl_boundary_on_any_channel() {
             _ => {}
         }
     }
+    let answered_from_documents: usize = per_channel.values().map(|t| t.from_documents).sum();
+    let positive_controls: usize = per_channel.values().map(|t| t.positive_controls).sum();
+    let cache_hits: usize = per_channel.values().map(|t| t.cache_hits).sum();
     // Many questions have no visible document on their topic (a refusal, which proves little);
     // enough must be answered from documents for the leak checks to mean something.
     assert!(
@@ -658,46 +914,26 @@ async fn no_answer_crosses_a_tenant_or_acl_boundary_on_any_channel() {
         "{positive_controls} {cache_hits}"
     );
 
-    // Conversations: only their owner may continue them.
+    // Conversations: only their owner may continue them. Tried by the owner, about half the
+    // other users of its tenant, and the first user of every other tenant.
     let client = reqwest::Client::new();
     let mut conversation_checks = 0;
     for (owner, id) in &conversations {
+        let owner_tenant = world.users[*owner].tenant;
         for (u, user) in world.users.iter().enumerate() {
-            if u != *owner && (user.tenant != world.users[*owner].tenant || rng.random_bool(0.5)) {
+            let tries = if user.tenant == owner_tenant {
+                u == *owner || rng.random_bool(0.5)
+            } else {
+                u.is_multiple_of(USERS_PER_TENANT)
+            };
+            if !tries {
                 continue;
             }
-            let status = client
-                .post(format!("{}/api/v1/ask", setup.gateway.base_url))
-                .bearer_auth(&user.api_key)
-                .json(&json!({"question": "And the parking policy?", "conversation_id": id}))
-                .send()
-                .await
-                .unwrap()
-                .status();
+            let status = continue_conversation(&setup, user, id).await;
             asked[user.tenant] += 1;
             conversation_checks += 1;
             let expected = if u == *owner { 200 } else { 404 };
             assert_eq!(status, expected, "{} continuing {id} of {owner}", user.id);
-        }
-    }
-    // Also from other tenants: one key per tenant tries every conversation.
-    for (t, count) in asked.iter_mut().enumerate() {
-        let user = world.users.iter().find(|u| u.tenant == t).unwrap();
-        for (owner, id) in &conversations {
-            if world.users[*owner].tenant == t {
-                continue;
-            }
-            let status = client
-                .post(format!("{}/api/v1/ask", setup.gateway.base_url))
-                .bearer_auth(&user.api_key)
-                .json(&json!({"question": "And the parking policy?", "conversation_id": id}))
-                .send()
-                .await
-                .unwrap()
-                .status();
-            *count += 1;
-            conversation_checks += 1;
-            assert_eq!(status, 404, "{} continuing {id} of another tenant", user.id);
         }
     }
 
@@ -728,20 +964,16 @@ async fn no_answer_crosses_a_tenant_or_acl_boundary_on_any_channel() {
     let catalog = &setup.gateway.state.core.catalog;
     setup.gateway.state.core.flush_usage().await;
     for (t, tenant) in world.tenants.iter().enumerate() {
-        let own: BTreeSet<String> = world
-            .users
-            .iter()
-            .filter(|u| u.tenant == t)
-            .flat_map(|u| {
-                [
-                    u.id.clone(),
-                    format!("slack:{}:{}", world.team(t), u.slack_id),
-                ]
-            })
-            .collect();
-        for feedback in catalog.feedback(tenant, 10_000).await.unwrap() {
-            assert!(own.contains(&feedback.user_id), "{feedback:?}");
+        let own = world.user_ids(t);
+        let feedback = catalog.feedback(tenant, 10_000).await.unwrap();
+        for row in &feedback {
+            assert!(own.contains(&row.user_id), "{tenant}: {row:?}");
         }
+        let from_teams = feedback.iter().filter(|f| f.channel == "teams").count();
+        assert_eq!(
+            from_teams, teams_ratings[t],
+            "{tenant}: Teams ratings stored"
+        );
         let rows = catalog
             .usage(tenant, "2000-01-01", "2999-12-31")
             .await
@@ -758,11 +990,15 @@ async fn no_answer_crosses_a_tenant_or_acl_boundary_on_any_channel() {
     }
     eprintln!(
         "isolation: seed {seed}, {questions} questions over {TENANTS} tenants \
-         ({} documents, {} users), {per_channel:?}; {answered_from_documents} answered from documents, {cache_hits} cache hits, \
-         {positive_controls} positive controls, {conversation_checks} conversation and \
-         {feedback_checks} feedback ownership checks",
+         ({} documents, {} users); {answered_from_documents} answered from documents, \
+         {cache_hits} cache hits, {positive_controls} positive controls, {conversation_checks} \
+         conversation and {feedback_checks} feedback ownership checks, {} Teams ratings",
         world.docs.len(),
-        world.users.len()
+        world.users.len(),
+        teams_ratings.iter().sum::<usize>()
     );
+    for (channel, tally) in &per_channel {
+        eprintln!("  {channel:?}: {tally}");
+    }
     setup.gateway.shutdown().await;
 }

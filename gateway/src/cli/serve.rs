@@ -1,3 +1,4 @@
+use axum::serve::ListenerExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -84,6 +85,14 @@ pub async fn run(mut config: Config, args: ServeArgs) -> Result<(), GatewayError
     let tasks = state.core.tasks.clone();
     let stopping = tokio_util::sync::CancellationToken::new();
     let signalled = std::sync::Arc::new(std::sync::OnceLock::new());
+    // Answers stream as many small writes: without TCP_NODELAY, Nagle's algorithm holds each one
+    // until the client acknowledges the last, and a client delaying its ACKs (Linux: up to 40 ms)
+    // adds that to every answer on a busy keep-alive connection. (axum::serve leaves it off.)
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(%err, "cannot set TCP_NODELAY on a connection");
+        }
+    });
     let serving = axum::serve(listener, app(server)).with_graceful_shutdown({
         let (stopping, signalled) = (stopping.clone(), std::sync::Arc::clone(&signalled));
         async move {
