@@ -19,6 +19,9 @@ use serde_json::{Value, json};
 
 const SOURCES: &str = "/api/v1/admin/tenants/{id}/sources";
 const SYNC: &str = "/api/v1/admin/tenants/{id}/syncs/{sync_id}";
+/// acme's own page, and beta's secret one that must never reach acme.
+const ACME_WELCOME: &str = "# Welcome to Acme\n\nOur mascot is the orchid.\n";
+const BETA_SALARIES: &str = "# Beta salaries\n\nEvery kumquat engineer earns a fortune.\n";
 
 /// A gateway whose folder roots are `<base>/tenants/{tenant}` and `<base>/shared-drive`, with
 /// tenants acme and beta, a global admin key and one scoped to acme. Syncs are run by the test
@@ -263,18 +266,12 @@ async fn a_folder_swapped_for_a_link_out_of_its_root_is_refused() {
     let base = setup.base();
     let acme = base.join("tenants/acme");
     let beta = base.join("tenants/beta");
-    write(
-        &acme.join("handbook/welcome.md"),
-        "# Welcome to Acme\n\nOur mascot is the orchid.\n",
-    );
+    write(&acme.join("handbook/welcome.md"), ACME_WELCOME);
     write(
         &acme.join("dept/it/vpn.md"),
         "# VPN\n\nConnect to the gondola gateway.\n",
     );
-    write(
-        &beta.join("payroll/salaries.md"),
-        "# Beta salaries\n\nEvery kumquat engineer earns a fortune.\n",
-    );
+    write(&beta.join("payroll/salaries.md"), BETA_SALARIES);
     write(
         &beta.join("it/secrets.md"),
         "# Beta secrets\n\nThe kumquat vault code is 1234.\n",
@@ -344,14 +341,8 @@ async fn links_inside_a_folder_that_lead_out_of_it_are_not_followed() {
     let base = setup.base();
     let handbook = base.join("tenants/acme/handbook");
     let payroll = base.join("tenants/beta/payroll");
-    write(
-        &handbook.join("welcome.md"),
-        "# Welcome to Acme\n\nOur mascot is the orchid.\n",
-    );
-    write(
-        &payroll.join("salaries.md"),
-        "# Beta salaries\n\nEvery kumquat engineer earns a fortune.\n",
-    );
+    write(&handbook.join("welcome.md"), ACME_WELCOME);
+    write(&payroll.join("salaries.md"), BETA_SALARIES);
     write(
         &payroll.join("bonus/2025.md"),
         "# Bonus\n\nThe kumquat bonus is paid in March.\n",
