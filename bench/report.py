@@ -180,6 +180,24 @@ def ingest_table(results: dict) -> list[str]:
     return out
 
 
+def memory_table(results: dict) -> list[str]:
+    """Resident memory of the server when ready and after the run: anonymous pages (heap, the index parts kept in
+    RAM) and file-backed pages (memory maps of the index files, which the kernel can drop and read back)."""
+    moments = [(name, results.get(key)) for name, key in (("ready", "memory_at_start"), ("after the run",
+                                                                                          "memory_after"))]
+    moments = [(name, m) for name, m in moments if m]
+    if not moments:
+        return ["(not measured)"]
+    kinds = list(dict.fromkeys(k for _, m in moments for k in m.get("files", {})))
+    out = ["| MB | " + " | ".join(name for name, _ in moments) + " |", "|---|" + "---:|" * len(moments)]
+    for label, key in (("RSS", "VmRSS"), ("anonymous", "RssAnon"), ("file-backed", "RssFile")):
+        out.append(f"| {label} | " + " | ".join(fmt(m.get(key), 0) for _, m in moments) + " |")
+    for kind in kinds:
+        out.append(f"| … mapped `{kind}` | " + " | ".join(fmt(m.get('files', {}).get(kind), 0)
+                                                      for _, m in moments) + " |")
+    return out
+
+
 def plots(results: dict, out_dir: Path) -> list[str]:
     try:
         import matplotlib
@@ -250,6 +268,7 @@ def render(results: dict, command: str, images: list[str]) -> str:
     lines += ["", "### Added latency over calling the LLM directly (same run, same rate)", ""] + added_table(results)
     lines += ["", "### Every load line", ""] + load_table(results)
     lines += ["", "### Ingest, ragway and LlamaIndex on the same folder", ""] + ingest_table(results)
+    lines += ["", "### Where ragway's memory is", ""] + memory_table(results)
     if soak:
         final = soak.get("final", {})
         lines += ["", "### Soak", "",

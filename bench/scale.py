@@ -295,6 +295,7 @@ class Bench:
         self.results["cold_start_s"] = time.monotonic() - started
         self.ragway_pid = server.pid
         log(f"ragway ready in {self.results['cold_start_s']:.3f} s at {self.ragway_url}")
+        self.results["memory_at_start"] = memory_breakdown(self.ragway_pid, self.data)
 
     def start_litellm(self) -> None:
         port = free_port()
@@ -462,6 +463,7 @@ def main() -> int:
         if "soak" not in args.skip:
             bench.soak()
         bench.results["rss_after_mb"] = rss_mb(bench.ragway_pid)
+        bench.results["memory_after"] = memory_breakdown(bench.ragway_pid, bench.data)
     finally:
         bench.stop_all()
         (bench.out / "results.json").write_text(json.dumps(bench.results, indent=1))
@@ -470,6 +472,44 @@ def main() -> int:
     write_report(bench.results, bench.out, None if args.no_docs else ROOT / "docs" / "BENCHMARKS.md",
                  " ".join(["bench/scale", *sys.argv[1:]]))
     return 0
+
+
+def memory_breakdown(pid: int, data: Path) -> dict:
+    """Where a process's resident memory is (MB): anonymous (heap, in-RAM index parts) and file-backed pages
+    (memory maps of the index files, which the kernel may drop and read again), the latter per kind of file
+    under the data directory (from /proc/PID/smaps)."""
+    out: dict = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
+                out[key] = int(value.split()[0]) / 1024.0
+        files: dict[str, float] = {}
+        current = None
+        for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+            fields = line.split()
+            if fields and "-" in fields[0] and len(fields) >= 5 and not fields[0].endswith(":"):
+                path = fields[5] if len(fields) > 5 else ""
+                current = file_kind(path, str(data)) if path.startswith("/") else None
+            elif current and fields and fields[0] == "Rss:":
+                files[current] = files.get(current, 0.0) + int(fields[1]) / 1024.0
+        out["files"] = {k: round(v, 1) for k, v in sorted(files.items(), key=lambda kv: -kv[1]) if v >= 1}
+    except OSError:
+        pass
+    return out
+
+
+def file_kind(path: str, data: str) -> str:
+    """A mapped file's kind: `wal`, `segment:<first directory inside the segment>`, or `other`."""
+    if not path.startswith(data):
+        return "binary and libraries"
+    parts = Path(path).relative_to(data).parts
+    if "wal" in parts:
+        return "wal"
+    if "segments" in parts:
+        rest = parts[parts.index("segments") + 2:]
+        return "segment:" + (rest[0] if len(rest) > 1 else "files")
+    return "other data files"
 
 
 def rss_mb(pid: int) -> float:

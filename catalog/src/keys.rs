@@ -160,6 +160,29 @@ impl Catalog {
         }
     }
 
+    /// As [`Self::api_key_with_hash`], from memory while fresh (see `recent_keys`: this
+    /// process's revocations show at once, another's within [`crate::API_KEY_TTL`]). Unknown ids
+    /// are not remembered, so a key created elsewhere works at once.
+    pub async fn recent_api_key_with_hash(
+        &self,
+        id: &str,
+    ) -> Result<Option<(ApiKeyRecord, String)>> {
+        if let Some(row) = self.recent_keys.get(id) {
+            return Ok(Some(row));
+        }
+        let epoch = self.recent_keys.begin_load();
+        let row = self.api_key_with_hash(id).await?;
+        if let Some(row) = &row {
+            self.recent_keys.store(epoch, id, row.clone());
+        }
+        Ok(row)
+    }
+
+    /// How many times [`Self::recent_api_key_with_hash`] read the table rather than memory.
+    pub fn api_key_loads(&self) -> u64 {
+        self.recent_keys.loads()
+    }
+
     pub async fn touch_api_key(&self, id: &str) -> Result<()> {
         sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
             .bind(now())
@@ -176,6 +199,7 @@ impl Catalog {
                 .bind(id)
                 .execute(self.pool())
                 .await?;
+        self.recent_keys.invalidate();
         if done.rows_affected() == 0 {
             return Err(CatalogError::NotFound(format!("active api key {id}")));
         }

@@ -11,6 +11,7 @@ pub mod error;
 mod feedback;
 mod groups;
 pub mod keys;
+mod recent_keys;
 mod sources;
 mod sync_runs;
 mod tenants;
@@ -27,6 +28,7 @@ pub use error::{CatalogError, Result};
 pub use feedback::{Feedback, Rating};
 pub use groups::validate_group;
 pub use keys::{ApiKeyRecord, GeneratedKey, NewApiKey};
+pub use recent_keys::API_KEY_TTL;
 pub use sources::{SourceRecord, SourceUpdate};
 pub use sync_runs::{
     DocumentFailure, Enqueued, SyncReport, SyncRunRecord, TRIGGER_MANUAL, TRIGGER_RECOVERY,
@@ -54,6 +56,8 @@ pub struct Catalog {
     pool: AnyPool,
     /// Shared by every clone: the process's view of the widget keys' origins.
     widget_origins: std::sync::Arc<widget_origins::OriginsCache>,
+    /// Shared by every clone: API keys as recently read.
+    recent_keys: std::sync::Arc<recent_keys::RecentKeys>,
 }
 
 /// `sqlite://<data dir>/catalog.db` unless a URL is given.
@@ -166,6 +170,7 @@ impl Catalog {
         Ok(Self {
             pool,
             widget_origins: Default::default(),
+            recent_keys: Default::default(),
         })
     }
 

@@ -177,6 +177,7 @@ impl Catalog {
             _,
         ] = removed;
         tx.commit().await?;
+        self.recent_keys.invalidate();
         // Its widget keys go with it where foreign keys cascade.
         self.widget_keys_changed();
         Ok(TenantDeletion {

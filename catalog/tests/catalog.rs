@@ -23,7 +23,35 @@ async fn exercise(catalog: &Catalog) {
     assert_eq!(record.tenant_id, "acme");
     assert_ne!(hash, key.secret, "only the hash is stored");
     catalog.touch_api_key(&record.id).await.unwrap();
+    // The request path reads a key from memory once read; a revocation here drops it at once.
+    let loads = catalog.api_key_loads();
+    for _ in 0..3 {
+        let (recent, _) = catalog
+            .recent_api_key_with_hash(&record.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(recent.revoked_at.is_none());
+    }
+    assert_eq!(
+        catalog.api_key_loads(),
+        loads + 1,
+        "read once, then from memory"
+    );
+    assert!(
+        catalog
+            .recent_api_key_with_hash("nokey")
+            .await
+            .unwrap()
+            .is_none()
+    );
     catalog.revoke_api_key(&record.id).await.unwrap();
+    let (recent, _) = catalog
+        .recent_api_key_with_hash(&record.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(recent.revoked_at.is_some(), "the revocation shows at once");
     assert!(
         catalog.api_keys("acme").await.unwrap()[0]
             .revoked_at

@@ -117,39 +117,74 @@ impl Chunker {
 
     /// Chunks a document (CPU-bound: run it off the async runtime for large documents).
     pub fn chunk(&self, doc: &ParsedDocument) -> Vec<Chunk> {
-        let whole = whole_text(&doc.sections);
         let title = self.fit_context(&doc.title, &[]);
-        let whole_tokens = self.count(&indexed(&title, &whole));
-        if whole_tokens <= self.max_tokens {
-            return vec![Chunk {
-                index: 0,
-                heading_path: Vec::new(),
-                context: title,
-                text: whole,
-                tokens: whole_tokens,
-                // The whole document in one chunk: cite the page it starts on.
-                page: doc.sections.iter().find_map(|s| s.page),
-                lang: Default::default(),
-            }];
+        // Few documents average more than 8 bytes a token: a shorter one may fit whole, and is
+        // tried as it is. A longer one is cut at its words, which are counted anyway and add up
+        // to its sections' tokens: encoding it whole just to learn it does not fit is spared.
+        let bytes: usize = doc.sections.iter().map(|s| s.text.len()).sum();
+        let short = bytes <= self.max_tokens * 8;
+        if short && let Some(whole) = self.whole_chunk(doc, &title) {
+            return vec![whole];
+        }
+        let words: Vec<Vec<Word>> = doc.sections.iter().map(|s| self.words(&s.text)).collect();
+        let section_tokens: usize = words.iter().flatten().map(|w| w.tokens).sum();
+        // Joining sections merges at most a token or two at each seam.
+        if !short
+            && section_tokens <= self.max_tokens + 2 * doc.sections.len()
+            && let Some(whole) = self.whole_chunk(doc, &title)
+        {
+            return vec![whole];
         }
         let mut chunks = Vec::new();
-        for section in &doc.sections {
+        for (section, words) in doc.sections.iter().zip(&words) {
             let context = self.fit_context(&doc.title, &section.heading_path);
-            let budget = self.max_tokens - self.count(&indexed(&context, ""));
-            for text in self.split(&section.text, budget) {
-                let tokens = self.count(&indexed(&context, &text));
+            let context_tokens = self.count(&indexed(&context, ""));
+            let budget = self.max_tokens - context_tokens;
+            for (text, text_tokens) in self.split(&section.text, words, budget) {
                 chunks.push(Chunk {
                     index: chunks.len(),
                     heading_path: section.heading_path.clone(),
                     context: context.clone(),
+                    // The context line ends in a blank line and the text starts at a word: no
+                    // token spans the seam, so the counts add up.
+                    tokens: if context.is_empty() {
+                        text_tokens
+                    } else {
+                        context_tokens + text_tokens
+                    },
                     text,
-                    tokens,
+                    text_tokens,
                     page: section.page,
                     lang: Default::default(),
                 });
             }
         }
         chunks
+    }
+
+    /// The whole document as its one chunk, if it fits.
+    fn whole_chunk(&self, doc: &ParsedDocument, title: &str) -> Option<Chunk> {
+        let whole = whole_text(&doc.sections);
+        let text_tokens = self.count(&whole);
+        let tokens = if title.is_empty() {
+            text_tokens
+        } else if whole.starts_with(|c: char| !c.is_whitespace()) {
+            // No token spans the blank line after the title when the text starts at a word.
+            self.count(&indexed(title, "")) + text_tokens
+        } else {
+            self.count(&indexed(title, &whole))
+        };
+        (tokens <= self.max_tokens).then(|| Chunk {
+            index: 0,
+            heading_path: Vec::new(),
+            context: title.to_owned(),
+            text: whole,
+            tokens,
+            text_tokens,
+            // The whole document in one chunk: cite the page it starts on.
+            page: doc.sections.iter().find_map(|s| s.page),
+            lang: Default::default(),
+        })
     }
 
     /// The context line, shortened (outer headings first, then the title) to at most half the budget.
@@ -182,20 +217,19 @@ impl Chunker {
         text[..end].to_owned()
     }
 
-    /// Splits one section's text into pieces of at most `budget` tokens.
-    fn split(&self, text: &str, budget: usize) -> Vec<String> {
-        let words = self.words(text);
+    /// Splits one section's text (whose `words` are given) into pieces of at most `budget`
+    /// tokens, each with its token count.
+    fn split(&self, text: &str, words: &[Word], budget: usize) -> Vec<(String, usize)> {
         let mut pieces = Vec::new();
         let mut start = 0;
         while start < words.len() {
-            let end = self.cut(&words, start, budget);
-            let piece = self.bounded(text, &words, start, end, budget);
-            let end = piece.1;
-            pieces.push(piece.0);
+            let end = self.cut(words, start, budget);
+            let (piece, end, tokens) = self.bounded(text, words, start, end, budget);
+            pieces.push((piece, tokens));
             if end >= words.len() {
                 break;
             }
-            start = self.overlap_start(&words, start, end);
+            start = self.overlap_start(words, start, end);
         }
         pieces
     }
@@ -216,8 +250,9 @@ impl Chunker {
         words.len()
     }
 
-    /// The chunk text for words[start..end], shrunk if BPE merges across words pushed it over budget.
-    /// A single word longer than the budget is the only thing ever cut inside.
+    /// The chunk text for words[start..end], shrunk if BPE merges across words pushed it over
+    /// budget, with its end and token count. A single word longer than the budget is the only
+    /// thing ever cut inside.
     fn bounded(
         &self,
         text: &str,
@@ -225,14 +260,17 @@ impl Chunker {
         start: usize,
         mut end: usize,
         budget: usize,
-    ) -> (String, usize) {
+    ) -> (String, usize, usize) {
         loop {
             let piece = &text[words[start].start..words[end - 1].end];
-            if self.count(piece) <= budget {
-                return (piece.to_owned(), end);
+            let tokens = self.count(piece);
+            if tokens <= budget {
+                return (piece.to_owned(), end, tokens);
             }
             if end - start == 1 {
-                return (self.truncate(piece, budget), end);
+                let cut = self.truncate(piece, budget);
+                let tokens = self.count(&cut);
+                return (cut, end, tokens);
             }
             end -= 1;
         }
@@ -333,6 +371,14 @@ fn floor_char_boundary(text: &str, mut index: usize) -> usize {
 mod tests {
     use super::*;
 
+    fn cut_pieces(c: &Chunker, text: &str, budget: usize) -> Vec<String> {
+        let cut = c.split(text, &c.words(text), budget);
+        for (piece, tokens) in &cut {
+            assert_eq!(c.count(piece), *tokens, "{piece}");
+        }
+        cut.into_iter().map(|(piece, _)| piece).collect()
+    }
+
     fn chunker(max_tokens: usize, overlap: usize) -> Chunker {
         Chunker::new(&ChunkerConfig {
             encoding: TokenEncoding::Cl100kBase,
@@ -401,9 +447,17 @@ mod tests {
             (vec![], "Intro.".into()),
             (vec!["PPE"], "Wear boots.".into()),
         ]);
-        let chunks = chunker(512, 64).chunk(&d);
+        let c = chunker(512, 64);
+        let chunks = c.chunk(&d);
         assert_eq!(chunks.len(), 1);
         assert!(chunks[0].text.contains("PPE\nWear boots."));
+        assert_eq!(c.count(&chunks[0].indexed_text()), chunks[0].tokens);
+        assert_eq!(c.count(&chunks[0].text), chunks[0].text_tokens);
+        // Long in bytes, short in tokens (more than 8 bytes a token): still one chunk.
+        let spaced = doc(vec![(vec![], format!("Intro.{}End.", " ".repeat(6000)))]);
+        let one = c.chunk(&spaced);
+        assert_eq!(one.len(), 1, "{one:?}");
+        assert_eq!(c.count(&one[0].indexed_text()), one[0].tokens);
     }
 
     #[test]
@@ -423,6 +477,7 @@ mod tests {
                 chunk.tokens
             );
             assert_eq!(c.count(&chunk.indexed_text()), chunk.tokens);
+            assert_eq!(c.count(&chunk.text), chunk.text_tokens);
             assert!(chunk.context.starts_with("Plant safety manual > Lockout"));
         }
         assert_eq!(chunks.last().unwrap().heading_path, ["Lockout", "Steps"]);
@@ -434,7 +489,7 @@ mod tests {
     fn overlap_is_as_configured_and_never_splits_words() {
         let text = long_text(400);
         let c = chunker(100, 20);
-        let pieces = c.split(&text, 100);
+        let pieces = cut_pieces(&c, &text, 100);
         assert!(pieces.len() > 3);
         let words: std::collections::HashSet<&str> = text.split_whitespace().collect();
         for pair in pieces.windows(2) {
@@ -457,7 +512,7 @@ mod tests {
                 assert!(words.contains(w), "split inside a word: {w}");
             }
         }
-        let zero = chunker(100, 0).split(&text, 100);
+        let zero = cut_pieces(&chunker(100, 0), &text, 100);
         let rejoined: Vec<&str> = zero.iter().flat_map(|p| p.split_whitespace()).collect();
         assert_eq!(rejoined, text.split_whitespace().collect::<Vec<_>>());
     }
@@ -466,7 +521,7 @@ mod tests {
     fn prefers_paragraph_boundaries() {
         let para = |n: usize| long_text(n);
         let text = format!("{}\n\n{}\n\n{}", para(30), para(30), para(30));
-        let pieces = chunker(128, 0).split(&text, 128);
+        let pieces = cut_pieces(&chunker(128, 0), &text, 128);
         assert!(
             pieces[0].ends_with(&para(30)[para(30).len() - 10..]),
             "{:?}",
@@ -486,7 +541,7 @@ mod tests {
             assert!(chunk.text.starts_with(|ch: char| !ch.is_whitespace()));
         }
         let giant = "x".repeat(5000);
-        let pieces = c.split(&giant, 40);
+        let pieces = cut_pieces(&c, &giant, 40);
         assert!(pieces.iter().all(|p| c.count(p) <= 40));
     }
 

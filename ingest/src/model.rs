@@ -38,6 +38,9 @@ pub struct Chunk {
     pub text: String,
     /// Tokens of [`Chunk::indexed_text`], never above the chunker's maximum.
     pub tokens: usize,
+    /// Tokens of `text` alone: what quoting the chunk in a prompt costs.
+    #[serde(default)]
+    pub text_tokens: usize,
     /// Page (or slide) where the chunk starts, copied from its section.
     #[serde(default)]
     pub page: Option<u32>,

@@ -528,6 +528,7 @@ impl Indexer {
                         page: chunk.page,
                         acl: prepared.entry.acl.clone(),
                         lang: Some(chunk.lang),
+                        text_tokens: u32::try_from(chunk.text_tokens).ok(),
                     },
                 });
             }

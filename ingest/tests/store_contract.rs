@@ -41,6 +41,7 @@ fn point(
             page: None,
             acl: Vec::new(),
             lang: None,
+            text_tokens: None,
         },
     }
 }

@@ -56,6 +56,7 @@ fn probe_hit(i: usize) -> Hit {
             page: None,
             acl: Vec::new(),
             lang: None,
+            text_tokens: None,
         },
     }
 }

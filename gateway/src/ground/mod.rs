@@ -4,6 +4,7 @@
 mod budget;
 mod escape;
 mod excerpt;
+mod frame;
 mod prompt;
 mod templates;
 

@@ -55,7 +55,7 @@ async fn api_key_principal(parts: &Parts, core: &Core) -> Result<Principal, ApiE
     let id = key_id(key).ok_or_else(|| ApiError::unauthorized(INVALID))?;
     let (record, stored_hash) = core
         .catalog
-        .api_key_with_hash(id)
+        .recent_api_key_with_hash(id)
         .await?
         .ok_or_else(|| ApiError::unauthorized(INVALID))?;
     if !hash_matches(key, &stored_hash) {

@@ -315,10 +315,10 @@ fn build_query(query: &SearchQuery, dense_enabled: bool) -> Result<Option<QueryR
         .clone()
         .filter(|_| dense_enabled && query.mode != SearchMode::Bm25)
         .map(|v| nearest(VectorInternal::Dense(v), DENSE));
-    let (prefetches, scoring, threshold) = match (bm25, dense) {
+    let (prefetches, scoring, threshold, filter) = match (bm25, dense) {
         (None, None) => return Ok(None),
-        (Some(bm25), None) => (Vec::new(), bm25, Some(query.min_bm25_score)),
-        (None, Some(dense)) => (Vec::new(), dense, Some(query.min_dense_score)),
+        (Some(bm25), None) => (Vec::new(), bm25, Some(query.min_bm25_score), Some(filter)),
+        (None, Some(dense)) => (Vec::new(), dense, Some(query.min_dense_score), Some(filter)),
         (Some(bm25), Some(dense)) => {
             let prefetch = |scoring: ScoringQuery, min: f32| Prefetch {
                 prefetches: Vec::new(),
@@ -346,13 +346,16 @@ fn build_query(query: &SearchQuery, dense_enabled: bool) -> Result<Option<QueryR
                 ],
                 fusion,
                 None,
+                // The prefetches carry the filter; one on the query too would be merged into
+                // each of them and every candidate checked twice.
+                None,
             )
         }
     };
     Ok(Some(QueryRequest {
         prefetches,
         query: Some(scoring),
-        filter: Some(filter),
+        filter,
         score_threshold: threshold.map(OrderedFloat),
         limit: query.limit,
         offset: 0,
@@ -508,5 +511,34 @@ impl VectorStore for EdgeStore {
                 .map_err(store_err)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fused_query_filters_each_candidate_once() {
+        let sparse = Sparse {
+            indices: vec![1, 2],
+            values: vec![0.5, 0.5],
+        };
+        let mut query = SearchQuery::unfiltered("acme", sparse, Some(vec![0.1; 4]), 5);
+        query.groups = vec!["hr".into()];
+        let request = build_query(&query, true).unwrap().unwrap();
+        // Qdrant merges the query's filter into every prefetch: it must be on one side only.
+        assert!(request.filter.is_none());
+        assert_eq!(request.prefetches.len(), 2);
+        for prefetch in &request.prefetches {
+            let filter = prefetch.filter.as_ref().unwrap();
+            assert_eq!(filter.must.as_ref().map(Vec::len), Some(2), "{filter:?}");
+        }
+
+        query.mode = SearchMode::Bm25;
+        let single = build_query(&query, true).unwrap().unwrap();
+        assert!(single.prefetches.is_empty());
+        let filter = single.filter.unwrap();
+        assert_eq!(filter.must.map(|m| m.len()), Some(2), "tenant and ACL");
     }
 }

@@ -50,6 +50,10 @@ pub struct ChunkPayload {
     /// Language of the text (`es`, `en`); absent on points written before languages existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lang: Option<Lang>,
+    /// Tokens of `text` (the chunker's count), so a prompt's budget is kept without encoding
+    /// every passage again per question; absent on points written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_tokens: Option<u32>,
 }
 
 #[derive(Debug, Clone)]

@@ -85,7 +85,8 @@ pub(super) async fn search(store: &QdrantStore, query: &SearchQuery) -> Result<V
                     k: Some(query.rrf_k as u32),
                     ..Rrf::default()
                 }))
-                .filter(filter.clone())
+                // No filter here: Qdrant merges a query's filter into every prefetch, and each
+                // prefetch already has it, so every candidate would be checked twice.
                 .limit(query.limit as u64)
                 .with_payload(true);
             for arm in arms {
