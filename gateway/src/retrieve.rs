@@ -70,7 +70,7 @@ impl Retriever {
                     &metrics,
                     QUERY_EMBEDDING,
                 ),
-                results: Self::cache(cache.retrieval_entries, ttl, &metrics, RETRIEVAL),
+                results: Self::results_cache(cache, ttl, &metrics),
             }
         });
         Self {
@@ -95,6 +95,33 @@ impl Retriever {
             .clone();
         Cache::builder()
             .max_capacity(entries)
+            .time_to_live(ttl)
+            .eviction_listener(move |_key, _value, cause| {
+                if cause.was_evicted() {
+                    evictions.inc();
+                }
+            })
+            .build()
+    }
+
+    /// Retrieval results, bounded by `retrieval_max_bytes` and by `retrieval_entries`: each
+    /// entry weighs its bytes, and at least an equal share of the bytes.
+    fn results_cache(
+        cache: &CacheConfig,
+        ttl: Duration,
+        metrics: &Arc<Metrics>,
+    ) -> Cache<String, Arc<Vec<Hit>>> {
+        let evictions = metrics
+            .cache_evictions
+            .get_or_create(&Metrics::cache(RETRIEVAL))
+            .clone();
+        let share = cache.retrieval_max_bytes / cache.retrieval_entries.max(1);
+        Cache::builder()
+            .max_capacity(cache.retrieval_max_bytes)
+            .weigher(move |key: &String, hits: &Arc<Vec<Hit>>| {
+                let bytes = key.len() as u64 + hits.iter().map(hit_bytes).sum::<u64>();
+                u32::try_from(bytes.max(share)).unwrap_or(u32::MAX)
+            })
             .time_to_live(ttl)
             .eviction_listener(move |_key, _value, cause| {
                 if cause.was_evicted() {
@@ -236,5 +263,69 @@ impl Retriever {
             caches.query_vectors.insert(key, Arc::clone(&vector)).await;
         }
         Ok(vector)
+    }
+}
+
+/// Approximate heap bytes of a cached hit (its text dominates).
+fn hit_bytes(hit: &Hit) -> u64 {
+    let p = &hit.payload;
+    let strings = p.tenant_id.len()
+        + p.source_id.len()
+        + p.document_id.len()
+        + p.uri.len()
+        + p.title.len()
+        + p.text.len()
+        + p.heading_path.iter().map(String::len).sum::<usize>()
+        + p.acl.iter().map(String::len).sum::<usize>();
+    (strings + std::mem::size_of::<Hit>() + 24 * (p.heading_path.len() + p.acl.len())) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus_client::metrics::counter::Counter;
+    use ragway_ingest::store::ChunkPayload;
+
+    fn hits(text_bytes: usize) -> Arc<Vec<Hit>> {
+        let hit = Hit {
+            id: uuid::Uuid::nil(),
+            score: 1.0,
+            payload: ChunkPayload {
+                text: "x".repeat(text_bytes),
+                ..ChunkPayload::default()
+            },
+        };
+        Arc::new(vec![hit; 10])
+    }
+
+    #[tokio::test]
+    async fn retrieval_results_are_bounded_by_bytes_and_by_entries() {
+        let metrics = Arc::new(Metrics::new(Counter::default(), Default::default()));
+        let ttl = Duration::from_secs(60);
+        let config = CacheConfig {
+            retrieval_entries: 1_000,
+            retrieval_max_bytes: 1024 * 1024,
+            ..CacheConfig::default()
+        };
+        // 100 results of ~30 KB: 3 MB asked for, 1 MB allowed.
+        let cache = Retriever::results_cache(&config, ttl, &metrics);
+        for i in 0..100 {
+            cache.insert(format!("q{i}"), hits(3_000)).await;
+        }
+        cache.run_pending_tasks().await;
+        assert!(cache.weighted_size() <= config.retrieval_max_bytes);
+        assert!(cache.entry_count() < 40, "{}", cache.entry_count());
+
+        // Tiny results: the entry count is the bound.
+        let few = CacheConfig {
+            retrieval_entries: 10,
+            ..config
+        };
+        let cache = Retriever::results_cache(&few, ttl, &metrics);
+        for i in 0..100 {
+            cache.insert(format!("q{i}"), hits(1)).await;
+        }
+        cache.run_pending_tasks().await;
+        assert!(cache.entry_count() <= 10, "{}", cache.entry_count());
     }
 }

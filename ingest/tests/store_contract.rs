@@ -464,3 +464,62 @@ async fn qdrant_alias_switch_moves_questions_to_the_new_generation_at_once() {
     assert_eq!(generations.all().await.unwrap(), [next]);
     generations.drop_all().await.unwrap();
 }
+
+/// The embedded index drops the WAL segments it no longer needs when it opens (qdrant-edge maps
+/// them all and never truncates), and writes after that still replace what they should.
+#[tokio::test]
+async fn reopening_the_embedded_index_drops_old_wal_segments_and_writes_go_on() {
+    let bm25 = Bm25Encoder::new(&Bm25Config::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wal = dir.path().join("wal");
+    let closed = || {
+        std::fs::read_dir(&wal)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("closed-")
+            })
+            .count()
+    };
+    // About 3 MB of payload a write: more than two of the WAL's 8 MB segments in all.
+    let filler = "gantry crane inspection log entry ".repeat(90_000);
+    {
+        let store = EdgeStore::open(dir.path(), None).await.unwrap();
+        for doc in 0..8 {
+            let text = format!("document {doc}: {filler}");
+            let p = point(&bm25, "a", &format!("d{doc}"), 0, &text, None);
+            store.upsert(vec![p]).await.unwrap();
+        }
+    }
+    assert!(closed() >= 2, "{} closed WAL segments", closed());
+    let store = EdgeStore::open(dir.path(), None).await.unwrap();
+    assert_eq!(closed(), 1, "only the newest closed segment is kept");
+    assert_eq!(
+        store.count("a").await.unwrap(),
+        8,
+        "nothing indexed was lost"
+    );
+    // An existing point rewritten after the prune replaces the old one: operation numbers went
+    // on from where they were (a lower number would be ignored by the segment).
+    let p = point(
+        &bm25,
+        "a",
+        "d0",
+        0,
+        "Forklift brakes are tested weekly.",
+        None,
+    );
+    store.upsert(vec![p]).await.unwrap();
+    let hits = store
+        .search(query(&bm25, "a", "forklift brakes", None))
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0].payload.text, "Forklift brakes are tested weekly.");
+    drop(store);
+    let store = EdgeStore::open(dir.path(), None).await.unwrap();
+    assert_eq!(store.count("a").await.unwrap(), 8);
+}

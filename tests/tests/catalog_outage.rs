@@ -183,9 +183,11 @@ async fn postgres_restarted_mid_run_fails_fast_then_recovers_without_a_restart()
 
     // Questions keep coming while the database goes away and comes back.
     let stop = Arc::new(AtomicBool::new(false));
+    let refused = Arc::new(AtomicBool::new(false));
     let mut askers = tokio::task::JoinSet::new();
     for _ in 0..3 {
         let (base, key, stop) = (gateway.base_url.clone(), key.clone(), Arc::clone(&stop));
+        let refused = Arc::clone(&refused);
         askers.spawn(async move {
             let mut statuses = Vec::new();
             while !stop.load(Ordering::SeqCst) {
@@ -196,6 +198,7 @@ async fn postgres_restarted_mid_run_fails_fast_then_recovers_without_a_restart()
                 .await;
                 if status != 200 {
                     assert_unavailable("during the outage", status, &body);
+                    refused.store(true, Ordering::SeqCst);
                 }
                 statuses.push(status);
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -206,6 +209,9 @@ async fn postgres_restarted_mid_run_fails_fast_then_recovers_without_a_restart()
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     proxy.cut().await;
+    // A key read in the last API_KEY_TTL is known without the catalog (such questions are still
+    // answered, without caches); past it, every question needs the catalog again.
+    tokio::time::sleep(ragway_catalog::API_KEY_TTL).await;
     // Each waits for a connection until the pool's acquire timeout, side by side.
     let ((rest, rest_body), (openai, openai_body), ready) = bounded(
         "during the outage",
@@ -228,6 +234,12 @@ async fn postgres_restarted_mid_run_fails_fast_then_recovers_without_a_restart()
         "{openai_body}"
     );
     assert_eq!(ready, 503, "not ready while the catalog is away");
+    bounded("an asker refused during the outage", async {
+        while !refused.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
 
     proxy.restore().await;
     let (status, body) = bounded("after the outage", ask(&gateway, &key)).await;

@@ -13,6 +13,9 @@ pub struct CacheConfig {
     pub query_embedding_entries: u64,
     /// Retrieval results kept (by tenant, groups, index generation, query and k).
     pub retrieval_entries: u64,
+    /// Total size of the kept retrieval results (bytes, approximately: they hold the passages'
+    /// text, ~30 KB a question).
+    pub retrieval_max_bytes: u64,
 }
 
 impl Default for CacheConfig {
@@ -23,6 +26,7 @@ impl Default for CacheConfig {
             ttl_secs: 3600,
             query_embedding_entries: 10_000,
             retrieval_entries: 10_000,
+            retrieval_max_bytes: 32 * 1024 * 1024,
         }
     }
 }

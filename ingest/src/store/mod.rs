@@ -1,6 +1,7 @@
 //! The vector index: one collection for all tenants, named vectors `dense` (optional) and `bm25`.
 
 mod edge;
+mod edge_wal;
 mod qdrant;
 pub(crate) mod stored;
 
