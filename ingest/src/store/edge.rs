@@ -60,6 +60,10 @@ pub struct EdgeStore {
     shard: Arc<ShardHandle>,
     /// Serialises writes: qdrant-edge's flush panics if it meets a concurrent writer.
     writes: Arc<Mutex<()>>,
+    /// Searches running at once, one per core: more only queue on the CPU, and each one waiting
+    /// on a blocking thread of its own grew the process by hundreds of threads (and their
+    /// allocator heaps) when questions came faster than the cores answer them.
+    searches: Arc<tokio::sync::Semaphore>,
     dense: Option<usize>,
     /// The dimension of the dense vectors the index holds (even when no embedder is configured).
     stored_dense: Option<usize>,
@@ -160,6 +164,9 @@ impl EdgeStore {
         Ok(Self {
             shard: Arc::new(ShardHandle(Some(shard))),
             writes: Arc::new(Mutex::new(())),
+            searches: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
             dense: stored_dense.filter(|_| dense.is_some()),
             stored_dense,
             path: dir.to_path_buf(),
@@ -503,6 +510,11 @@ impl VectorStore for EdgeStore {
         let Some(request) = build_query(&query, self.dense.is_some())? else {
             return Ok(Vec::new());
         };
+        let _running = self
+            .searches
+            .acquire()
+            .await
+            .map_err(|_| store_err("the index is closed"))?;
         self.blocking(move |shard| {
             shard
                 .query(request)
