@@ -7,6 +7,13 @@
 //! `truncate` cuts every text at the model's 256 word pieces (what sentence-transformers does, and
 //! what this figure measured before windows existed); `windows` (the default) embeds all of it.
 //!
+//! taskset -c 0,1 cargo run -p ragway-tests --example embed_throughput -- compare [N]
+//!
+//! embeds the same N abstracts (default 300) three ways in one process: the embedder as first
+//! written (`embed_baseline.rs`, today's figure of issue 17), this one truncating, this one in
+//! windows; chunks/s and CPU seconds of each, and the cosine between the baseline's vectors and
+//! this one's (the same model: ≈ 1).
+//!
 //! taskset -c 0,1 cargo run -p ragway-tests --example embed_throughput -- scifact [QUERIES] [DISTRACTORS]
 //!
 //! measures what truncation costs dense retrieval: every SciFact abstract embedded both ways, the
@@ -22,6 +29,9 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+#[path = "embed_baseline.rs"]
+mod embed_baseline;
 
 use ragway_ingest::embed::local::LongTexts;
 use ragway_ingest::embed::{Embedder, LocalEmbedder, LocalEmbedderConfig};
@@ -71,6 +81,10 @@ async fn main() {
     if args.first().map(String::as_str) == Some("scifact") {
         let number = |i: usize| args.get(i).map(|a| a.parse::<usize>().expect("a number"));
         return truncation(number(1), number(2)).await;
+    }
+    if args.first().map(String::as_str) == Some("compare") {
+        let n = args.get(1).map_or(300, |a| a.parse().expect("N: a number"));
+        return compare(n).await;
     }
     let n: usize = args
         .first()
@@ -126,6 +140,68 @@ async fn main() {
         latencies[latencies.len() / 2],
         latencies[latencies.len() * 99 / 100]
     );
+}
+
+/// Process CPU seconds (user + system) so far.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+/// Wall and CPU seconds of `work`.
+async fn timed<T>(work: impl std::future::Future<Output = T>) -> (T, f64, f64) {
+    let (wall, cpu) = (Instant::now(), cpu_seconds());
+    let out = work.await;
+    (out, wall.elapsed().as_secs_f64(), cpu_seconds() - cpu)
+}
+
+/// The baseline and this embedder (truncating, then in windows) on the same texts.
+async fn compare(n: usize) {
+    let texts: Vec<String> = corpus(n).into_iter().map(|(_, text)| text).collect();
+    let dir = LocalEmbedderConfig::default().resolved_model_dir();
+    let baseline = embed_baseline::Baseline::load(&dir);
+    let warm = texts[..8.min(texts.len())].to_vec();
+    baseline.embed(&warm, 32);
+    let (before, base_wall, base_cpu) = timed(async { baseline.embed(&texts, 32) }).await;
+    println!("| embedder | texts | wall s | chunks/s | CPU s | CPU s per chunk | × baseline |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    let row = |name: &str, wall: f64, cpu: f64| {
+        println!(
+            "| {name} | {} | {wall:.1} | {:.1} | {cpu:.1} | {:.3} | {:.2}× |",
+            texts.len(),
+            texts.len() as f64 / wall,
+            cpu / texts.len() as f64,
+            base_wall / wall
+        )
+    };
+    row(
+        "first written (4b75f7e): candle BertModel, truncate at 256, 32 per batch",
+        base_wall,
+        base_cpu,
+    );
+    for long_texts in [LongTexts::Truncate, LongTexts::Windows] {
+        let embedder = embedder(32, long_texts).await;
+        embedder.embed(warm.clone()).await.unwrap();
+        let (after, wall, cpu) = timed(embedder.embed(texts.clone())).await;
+        let after = after.unwrap();
+        row(&format!("now, {long_texts:?}"), wall, cpu);
+        if long_texts == LongTexts::Truncate {
+            let worst = before
+                .iter()
+                .zip(&after)
+                .map(|(a, b)| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>())
+                .fold(f32::INFINITY, f32::min);
+            println!("lowest cosine, baseline vs now (both truncating): {worst:.5}");
+        }
+    }
 }
 
 /// Dense-only retrieval on SciFact train with each abstract truncated at 256 word pieces vs.

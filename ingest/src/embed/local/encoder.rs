@@ -1,12 +1,14 @@
 //! The BERT encoder's forward pass (inference only), with the same weights and the same
 //! arithmetic as `candle_transformers::models::bert::BertModel` but fewer passes over memory:
 //! one fused query/key/value projection with the 1/√d attention scale folded into the query
-//! weights, the padding mask added once per layer and candle's fused one-pass softmax (the
-//! generic one makes five passes over the (batch, heads, tokens, tokens) scores).
+//! weights, and the bias + GELU and the padding-masked softmax as vectorised in-place passes
+//! ([`super::kernels`]; candle's own run scalar libm `erff`/`expf` per element).
 
-use candle_core::{DType, Module, Result, Tensor};
+use candle_core::{Module, Result, Tensor};
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder};
 use candle_transformers::models::bert::{Config, HiddenAct};
+
+use super::kernels::{BiasGelu, MaskedSoftmax};
 
 struct Layer {
     /// hidden → 3 × hidden: query (pre-scaled by 1/√head size), key, value.
@@ -14,6 +16,8 @@ struct Layer {
     attention_out: Linear,
     attention_norm: LayerNorm,
     up: Linear,
+    /// `up`'s bias, added in the GELU pass.
+    up_bias: Vec<f32>,
     down: Linear,
     output_norm: LayerNorm,
 }
@@ -61,15 +65,21 @@ impl Layer {
             Some(Tensor::cat(&[(qb * scale)?, kb, vb_], 0)?),
         );
         let eps = config.layer_norm_eps;
+        let up = linear(
+            &vb.pp("intermediate").pp("dense"),
+            h,
+            config.intermediate_size,
+        )?;
+        let up_bias = match up.bias() {
+            Some(bias) => bias.to_vec1::<f32>()?,
+            None => vec![0.0; config.intermediate_size],
+        };
         Ok(Self {
             qkv,
             attention_out: linear(&attention.pp("output").pp("dense"), h, h)?,
             attention_norm: layer_norm(&attention.pp("output").pp("LayerNorm"), h, eps)?,
-            up: linear(
-                &vb.pp("intermediate").pp("dense"),
-                h,
-                config.intermediate_size,
-            )?,
+            up,
+            up_bias,
             down: linear(&vb.pp("output").pp("dense"), config.intermediate_size, h)?,
             output_norm: layer_norm(&vb.pp("output").pp("LayerNorm"), h, eps)?,
         })
@@ -119,26 +129,22 @@ impl Encoder {
         })
     }
 
-    /// Token vectors (batch, tokens, hidden) of `ids` (batch, tokens); `mask` (batch, tokens) is
-    /// 1 for real tokens and 0 for padding, which no token attends to.
-    pub fn forward(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        let (batch, tokens) = ids.dims2()?;
+    /// Token vectors (batch, tokens, hidden) of `ids` (batch, tokens); row `i` holds
+    /// `lengths[i]` real tokens, then padding, which no token attends to.
+    pub fn forward(&self, ids: &Tensor, lengths: &[usize]) -> Result<Tensor> {
+        let (_, tokens) = ids.dims2()?;
         let x = self
             .words
             .forward(ids)?
             .broadcast_add(&self.positions.narrow(0, 0, tokens)?)?;
         let mut x = self.norm.forward(&x)?;
-        // 0 for real tokens, f32::MIN for padding (as transformers' extended attention mask).
-        let mask = mask.to_dtype(DType::F32)?;
-        let bias =
-            ((mask.ones_like()? - mask)? * f64::from(f32::MIN))?.reshape((batch, 1, 1, tokens))?;
         for layer in &self.layers {
-            x = self.layer(layer, &x, &bias)?;
+            x = self.layer(layer, &x, lengths)?;
         }
         Ok(x)
     }
 
-    fn layer(&self, layer: &Layer, x: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    fn layer(&self, layer: &Layer, x: &Tensor, lengths: &[usize]) -> Result<Tensor> {
         let (batch, tokens, hidden) = x.dims3()?;
         let qkv = layer
             .qkv
@@ -147,8 +153,8 @@ impl Encoder {
             .permute((2, 0, 3, 1, 4))?
             .contiguous()?;
         let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
-        let scores = q.matmul(&k.t()?)?.broadcast_add(bias)?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let probs = q.matmul(&k.t()?)?;
+        probs.inplace_op1(&MaskedSoftmax { lengths })?;
         let context = probs
             .matmul(&v)?
             .transpose(1, 2)?
@@ -157,11 +163,18 @@ impl Encoder {
         let x = layer
             .attention_norm
             .forward(&(layer.attention_out.forward(&context)? + x)?)?;
-        let up = layer.up.forward(&x)?;
         let up = match self.activation {
-            HiddenAct::Gelu => up.gelu_erf()?,
-            HiddenAct::GeluApproximate => up.gelu()?,
-            HiddenAct::Relu => up.relu()?,
+            HiddenAct::Gelu => {
+                let up = x
+                    .reshape((batch * tokens, hidden))?
+                    .matmul(&layer.up.weight().t()?)?;
+                up.inplace_op1(&BiasGelu {
+                    bias: &layer.up_bias,
+                })?;
+                up.reshape((batch, tokens, ()))?
+            }
+            HiddenAct::GeluApproximate => layer.up.forward(&x)?.gelu()?,
+            HiddenAct::Relu => layer.up.forward(&x)?.relu()?,
         };
         layer.output_norm.forward(&(layer.down.forward(&up)? + x)?)
     }

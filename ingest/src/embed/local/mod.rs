@@ -16,6 +16,8 @@ mod embedder;
 #[cfg(feature = "local-embedder")]
 mod encoder;
 #[cfg(feature = "local-embedder")]
+mod kernels;
+#[cfg(feature = "local-embedder")]
 mod model;
 #[cfg(feature = "local-embedder")]
 mod pooling;

@@ -161,12 +161,14 @@ impl SentenceModel {
         let rows = windows.len();
         let mut ids = Vec::with_capacity(rows * width);
         let mut mask = Vec::with_capacity(rows * width);
+        let mut lengths = Vec::with_capacity(rows);
         for window in windows {
             let pieces = &window[..window.len().min(self.window())];
             ids.push(self.cls);
             ids.extend_from_slice(pieces);
             ids.push(self.sep);
             let real = pieces.len() + 2;
+            lengths.push(real);
             ids.resize(ids.len() + width - real, self.pad);
             mask.extend(std::iter::repeat_n(1u32, real));
             mask.extend(std::iter::repeat_n(0u32, width - real));
@@ -177,7 +179,7 @@ impl SentenceModel {
         // sections of a forward pass (from outside the pool every matmul wakes them anew).
         self.device
             .with_context(|| {
-                let hidden = self.encoder.forward(&ids, &mask)?;
+                let hidden = self.encoder.forward(&ids, &lengths)?;
                 masked_sums(&hidden, &mask)?.to_vec2::<f32>()
             })
             .map_err(embed_err)
