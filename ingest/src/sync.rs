@@ -16,24 +16,26 @@ use tracing::Instrument;
 use crate::chunk::Chunker;
 use crate::embed::{Bm25Encoder, Embedder};
 use crate::error::{IngestError, Result};
-use crate::ids::{content_hash, document_id, point_id};
+use crate::ids::{content_hash, document_id};
 use crate::model::Chunk;
 use crate::parse::{Format, parse};
 use crate::source::{EntryContent, ListItem, SourceEntry};
-use crate::store::{ChunkPayload, ChunkPoint, Sparse, VectorStore};
+use crate::store::{Sparse, VectorStore};
 
 mod folder;
 mod language;
 mod plan;
 mod web;
+mod write;
 
 use language::{SourceLanguage, chunk_language, document_language};
 pub use plan::{Documents, SyncPlan};
 
 /// Points buffered before a write: large enough to amortise the store's per-call cost.
 const WRITE_BATCH_POINTS: usize = 256;
-/// Documents parsed concurrently (parsing and BM25 are CPU-bound; the machines have few cores).
-const PARSE_CONCURRENCY: usize = 2;
+/// Documents in flight at once, taken in listing order: a large page being parsed does not hold up
+/// the small ones behind it (only as many are parsed at a time as there are cores).
+const PREPARED_AHEAD: usize = 32;
 /// How often a sync renews its lease while documents flow (well inside `sync_lease_secs` ≥ 30).
 const LEASE_RENEWAL: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -206,12 +208,17 @@ impl Indexer {
         let rules = &rules;
         let mut present: HashSet<String> = HashSet::new();
         let manifest_ref = &manifest;
+        // Parsing, chunking and BM25 are CPU-bound: one document per core at a time.
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        let cores = &tokio::sync::Semaphore::new(cores);
         let steps = items
             .map(|item| async move {
                 match item {
                     ListItem::Entry(entry) => {
                         let previous = manifest_ref.get(&entry.uri).cloned();
                         let groups = acl(&entry.uri);
+                        // Never closed: acquiring cannot fail (and would only lift the bound).
+                        let _core = cores.acquire().await.ok();
                         let (uri, size, step) = self
                             .prepare(tenant_id, &source.id, entry, previous, groups, rules)
                             .await;
@@ -223,8 +230,46 @@ impl Indexer {
                     ListItem::Unsupported(uri) => Processed::Unsupported(uri),
                 }
             })
-            .buffered(PARSE_CONCURRENCY);
-        let mut steps = Box::pin(steps);
+            .buffered(PREPARED_AHEAD);
+        let (queue, queued) = tokio::sync::mpsc::channel(write::QUEUED_BATCHES);
+        // The reader prepares documents while the writer writes the batches it filled.
+        let reader = self.read_steps(source, steps, queue, &mut present, report, progress);
+        let writer = self.write_queued(tenant_id, &source.id, queued, progress);
+        let ((), written) = futures::try_join!(reader, writer)?;
+        write::merge(report, written);
+
+        let gone: Vec<(String, ManifestEntry)> = manifest
+            .into_iter()
+            .filter(|(uri, _)| !present.contains(uri))
+            .collect();
+        if !gone.is_empty() {
+            let span = tracing::info_span!("remove", documents = gone.len());
+            self.remove(tenant_id, gone, report, progress)
+                .instrument(span)
+                .await?;
+        }
+        report.generation = if report.index_changed() {
+            self.catalog.bump_generation(tenant_id).await?
+        } else {
+            self.catalog.require_tenant(tenant_id).await?.generation
+        };
+        Ok(())
+    }
+
+    /// Takes the prepared documents in listing order: counts what needs no write, applies ACL
+    /// changes, and queues full batches for the writer (the last, partial one when the listing
+    /// ends). Stops early, without an error of its own, when the writer has failed.
+    async fn read_steps(
+        &self,
+        source: &SourceRecord,
+        steps: impl Stream<Item = Processed>,
+        queue: tokio::sync::mpsc::Sender<Vec<Prepared>>,
+        present: &mut HashSet<String>,
+        report: &mut SyncReport,
+        progress: Progress<'_>,
+    ) -> Result<()> {
+        let tenant_id = source.tenant_id.as_str();
+        let mut steps = std::pin::pin!(steps);
         let mut batch: Vec<Prepared> = Vec::new();
         let mut renewed = std::time::Instant::now();
         while let Some(processed) = steps.next().await {
@@ -278,38 +323,20 @@ impl Indexer {
                 Step::Failed(reason) => self.fail(report, progress, uri, reason),
                 Step::Ready(prepared) => {
                     batch.push(*prepared);
-                    if batch.iter().map(|p| p.chunks.len()).sum::<usize>() >= WRITE_BATCH_POINTS {
-                        self.write(
-                            tenant_id,
-                            &source.id,
-                            std::mem::take(&mut batch),
-                            report,
-                            progress,
-                        )
-                        .await?;
+                    let points: usize = batch.iter().map(|p| p.chunks.len()).sum();
+                    if points >= WRITE_BATCH_POINTS
+                        && queue.send(std::mem::take(&mut batch)).await.is_err()
+                    {
+                        // The writer stopped on an error, which the run reports.
+                        return Ok(());
                     }
                 }
             }
         }
-        drop(steps);
-        self.write(tenant_id, &source.id, batch, report, progress)
-            .await?;
-
-        let gone: Vec<(String, ManifestEntry)> = manifest
-            .into_iter()
-            .filter(|(uri, _)| !present.contains(uri))
-            .collect();
-        if !gone.is_empty() {
-            let span = tracing::info_span!("remove", documents = gone.len());
-            self.remove(tenant_id, gone, report, progress)
-                .instrument(span)
-                .await?;
+        if !batch.is_empty() {
+            // An error here is the writer's, reported by the run.
+            let _ = queue.send(batch).await;
         }
-        report.generation = if report.index_changed() {
-            self.catalog.bump_generation(tenant_id).await?
-        } else {
-            self.catalog.require_tenant(tenant_id).await?.generation
-        };
         Ok(())
     }
 
@@ -474,94 +501,6 @@ impl Indexer {
             chunks,
             previous_chunks: previous.map(|p| usize::try_from(p.chunk_count).unwrap_or(0)),
         }))
-    }
-
-    /// Embeds (if dense is on) and writes a batch, then trims stale chunks and records the manifest.
-    async fn write(
-        &self,
-        tenant_id: &str,
-        source_id: &str,
-        batch: Vec<Prepared>,
-        report: &mut SyncReport,
-        progress: Progress<'_>,
-    ) -> Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let mut dense = match &self.embedder {
-            None => None,
-            Some(embedder) => {
-                let texts = batch
-                    .iter()
-                    .flat_map(|p| p.chunks.iter().map(|(c, _)| c.indexed_text()))
-                    .collect();
-                let embedding = embedder
-                    .embed(texts)
-                    .instrument(tracing::info_span!("embed", documents = batch.len()));
-                match embedding.await {
-                    Ok(vectors) => Some(vectors.into_iter()),
-                    Err(err) => {
-                        for prepared in batch {
-                            self.fail(report, progress, prepared.entry.uri, err.to_string());
-                        }
-                        return Ok(());
-                    }
-                }
-            }
-        };
-        let mut points = Vec::new();
-        for prepared in &batch {
-            for (chunk, sparse) in &prepared.chunks {
-                points.push(ChunkPoint {
-                    id: point_id(tenant_id, &prepared.entry.document_id, chunk.index),
-                    dense: dense.as_mut().and_then(Iterator::next),
-                    sparse: sparse.clone(),
-                    payload: ChunkPayload {
-                        tenant_id: tenant_id.to_owned(),
-                        source_id: source_id.to_owned(),
-                        document_id: prepared.entry.document_id.clone(),
-                        uri: prepared.entry.uri.clone(),
-                        title: prepared.entry.title.clone(),
-                        heading_path: chunk.heading_path.clone(),
-                        chunk_index: chunk.index,
-                        text: chunk.text.clone(),
-                        page: chunk.page,
-                        acl: prepared.entry.acl.clone(),
-                        lang: Some(chunk.lang),
-                        text_tokens: u32::try_from(chunk.text_tokens).ok(),
-                    },
-                });
-            }
-        }
-        let written = points.len();
-        self.store
-            .upsert(points)
-            .instrument(tracing::info_span!("upsert", points = written))
-            .await?;
-        report.chunks_written += written;
-        for prepared in batch {
-            let new_count = prepared.chunks.len();
-            if prepared.previous_chunks.is_some_and(|old| old > new_count) {
-                self.store
-                    .delete_document_chunks(tenant_id, &prepared.entry.document_id, new_count)
-                    .await?;
-            }
-            self.catalog
-                .record_document(tenant_id, source_id, &prepared.entry)
-                .await?;
-            let outcome = if prepared.previous_chunks.is_some() {
-                report.changed += 1;
-                DocumentOutcome::Changed
-            } else {
-                report.added += 1;
-                DocumentOutcome::Added
-            };
-            progress(&SyncEvent::Document {
-                uri: prepared.entry.uri,
-                outcome,
-            });
-        }
-        Ok(())
     }
 }
 

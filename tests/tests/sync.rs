@@ -187,3 +187,57 @@ async fn corrupt_files_are_reported_and_skipped() {
         (1, 2, 2)
     );
 }
+
+/// Many one-chunk documents (abstracts, short pages) fill several write batches while the next
+/// ones are parsed: every document is written and recorded once — the last, partial batch too —
+/// and failures found while parsing are reported beside them.
+#[tokio::test]
+async fn documents_parsed_while_batches_are_written_are_all_written_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    let documents = 700; // 2 full batches of 256 points and a partial one
+    for i in 0..documents {
+        std::fs::write(
+            docs.join(format!("abstract-{i:04}.md")),
+            format!("# Abstract {i}\nSpecimen zq{i}x was measured at {i} kelvin.\n"),
+        )
+        .unwrap();
+        if i % 250 == 0 {
+            std::fs::write(docs.join(format!("broken-{i:04}.html")), b"<p>\0\0\x01</p>").unwrap();
+        }
+    }
+    let gateway = Gateway::start(test_config(&tmp.path().join("data")))
+        .await
+        .unwrap();
+    gateway.tenant_with_key("acme").await.unwrap();
+
+    let report = gateway.sync("acme", "abstracts", &docs).await.unwrap();
+    assert_eq!(
+        (report.added, report.chunks_written),
+        (documents, documents)
+    );
+    let mut failed: Vec<_> = report.failures.iter().map(|f| f.uri.as_str()).collect();
+    failed.sort();
+    assert_eq!(
+        failed,
+        ["broken-0000.html", "broken-0250.html", "broken-0500.html"]
+    );
+    assert_eq!(gateway.state.store.count("acme").await.unwrap(), documents);
+    // The first and the very last document (the partial batch) are searchable.
+    assert_eq!(
+        gateway.bm25_hits("acme", "zq0x").await,
+        ["abstract-0000.md"]
+    );
+    assert_eq!(
+        gateway.bm25_hits("acme", "zq699x").await,
+        ["abstract-0699.md"]
+    );
+
+    // Every document was recorded in the manifest: nothing is written again.
+    let again = gateway.sync("acme", "abstracts", &docs).await.unwrap();
+    assert_eq!(
+        (again.unchanged, again.added, again.chunks_written),
+        (documents, 0, 0)
+    );
+}
