@@ -21,7 +21,7 @@ fn ragway(logs: &ChildLogs, data: &Path, args: &[&str]) -> String {
     succeeded(&run(logs, &mut command(None, data, data, args)))
 }
 
-const PER_MINUTE: u32 = 6000;
+const PER_MINUTE: u32 = 4800;
 const BURST: u32 = 20;
 
 /// A tenant `acme` with an API key in a catalog shared by the replicas.
@@ -145,10 +145,12 @@ async fn three_replicas_share_one_exact_limit() {
         "offered {offered} in {elapsed:.2}s ({:.0}/s), admitted {total_admitted} {per_replica:?}, expected {expected:.1}",
         offered as f64 / elapsed
     );
-    // Saturation is what the check needs; 5× leaves room for a busy machine's slower client.
+    // Saturation is what the check needs: 3× the limit keeps every bucket empty, and leaves room for
+    // a slower machine's client (three debug-build replicas and the client share two cores: one
+    // machine offered 342/s).
     assert!(
-        offered as f64 >= 5.0 * rate * elapsed,
-        "the load must be at least 5× the limit"
+        offered as f64 >= 3.0 * rate * elapsed,
+        "the load must be at least 3× the limit"
     );
     assert!(
         per_replica.iter().all(|&n| n > 0),
