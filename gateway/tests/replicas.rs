@@ -157,8 +157,11 @@ async fn three_replicas_share_one_exact_limit() {
         "every replica admits part of the shared allowance"
     );
     let error = (total_admitted as f64 - expected).abs();
+    // 2 %: the window is the client's clock, the allowance the limiter's; on a slow machine the first
+    // checks reach Redis tens of milliseconds after the clock starts (one CI run: 334 for 339.7).
+    // Three separate limiters would admit about three times as much.
     assert!(
-        error <= (expected * 0.01).max(2.0),
+        error <= (expected * 0.02).max(2.0),
         "admitted {total_admitted}, expected {expected:.1}"
     );
     drop(replicas);
