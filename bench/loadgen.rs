@@ -42,8 +42,12 @@ struct Args {
     #[arg(long, default_value = "gpt-4o-mini")]
     model: String,
     /// A question (repeat for several, used round-robin); `{n}` becomes a run tag and the sequence number.
-    #[arg(long = "question", required = true)]
+    #[arg(long = "question", required_unless_present = "get")]
     questions: Vec<String>,
+    /// GET the URL instead of asking (e.g. `/v1/models`): the server's floor, the same connection,
+    /// authentication and routing as a question with no answer work behind it.
+    #[arg(long)]
+    get: bool,
     #[arg(long, value_enum, default_value = "open")]
     mode: Mode,
     /// Requests per second (open loop).
@@ -112,13 +116,12 @@ fn body_for(args: &Args, n: u64) -> Value {
 }
 
 async fn send_one(client: &reqwest::Client, args: &Args, n: u64) -> Option<String> {
-    let response = match client
-        .post(&args.url)
-        .bearer_auth(&args.key)
-        .json(&body_for(args, n))
-        .send()
-        .await
-    {
+    let request = if args.get {
+        client.get(&args.url)
+    } else {
+        client.post(&args.url).json(&body_for(args, n))
+    };
+    let response = match request.bearer_auth(&args.key).send().await {
         Ok(response) => response,
         Err(err) if err.is_timeout() => return Some("timeout".to_owned()),
         Err(_) => return Some("connection".to_owned()),
@@ -133,7 +136,10 @@ async fn send_one(client: &reqwest::Client, args: &Args, n: u64) -> Option<Strin
         return Some(format!("status {}", status.as_u16()));
     }
     // A stream that ends without [DONE], or carries an error event, did not answer.
-    if !args.no_stream && (!text.contains("data: [DONE]") || text.contains("\"error\"")) {
+    if !args.get
+        && !args.no_stream
+        && (!text.contains("data: [DONE]") || text.contains("\"error\""))
+    {
         return Some("stream incomplete".to_owned());
     }
     None

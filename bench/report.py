@@ -23,6 +23,8 @@ GOAL_INGEST_MBPS = 20.0
 GOAL_RSS_MB = 300
 GOAL_SOAK_GROWTH = 0.05
 GOAL_COLD_START_S = 1.0
+# The line that measures the server's floor (bench/scale: GET /v1/models).
+FLOOR_LINE = "e: ragway floor, GET /v1/models"
 
 
 def fmt(value, digits: int = 2) -> str:
@@ -120,7 +122,11 @@ def goals_table(results: dict) -> list[str]:
     hit = [r for r in results.get("load", []) if r["label"] == "c: ragway, cache hit" and "skipped" not in r
            and r["mode"] == "open"]
     # A hit never reaches the LLM: its whole latency is ragway's (at the lowest rate, as a quiet server sees it).
-    hit_p99 = min(hit, key=lambda r: r["target_rate"])["latency_ms"]["p99"] if hit else None
+    hit_low = min(hit, key=lambda r: r["target_rate"]) if hit else None
+    hit_p99 = hit_low["latency_ms"]["p99"] if hit_low else None
+    # The floor at the same rate: any authenticated request's p99 through this stack on this machine.
+    floor = rows.get((FLOOR_LINE, hit_low["target_rate"])) if hit_low else None
+    floor_p99 = floor["latency_ms"]["p99"] if floor and "skipped" not in floor else None
     soak = results.get("soak", {})
     series = soak.get("series", [])
     growth = None
@@ -138,7 +144,8 @@ def goals_table(results: dict) -> list[str]:
          else "… and ≥ 10× below LiteLLM's (no rate both sustained)", "≥ 10×",
          f"{lite_peer / miss_peer:.1f}×" if miss_peer and lite_peer and miss_peer > 0 else "—",
          None if not (miss_peer and lite_peer) else lite_peer >= 10 * miss_peer),
-        ("cache hit p99 (lowest rate)", f"≤ {GOAL_HIT_P99_MS} ms", fmt(hit_p99),
+        ("cache hit p99 (lowest rate)", f"≤ {GOAL_HIT_P99_MS} ms",
+         fmt(hit_p99) + ("" if floor_p99 is None else f" (floor {fmt(floor_p99)})"),
          None if hit_p99 is None else hit_p99 <= GOAL_HIT_P99_MS),
         ("cache hits sustained", f"≥ {GOAL_HITS_RPS:,}/s", fmt(max_rate(results, "c: ragway, cache hit"), 0),
          None if max_rate(results, "c: ragway, cache hit") is None
@@ -263,7 +270,9 @@ def render(results: dict, command: str, images: list[str]) -> str:
     lines[-1] += (f" in {results.get('tenants', 7)} tenants (the PostgreSQL and Python manuals and SciFact per "
                   "tenant), BM25 + 384-d dense vectors (the fake embeddings endpoint), the Python manual restricted "
                   "to a group the benchmark's key lacks (document ACLs on), answer cache on. Upstream: the fake "
-                  "OpenAI server of `tests/`, streaming.")
+                  "OpenAI server of `tests/`, streaming. Line (e) is the floor under a cache hit: an authenticated "
+                  "`GET /v1/models` through the same server (connection, key check, routing, a small JSON answer) "
+                  "with no answer work behind it.")
     lines += ["", "### Goals", ""] + goals_table(results)
     lines += ["", "### Added latency over calling the LLM directly (same run, same rate)", ""] + added_table(results)
     lines += ["", "### Every load line", ""] + load_table(results)

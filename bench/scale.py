@@ -320,6 +320,10 @@ class Bench:
                                      "pids": [self.ragway_pid, self.fake_pid]},
             "d: LiteLLM proxy": {"url": f"{self.litellm_url}/chat/completions", "key": "sk-ragway-bench",
                                  "questions": MISS_QUESTIONS, "pids": [self.litellm_pid, self.fake_pid]},
+            # The floor under (c): what any request costs through this HTTP stack on this machine
+            # (authenticated, routed, a small JSON answer), next to which a hit's p99 is read.
+            "e: ragway floor, GET /v1/models": {"url": f"{self.ragway_url}/v1/models", "key": self.key,
+                                                "get": True, "questions": [], "pids": [self.ragway_pid]},
         }
 
     def loadgen_run(self, label: str, line: dict, mode: list[str], duration: float,
@@ -329,6 +333,8 @@ class Bench:
                "--model", line.get("model", "gpt-4o-mini"), *mode]
         for q in line["questions"]:
             cmd += ["--question", q]
+        if line.get("get"):
+            cmd.append("--get")
         for pid in line["pids"]:
             cmd += ["--pid", str(pid)]
         out = subprocess.run(cmd + (extra or []), check=True, text=True, capture_output=True)

@@ -2,11 +2,14 @@
 //! boundary — paragraph, line, sentence, then word — so that every chunk's indexed text fits
 //! `max_tokens`, and consecutive chunks of a section share `overlap` tokens.
 
+mod tokens;
+
 use serde::{Deserialize, Serialize};
 use tiktoken_rs::CoreBPE;
 
 use crate::error::{IngestError, Result};
 use crate::model::{Chunk, ParsedDocument, Section, indexed};
+use tokens::SectionTokens;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TokenEncoding {
@@ -41,6 +44,7 @@ impl Default for ChunkerConfig {
 
 pub struct Chunker {
     bpe: &'static CoreBPE,
+    encoding: TokenEncoding,
     max_tokens: usize,
     overlap: usize,
     prefix_context: bool,
@@ -64,6 +68,12 @@ enum Boundary {
     Sentence,
     Line,
     Paragraph,
+}
+
+/// A section's words and tokens.
+struct Tokenized {
+    words: Vec<Word>,
+    tokens: SectionTokens,
 }
 
 struct Word {
@@ -95,6 +105,7 @@ impl Chunker {
         };
         Ok(Self {
             bpe,
+            encoding: config.encoding,
             max_tokens: config.max_tokens,
             overlap: config.overlap,
             prefix_context: config.prefix_context,
@@ -126,8 +137,16 @@ impl Chunker {
         if short && let Some(whole) = self.whole_chunk(doc, &title) {
             return vec![whole];
         }
-        let words: Vec<Vec<Word>> = doc.sections.iter().map(|s| self.words(&s.text)).collect();
-        let section_tokens: usize = words.iter().flatten().map(|w| w.tokens).sum();
+        let sections: Vec<Tokenized> = doc
+            .sections
+            .iter()
+            .map(|s| self.tokenize(&s.text))
+            .collect();
+        let section_tokens: usize = sections
+            .iter()
+            .flat_map(|s| &s.words)
+            .map(|w| w.tokens)
+            .sum();
         // Joining sections merges at most a token or two at each seam.
         if !short
             && section_tokens <= self.max_tokens + 2 * doc.sections.len()
@@ -136,11 +155,11 @@ impl Chunker {
             return vec![whole];
         }
         let mut chunks = Vec::new();
-        for (section, words) in doc.sections.iter().zip(&words) {
+        for (section, tokenized) in doc.sections.iter().zip(&sections) {
             let context = self.fit_context(&doc.title, &section.heading_path);
             let context_tokens = self.count(&indexed(&context, ""));
             let budget = self.max_tokens - context_tokens;
-            for (text, text_tokens) in self.split(&section.text, words, budget) {
+            for (text, text_tokens) in self.split(&section.text, tokenized, budget) {
                 chunks.push(Chunk {
                     index: chunks.len(),
                     heading_path: section.heading_path.clone(),
@@ -217,14 +236,15 @@ impl Chunker {
         text[..end].to_owned()
     }
 
-    /// Splits one section's text (whose `words` are given) into pieces of at most `budget`
-    /// tokens, each with its token count.
-    fn split(&self, text: &str, words: &[Word], budget: usize) -> Vec<(String, usize)> {
+    /// Splits one section's text (`tokenized` already) into pieces of at most `budget` tokens,
+    /// each with its token count.
+    fn split(&self, text: &str, tokenized: &Tokenized, budget: usize) -> Vec<(String, usize)> {
+        let words = &tokenized.words;
         let mut pieces = Vec::new();
         let mut start = 0;
         while start < words.len() {
             let end = self.cut(words, start, budget);
-            let (piece, end, tokens) = self.bounded(text, words, start, end, budget);
+            let (piece, end, tokens) = self.bounded(text, tokenized, start, end, budget);
             pieces.push((piece, tokens));
             if end >= words.len() {
                 break;
@@ -256,14 +276,16 @@ impl Chunker {
     fn bounded(
         &self,
         text: &str,
-        words: &[Word],
+        tokenized: &Tokenized,
         start: usize,
         mut end: usize,
         budget: usize,
     ) -> (String, usize, usize) {
+        let words = &tokenized.words;
         loop {
-            let piece = &text[words[start].start..words[end - 1].end];
-            let tokens = self.count(piece);
+            let (from, to) = (words[start].start, words[end - 1].end);
+            let piece = &text[from..to];
+            let tokens = tokenized.tokens.count_piece(self.bpe, text, from, to);
             if tokens <= budget {
                 return (piece.to_owned(), end, tokens);
             }
@@ -287,66 +309,59 @@ impl Chunker {
         next
     }
 
-    /// Byte offset where each token of `text` starts (one BPE pass over the whole text).
-    fn token_starts(&self, text: &str) -> Vec<usize> {
-        let tokens = self.bpe.encode_ordinary(text);
-        let mut starts = Vec::with_capacity(tokens.len());
-        let mut offset = 0;
-        for token in &tokens {
-            starts.push(offset);
-            offset += self
-                .bpe
-                .decode_bytes(std::slice::from_ref(token))
-                .map_or(0, |bytes| bytes.len());
+    fn tokenize(&self, text: &str) -> Tokenized {
+        let tokens = SectionTokens::new(self.bpe, self.encoding, text);
+        Tokenized {
+            words: words(text, &tokens.starts),
+            tokens,
         }
-        starts
     }
+}
 
-    fn words(&self, text: &str) -> Vec<Word> {
-        // A word owns the tokens that start between the end of the previous word and its own end
-        // (BPE tokens carry their leading space), so the counts add up to the text's token count.
-        let starts = self.token_starts(text);
-        let mut next_token = 0;
-        let mut words: Vec<Word> = Vec::new();
-        let mut word_start: Option<usize> = None;
-        for (i, c) in text
-            .char_indices()
-            .chain(std::iter::once((text.len(), ' ')))
-        {
-            match (c.is_whitespace(), word_start) {
-                (false, None) => word_start = Some(i),
-                (true, Some(start)) => {
-                    let first = next_token;
-                    while next_token < starts.len() && starts[next_token] < i {
-                        next_token += 1;
-                    }
-                    words.push(Word {
-                        start,
-                        end: i,
-                        tokens: next_token - first,
-                        boundary: Boundary::Word,
-                    });
-                    word_start = None;
+/// The words of `text` whose tokens start at `starts`.
+fn words(text: &str, starts: &[usize]) -> Vec<Word> {
+    // A word owns the tokens that start between the end of the previous word and its own end
+    // (BPE tokens carry their leading space), so the counts add up to the text's token count.
+    let mut next_token = 0;
+    let mut words: Vec<Word> = Vec::new();
+    let mut word_start: Option<usize> = None;
+    for (i, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
+        match (c.is_whitespace(), word_start) {
+            (false, None) => word_start = Some(i),
+            (true, Some(start)) => {
+                let first = next_token;
+                while next_token < starts.len() && starts[next_token] < i {
+                    next_token += 1;
                 }
-                _ => {}
+                words.push(Word {
+                    start,
+                    end: i,
+                    tokens: next_token - first,
+                    boundary: Boundary::Word,
+                });
+                word_start = None;
             }
+            _ => {}
         }
-        for i in 0..words.len() {
-            let gap_end = words.get(i + 1).map_or(text.len(), |next| next.start);
-            let gap = &text[words[i].end..gap_end];
-            let last = text[words[i].start..words[i].end].chars().last();
-            words[i].boundary = if gap.matches('\n').count() >= 2 || i + 1 == words.len() {
-                Boundary::Paragraph
-            } else if gap.contains('\n') {
-                Boundary::Line
-            } else if matches!(last, Some('.' | '?' | '!' | ';' | ':')) {
-                Boundary::Sentence
-            } else {
-                Boundary::Word
-            };
-        }
-        words
     }
+    for i in 0..words.len() {
+        let gap_end = words.get(i + 1).map_or(text.len(), |next| next.start);
+        let gap = &text[words[i].end..gap_end];
+        let last = text[words[i].start..words[i].end].chars().last();
+        words[i].boundary = if gap.matches('\n').count() >= 2 || i + 1 == words.len() {
+            Boundary::Paragraph
+        } else if gap.contains('\n') {
+            Boundary::Line
+        } else if matches!(last, Some('.' | '?' | '!' | ';' | ':')) {
+            Boundary::Sentence
+        } else {
+            Boundary::Word
+        };
+    }
+    words
 }
 
 fn whole_text(sections: &[Section]) -> String {
@@ -372,7 +387,7 @@ mod tests {
     use super::*;
 
     fn cut_pieces(c: &Chunker, text: &str, budget: usize) -> Vec<String> {
-        let cut = c.split(text, &c.words(text), budget);
+        let cut = c.split(text, &c.tokenize(text), budget);
         for (piece, tokens) in &cut {
             assert_eq!(c.count(piece), *tokens, "{piece}");
         }
