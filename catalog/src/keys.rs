@@ -10,6 +10,9 @@ use sqlx::Row;
 use super::{Catalog, now};
 use crate::error::{CatalogError, Result};
 
+/// A key's record and its stored hash.
+pub(crate) type KeyRow = (ApiKeyRecord, String);
+
 const PREFIX: &str = "rgw_";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -160,7 +163,7 @@ impl Catalog {
         }
     }
 
-    /// As [`Self::api_key_with_hash`], from memory while fresh (see `recent_keys`: this
+    /// As [`Self::api_key_with_hash`], from memory while fresh (see `recent`: this
     /// process's revocations show at once, another's within [`crate::API_KEY_TTL`]). Unknown ids
     /// are not remembered, so a key created elsewhere works at once.
     pub async fn recent_api_key_with_hash(

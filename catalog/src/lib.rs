@@ -11,7 +11,7 @@ pub mod error;
 mod feedback;
 mod groups;
 pub mod keys;
-mod recent_keys;
+mod recent;
 mod sources;
 mod sync_runs;
 mod tenants;
@@ -28,7 +28,7 @@ pub use error::{CatalogError, Result};
 pub use feedback::{Feedback, Rating};
 pub use groups::validate_group;
 pub use keys::{ApiKeyRecord, GeneratedKey, NewApiKey};
-pub use recent_keys::API_KEY_TTL;
+pub use recent::{API_KEY_TTL, GENERATION_TTL};
 pub use sources::{SourceRecord, SourceUpdate};
 pub use sync_runs::{
     DocumentFailure, Enqueued, SyncReport, SyncRunRecord, TRIGGER_MANUAL, TRIGGER_RECOVERY,
@@ -57,7 +57,9 @@ pub struct Catalog {
     /// Shared by every clone: the process's view of the widget keys' origins.
     widget_origins: std::sync::Arc<widget_origins::OriginsCache>,
     /// Shared by every clone: API keys as recently read.
-    recent_keys: std::sync::Arc<recent_keys::RecentKeys>,
+    recent_keys: std::sync::Arc<recent::Recent<keys::KeyRow>>,
+    /// Shared by every clone: tenants' generations as recently read.
+    recent_generations: std::sync::Arc<recent::Recent<i64>>,
 }
 
 /// `sqlite://<data dir>/catalog.db` unless a URL is given.
@@ -170,7 +172,8 @@ impl Catalog {
         Ok(Self {
             pool,
             widget_origins: Default::default(),
-            recent_keys: Default::default(),
+            recent_keys: std::sync::Arc::new(recent::Recent::new(API_KEY_TTL)),
+            recent_generations: std::sync::Arc::new(recent::Recent::new(GENERATION_TTL)),
         })
     }
 

@@ -178,6 +178,7 @@ impl Catalog {
         ] = removed;
         tx.commit().await?;
         self.recent_keys.invalidate();
+        self.recent_generations.invalidate();
         // Its widget keys go with it where foreign keys cascade.
         self.widget_keys_changed();
         Ok(TenantDeletion {
@@ -195,6 +196,27 @@ impl Catalog {
             .bind(id)
             .execute(self.pool())
             .await?;
+        self.recent_generations.invalidate();
         Ok(self.require_tenant(id).await?.generation)
+    }
+
+    /// The tenant's generation (None: no such tenant), from memory while fresh: a bump through
+    /// this `Catalog` shows at once, one by another process within [`crate::GENERATION_TTL`].
+    /// Unknown tenants are not remembered.
+    pub async fn recent_generation(&self, id: &str) -> Result<Option<i64>> {
+        if let Some(generation) = self.recent_generations.get(id) {
+            return Ok(Some(generation));
+        }
+        let epoch = self.recent_generations.begin_load();
+        let generation = self.tenant(id).await?.map(|t| t.generation);
+        if let Some(generation) = generation {
+            self.recent_generations.store(epoch, id, generation);
+        }
+        Ok(generation)
+    }
+
+    /// How many times [`Self::recent_generation`] read the table rather than memory.
+    pub fn generation_loads(&self) -> u64 {
+        self.recent_generations.loads()
     }
 }

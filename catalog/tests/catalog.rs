@@ -138,7 +138,23 @@ async fn exercise(catalog: &Catalog) {
         catalog.sync_runs(&source.id).await.unwrap()[0].status,
         "failed"
     );
+    // The request path reads a generation from memory once read; a bump here shows at once.
+    let loads = catalog.generation_loads();
+    for _ in 0..3 {
+        assert_eq!(catalog.recent_generation("acme").await.unwrap(), Some(0));
+    }
+    assert_eq!(
+        catalog.generation_loads(),
+        loads + 1,
+        "read once, then from memory"
+    );
+    assert_eq!(catalog.recent_generation("no-such").await.unwrap(), None);
     assert_eq!(catalog.bump_generation("acme").await.unwrap(), 1);
+    assert_eq!(
+        catalog.recent_generation("acme").await.unwrap(),
+        Some(1),
+        "the bump shows at once"
+    );
 
     let conversation = "c0nv";
     let turn = |role: &str, content: &str| StoredTurn {
@@ -315,7 +331,13 @@ async fn feedback(catalog: &Catalog) {
     assert_eq!(stored[0].comment.as_deref(), Some("out of date"));
     assert!(!stored[0].created_at.is_empty());
     assert_eq!(catalog.feedback("globex", 10).await.unwrap().len(), 1);
+    assert_eq!(catalog.recent_generation("globex").await.unwrap(), Some(0));
     catalog.delete_tenant("globex").await.unwrap();
+    assert_eq!(
+        catalog.recent_generation("globex").await.unwrap(),
+        None,
+        "a deleted tenant is forgotten at once"
+    );
     assert!(catalog.feedback("globex", 10).await.unwrap().is_empty());
 }
 

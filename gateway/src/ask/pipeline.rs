@@ -255,8 +255,8 @@ pub fn answer_stream(
 /// The tenant's index generation, or None when it cannot be read (then nothing is cached:
 /// never serve what cannot be proven current).
 async fn current_generation(core: &Core, tenant_id: &str) -> Option<i64> {
-    match core.catalog.tenant(tenant_id).await {
-        Ok(tenant) => tenant.map(|t| t.generation),
+    match core.catalog.recent_generation(tenant_id).await {
+        Ok(generation) => generation,
         Err(err) => {
             tracing::warn!(%err, "cannot read the tenant generation; answering without caches");
             None

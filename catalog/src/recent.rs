@@ -1,39 +1,47 @@
-//! API keys as recently read, kept in memory: every question presents one, and reading it from
-//! the database each time costs a round trip on the hot path. Keys never change but for being
-//! revoked (or their tenant deleted): such a change through this `Catalog` drops the memory at
-//! once; one made by another process sharing the database (another replica, a CLI command)
-//! takes effect here within `API_KEY_TTL`.
+//! Rows recently read, kept in memory for a while: every question presents an API key and is
+//! answered under its tenant's generation, and reading them from the database each time costs a
+//! round trip (a thread hop to the SQLite worker) on the hot path. A change made through this
+//! `Catalog` drops the memory at once; one made by another process sharing the database (another
+//! replica, a CLI command) takes effect here within the memory's time to live.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::keys::ApiKeyRecord;
-
 /// How long another process's revocation of a key may go unseen here.
 pub const API_KEY_TTL: Duration = Duration::from_secs(5);
-/// Keys kept at most; past it, expired ones are dropped, then all (keys are few per tenant).
-const MAX_KEYS: usize = 10_000;
+/// How long another process's sync (a new generation: cached answers no longer apply) may go
+/// unseen here; not longer than [`API_KEY_TTL`], so a catalog outage refuses questions as before.
+pub const GENERATION_TTL: Duration = API_KEY_TTL;
+/// Rows kept at most; past it, expired ones are dropped, then all (keys and tenants are few).
+const MAX_ROWS: usize = 10_000;
 
-/// A key's record and its stored hash.
-pub(crate) type KeyRow = (ApiKeyRecord, String);
-
-#[derive(Debug, Default)]
-pub(crate) struct RecentKeys {
-    rows: RwLock<HashMap<String, (KeyRow, Instant)>>,
+#[derive(Debug)]
+pub(crate) struct Recent<T> {
+    ttl: Duration,
+    rows: RwLock<HashMap<String, (T, Instant)>>,
     /// Bumped by every invalidation, so that a read which started before one is not kept.
     epoch: AtomicU64,
     /// Reads of the table (for tests and diagnostics).
     loads: AtomicU64,
 }
 
-impl RecentKeys {
-    /// The key's row while fresh.
-    pub(crate) fn get(&self, id: &str) -> Option<KeyRow> {
+impl<T: Clone> Recent<T> {
+    pub(crate) fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            rows: RwLock::default(),
+            epoch: AtomicU64::new(0),
+            loads: AtomicU64::new(0),
+        }
+    }
+
+    /// The row while fresh.
+    pub(crate) fn get(&self, id: &str) -> Option<T> {
         let rows = self.rows.read().unwrap_or_else(|e| e.into_inner());
         rows.get(id)
-            .filter(|(_, read)| read.elapsed() < API_KEY_TTL)
+            .filter(|(_, read)| read.elapsed() < self.ttl)
             .map(|(row, _)| row.clone())
     }
 
@@ -43,15 +51,15 @@ impl RecentKeys {
         self.epoch.load(Ordering::Acquire)
     }
 
-    /// Keeps what a read found, unless a key changed while it ran.
-    pub(crate) fn store(&self, epoch: u64, id: &str, row: KeyRow) {
+    /// Keeps what a read found, unless a row changed while it ran.
+    pub(crate) fn store(&self, epoch: u64, id: &str, row: T) {
         let mut rows = self.rows.write().unwrap_or_else(|e| e.into_inner());
         if self.epoch.load(Ordering::Acquire) != epoch {
             return;
         }
-        if rows.len() >= MAX_KEYS {
-            rows.retain(|_, (_, read)| read.elapsed() < API_KEY_TTL);
-            if rows.len() >= MAX_KEYS {
+        if rows.len() >= MAX_ROWS {
+            rows.retain(|_, (_, read)| read.elapsed() < self.ttl);
+            if rows.len() >= MAX_ROWS {
                 rows.clear();
             }
         }
@@ -73,6 +81,8 @@ impl RecentKeys {
 mod tests {
     use super::*;
 
+    use crate::keys::{ApiKeyRecord, KeyRow};
+
     fn row(id: &str) -> KeyRow {
         let record = ApiKeyRecord {
             id: id.into(),
@@ -90,7 +100,7 @@ mod tests {
 
     #[test]
     fn a_read_that_raced_a_revocation_is_not_kept() {
-        let keys = RecentKeys::default();
+        let keys = Recent::new(API_KEY_TTL);
         assert!(keys.get("a").is_none());
         let epoch = keys.begin_load();
         keys.invalidate();
