@@ -201,8 +201,8 @@ impl Catalog {
     }
 
     /// The tenant's generation (None: no such tenant), from memory while fresh: a bump through
-    /// this `Catalog` shows at once, one by another process within [`crate::GENERATION_TTL`].
-    /// Unknown tenants are not remembered.
+    /// this `Catalog` shows at once, one by another process only within [`crate::GENERATION_TTL`]
+    /// (for a process that owns its index alone). Unknown tenants are not remembered.
     pub async fn recent_generation(&self, id: &str) -> Result<Option<i64>> {
         if let Some(generation) = self.recent_generations.get(id) {
             return Ok(Some(generation));

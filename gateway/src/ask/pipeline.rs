@@ -255,7 +255,19 @@ pub fn answer_stream(
 /// The tenant's index generation, or None when it cannot be read (then nothing is cached:
 /// never serve what cannot be proven current).
 async fn current_generation(core: &Core, tenant_id: &str) -> Option<i64> {
-    match core.catalog.recent_generation(tenant_id).await {
+    // The embedded index belongs to this process alone (a second one is refused), so every sync
+    // that bumps a generation runs here and drops the remembered one at once. With a Qdrant
+    // server other replicas sync too, and a sync anywhere must invalidate everywhere at once:
+    // read the catalog every time.
+    let read = if core.retriever.backend() == "edge" {
+        core.catalog.recent_generation(tenant_id).await
+    } else {
+        core.catalog
+            .tenant(tenant_id)
+            .await
+            .map(|t| t.map(|t| t.generation))
+    };
+    match read {
         Ok(generation) => generation,
         Err(err) => {
             tracing::warn!(%err, "cannot read the tenant generation; answering without caches");
