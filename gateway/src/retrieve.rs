@@ -53,6 +53,10 @@ impl Retriever {
         self.store.backend()
     }
 
+    pub fn index_owned_by_this_process(&self) -> bool {
+        self.store.owned_by_this_process()
+    }
+
     pub fn new(
         store: Arc<dyn VectorStore>,
         bm25: Arc<Bm25Encoder>,

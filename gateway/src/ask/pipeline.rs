@@ -259,7 +259,7 @@ async fn current_generation(core: &Core, tenant_id: &str) -> Option<i64> {
     // that bumps a generation runs here and drops the remembered one at once. With a Qdrant
     // server other replicas sync too, and a sync anywhere must invalidate everywhere at once:
     // read the catalog every time.
-    let read = if core.retriever.backend() == "edge" {
+    let read = if core.retriever.index_owned_by_this_process() {
         core.catalog.recent_generation(tenant_id).await
     } else {
         core.catalog

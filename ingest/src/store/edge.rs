@@ -429,6 +429,10 @@ impl VectorStore for EdgeStore {
         "edge"
     }
 
+    fn owned_by_this_process(&self) -> bool {
+        true
+    }
+
     fn dense_dimensions(&self) -> Option<usize> {
         self.dense
     }

@@ -149,6 +149,11 @@ pub trait VectorStore: Send + Sync + std::fmt::Debug {
     /// Which engine serves the index (`edge`: embedded qdrant-edge; `qdrant`: a server or
     /// cluster), for spans and logs.
     fn backend(&self) -> &'static str;
+    /// Whether this process alone writes the index (the embedded store refuses a second one), so
+    /// every sync that changes it runs here.
+    fn owned_by_this_process(&self) -> bool {
+        false
+    }
     /// Whether the index has a dense vector (an embedder was configured when it was created).
     fn dense_dimensions(&self) -> Option<usize>;
     async fn upsert(&self, points: Vec<ChunkPoint>) -> Result<()>;
