@@ -471,7 +471,7 @@ async fn qdrant_alias_switch_moves_questions_to_the_new_generation_at_once() {
 async fn reopening_the_embedded_index_drops_old_wal_segments_and_writes_go_on() {
     let bm25 = Bm25Encoder::new(&Bm25Config::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let wal = dir.path().join("wal");
+    let wal = dir.path().join("shards").join("a").join("wal");
     let closed = || {
         std::fs::read_dir(&wal)
             .unwrap()

@@ -188,6 +188,12 @@ pub struct MigrateReport {
 struct Checkpoint {
     url: String,
     collection: String,
+    /// Tenants copied whole.
+    #[serde(default)]
+    finished: Vec<String>,
+    /// The tenant being copied, and its next point.
+    #[serde(default)]
+    tenant: Option<String>,
     after: Option<uuid::Uuid>,
     copied: u64,
 }
@@ -199,7 +205,9 @@ fn checkpoint_path(config: &Config) -> PathBuf {
 fn read_checkpoint(path: &Path, target: &QdrantSettings) -> Option<Checkpoint> {
     let text = std::fs::read_to_string(path).ok()?;
     let checkpoint: Checkpoint = serde_json::from_str(&text).ok()?;
-    (checkpoint.url == target.url && checkpoint.collection == target.collection)
+    // A point to continue from without its tenant: written before shards per tenant.
+    let whole = checkpoint.after.is_none() || checkpoint.tenant.is_some();
+    (whole && checkpoint.url == target.url && checkpoint.collection == target.collection)
         .then_some(checkpoint)
 }
 
@@ -223,7 +231,7 @@ pub async fn migrate(
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<MigrateReport, GatewayError> {
     let dir = config.index_dir();
-    if !dir.join("edge_config.json").exists() {
+    if !EdgeStore::exists(&dir) {
         return Err(GatewayError::Config(format!(
             "there is no embedded index at {} to migrate",
             dir.display()
@@ -252,25 +260,38 @@ pub async fn migrate(
     let resumed = checkpoint.copied;
     progress(resumed.min(total), total);
     let mut batches = 0;
-    loop {
-        if options.stop_after_batches == Some(batches) {
-            return Err(GatewayError::Config(format!(
-                "migration interrupted after {} points; run it again to resume",
-                checkpoint.copied
-            )));
+    for tenant in source.tenants()? {
+        if checkpoint.finished.contains(&tenant) {
+            continue;
         }
-        let (points, next) = source
-            .scroll(checkpoint.after, options.batch.max(1))
-            .await?;
-        let count = points.len() as u64;
-        store.upsert(points).await?;
-        checkpoint.copied += count;
-        checkpoint.after = next;
-        write_checkpoint(&path, &checkpoint)?;
-        progress(checkpoint.copied.min(total), total);
-        batches += 1;
-        if next.is_none() {
-            break;
+        if checkpoint.tenant.as_ref() != Some(&tenant) {
+            checkpoint.tenant = Some(tenant.clone());
+            checkpoint.after = None;
+        }
+        loop {
+            if options.stop_after_batches == Some(batches) {
+                return Err(GatewayError::Config(format!(
+                    "migration interrupted after {} points; run it again to resume",
+                    checkpoint.copied
+                )));
+            }
+            let (points, next) = source
+                .scroll(&tenant, checkpoint.after, options.batch.max(1))
+                .await?;
+            let count = points.len() as u64;
+            store.upsert(points).await?;
+            checkpoint.copied += count;
+            checkpoint.after = next;
+            if next.is_none() {
+                checkpoint.finished.push(tenant.clone());
+                checkpoint.tenant = None;
+            }
+            write_checkpoint(&path, &checkpoint)?;
+            progress(checkpoint.copied.min(total), total);
+            batches += 1;
+            if next.is_none() {
+                break;
+            }
         }
     }
 

@@ -191,50 +191,56 @@ pub async fn index_digest(
         .await
         .map_err(|e| e.to_string())?;
     let mut points = BTreeMap::new();
-    let mut after = None;
-    loop {
-        let (batch, next) = store.scroll(after, 512).await.map_err(|e| e.to_string())?;
-        for point in batch {
-            let mut payload = point.payload;
-            if payload.tenant_id != tenant || payload.source_id != source_id {
-                return Err(format!(
-                    "point {} belongs to {}/{}",
-                    point.id, payload.tenant_id, payload.source_id
-                ));
+    // Every shard, not only the tenant's: a point anywhere else is a fault too.
+    for shard in store.tenants().map_err(|e| e.to_string())? {
+        let mut after = None;
+        loop {
+            let (batch, next) = store
+                .scroll(&shard, after, 512)
+                .await
+                .map_err(|e| e.to_string())?;
+            for point in batch {
+                let mut payload = point.payload;
+                if payload.tenant_id != tenant || payload.source_id != source_id {
+                    return Err(format!(
+                        "point {} belongs to {}/{}",
+                        point.id, payload.tenant_id, payload.source_id
+                    ));
+                }
+                if payload.document_id != document_id(tenant, &source_id, &payload.uri)
+                    || point.id != point_id(tenant, &payload.document_id, payload.chunk_index)
+                {
+                    return Err(format!(
+                        "point {} has ids not derived from its uri",
+                        point.id
+                    ));
+                }
+                let key = (payload.uri.clone(), payload.chunk_index);
+                payload.source_id.clear();
+                payload.document_id.clear();
+                let json = serde_json::to_vec(&payload).map_err(|e| e.to_string())?;
+                let digest = PointDigest {
+                    payload: hash_bytes(json),
+                    dense: point
+                        .dense
+                        .map(|v| hash_bytes(v.iter().flat_map(|x| x.to_le_bytes()))),
+                    sparse: hash_bytes(
+                        point
+                            .sparse
+                            .indices
+                            .iter()
+                            .flat_map(|i| i.to_le_bytes())
+                            .chain(point.sparse.values.iter().flat_map(|x| x.to_le_bytes())),
+                    ),
+                };
+                if points.insert(key.clone(), digest).is_some() {
+                    return Err(format!("two points for {key:?}"));
+                }
             }
-            if payload.document_id != document_id(tenant, &source_id, &payload.uri)
-                || point.id != point_id(tenant, &payload.document_id, payload.chunk_index)
-            {
-                return Err(format!(
-                    "point {} has ids not derived from its uri",
-                    point.id
-                ));
+            match next {
+                Some(next) => after = Some(next),
+                None => break,
             }
-            let key = (payload.uri.clone(), payload.chunk_index);
-            payload.source_id.clear();
-            payload.document_id.clear();
-            let json = serde_json::to_vec(&payload).map_err(|e| e.to_string())?;
-            let digest = PointDigest {
-                payload: hash_bytes(json),
-                dense: point
-                    .dense
-                    .map(|v| hash_bytes(v.iter().flat_map(|x| x.to_le_bytes()))),
-                sparse: hash_bytes(
-                    point
-                        .sparse
-                        .indices
-                        .iter()
-                        .flat_map(|i| i.to_le_bytes())
-                        .chain(point.sparse.values.iter().flat_map(|x| x.to_le_bytes())),
-                ),
-            };
-            if points.insert(key.clone(), digest).is_some() {
-                return Err(format!("two points for {key:?}"));
-            }
-        }
-        match next {
-            Some(next) => after = Some(next),
-            None => break,
         }
     }
     drop(store);

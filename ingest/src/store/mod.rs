@@ -1,6 +1,14 @@
-//! The vector index: one collection for all tenants, named vectors `dense` (optional) and `bm25`.
+//! The vector index: named vectors `dense` (optional) and `bm25`, every point scoped to its
+//! tenant — a shard per tenant in the embedded index, one collection for all tenants (with a
+//! tenant-aware payload index) on a Qdrant server.
 
 mod edge;
+mod edge_layout;
+mod edge_legacy;
+mod edge_points;
+mod edge_shard;
+#[cfg(test)]
+mod edge_tests;
 mod edge_wal;
 mod qdrant;
 pub(crate) mod stored;

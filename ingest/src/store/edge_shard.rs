@@ -1,0 +1,196 @@
+//! One qdrant-edge shard of the embedded index: a tenant's points (or, in indexes made before
+//! shards per tenant, everyone's). Its API is synchronous and CPU/disk-bound: callers run it on
+//! the blocking pool.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use qdrant_edge::{
+    Condition, CreateIndex, Distance, EdgeConfigBuilder, EdgeShard, EdgeSparseVectorParamsBuilder,
+    EdgeVectorParamsBuilder, FieldIndexOperations, Filter, IsEmptyCondition, JsonPath,
+    KeywordIndexParams, Modifier, Payload, PayloadFieldSchema, PayloadOps, PayloadSchemaParams,
+    SetPayloadOp, UpdateOperation,
+};
+
+use super::edge_wal;
+use super::stored::{ACL, DOCUMENT, store_err, stored_acl};
+use super::{BM25, DENSE};
+use crate::error::{IngestError, Result};
+
+/// A shard and the lock its writers take: qdrant-edge's flush panics if it meets a concurrent
+/// writer. Dropping it closes the shard (see [`Drop`]).
+pub(super) struct TenantShard {
+    shard: Option<EdgeShard>,
+    writes: Mutex<()>,
+    /// Written since the last optimize.
+    dirty: AtomicBool,
+}
+
+impl TenantShard {
+    /// A new, empty shard in `dir`, with dense vectors of `dense` dimensions if set.
+    pub(super) fn create(dir: &Path, dense: Option<usize>) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| IngestError::io(dir, e))?;
+        let mut config = EdgeConfigBuilder::new()
+            .wal_options(edge_wal::wal_options())
+            .sparse_vector(
+                BM25,
+                EdgeSparseVectorParamsBuilder::new()
+                    .modifier(Modifier::Idf)
+                    .build(),
+            );
+        if let Some(size) = dense {
+            config = config.vector(
+                DENSE,
+                // Memory-mapped, not loaded: a 100k-chunk index's vectors are 150 MB, and a
+                // search reads only the pages of the vectors it visits.
+                EdgeVectorParamsBuilder::new(size, Distance::Cosine)
+                    .on_disk(true)
+                    .build(),
+            );
+        }
+        let shard = EdgeShard::new(dir, config.build()).map_err(store_err)?;
+        create_keyword_index(&shard, DOCUMENT)?;
+        create_keyword_index(&shard, ACL)?;
+        Ok(Self::wrap(shard))
+    }
+
+    /// The shard in `dir`, as a previous run left it.
+    pub(super) fn load(dir: &Path) -> Result<Self> {
+        let freed = edge_wal::prune(&dir.join("wal"))?;
+        if freed > 0 {
+            tracing::info!(
+                shard = %dir.display(),
+                mb = freed / 1_000_000,
+                "removed write-ahead log segments the index no longer needs"
+            );
+        }
+        let shard = EdgeShard::load(dir, None).map_err(store_err)?;
+        upgrade_to_acls(&shard)?;
+        Ok(Self::wrap(shard))
+    }
+
+    fn wrap(shard: EdgeShard) -> Self {
+        Self {
+            shard: Some(shard),
+            writes: Mutex::new(()),
+            dirty: AtomicBool::new(false),
+        }
+    }
+
+    pub(super) fn get(&self) -> Result<&EdgeShard> {
+        self.shard
+            .as_ref()
+            .ok_or_else(|| store_err("the index is closed"))
+    }
+
+    /// The dimension of the shard's dense vectors, if it has them.
+    pub(super) fn dense_size(&self) -> Result<Option<usize>> {
+        Ok(self.get()?.config().vectors.get(DENSE).map(|p| p.size))
+    }
+
+    /// Applies one update and flushes it to disk before returning. qdrant-edge 0.7 does not
+    /// replay its WAL on load, so an unflushed write would be lost in a crash — and the sync
+    /// records a document in the manifest only after its points are durable.
+    pub(super) fn write(&self, operation: UpdateOperation) -> Result<()> {
+        let _guard = self
+            .writes
+            .lock()
+            .map_err(|_| store_err("a previous write panicked"))?;
+        let shard = self.get()?;
+        self.dirty.store(true, Ordering::Release);
+        shard.update(operation).map_err(store_err)?;
+        shard.flush();
+        Ok(())
+    }
+
+    /// Optimizes the shard if it was written since the last time; true if anything changed.
+    pub(super) fn optimize(&self) -> Result<bool> {
+        let _guard = self
+            .writes
+            .lock()
+            .map_err(|_| store_err("a previous write panicked"))?;
+        if !self.dirty.swap(false, Ordering::AcqRel) {
+            return Ok(false);
+        }
+        let shard = self.get()?;
+        let changed = shard.optimize().map_err(store_err)?;
+        if changed {
+            shard.flush();
+        }
+        Ok(changed)
+    }
+
+    fn path(&self) -> Option<PathBuf> {
+        self.shard.as_ref().map(|s| s.path().to_path_buf())
+    }
+}
+
+/// The shard's drop-time flush panics on I/O errors (e.g. when its directory was removed): it
+/// must not unwind through ragway, and every write was flushed when it happened anyway.
+impl Drop for TenantShard {
+    fn drop(&mut self) {
+        let exists = self.path().is_some_and(|p| p.exists());
+        if let Some(shard) = self.shard.take() {
+            if !exists {
+                // The directory was removed (a deleted tenant): nothing left to flush into.
+                std::mem::forget(shard);
+                return;
+            }
+            let closed =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(shard)));
+            if closed.is_err() {
+                tracing::warn!(
+                    "the index could not be flushed on close; all writes were already flushed"
+                );
+            }
+        }
+    }
+}
+
+/// Shards made before document ACLs existed get the `acl` index on first open, and their points
+/// (all public then) the public marker.
+fn upgrade_to_acls(shard: &EdgeShard) -> Result<()> {
+    let acl_field = json_path(ACL)?;
+    if shard.info().payload_schema.contains_key(&acl_field) {
+        return Ok(());
+    }
+    create_keyword_index(shard, ACL)?;
+    let unmarked = Filter::new_must(Condition::IsEmpty(IsEmptyCondition::from(acl_field)));
+    shard
+        .update(UpdateOperation::PayloadOperation(PayloadOps::SetPayload(
+            acl_payload(&[], Some(unmarked)),
+        )))
+        .map_err(store_err)?;
+    shard.flush();
+    Ok(())
+}
+
+pub(super) fn acl_payload(acl: &[String], filter: Option<Filter>) -> SetPayloadOp {
+    let mut payload = serde_json::Map::new();
+    payload.insert(ACL.to_owned(), serde_json::json!(stored_acl(acl)));
+    SetPayloadOp {
+        payload: Payload(payload),
+        points: None,
+        filter,
+        key: None,
+    }
+}
+
+fn create_keyword_index(shard: &EdgeShard, field: &str) -> Result<()> {
+    let op = FieldIndexOperations::CreateIndex(CreateIndex {
+        field_name: json_path(field)?,
+        field_schema: Some(PayloadFieldSchema::FieldParams(
+            PayloadSchemaParams::Keyword(KeywordIndexParams::default()),
+        )),
+    });
+    shard
+        .update(UpdateOperation::FieldIndexOperation(op))
+        .map_err(store_err)
+}
+
+pub(super) fn json_path(field: &str) -> Result<JsonPath> {
+    field
+        .parse()
+        .map_err(|_| store_err(format!("invalid payload field {field:?}")))
+}

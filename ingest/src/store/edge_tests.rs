@@ -1,0 +1,122 @@
+//! The embedded index's layout: an index of one shared shard split into a shard per tenant,
+//! and tenant ids that cannot name a directory refused.
+
+use std::path::Path;
+
+use super::edge_legacy::FILES;
+use super::edge_points::{to_point, upsert_op};
+use super::edge_shard::TenantShard;
+use super::{ChunkPayload, ChunkPoint, EdgeStore, SearchQuery, Sparse, VectorStore};
+use crate::embed::{Bm25Config, Bm25Encoder};
+use crate::lang::Lang;
+
+fn point(bm25: &Bm25Encoder, tenant: &str, doc: &str, text: &str, dense: f32) -> ChunkPoint {
+    let sparse = bm25.embed_document(text, Lang::En);
+    ChunkPoint {
+        id: crate::ids::point_id(tenant, doc, 0),
+        dense: Some(vec![dense, 1.0 - dense]),
+        sparse: Sparse {
+            indices: sparse.indices,
+            values: sparse.values,
+        },
+        payload: ChunkPayload {
+            tenant_id: tenant.into(),
+            document_id: doc.into(),
+            uri: format!("{doc}.md"),
+            text: text.into(),
+            acl: if doc == "secret" {
+                vec!["hr".into()]
+            } else {
+                Vec::new()
+            },
+            ..ChunkPayload::default()
+        },
+    }
+}
+
+/// An index written before shards per tenant: every tenant in one shard at the root.
+fn shared_index(dir: &Path, bm25: &Bm25Encoder) {
+    let shared = TenantShard::create(dir, Some(2)).unwrap();
+    let points = [
+        point(
+            bm25,
+            "a",
+            "crane",
+            "Overhead crane hooks are inspected monthly.",
+            0.9,
+        ),
+        point(bm25, "a", "secret", "Crane operators' salaries.", 0.8),
+        point(bm25, "b", "crane", "Crane rental rates for the port.", 0.7),
+    ];
+    let points = points.into_iter().map(|p| to_point(p).unwrap()).collect();
+    shared.write(upsert_op(points)).unwrap();
+}
+
+async fn ask(store: &EdgeStore, tenant: &str, groups: &[&str]) -> Vec<String> {
+    let bm25 = Bm25Encoder::new(&Bm25Config::default()).unwrap();
+    let sparse = bm25.embed_query("crane", Lang::En);
+    let sparse = Sparse {
+        indices: sparse.indices,
+        values: sparse.values,
+    };
+    let mut query = SearchQuery::unfiltered(tenant, sparse, Some(vec![1.0, 0.0]), 10);
+    query.groups = groups.iter().map(|g| g.to_string()).collect();
+    let mut texts: Vec<String> = (store.search(query).await.unwrap().into_iter())
+        .map(|hit| hit.payload.text)
+        .collect();
+    texts.sort();
+    texts
+}
+
+#[tokio::test]
+async fn an_index_with_one_shared_shard_is_split_into_one_shard_per_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let bm25 = Bm25Encoder::new(&Bm25Config::default()).unwrap();
+    shared_index(dir.path(), &bm25);
+    // A split that crashed before: its side directory is started over.
+    std::fs::create_dir_all(dir.path().join("shards.partial/a")).unwrap();
+    std::fs::write(dir.path().join("shards.partial/a/junk"), "x").unwrap();
+
+    let store = EdgeStore::open(dir.path(), Some(2)).await.unwrap();
+    assert_eq!(store.tenants().unwrap(), ["a", "b"]);
+    assert_eq!(store.stored_dense_dimensions(), Some(2));
+    assert_eq!(store.count("a").await.unwrap(), 2);
+    assert_eq!(store.count("b").await.unwrap(), 1);
+    for name in FILES.iter().chain(&["shards.partial"]) {
+        assert!(!dir.path().join(name).exists(), "{name} is left");
+    }
+    // Vectors, payloads and ACLs came along: hybrid search, each tenant its own points.
+    assert_eq!(
+        ask(&store, "a", &[]).await,
+        ["Overhead crane hooks are inspected monthly."]
+    );
+    assert_eq!(ask(&store, "a", &["hr"]).await.len(), 2);
+    assert_eq!(
+        ask(&store, "b", &[]).await,
+        ["Crane rental rates for the port."]
+    );
+
+    // Reopened: the new layout as it is, the tenant's deletion removes its shard.
+    drop(store);
+    let store = EdgeStore::open(dir.path(), Some(2)).await.unwrap();
+    assert_eq!(store.count("a").await.unwrap(), 2);
+    store.delete_tenant("a").await.unwrap();
+    assert!(!dir.path().join("shards/a").exists());
+    assert_eq!(store.tenants().unwrap(), ["b"]);
+    assert!(ask(&store, "a", &["hr"]).await.is_empty());
+    assert_eq!(store.count("b").await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_tenant_id_that_is_not_a_plain_name_gets_no_shard() {
+    let dir = tempfile::tempdir().unwrap();
+    let bm25 = Bm25Encoder::new(&Bm25Config::default()).unwrap();
+    let store = EdgeStore::open(dir.path(), None).await.unwrap();
+    for tenant in ["../escape", ".hidden", "a/b", ""] {
+        let mut p = point(&bm25, tenant, "doc", "text", 0.5);
+        p.dense = None;
+        let err = store.upsert(vec![p]).await.unwrap_err();
+        assert!(err.to_string().contains("cannot name a shard"), "{err}");
+    }
+    assert!(store.tenants().unwrap().is_empty());
+}
