@@ -23,7 +23,7 @@ use crate::error::{IngestError, Result};
 pub(super) struct TenantShard {
     shard: Option<EdgeShard>,
     writes: Mutex<()>,
-    /// Written since the last optimize.
+    /// Written (or opened) since the last optimize.
     dirty: AtomicBool,
 }
 
@@ -52,7 +52,7 @@ impl TenantShard {
         let shard = EdgeShard::new(dir, config.build()).map_err(store_err)?;
         create_keyword_index(&shard, DOCUMENT)?;
         create_keyword_index(&shard, ACL)?;
-        Ok(Self::wrap(shard))
+        Ok(Self::wrap(shard, false))
     }
 
     /// The shard in `dir`, as a previous run left it.
@@ -67,14 +67,15 @@ impl TenantShard {
         }
         let shard = EdgeShard::load(dir, None).map_err(store_err)?;
         upgrade_to_acls(&shard)?;
-        Ok(Self::wrap(shard))
+        // Whether an earlier run optimized it is unknown: the first optimize looks.
+        Ok(Self::wrap(shard, true))
     }
 
-    fn wrap(shard: EdgeShard) -> Self {
+    fn wrap(shard: EdgeShard, dirty: bool) -> Self {
         Self {
             shard: Some(shard),
             writes: Mutex::new(()),
-            dirty: AtomicBool::new(false),
+            dirty: AtomicBool::new(dirty),
         }
     }
 
