@@ -484,7 +484,7 @@ async fn reopening_the_embedded_index_drops_old_wal_segments_and_writes_go_on() 
             })
             .count()
     };
-    // About 3 MB of payload a write: more than two of the WAL's 8 MB segments in all.
+    // About 3 MB of payload a write, each in a segment of its own (larger than their 1 MB capacity).
     let filler = "gantry crane inspection log entry ".repeat(90_000);
     {
         let store = EdgeStore::open(dir.path(), None).await.unwrap();

@@ -12,11 +12,13 @@ use qdrant_edge::WalOptions;
 
 use crate::error::{IngestError, Result};
 
-/// WAL segments of new indexes: each write is flushed at once, so a segment only has to hold the
-/// largest batch (a few MB), and fewer bytes stay mapped.
+/// WAL segments of new shards: each write is flushed at once, so the log is never read back and
+/// what it keeps mapped is waste — every shard (one per tenant) maps its newest closed segment and
+/// its open one, read whole on load. A segment grows to fit an entry larger than its capacity
+/// (a batch of a few MB), so the capacity only bounds how much of the log stays mapped.
 pub(super) fn wal_options() -> WalOptions {
     WalOptions {
-        segment_capacity: 8 * 1024 * 1024,
+        segment_capacity: 1024 * 1024,
         segment_queue_len: 0,
         retain_closed: NonZeroUsize::MIN,
     }
