@@ -12,17 +12,18 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use qdrant_edge::external::ordered_float::OrderedFloat;
-use qdrant_edge::external::uuid::Uuid as EdgeUuid;
 use qdrant_edge::{
-    Condition, CountRequest, FieldCondition, Filter, PayloadOps, PointId, PointOperations,
-    PointStruct, Range, ScrollRequest, UpdateOperation, WithPayloadInterface, WithVector,
+    Condition, CountRequest, FieldCondition, Filter, PayloadOps, PointOperations, PointStruct,
+    Range, ScrollRequest, UpdateOperation, WithPayloadInterface, WithVector,
 };
 
 use super::edge_layout::{
     LAYOUT, Layout, SHARDS, read_layout, remove_dir_if_exists, shard_dir, write_layout,
 };
 use super::edge_legacy;
-use super::edge_points::{build_query, from_record, keyword, to_hit, to_point, upsert_op};
+use super::edge_points::{
+    build_query, from_point_id, from_record, keyword, to_hit, to_point, to_point_id, upsert_op,
+};
 use super::edge_shard::{TenantShard, acl_payload, json_path};
 use super::stored::{CHUNK_INDEX, DOCUMENT, store_err};
 use super::{ChunkPoint, Hit, SearchQuery, VectorStore};
@@ -135,7 +136,7 @@ impl EdgeStore {
         };
         blocking(move || {
             let request = ScrollRequest {
-                offset: after.map(|id| PointId::Uuid(EdgeUuid::from_bytes(*id.as_bytes()))),
+                offset: after.map(to_point_id),
                 limit: Some(limit.max(1)),
                 filter: None,
                 with_payload: Some(WithPayloadInterface::Bool(true)),
@@ -143,10 +144,7 @@ impl EdgeStore {
                 order_by: None,
             };
             let (records, next) = shard.get()?.scroll(request).map_err(store_err)?;
-            let next = next.map(|id| match id {
-                PointId::Uuid(uuid) => uuid::Uuid::from_bytes(*uuid.as_bytes()),
-                PointId::NumId(n) => uuid::Uuid::from_u128(u128::from(n)),
-            });
+            let next = next.map(from_point_id);
             let points = records
                 .into_iter()
                 .map(from_record)

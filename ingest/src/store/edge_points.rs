@@ -15,12 +15,22 @@ use super::stored::{ACL, from_stored, store_err, to_stored, visible_groups};
 use super::{BM25, ChunkPoint, DENSE, Hit, SearchMode, SearchQuery, Sparse};
 use crate::error::Result;
 
-/// A stored point as the index holds it: id, vectors and payload.
-pub(super) fn from_record(record: Record) -> Result<ChunkPoint> {
-    let id = match record.id {
+/// ragway's id of a point (ragway writes UUIDs; a numeric id reads as the UUID of its value).
+pub(super) fn from_point_id(id: PointId) -> uuid::Uuid {
+    match id {
         PointId::Uuid(uuid) => uuid::Uuid::from_bytes(*uuid.as_bytes()),
         PointId::NumId(n) => uuid::Uuid::from_u128(u128::from(n)),
-    };
+    }
+}
+
+/// The index's id of a point.
+pub(super) fn to_point_id(id: uuid::Uuid) -> PointId {
+    PointId::Uuid(EdgeUuid::from_bytes(*id.as_bytes()))
+}
+
+/// A stored point as the index holds it: id, vectors and payload.
+pub(super) fn from_record(record: Record) -> Result<ChunkPoint> {
+    let id = from_point_id(record.id);
     let payload = record
         .payload
         .ok_or_else(|| store_err(format!("point {id} has no payload")))?;
@@ -86,15 +96,12 @@ pub(super) fn to_point(point: ChunkPoint) -> Result<PointStruct> {
         vectors.push((DENSE.to_owned(), Vector::new_dense(dense)));
     }
     let payload = to_stored(&point.payload)?;
-    let id = PointId::Uuid(EdgeUuid::from_bytes(*point.id.as_bytes()));
+    let id = to_point_id(point.id);
     Ok(PointStruct::new(id, Vectors::new_named(vectors), payload))
 }
 
 pub(super) fn to_hit(point: ScoredPoint) -> Result<Hit> {
-    let id = match point.id {
-        PointId::Uuid(uuid) => uuid::Uuid::from_bytes(*uuid.as_bytes()),
-        PointId::NumId(n) => uuid::Uuid::from_u128(u128::from(n)),
-    };
+    let id = from_point_id(point.id);
     let payload = point
         .payload
         .ok_or_else(|| store_err(format!("point {id} has no payload")))?;
