@@ -231,6 +231,7 @@ impl Retriever {
             rrf_k: config.rrf_k,
             bm25_weight: config.bm25_weight,
             dense_weight: config.dense_weight,
+            hnsw_ef: config.hnsw_ef,
             mode,
             groups: groups.to_vec(),
         };

@@ -9,7 +9,7 @@ use ragway_ingest::lang::Lang;
 use std::time::Duration;
 
 use ragway_ingest::store::{
-    ChunkPayload, ChunkPoint, CollectionLayout, EdgeStore, Generations, QdrantSettings,
+    ChunkPayload, ChunkPoint, CollectionLayout, EdgeStore, Generations, Hit, QdrantSettings,
     QdrantStore, SearchMode, SearchQuery, Sparse, VectorStore,
 };
 
@@ -164,6 +164,22 @@ async fn contract(store: &dyn VectorStore) {
             weighted.bm25_weight = bm25_weight;
             weighted.dense_weight = dense_weight;
             assert_eq!(top(store.search(weighted).await.unwrap()), expected);
+        }
+        // A beam width for the dense search is accepted on every path (one arm, fused, weighted)
+        // and, over a handful of points, finds the same points (fused ties may swap places).
+        for mode in [SearchMode::Dense, SearchMode::Hybrid] {
+            let plain = store.search(mixed(mode)).await.unwrap();
+            let mut wide = mixed(mode);
+            wide.hnsw_ef = Some(256);
+            let found = store.search(wide.clone()).await.unwrap();
+            let ids = |hits: &[Hit]| {
+                let mut ids: Vec<_> = hits.iter().map(|h| h.id).collect();
+                ids.sort();
+                ids
+            };
+            assert_eq!(ids(&found), ids(&plain), "{mode:?}");
+            wide.dense_weight = 2.0;
+            assert!(!store.search(wide).await.unwrap().is_empty());
         }
     } else {
         // Without dense vectors in the index, dense mode has nothing to search with.

@@ -199,6 +199,9 @@ pub struct RetrievalConfig {
     pub bm25_weight: f32,
     /// Weight of the dense ranking in the fusion.
     pub dense_weight: f32,
+    /// The dense search's beam width on an HNSW graph (larger: slower, fewer neighbours missed;
+    /// never below `candidates`). Unset: the index's default (its `ef_construct`, 100).
+    pub hnsw_ef: Option<usize>,
 }
 
 impl Default for RetrievalConfig {
@@ -213,6 +216,7 @@ impl Default for RetrievalConfig {
             rrf_k: 20,
             bm25_weight: 1.0,
             dense_weight: 1.0,
+            hnsw_ef: None,
         }
     }
 }

@@ -143,6 +143,7 @@ pub struct RetrievalSettings {
     pub dense_weight: f32,
     pub min_bm25_score: f32,
     pub min_dense_score: f32,
+    pub hnsw_ef: Option<usize>,
 }
 
 impl From<&RetrievalConfig> for RetrievalSettings {
@@ -154,6 +155,7 @@ impl From<&RetrievalConfig> for RetrievalSettings {
             dense_weight: c.dense_weight,
             min_bm25_score: c.min_bm25_score,
             min_dense_score: c.min_dense_score,
+            hnsw_ef: c.hnsw_ef,
         }
     }
 }

@@ -6,8 +6,8 @@ use qdrant_edge::external::uuid::Uuid as EdgeUuid;
 use qdrant_edge::{
     Condition, FieldCondition, Filter, Fusion, Match, NamedQuery, PointId, PointInsertOperations,
     PointOperations, PointStruct, Prefetch, QueryEnum, QueryRequest, Record, ScoredPoint,
-    ScoringQuery, SparseVector, UpdateOperation, Vector, VectorInternal, VectorStructInternal,
-    Vectors, WithPayloadInterface, WithVector,
+    ScoringQuery, SearchParams, SparseVector, UpdateOperation, Vector, VectorInternal,
+    VectorStructInternal, Vectors, WithPayloadInterface, WithVector,
 };
 
 use super::edge_shard::json_path;
@@ -128,19 +128,37 @@ pub(super) fn build_query(
         .clone()
         .filter(|_| dense_enabled && query.mode != SearchMode::Bm25)
         .map(|v| nearest(VectorInternal::Dense(v), DENSE));
-    let (prefetches, scoring, threshold, filter) = match (bm25, dense) {
+    // Only the dense search walks a graph; BM25 ignores the parameter.
+    let dense_params = query.hnsw_ef.map(|ef| SearchParams {
+        hnsw_ef: Some(ef),
+        ..SearchParams::default()
+    });
+    let (prefetches, scoring, threshold, filter, params) = match (bm25, dense) {
         (None, None) => return Ok(None),
-        (Some(bm25), None) => (Vec::new(), bm25, Some(query.min_bm25_score), Some(filter)),
-        (None, Some(dense)) => (Vec::new(), dense, Some(query.min_dense_score), Some(filter)),
+        (Some(bm25), None) => (
+            Vec::new(),
+            bm25,
+            Some(query.min_bm25_score),
+            Some(filter),
+            None,
+        ),
+        (None, Some(dense)) => (
+            Vec::new(),
+            dense,
+            Some(query.min_dense_score),
+            Some(filter),
+            dense_params,
+        ),
         (Some(bm25), Some(dense)) => {
-            let prefetch = |scoring: ScoringQuery, min: f32| Prefetch {
-                prefetches: Vec::new(),
-                query: Some(scoring),
-                limit: query.candidates,
-                params: None,
-                filter: Some(filter.clone()),
-                score_threshold: Some(OrderedFloat(min)),
-            };
+            let prefetch =
+                |scoring: ScoringQuery, min: f32, params: Option<SearchParams>| Prefetch {
+                    prefetches: Vec::new(),
+                    query: Some(scoring),
+                    limit: query.candidates,
+                    params,
+                    filter: Some(filter.clone()),
+                    score_threshold: Some(OrderedFloat(min)),
+                };
             // Equal weights are plain RRF; sent as None so the index takes its unweighted path.
             let weighted = query.bm25_weight != 1.0 || query.dense_weight != 1.0;
             let fusion = ScoringQuery::Fusion(Fusion::Rrf {
@@ -154,13 +172,14 @@ pub(super) fn build_query(
             });
             (
                 vec![
-                    prefetch(bm25, query.min_bm25_score),
-                    prefetch(dense, query.min_dense_score),
+                    prefetch(bm25, query.min_bm25_score, None),
+                    prefetch(dense, query.min_dense_score, dense_params),
                 ],
                 fusion,
                 None,
                 // The prefetches carry the filter; one on the query too would be merged into
                 // each of them and every candidate checked twice.
+                None,
                 None,
             )
         }
@@ -172,7 +191,7 @@ pub(super) fn build_query(
         score_threshold: threshold.map(OrderedFloat),
         limit: query.limit,
         offset: 0,
-        params: None,
+        params,
         with_vector: WithVector::Bool(false),
         with_payload: WithPayloadInterface::Bool(true),
     }))
@@ -204,5 +223,33 @@ mod tests {
         assert!(single.prefetches.is_empty());
         let filter = single.filter.unwrap();
         assert_eq!(filter.must.map(|m| m.len()), Some(1), "the ACL");
+    }
+
+    #[test]
+    fn the_beam_width_goes_to_the_dense_search_only() {
+        let sparse = Sparse {
+            indices: vec![1],
+            values: vec![1.0],
+        };
+        let mut query = SearchQuery::unfiltered("acme", sparse, Some(vec![0.5; 4]), 5);
+        query.hnsw_ef = Some(128);
+        let fused = build_query(&query, true).unwrap().unwrap();
+        let widths: Vec<Option<usize>> = fused
+            .prefetches
+            .iter()
+            .map(|p| p.params.and_then(|p| p.hnsw_ef))
+            .collect();
+        assert_eq!(widths, [None, Some(128)], "BM25 first, then dense");
+        assert!(fused.params.is_none());
+
+        query.mode = SearchMode::Dense;
+        let dense = build_query(&query, true).unwrap().unwrap();
+        assert_eq!(dense.params.and_then(|p| p.hnsw_ef), Some(128));
+        query.mode = SearchMode::Bm25;
+        let bm25 = build_query(&query, true).unwrap().unwrap();
+        assert!(bm25.params.is_none());
+        query.hnsw_ef = None;
+        query.mode = SearchMode::Dense;
+        assert!(build_query(&query, true).unwrap().unwrap().params.is_none());
     }
 }

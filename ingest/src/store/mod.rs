@@ -114,6 +114,9 @@ pub struct SearchQuery {
     pub bm25_weight: f32,
     /// RRF weight of the dense ranking.
     pub dense_weight: f32,
+    /// The dense search's beam width on an HNSW graph (None: the index's default, its
+    /// `ef_construct`); never below `candidates`. Smaller is faster and may miss a neighbour.
+    pub hnsw_ef: Option<usize>,
     pub mode: SearchMode,
     /// The caller's groups: only chunks public to the tenant or shared with one of these match.
     pub groups: Vec<String>,
@@ -139,6 +142,7 @@ impl SearchQuery {
             rrf_k: 60,
             bm25_weight: 1.0,
             dense_weight: 1.0,
+            hnsw_ef: None,
             mode: SearchMode::Hybrid,
             groups: Vec::new(),
         }

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use qdrant_client::qdrant::{
     Condition, Filter, PrefetchQueryBuilder, Query, QueryBatchPointsBuilder, QueryPoints,
-    QueryPointsBuilder, Rrf, ScoredPoint, VectorInput, point_id::PointIdOptions,
+    QueryPointsBuilder, Rrf, ScoredPoint, SearchParams, SearchParamsBuilder, VectorInput,
+    point_id::PointIdOptions,
 };
 
 use super::{QdrantStore, qdrant_err};
@@ -21,6 +22,8 @@ struct Arm {
     using: &'static str,
     min_score: f32,
     weight: f32,
+    /// The dense arm's HNSW beam width, if set.
+    params: Option<SearchParams>,
 }
 
 fn visible_filter(query: &SearchQuery) -> Filter {
@@ -41,6 +44,7 @@ fn arms(query: &SearchQuery, dense_enabled: bool) -> Vec<Arm> {
             using: BM25,
             min_score: query.min_bm25_score,
             weight: query.bm25_weight,
+            params: None,
         });
     }
     if let Some(dense) = query
@@ -53,20 +57,26 @@ fn arms(query: &SearchQuery, dense_enabled: bool) -> Vec<Arm> {
             using: DENSE,
             min_score: query.min_dense_score,
             weight: query.dense_weight,
+            params: query
+                .hnsw_ef
+                .map(|ef| SearchParamsBuilder::default().hnsw_ef(ef as u64).build()),
         });
     }
     arms
 }
 
 fn single(collection: &str, arm: Arm, filter: Filter, limit: usize) -> QueryPoints {
-    QueryPointsBuilder::new(collection)
+    let mut request = QueryPointsBuilder::new(collection)
         .query(Query::new_nearest(arm.input))
         .using(arm.using)
         .filter(filter)
         .score_threshold(arm.min_score)
         .limit(limit as u64)
-        .with_payload(true)
-        .build()
+        .with_payload(true);
+    if let Some(params) = arm.params {
+        request = request.params(params);
+    }
+    request.build()
 }
 
 pub(super) async fn search(store: &QdrantStore, query: &SearchQuery) -> Result<Vec<Hit>> {
@@ -90,14 +100,16 @@ pub(super) async fn search(store: &QdrantStore, query: &SearchQuery) -> Result<V
                 .limit(query.limit as u64)
                 .with_payload(true);
             for arm in arms {
-                request = request.add_prefetch(
-                    PrefetchQueryBuilder::default()
-                        .query(Query::new_nearest(arm.input))
-                        .using(arm.using)
-                        .filter(filter.clone())
-                        .score_threshold(arm.min_score)
-                        .limit(query.candidates as u64),
-                );
+                let mut prefetch = PrefetchQueryBuilder::default()
+                    .query(Query::new_nearest(arm.input))
+                    .using(arm.using)
+                    .filter(filter.clone())
+                    .score_threshold(arm.min_score)
+                    .limit(query.candidates as u64);
+                if let Some(params) = arm.params {
+                    prefetch = prefetch.params(params);
+                }
+                request = request.add_prefetch(prefetch);
             }
             run(store, request.build()).await?
         }
