@@ -131,8 +131,11 @@ def goals_table(results: dict) -> list[str]:
     series = soak.get("series", [])
     growth = None
     if len(series) >= 6:
-        # Growth from the end of the first 10 % (after warm-up) to the end: the leak a long run would show.
-        first = series[max(1, len(series) // 10)]["rss_mb"][0]
+        # Growth from the end of the warm-up (the caches filling to their bounds; older runs: the first 10 %)
+        # to the end: the leak a long run would show.
+        warmup = soak.get("warmup_minutes")
+        start = int(warmup * 6) if warmup is not None else len(series) // 10
+        first = series[min(max(1, start), len(series) - 2)]["rss_mb"][0]
         growth = (series[-1]["rss_mb"][0] - first) / first if first else None
     serving_rss = max([results.get("rss_after_mb") or 0] + [
         r["servers"][0]["rss_peak_mb"] for r in results.get("load", [])
@@ -284,6 +287,13 @@ def render(results: dict, command: str, images: list[str]) -> str:
                   f"{soak['minutes']:.0f} minutes at {soak['rate']:.0f} requests/s (three hits to one miss), "
                   f"{len(soak.get('syncs', []))} syncs of a changing source during it: {final.get('ok', 0):,} answers, "
                   f"{final.get('errors', 0)} errors, p99 {final.get('latency_ms', {}).get('p99', 0):.2f} ms overall."]
+        series = soak.get("series", [])
+        if soak.get("warmup_minutes") is not None and len(series) >= 6:
+            start = min(max(1, int(soak["warmup_minutes"] * 6)), len(series) - 2)
+            lines[-1] += (f" It ran on a freshly started ragway (the load lines before it leave their queues' pages "
+                          f"behind); RSS {series[0]['rss_mb'][0]:.0f} MB after 10 s, "
+                          f"{series[start]['rss_mb'][0]:.0f} MB after the {soak['warmup_minutes']:.0f}-minute warm-up "
+                          f"(the caches filling to their bounds), {series[-1]['rss_mb'][0]:.0f} MB at the end.")
     for image in images:
         lines += ["", f"![{image}](bench/{image})"]
     lines.append(MARK_END)

@@ -14,7 +14,8 @@ Steps (each prints what it does; figures go to bench/results/<stamp>/ and docs/B
 5. `ragway serve` on it (cold start to ready is timed), LiteLLM's proxy on the same fake LLM;
 6. load: open loop at 100, 500, 1,000, 2,000 requests/s and a closed loop, for (a) the fake LLM directly,
    (b) ragway cache misses, (c) ragway cache hits, (d) LiteLLM;
-7. the soak: a steady mixed load with a sync every few minutes, RSS and p99 every 10 s;
+7. the soak, on a freshly started ragway: a steady mixed load with a sync every few minutes, RSS and p99 every
+   10 s; RSS growth is measured after its warm-up (`--soak-warmup-minutes`, while the caches fill);
 8. the table (stdout and docs/BENCHMARKS.md between its markers) and PNG plots.
 """
 
@@ -282,20 +283,32 @@ class Bench:
         self.fake_pid = fake.pid
         log(f"fake OpenAI at {self.fake_url}")
 
-    def start_ragway(self) -> None:
+    def start_ragway(self, name: str = "ragway") -> None:
         port = free_port()
         self.write_config(self.config, self.data, addr=f"127.0.0.1:{port}", dense=True,
                           extra=f'[sources]\nfolder_roots = ["{self.soak_docs}"]\n')
         started = time.monotonic()
-        server = Server("ragway", self.ragway_cmd(self.data, self.config, "serve"),
+        server = Server(name, self.ragway_cmd(self.data, self.config, "serve"),
                         env={"BENCH_OPENAI_KEY": "sk-bench", "RAGWAY_LOG": "warn"}, log_dir=self.out)
         self.servers.append(server)
+        self.ragway_server = server
         self.ragway_url = f"http://127.0.0.1:{port}"
         wait_http(f"{self.ragway_url}/readyz", interval=0.002)
         self.results["cold_start_s"] = time.monotonic() - started
         self.ragway_pid = server.pid
         log(f"ragway ready in {self.results['cold_start_s']:.3f} s at {self.ragway_url}")
         self.results["memory_at_start"] = memory_breakdown(self.ragway_pid, self.data)
+
+    def restart_ragway(self) -> None:
+        """A fresh ragway for the soak: the load lines before it (their overload rows among them) leave
+        pages in the allocator that a server at the soak's steady rate would never have needed, and the soak
+        measures growth, not what an earlier line left behind."""
+        self.ragway_server.stop()
+        self.servers.remove(self.ragway_server)
+        first = self.results["cold_start_s"], self.results["memory_at_start"]
+        self.start_ragway("ragway-soak")
+        self.results["soak_memory_at_start"] = self.results["memory_at_start"]
+        self.results["cold_start_s"], self.results["memory_at_start"] = first
 
     def start_litellm(self) -> None:
         port = free_port()
@@ -372,7 +385,8 @@ class Bench:
         # Three hits to one miss; a sync of the soak source every `sync_every` seconds.
         mixed = dict(line, questions=HIT_QUESTIONS[:3] + [MISS_QUESTIONS[0]])
         cmd_extra = ["--report-every", "10"]
-        result: dict = {"minutes": minutes, "rate": self.args.soak_rate, "syncs": []}
+        result: dict = {"minutes": minutes, "rate": self.args.soak_rate, "syncs": [],
+                        "warmup_minutes": min(self.args.soak_warmup_minutes, minutes / 2)}
         import threading
 
         stop = threading.Event()
@@ -440,6 +454,8 @@ def main() -> int:
     parser.add_argument("--ingest-runs", type=int, default=2)
     parser.add_argument("--soak-minutes", type=float, default=30.0)
     parser.add_argument("--soak-rate", type=float, default=200.0)
+    parser.add_argument("--soak-warmup-minutes", type=float, default=5.0,
+                        help="soak minutes before RSS growth is measured: the caches fill to their bounds")
     parser.add_argument("--sync-every", type=float, default=180.0, help="seconds between soak syncs")
     parser.add_argument("--llm-latency-ms", type=int, default=20, help="the fake LLM's time to first token")
     parser.add_argument("--llm-chunk-ms", type=int, default=0, help="the fake LLM's delay between chunks")
@@ -467,6 +483,8 @@ def main() -> int:
         if "load" not in args.skip:
             bench.load()
         if "soak" not in args.skip:
+            if "load" not in args.skip:
+                bench.restart_ragway()
             bench.soak()
         bench.results["rss_after_mb"] = rss_mb(bench.ragway_pid)
         bench.results["memory_after"] = memory_breakdown(bench.ragway_pid, bench.data)

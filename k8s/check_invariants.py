@@ -51,6 +51,7 @@ REQUIRED_ALERTS = {
     "RagwaySyncFailing": "sync failures",
     "RagwayLlmCircuitOpen": "LLM circuit open",
     "RagwayLlmUnavailable": "LLM answers failing",
+    "RagwayAtCapacity": "answers refused at capacity",
 }
 
 SECRET_ENV_NAME = re.compile(

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::copilot::{Profile, Profiles};
 use crate::ground::Prompts;
 use crate::identity::touches::KeyTouches;
-use crate::limits::{Quotas, RateLimiter};
+use crate::limits::{Capacity, Quotas, RateLimiter};
 use crate::metrics::Metrics;
 use crate::retrieve::Retriever;
 use crate::tenants::TenantDirectory;
@@ -33,6 +33,8 @@ pub struct Core {
     /// Per-tenant settings from the admin API (cached).
     pub tenants: TenantDirectory,
     pub limiter: Arc<dyn RateLimiter>,
+    /// The process's bound on answers in progress (`server.max_answers_in_flight`).
+    pub capacity: Arc<Capacity>,
     pub cache: Arc<AnswerCache>,
     pub metrics: Arc<Metrics>,
     /// Usage counted in memory until the next flush to the catalog.

@@ -128,6 +128,8 @@ pub enum ErrorCode {
     EmbeddingsUnavailable,
     /// The catalog database cannot be reached (down or restarting): 503, worth a retry.
     CatalogUnavailable,
+    /// The server is at its bound on answers in progress: 503 with `Retry-After`, worth a retry.
+    Overloaded,
     InternalError,
 }
 
@@ -142,6 +144,7 @@ impl ErrorCode {
             Self::LlmUnavailable => "llm_unavailable",
             Self::EmbeddingsUnavailable => "embeddings_unavailable",
             Self::CatalogUnavailable => "catalog_unavailable",
+            Self::Overloaded => "overloaded",
             Self::InternalError => "internal_error",
         }
     }

@@ -75,6 +75,10 @@ pub struct Metrics {
     pub bot_events: Family<BotLabels, Counter>,
     pub sync_runs: Family<SyncLabels, Counter>,
     pub llm_circuits: CircuitGauges,
+    /// Answers this process is working on (all tenants).
+    pub answers_in_flight: Gauge,
+    /// Questions refused because the process was at `server.max_answers_in_flight`.
+    pub capacity_refusals: Counter,
 }
 
 fn duration_histogram() -> Histogram {
@@ -98,6 +102,8 @@ impl Metrics {
             bot_events: Family::default(),
             sync_runs: Family::default(),
             llm_circuits,
+            answers_in_flight: Gauge::default(),
+            capacity_refusals: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -146,6 +152,16 @@ impl Metrics {
             "llm_circuit_open",
             "1 while a model endpoint's circuit breaker is open (answers skip it), else 0",
             metrics.llm_circuits.clone(),
+        );
+        registry.register(
+            "answers_in_flight",
+            "Answers this process is working on, all tenants together",
+            metrics.answers_in_flight.clone(),
+        );
+        registry.register(
+            "capacity_refusals",
+            "Questions refused with 503 because the process was at server.max_answers_in_flight",
+            metrics.capacity_refusals.clone(),
         );
         registry.register(
             "bot_events",

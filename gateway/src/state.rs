@@ -17,6 +17,7 @@ use crate::copilot::Profiles;
 use crate::error::GatewayError;
 use crate::ground::Prompts;
 use crate::identity::touches::KeyTouches;
+use crate::limits::Capacity;
 use crate::metrics::Metrics;
 use crate::retrieve::Retriever;
 use crate::sync_jobs::SyncJobs;
@@ -77,8 +78,14 @@ impl AppState {
             &config.cache,
             Arc::clone(&metrics),
         );
+        let capacity = Arc::new(Capacity::new(
+            config.server.max_answers_in_flight,
+            metrics.answers_in_flight.clone(),
+            metrics.capacity_refusals.clone(),
+        ));
         let core = Core {
             limiter,
+            capacity,
             tenants: TenantDirectory::new(catalog.clone()),
             cache: Arc::new(AnswerCache::new(&config.cache, &metrics)),
             usage: Arc::new(UsageRecorder::new(Arc::clone(&metrics))),

@@ -415,7 +415,7 @@
   }
   // The words for a failure the server gave no message for, by its error code or HTTP status.
   function localError(code, status) {
-    if (code === 'rate_limited' || status === 429) return text.rateLimited;
+    if (code === 'rate_limited' || code === 'overloaded' || status === 429) return text.rateLimited;
     if (code === 'llm_unavailable') return text.llmUnavailable;
     if (code === 'embeddings_unavailable') return text.searchUnavailable;
     if (code === 'session_expired') return text.sessionExpired;

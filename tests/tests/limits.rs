@@ -285,3 +285,86 @@ async fn losing_redis_follows_the_fail_policy() {
         assert!(errors >= 3.0, "{policy:?}: {errors} backend errors counted");
     }
 }
+
+/// `server.max_answers_in_flight` bounds the answers the whole process works on, across tenants:
+/// past it a question is refused at once with 503, `Retry-After` and the `overloaded` code (in
+/// each API's own error shape), spending none of the tenant's request allowance.
+#[tokio::test]
+async fn past_its_capacity_the_server_refuses_at_once_with_503() {
+    use ragway_tests::fake_openai::{FakeOpenAi, FakeOptions};
+    let fake = FakeOpenAi::start(FakeOptions {
+        chunk_delay: std::time::Duration::from_millis(40),
+        ..FakeOptions::default()
+    })
+    .await
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = test_config(tmp.path());
+    config.llm = Some(ragway_tests::harness::fake_llm_config(&fake.base_url, 0));
+    config.server.max_answers_in_flight = 1;
+    config.limits = LimitsConfig {
+        // Slow enough that the allowance does not refill while the test runs.
+        requests_per_minute: 1,
+        burst: 10,
+        ..LimitsConfig::unlimited()
+    };
+    let (gateway, key) = Gateway::with_handbook(config).await.unwrap();
+    let other_tenant = gateway.tenant_with_key("globex").await.unwrap();
+    let first = reqwest::Client::new()
+        .post(format!("{}/api/v1/ask", gateway.base_url))
+        .bearer_auth(&key)
+        .json(&json!({"question": "Which server address does the NorthGate client connect to?", "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200, "the first answer is streaming");
+
+    let native = ask(&gateway, &other_tenant).await;
+    assert_eq!(
+        native.status(),
+        503,
+        "the bound is the server's, not the tenant's"
+    );
+    assert_eq!(header(&native, "retry-after"), 1);
+    let body: Value = native.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "overloaded", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at capacity (answers in progress: 1, its maximum)"),
+        "{body}"
+    );
+    let openai = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", gateway.base_url))
+        .bearer_auth(&key)
+        .json(&json!({"model": "ragway", "messages": [{"role": "user", "content": "vpn"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(openai.status(), 503);
+    assert_eq!(header(&openai, "retry-after"), 1);
+    let body: Value = openai.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "server_error", "{body}");
+    assert_eq!(body["error"]["code"], "overloaded", "{body}");
+    let metrics = gateway.metrics().await.unwrap();
+    assert!(metrics.contains("ragway_answers_in_flight 1"), "{metrics}");
+    assert!(
+        metrics.contains("ragway_capacity_refusals_total 2"),
+        "{metrics}"
+    );
+
+    assert!(first.text().await.unwrap().contains("event: done"));
+    let mut answered = None;
+    for _ in 0..50 {
+        let response = ask(&gateway, &key).await;
+        if response.status() == 200 {
+            answered = Some(response);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let answered = answered.expect("the place is free once the stream ended");
+    // The first question and this one: the refused ones spent none of the tenant's allowance.
+    assert_eq!(header(&answered, "ratelimit-remaining"), 8);
+}

@@ -3,7 +3,7 @@
 //! turns them into its wire shape in one function.
 
 use crate::error::{ErrorCode, GatewayError};
-use crate::limits::Refused;
+use crate::limits::{Overloaded, Refused};
 
 /// Why an answer could not start. Raised before the first event, so a channel can still answer
 /// with a proper status (HTTP 429 with its headers, 404, 502, …) or a message in the chat.
@@ -23,6 +23,9 @@ pub enum AskError {
     /// A request limit, the concurrent-answer cap or a token quota; nothing was sent to the LLM.
     #[error("{}", .0.message())]
     Refused(Refused),
+    /// The server is answering as many questions as it may (`server.max_answers_in_flight`).
+    #[error(transparent)]
+    Overloaded(#[from] Overloaded),
     /// The pipeline failed before the answer started (retrieval, embeddings, templates, catalog).
     #[error(transparent)]
     Failed(#[from] GatewayError),
@@ -39,6 +42,7 @@ impl AskError {
             }
             Self::ProfileNotAllowed(_) | Self::ConversationNotFound(_) => ErrorCode::NotFound,
             Self::Refused(_) => ErrorCode::RateLimited,
+            Self::Overloaded(_) => ErrorCode::Overloaded,
             Self::Failed(err) => err.error_code(),
             Self::Stream { code, .. } => *code,
         }

@@ -15,7 +15,7 @@ use super::request::AskRequest;
 use crate::context::Core;
 use crate::ground::{Role, Turn};
 use crate::identity::Principal;
-use crate::limits::{RateStatus, Refused, StreamPermit};
+use crate::limits::{CapacityPermit, RateStatus, Refused, StreamPermit};
 use crate::llm::GenerationOptions;
 use crate::usage::UsageEvent;
 
@@ -102,6 +102,8 @@ pub async fn begin(core: &Core, principal: Principal, ask: ChannelAsk) -> Result
     let request_span = Span::current();
     request_span.record("tenant", principal.tenant_id.as_str());
     let question = validate(core, &ask)?;
+    // Before the request limits: a question the server cannot take spends none of the tenant's.
+    let place = core.capacity.try_take()?;
     let profile = core
         .profile(&principal.tenant_id, ask.profile.as_deref())
         .await
@@ -136,7 +138,7 @@ pub async fn begin(core: &Core, principal: Principal, ask: ChannelAsk) -> Result
         conversation_id,
         rate,
         lang,
-        events: stored_when_done(events, permit, exchange).boxed(),
+        events: stored_when_done(events, (place, permit), exchange).boxed(),
     })
 }
 
@@ -272,11 +274,12 @@ impl Exchange {
     }
 }
 
-/// The pipeline's events, holding the concurrent-answer slot until the last one and storing the
-/// exchange before `done` (a caller may stop reading once it has `done`).
+/// The pipeline's events, holding the answer's place in the server and its tenant's
+/// concurrent-answer slot until the last one, and storing the exchange before `done` (a caller
+/// may stop reading once it has `done`).
 fn stored_when_done(
     mut events: AnswerEvents,
-    permit: StreamPermit,
+    permit: (CapacityPermit, StreamPermit),
     exchange: Option<Exchange>,
 ) -> impl Stream<Item = AskEvent> + Send + 'static {
     async_stream::stream! {

@@ -108,6 +108,11 @@ fn refusal(metrics: &Metrics, question: &ChatQuestion, err: AskError) -> String 
             count(metrics, channel, "failed");
             messages.not_set_up.to_owned()
         }
+        AskError::Overloaded(overloaded) => {
+            tracing::warn!(channel, %tenant, %overloaded, "question refused: the server is at capacity");
+            count(metrics, channel, "refused");
+            messages.busy.to_owned()
+        }
         AskError::Refused(refused) => {
             tracing::warn!(channel, %tenant, limit = refused.limit_name, "question refused by a limit");
             count(metrics, channel, "refused");
@@ -151,5 +156,29 @@ mod tests {
         assert_eq!(a, conversation_id(&question("u1", "C1:1.0")));
         assert_ne!(a, conversation_id(&question("u2", "C1:1.0")));
         assert_ne!(a, conversation_id(&question("u1", "C1:2.0")));
+    }
+
+    /// A server at capacity is a busy copilot to the person in the chat, in their language, and
+    /// counted as refused (not failed): nothing is wrong but the load.
+    #[test]
+    fn an_overloaded_server_says_it_is_busy_in_the_askers_language() {
+        use prometheus_client::metrics::counter::Counter;
+        let metrics = Metrics::new(Counter::default(), Default::default());
+        let overloaded = || AskError::from(crate::limits::Overloaded { max: 3 });
+        let english = refusal(&metrics, &question("u1", "C1:1.0"), overloaded());
+        assert_eq!(english, i18n::messages(Lang::En).busy);
+        let spanish = ChatQuestion {
+            lang: Lang::Es,
+            ..question("u1", "C1:1.0")
+        };
+        assert_eq!(
+            refusal(&metrics, &spanish, overloaded()),
+            i18n::messages(Lang::Es).busy
+        );
+        let text = metrics.encode().unwrap();
+        assert!(
+            text.contains(r#"ragway_bot_events_total{channel="slack",outcome="refused"} 2"#),
+            "{text}"
+        );
     }
 }

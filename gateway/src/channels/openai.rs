@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 use crate::ask::{AskError, AskEvent, ChannelAsk, Conversation, begin};
 use crate::context::Core;
+use crate::error::ErrorCode;
 use crate::ground::{Citation, Role, Turn};
 use crate::http::ApiError;
 use crate::http::errors::ShapedError;
@@ -73,6 +74,7 @@ impl From<ApiError> for OpenAiError {
                 ("invalid_request_error", None)
             }
             StatusCode::TOO_MANY_REQUESTS => ("requests", Some("rate_limit_exceeded")),
+            _ if err.code == ErrorCode::Overloaded.as_str() => ("server_error", Some("overloaded")),
             _ => ("api_error", None),
         };
         Self {

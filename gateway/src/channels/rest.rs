@@ -60,6 +60,8 @@ pub struct RestAnswer {
         (status = 429, description = "A request limit or token quota was reached; the message names it and \
             `Retry-After` says when to retry", body = ErrorBody),
         (status = 502, description = "The LLM or the embeddings endpoint failed", body = ErrorBody),
+        (status = 503, description = "The server is at `server.max_answers_in_flight` (`overloaded`) or the \
+            catalog is unavailable; `Retry-After` says when to retry", body = ErrorBody),
     )
 )]
 pub async fn ask_handler(

@@ -18,6 +18,7 @@ pub mod cache;
 pub mod embeddings;
 pub mod index;
 pub mod limits;
+pub mod retrieval;
 pub mod slack;
 pub mod sources;
 pub mod teams;
@@ -28,6 +29,7 @@ pub use cache::CacheConfig;
 pub use embeddings::EmbeddingsConfig;
 pub use index::{IndexBackend, IndexConfig};
 pub use limits::LimitsConfig;
+pub use retrieval::RetrievalConfig;
 pub use slack::SlackConfig;
 pub use sources::SourcesConfig;
 pub use teams::TeamsConfig;
@@ -158,6 +160,10 @@ pub struct ServerConfig {
     /// `text` (default, for a terminal) or `json` (one object per line, with the request's span
     /// fields: request id, channel, tenant, profile — for log collectors).
     pub log_format: LogFormat,
+    /// Answers this process works on at once, all tenants together (0: unlimited). Past it a
+    /// question is refused at once with 503 and `Retry-After` rather than queued: a queue on a
+    /// saturated CPU slows every answer and holds every waiting request's memory.
+    pub max_answers_in_flight: usize,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -178,45 +184,7 @@ impl Default for ServerConfig {
             metrics_addr: None,
             usage_flush_secs: 5,
             log_format: LogFormat::Text,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RetrievalConfig {
-    pub top_k: usize,
-    pub max_top_k: usize,
-    /// Candidates each retriever (BM25, dense) contributes before fusion.
-    pub candidates: usize,
-    /// BM25 scores below this are not relevant (the "nothing found" cut).
-    pub min_bm25_score: f32,
-    /// Cosine similarities below this are not relevant.
-    pub min_dense_score: f32,
-    /// Reciprocal rank fusion's k: larger flattens the difference between ranks.
-    pub rrf_k: usize,
-    /// Weight of the BM25 ranking in the fusion (weighted RRF; 1.0 and 1.0 is plain RRF).
-    pub bm25_weight: f32,
-    /// Weight of the dense ranking in the fusion.
-    pub dense_weight: f32,
-    /// The dense search's beam width on an HNSW graph (larger: slower, fewer neighbours missed;
-    /// never below `candidates`). Unset: the index's default (its `ef_construct`, 100).
-    pub hnsw_ef: Option<usize>,
-}
-
-impl Default for RetrievalConfig {
-    fn default() -> Self {
-        Self {
-            top_k: 5,
-            max_top_k: 20,
-            candidates: 40,
-            min_bm25_score: 4.0,
-            min_dense_score: 0.3,
-            // Chosen on SciFact (docs/BENCHMARKS.md): 20 beat 10, 60 and 100.
-            rrf_k: 20,
-            bm25_weight: 1.0,
-            dense_weight: 1.0,
-            hnsw_ef: None,
+            max_answers_in_flight: 512,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::Request;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -67,6 +67,21 @@ impl ApiError {
         }
     }
 
+    /// 503 saying the server is at capacity, with `Retry-After`.
+    pub fn overloaded(overloaded: &crate::limits::Overloaded) -> Self {
+        Self {
+            headers: vec![(
+                header::RETRY_AFTER,
+                HeaderValue::from(crate::limits::capacity::RETRY_AFTER.as_secs()),
+            )],
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Overloaded.as_str(),
+                overloaded.to_string(),
+            )
+        }
+    }
+
     /// An answer that did not start, for a JSON API whose question field is `field`: the one
     /// mapping of [`AskError`] to the native error envelope.
     pub fn from_ask(err: AskError, field: &str) -> Self {
@@ -80,6 +95,7 @@ impl ApiError {
                 Self::new(StatusCode::NOT_FOUND, "not_found", err.to_string())
             }
             AskError::Refused(refused) => Self::rate_limited(&refused),
+            AskError::Overloaded(overloaded) => Self::overloaded(&overloaded),
             AskError::Failed(err) => Self::from(err),
             AskError::Stream { code, message } => Self::from_code(code, message),
         }
@@ -91,7 +107,9 @@ impl ApiError {
             ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::LlmUnavailable | ErrorCode::EmbeddingsUnavailable => StatusCode::BAD_GATEWAY,
-            ErrorCode::CatalogUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::CatalogUnavailable | ErrorCode::Overloaded => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", message),
         };
         Self::new(status, code.as_str(), message)

@@ -427,7 +427,7 @@ pub fn failure(lang: Lang, code: ErrorCode) -> &'static str {
     match code {
         ErrorCode::LlmUnavailable => m.llm_unavailable,
         ErrorCode::EmbeddingsUnavailable => m.embeddings_unavailable,
-        ErrorCode::RateLimited => m.busy,
+        ErrorCode::RateLimited | ErrorCode::Overloaded => m.busy,
         _ => m.failed,
     }
 }

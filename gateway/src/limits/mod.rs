@@ -4,6 +4,7 @@
 //! across replicas. A refusal names the limit and says when to retry; every answer carries
 //! `RateLimit-*` headers.
 
+pub mod capacity;
 mod local;
 mod quotas;
 mod redis;
@@ -11,6 +12,7 @@ mod streams;
 mod tokens;
 
 pub use crate::config::limits::{FailPolicy, LimitBackend, LimitsConfig, TenantLimitOverrides};
+pub use capacity::{Capacity, CapacityPermit, Overloaded};
 pub use local::LocalLimiter;
 pub use quotas::Quotas;
 pub use redis::RedisLimiter;

@@ -54,6 +54,8 @@ pub struct ChatRequest {
             issued to another origin", body = ErrorBody),
         (status = 404, description = "Unknown `conversation_id`", body = ErrorBody),
         (status = 429, description = "A request limit or token quota was reached", body = ErrorBody),
+        (status = 503, description = "The server is at capacity (`overloaded`); `Retry-After` says when to \
+            retry", body = ErrorBody),
     ))]
 pub async fn chat_handler(
     State(state): State<WidgetState>,
