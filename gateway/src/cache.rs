@@ -29,16 +29,48 @@ pub struct CachedAnswer {
     pub usage: Usage,
 }
 
+/// What a cache entry costs besides its answer: moka's entry and its bookkeeping, the key's
+/// `String` and the `Arc` (bench/scale measured an answer cache weighed without them at 1.55× its
+/// `max_bytes` in RSS).
+const ENTRY_OVERHEAD: usize = 320;
+
 impl CachedAnswer {
-    fn weight(&self) -> u32 {
+    /// The heap bytes the entry holds (capacities, not lengths), so `cache.max_bytes` is what the
+    /// cached answers really take.
+    fn weight(&self, key: &str) -> u32 {
         let citations: usize = self
             .sources
             .iter()
             .chain(&self.citations)
-            .map(|c| c.snippet.len() + c.title.len() + c.uri.len() + 128)
+            .map(citation_bytes)
             .sum();
-        u32::try_from(self.answer.len() + citations).unwrap_or(u32::MAX)
+        let bytes = ENTRY_OVERHEAD
+            + key.len()
+            + std::mem::size_of::<Self>()
+            + self.answer.capacity()
+            + citations;
+        u32::try_from(bytes).unwrap_or(u32::MAX)
     }
+
+    /// Drops the spare capacity a streamed answer grew (up to as much again as its text).
+    fn shrunk(mut self) -> Self {
+        self.answer.shrink_to_fit();
+        self.sources.shrink_to_fit();
+        self.citations.shrink_to_fit();
+        self
+    }
+}
+
+fn citation_bytes(c: &Citation) -> usize {
+    std::mem::size_of::<Citation>()
+        + c.document_id.capacity()
+        + c.title.capacity()
+        + c.uri.capacity()
+        + c.snippet.capacity()
+        + c.heading_path
+            .iter()
+            .map(|h| std::mem::size_of::<String>() + h.capacity())
+            .sum::<usize>()
 }
 
 pub struct AnswerCache {
@@ -75,7 +107,7 @@ impl Leader {
         if let Some(key) = &self.key {
             self.cache
                 .answers
-                .insert(key.clone(), Arc::new(answer))
+                .insert(key.clone(), Arc::new(answer.shrunk()))
                 .await;
         }
     }
@@ -156,7 +188,7 @@ impl AnswerCache {
         let evictions = metrics.cache_evictions.get_or_create(&labels).clone();
         let answers = moka::future::Cache::builder()
             .max_capacity(config.max_bytes)
-            .weigher(|_key: &String, answer: &Arc<CachedAnswer>| answer.weight())
+            .weigher(|key: &String, answer: &Arc<CachedAnswer>| answer.weight(key))
             .time_to_live(Duration::from_secs(config.ttl_secs))
             .eviction_listener(move |_key, _value, cause| {
                 if cause.was_evicted() {
@@ -238,5 +270,50 @@ mod tests {
             "how do i use the vpn"
         );
         assert_eq!(normalise("¿Cómo uso la VPN?"), "¿cómo uso la vpn");
+    }
+
+    fn citation(snippet: &str) -> Citation {
+        Citation {
+            n: 1,
+            document_id: "d".repeat(36),
+            title: "VPN setup".into(),
+            uri: "handbook/it/vpn.md".into(),
+            heading_path: vec!["IT".into(), "VPN".into()],
+            page: None,
+            snippet: snippet.into(),
+            score: 1.0,
+        }
+    }
+
+    /// An entry weighs what it holds: the spare capacity of a streamed answer is dropped before
+    /// it is cached, and every string of its citations counts, not only the snippet.
+    #[test]
+    fn an_entry_weighs_its_heap_bytes_without_spare_capacity() {
+        let mut streamed = String::with_capacity(8192);
+        streamed.push_str(&"a".repeat(1000));
+        let answer = CachedAnswer {
+            sources: vec![citation(&"s".repeat(300)); 5],
+            answer: streamed,
+            citations: vec![citation(&"s".repeat(300))],
+            mode: AnswerMode::Generative,
+            usage: Usage::default(),
+        };
+        let key = "k".repeat(64);
+        let before = answer.weight(&key);
+        let shrunk = answer.shrunk();
+        assert_eq!(shrunk.answer.capacity(), 1000);
+        let after = shrunk.weight(&key);
+        assert_eq!(
+            before - after,
+            8192 - 1000,
+            "the spare capacity was weighed"
+        );
+        let strings_per_citation = 36 + 9 + 18 + 300 + 2 * std::mem::size_of::<String>() + 2 + 3;
+        let expected = ENTRY_OVERHEAD
+            + 64
+            + std::mem::size_of::<CachedAnswer>()
+            + 1000
+            + 6 * (std::mem::size_of::<Citation>() + strings_per_citation);
+        assert_eq!(after as usize, expected);
     }
 }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields, default)]
 pub struct CacheConfig {
     pub enabled: bool,
-    /// Total size of cached answers (bytes, approximately).
+    /// Memory the cached answers may hold (bytes: their text, citations and per-entry bookkeeping).
     pub max_bytes: u64,
     pub ttl_secs: u64,
     /// Dense query vectors kept (by tenant and question text).
