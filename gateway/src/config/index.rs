@@ -45,7 +45,9 @@ pub struct IndexConfig {
     /// Copies of every shard on different nodes (Qdrant's default 1 when unset).
     pub replication_factor: Option<u32>,
     pub write_consistency_factor: Option<u32>,
-    /// Dense vectors and payloads on disk (memory-mapped) rather than in RAM.
+    /// The index's large parts memory-mapped rather than in RAM: on Qdrant, the dense vectors and
+    /// payloads of the collections ragway creates; embedded (whose vectors and payloads are always
+    /// mapped), the BM25 inverted index of the tenants' shards created from then on.
     pub on_disk: bool,
     pub quantization: Quantization,
     /// Deadline of one Qdrant request.
@@ -179,7 +181,11 @@ impl IndexConfig {
             return Err(GatewayError::Config(problem));
         }
         Ok(match self.backend {
-            IndexBackend::Edge => Arc::new(EdgeStore::open(edge_dir, dense).await?),
+            IndexBackend::Edge => Arc::new(
+                EdgeStore::open(edge_dir, dense)
+                    .await?
+                    .with_bm25_on_disk(self.on_disk),
+            ),
             IndexBackend::Qdrant => {
                 let settings = self.qdrant_settings(&|name| std::env::var(name).ok())?;
                 Arc::new(QdrantStore::connect(&settings, dense).await?)

@@ -46,6 +46,8 @@ pub struct EdgeStore {
     dense: Option<usize>,
     /// The dimension of the dense vectors the index holds (even when no embedder is configured).
     stored_dense: Option<usize>,
+    /// Whether shards created from now on map their BM25 inverted index instead of loading it.
+    bm25_on_disk: bool,
     path: PathBuf,
     _lock: File,
 }
@@ -100,9 +102,17 @@ impl EdgeStore {
             )),
             dense: stored_dense.filter(|_| dense.is_some()),
             stored_dense,
+            bm25_on_disk: false,
             path: dir.to_path_buf(),
             _lock: lock,
         })
+    }
+
+    /// Shards created from now on keep their BM25 inverted index memory-mapped (`[index]
+    /// on_disk`): less RAM, slightly slower BM25 searches. Existing shards keep theirs.
+    pub fn with_bm25_on_disk(mut self, on_disk: bool) -> Self {
+        self.bm25_on_disk = on_disk;
+        self
     }
 
     /// Whether `dir` holds an embedded index (of either layout).
@@ -179,7 +189,7 @@ fn shard_for_write(
     shards: &RwLock<Shards>,
     creating: &Mutex<()>,
     root: &Path,
-    dense: Option<usize>,
+    (dense, bm25_on_disk): (Option<usize>, bool),
     tenant_id: &str,
 ) -> Result<Arc<TenantShard>> {
     let read = |shards: &RwLock<Shards>| -> Result<Option<Arc<TenantShard>>> {
@@ -195,7 +205,11 @@ fn shard_for_write(
     if let Some(shard) = read(shards)? {
         return Ok(shard);
     }
-    let shard = Arc::new(TenantShard::create(&shard_dir(root, tenant_id)?, dense)?);
+    let shard = Arc::new(TenantShard::create(
+        &shard_dir(root, tenant_id)?,
+        dense,
+        bm25_on_disk,
+    )?);
     shards
         .write()
         .map_err(|_| store_err("shard map poisoned"))?
@@ -273,10 +287,10 @@ impl VectorStore for EdgeStore {
             return Ok(());
         }
         let (shards, creating) = (Arc::clone(&self.shards), Arc::clone(&self.creating));
-        let (root, dense) = (self.root.clone(), self.stored_dense);
+        let (root, settings) = (self.root.clone(), (self.stored_dense, self.bm25_on_disk));
         blocking(move || {
             for (tenant, points) in by_tenant {
-                let shard = shard_for_write(&shards, &creating, &root, dense, &tenant)?;
+                let shard = shard_for_write(&shards, &creating, &root, settings, &tenant)?;
                 shard.write(upsert_op(points))?;
             }
             Ok(())

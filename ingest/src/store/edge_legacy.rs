@@ -64,7 +64,7 @@ pub(super) fn split(dir: &Path, into: &Path) -> Result<()> {
                 std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
                 std::collections::hash_map::Entry::Vacant(entry) => {
                     let dir = shard_dir(into, entry.key())?;
-                    entry.insert(TenantShard::create(&dir, dense)?)
+                    entry.insert(TenantShard::create(&dir, dense, false)?)
                 }
             };
             shard.write(upsert_op(points))?;

@@ -36,7 +36,7 @@ fn point(bm25: &Bm25Encoder, tenant: &str, doc: &str, text: &str, dense: f32) ->
 
 /// An index written before shards per tenant: every tenant in one shard at the root.
 fn shared_index(dir: &Path, bm25: &Bm25Encoder) {
-    let shared = TenantShard::create(dir, Some(2)).unwrap();
+    let shared = TenantShard::create(dir, Some(2), false).unwrap();
     let points = [
         point(
             bm25,
@@ -119,4 +119,50 @@ async fn a_tenant_id_that_is_not_a_plain_name_gets_no_shard() {
         assert!(err.to_string().contains("cannot name a shard"), "{err}");
     }
     assert!(store.tenants().unwrap().is_empty());
+}
+
+/// `[index] on_disk` on the embedded index: shards created from then on are configured to map
+/// their BM25 inverted index (qdrant-edge then builds the mapped variant when it optimizes a
+/// segment; bench/scale's index shows it at scale), and answer the same as shards that keep it in
+/// RAM.
+#[tokio::test]
+async fn a_store_set_to_map_bm25_creates_shards_that_answer_the_same() {
+    let bm25 = Bm25Encoder::new(&Bm25Config::default()).unwrap();
+    let points = || {
+        vec![
+            point(
+                &bm25,
+                "a",
+                "crane",
+                "Overhead crane hooks are inspected monthly.",
+                0.9,
+            ),
+            point(&bm25, "a", "secret", "Crane operators' salaries.", 0.8),
+            point(&bm25, "a", "dock", "The dock opens at six.", 0.1),
+        ]
+    };
+    let mut answers = Vec::new();
+    for on_disk in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EdgeStore::open(dir.path(), Some(2))
+            .await
+            .unwrap()
+            .with_bm25_on_disk(on_disk);
+        store.upsert(points()).await.unwrap();
+        let config: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("shards/a/edge_config.json")).unwrap(),
+        )
+        .unwrap();
+        let mapped = config["sparse_vectors"]["bm25"]["on_disk"] == serde_json::json!(true);
+        assert_eq!(mapped, on_disk, "{config}");
+        answers.push((ask(&store, "a", &[]).await, ask(&store, "a", &["hr"]).await));
+    }
+    assert_eq!(answers[0], answers[1]);
+    let (everyone, hr) = &answers[1];
+    assert!(everyone.contains(&"Overhead crane hooks are inspected monthly.".to_owned()));
+    assert!(!everyone.contains(&"Crane operators' salaries.".to_owned()));
+    assert!(
+        hr.contains(&"Crane operators' salaries.".to_owned()),
+        "{hr:?}"
+    );
 }
