@@ -123,6 +123,16 @@ pub fn line_count() -> (usize, usize) {
     (logs.lines.len(), logs.dropped)
 }
 
+/// How many of the lines recorded so far contain every one of `needles` (what a test checks is,
+/// or is not, logged).
+pub fn lines_with(needles: &[&str]) -> usize {
+    let logs = logs();
+    logs.lines
+        .iter()
+        .filter(|line| needles.iter().all(|n| line.text.contains(n)))
+        .count()
+}
+
 /// How many secrets and questions are registered.
 pub fn registered() -> usize {
     logs().secrets.len()

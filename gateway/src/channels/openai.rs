@@ -22,7 +22,7 @@ use crate::context::Core;
 use crate::error::ErrorCode;
 use crate::ground::{Citation, Role, Turn};
 use crate::http::ApiError;
-use crate::http::errors::ShapedError;
+use crate::http::errors::{AtCapacity, ShapedError};
 use crate::http::headers::{accept_language, wants_cache, with_rate};
 use crate::identity::Principal;
 use crate::llm::GenerationOptions;
@@ -60,6 +60,9 @@ impl IntoResponse for OpenAiError {
         let mut response = (self.status, Json(self.body())).into_response();
         for (name, value) in &self.headers {
             response.headers_mut().insert(name.clone(), value.clone());
+        }
+        if self.code == Some(ErrorCode::Overloaded.as_str()) {
+            response.extensions_mut().insert(AtCapacity);
         }
         response.extensions_mut().insert(ShapedError);
         response

@@ -32,6 +32,12 @@ pub struct ErrorDetail {
 #[derive(Debug, Clone, Copy)]
 pub struct ShapedError;
 
+/// Marks a 503 refusal at the server's capacity: the server working as designed under overload,
+/// counted in `ragway_capacity_refusals_total` and logged at debug — an error line per refusal
+/// would add work to a process that is already refusing for lack of it.
+#[derive(Debug, Clone, Copy)]
+pub struct AtCapacity;
+
 /// An error on its way to the caller; the envelope middleware adds the request id.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -159,6 +165,9 @@ impl IntoResponse for ApiError {
         for (name, value) in &self.headers {
             response.headers_mut().insert(name.clone(), value.clone());
         }
+        if self.code == ErrorCode::Overloaded.as_str() {
+            response.extensions_mut().insert(AtCapacity);
+        }
         response.extensions_mut().insert(self);
         response
     }
@@ -188,7 +197,10 @@ pub async fn error_envelope(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
     let already_shaped = response.extensions().get::<ShapedError>().is_some();
-    if already_shaped && status.is_server_error() {
+    let at_capacity = response.extensions().get::<AtCapacity>().is_some();
+    if at_capacity {
+        tracing::debug!(%request_id, %method, %path, "refused: the server is at capacity");
+    } else if already_shaped && status.is_server_error() {
         tracing::error!(%request_id, %method, %path, status = status.as_u16(), "request failed");
     }
     if !(status.is_client_error() || status.is_server_error()) || already_shaped {
@@ -202,7 +214,7 @@ pub async fn error_envelope(request: Request, next: Next) -> Response {
             status.canonical_reason().unwrap_or("error").to_owned(),
         ),
     };
-    if status.is_server_error() {
+    if status.is_server_error() && !at_capacity {
         tracing::error!(%request_id, %method, %path, status = status.as_u16(),
             detail = error.detail.as_deref().unwrap_or(&error.message), "request failed");
     }

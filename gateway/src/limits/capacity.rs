@@ -1,7 +1,7 @@
 //! The server's own capacity: how many answers this process works on at once, whatever the
 //! tenant. Past it a question is refused at once (503 with `Retry-After`) instead of queueing:
 //! on a saturated CPU a queue makes every answer slow and holds each waiting request's memory
-//! (bench/scale at 1,000 misses/s, past the 646/s this machine sustains: p50 8.5 s, RSS 1.9 GB).
+//! (bench/scale at 1,000 misses/s, past the 646/s its machine sustained: p50 8.5 s, RSS 1.9 GB).
 //! A refusal costs little, so the answers already admitted keep their pace, and a load balancer
 //! or client retries elsewhere or later.
 
