@@ -21,6 +21,52 @@ fn header(response: &reqwest::Response, name: &str) -> u64 {
     response.headers()[name].to_str().unwrap().parse().unwrap()
 }
 
+/// A configuration whose LLM (a fake, kept alive by the returned handle) streams its answer
+/// slowly, so a first answer is still in progress while the test asks again.
+async fn slow_llm_config(
+    data_dir: &std::path::Path,
+) -> (
+    ragway_tests::fake_openai::FakeOpenAi,
+    ragway_gateway::config::Config,
+) {
+    use ragway_tests::fake_openai::{FakeOpenAi, FakeOptions};
+    let fake = FakeOpenAi::start(FakeOptions {
+        chunk_delay: std::time::Duration::from_millis(40),
+        ..FakeOptions::default()
+    })
+    .await
+    .unwrap();
+    let mut config = test_config(data_dir);
+    config.llm = Some(ragway_tests::harness::fake_llm_config(&fake.base_url, 0));
+    (fake, config)
+}
+
+/// A streamed answer that has started (its body not read yet).
+async fn start_streaming(gateway: &Gateway, key: &str) -> reqwest::Response {
+    let first = reqwest::Client::new()
+        .post(format!("{}/api/v1/ask", gateway.base_url))
+        .bearer_auth(key)
+        .json(&json!({"question": "Which server address does the NorthGate client connect to?", "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200, "the first answer is streaming");
+    first
+}
+
+/// The first answered question within a second of asking again every 20 ms: a slot held by an
+/// answer is freed as its stream is dropped, just after its last byte.
+async fn answered_once_free(gateway: &Gateway, key: &str) -> Option<reqwest::Response> {
+    for _ in 0..50 {
+        let response = ask(gateway, key).await;
+        if response.status() == 200 {
+            return Some(response);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    None
+}
+
 #[tokio::test]
 async fn in_process_limits_are_announced_enforced_and_per_tenant() {
     announced_enforced_and_per_tenant(LimitBackend::Local).await;
@@ -143,16 +189,8 @@ async fn redis_bounds_answers_in_progress_across_replicas() {
 }
 
 async fn bounded_answers_in_progress(backend: LimitBackend) {
-    use ragway_tests::fake_openai::{FakeOpenAi, FakeOptions};
-    let fake = FakeOpenAi::start(FakeOptions {
-        chunk_delay: std::time::Duration::from_millis(40),
-        ..FakeOptions::default()
-    })
-    .await
-    .unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let mut config = test_config(tmp.path());
-    config.llm = Some(ragway_tests::harness::fake_llm_config(&fake.base_url, 0));
+    let (_fake, mut config) = slow_llm_config(tmp.path()).await;
     config.limits = LimitsConfig {
         backend,
         redis_key_prefix: format!(
@@ -163,16 +201,7 @@ async fn bounded_answers_in_progress(backend: LimitBackend) {
         ..LimitsConfig::default()
     };
     let (gateway, key) = Gateway::with_handbook(config).await.unwrap();
-    let question = json!({"question": "Which server address does the NorthGate client connect to?", "stream": true});
-
-    let first = reqwest::Client::new()
-        .post(format!("{}/api/v1/ask", gateway.base_url))
-        .bearer_auth(&key)
-        .json(&question)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(first.status(), 200, "the first answer is streaming");
+    let first = start_streaming(&gateway, &key).await;
     let second = ask(&gateway, &key).await;
     assert_eq!(second.status(), 429);
     let body: Value = second.json().await.unwrap();
@@ -185,16 +214,10 @@ async fn bounded_answers_in_progress(backend: LimitBackend) {
     );
 
     assert!(first.text().await.unwrap().contains("event: done"));
-    // The slot is released as the stream is dropped, just after its last byte.
-    let mut status = 0;
-    for _ in 0..50 {
-        status = ask(&gateway, &key).await.status().as_u16();
-        if status == 200 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert_eq!(status, 200, "the slot is free once the stream ended");
+    assert!(
+        answered_once_free(&gateway, &key).await.is_some(),
+        "the slot is free once the stream ended"
+    );
 }
 
 /// A TCP relay to the local Redis that the test can cut, as a network failure would.
@@ -291,16 +314,8 @@ async fn losing_redis_follows_the_fail_policy() {
 /// each API's own error shape), spending none of the tenant's request allowance.
 #[tokio::test]
 async fn past_its_capacity_the_server_refuses_at_once_with_503() {
-    use ragway_tests::fake_openai::{FakeOpenAi, FakeOptions};
-    let fake = FakeOpenAi::start(FakeOptions {
-        chunk_delay: std::time::Duration::from_millis(40),
-        ..FakeOptions::default()
-    })
-    .await
-    .unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let mut config = test_config(tmp.path());
-    config.llm = Some(ragway_tests::harness::fake_llm_config(&fake.base_url, 0));
+    let (_fake, mut config) = slow_llm_config(tmp.path()).await;
     config.server.max_answers_in_flight = 1;
     config.limits = LimitsConfig {
         // Slow enough that the allowance does not refill while the test runs.
@@ -310,14 +325,7 @@ async fn past_its_capacity_the_server_refuses_at_once_with_503() {
     };
     let (gateway, key) = Gateway::with_handbook(config).await.unwrap();
     let other_tenant = gateway.tenant_with_key("globex").await.unwrap();
-    let first = reqwest::Client::new()
-        .post(format!("{}/api/v1/ask", gateway.base_url))
-        .bearer_auth(&key)
-        .json(&json!({"question": "Which server address does the NorthGate client connect to?", "stream": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(first.status(), 200, "the first answer is streaming");
+    let first = start_streaming(&gateway, &key).await;
 
     let native = ask(&gateway, &other_tenant).await;
     assert_eq!(
@@ -360,16 +368,9 @@ async fn past_its_capacity_the_server_refuses_at_once_with_503() {
     );
 
     assert!(first.text().await.unwrap().contains("event: done"));
-    let mut answered = None;
-    for _ in 0..50 {
-        let response = ask(&gateway, &key).await;
-        if response.status() == 200 {
-            answered = Some(response);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let answered = answered.expect("the place is free once the stream ended");
+    let answered = answered_once_free(&gateway, &key)
+        .await
+        .expect("the place is free once the stream ended");
     // The first question and this one: the refused ones spent none of the tenant's allowance.
     assert_eq!(header(&answered, "ratelimit-remaining"), 8);
 }
