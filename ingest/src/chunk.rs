@@ -126,6 +126,26 @@ impl Chunker {
         self.bpe.encode_ordinary(text).len()
     }
 
+    /// `text` cut at every line start where its encoding restarts: the pieces, each encoded
+    /// alone, give exactly the tokens of the whole, so a caller may count (and remember) a
+    /// recurring line once.
+    pub fn restart_pieces(text: &str) -> impl Iterator<Item = &str> {
+        let mut rest = text;
+        std::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            let cut = rest
+                .match_indices('\n')
+                .map(|(at, _)| at + 1)
+                .find(|&h| h < rest.len() && tokens::restarts_at(rest, h))
+                .unwrap_or(rest.len());
+            let (piece, after) = rest.split_at(cut);
+            rest = after;
+            Some(piece)
+        })
+    }
+
     /// Chunks a document (CPU-bound: run it off the async runtime for large documents).
     pub fn chunk(&self, doc: &ParsedDocument) -> Vec<Chunk> {
         let title = self.fit_context(&doc.title, &[]);

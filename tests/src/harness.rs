@@ -36,6 +36,7 @@ pub fn fake_llm_config(base_url: &str, max_retries: usize) -> LlmConfig {
         timeout_secs: 30,
         connect_timeout_secs: 5,
         first_token_timeout_secs: 10,
+        stream_flush_ms: LlmConfig::DEFAULT_STREAM_FLUSH_MS,
         api_version: None,
         fallbacks: Vec::new(),
         circuit_breaker: Default::default(),

@@ -149,6 +149,71 @@ async fn streaming_chunks_follow_openais_sequence() {
     assert_eq!(last["choices"][0]["finish_reason"], "stop");
 }
 
+/// The content deltas of a streamed completion, in order.
+async fn streamed_deltas(gateway: &Gateway, key: &str) -> Vec<String> {
+    let body = json!({"model": "ragway", "stream": true, "messages": [{"role": "user", "content": QUESTION}]});
+    let frames = data_frames(&post(gateway, Some(key), body).await.text().await.unwrap());
+    frames
+        .iter()
+        .filter(|f| f.as_str() != "[DONE]")
+        .filter_map(|f| {
+            let chunk: Value = serde_json::from_str(f).unwrap();
+            chunk["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .filter(|text| !text.is_empty())
+        .collect()
+}
+
+#[tokio::test]
+async fn tokens_arriving_within_the_flush_window_go_out_together() {
+    // The fake streams the answer a word every 10 ms (~30 words).
+    let fake = FakeOpenAi::start(FakeOptions {
+        chunk_delay: std::time::Duration::from_millis(10),
+        ..FakeOptions::default()
+    })
+    .await
+    .unwrap();
+    let expected = {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut config = test_config(tmp.path());
+        config.llm = Some(fake_llm_config(&fake.base_url, 1));
+        let (gateway, key) = Gateway::with_handbook(config).await.unwrap();
+        streamed_deltas(&gateway, &key).await
+    };
+    let words = expected.concat().split_inclusive(' ').count();
+    assert!(words > 10, "{expected:?}");
+    assert!(
+        expected.len() >= 3,
+        "with the default 20 ms window, tokens 10 ms apart still stream in pieces: {expected:?}"
+    );
+
+    for (flush_ms, most) in [(0, None), (5_000, Some(2))] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut config = test_config(tmp.path());
+        let mut llm = fake_llm_config(&fake.base_url, 1);
+        llm.stream_flush_ms = flush_ms;
+        config.llm = Some(llm);
+        let (gateway, key) = Gateway::with_handbook(config).await.unwrap();
+        let deltas = streamed_deltas(&gateway, &key).await;
+        assert_eq!(
+            deltas.concat(),
+            expected.concat(),
+            "the same text either way"
+        );
+        match most {
+            // Every token as it came (two may meet in one read on a busy machine).
+            None => assert!(deltas.len() > words / 2, "{deltas:?}"),
+            // The first token at once, the rest when the answer ended (within the window).
+            Some(most) => {
+                assert!(deltas.len() <= most, "{deltas:?}");
+                assert_eq!(deltas[0].split_inclusive(' ').count(), 1, "{deltas:?}");
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn errors_use_openais_shape() {
     let (gateway, key, fake, _tmp) = setup(true).await;

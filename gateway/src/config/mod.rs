@@ -301,6 +301,10 @@ pub struct LlmConfig {
     /// From the request to the first token of the answer (retries included).
     #[serde(default = "default_first_token_timeout_secs")]
     pub first_token_timeout_secs: u64,
+    /// After the first token (passed on at once), text is held at most this long so that tokens
+    /// arriving close together reach the caller in one piece; 0 passes on every event.
+    #[serde(default = "default_stream_flush_ms")]
+    pub stream_flush_ms: u64,
     /// Azure OpenAI deployments API: set the `api-version`; `model` is then the deployment name.
     #[serde(default)]
     pub api_version: Option<String>,
@@ -352,7 +356,14 @@ fn default_first_token_timeout_secs() -> u64 {
     30
 }
 
+fn default_stream_flush_ms() -> u64 {
+    LlmConfig::DEFAULT_STREAM_FLUSH_MS
+}
+
 impl LlmConfig {
+    /// 20 ms: 50 updates a second, smoother than a reader can tell apart.
+    pub const DEFAULT_STREAM_FLUSH_MS: u64 = 20;
+
     /// What `OPENAI_API_KEY` alone means.
     fn openai_default() -> Self {
         Self {
@@ -366,6 +377,7 @@ impl LlmConfig {
             timeout_secs: default_timeout_secs(),
             connect_timeout_secs: default_connect_timeout_secs(),
             first_token_timeout_secs: default_first_token_timeout_secs(),
+            stream_flush_ms: default_stream_flush_ms(),
             api_version: None,
             fallbacks: Vec::new(),
             circuit_breaker: BreakerConfig::default(),

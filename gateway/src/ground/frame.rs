@@ -3,8 +3,6 @@
 //! source), and takes each passage's tokens from the chunker's count stored at ingest, instead
 //! of encoding every passage again on every question and every pass of the budget loop.
 
-use ragway_ingest::chunk::Chunker;
-
 /// Tokens allowed around each quoted passage: BPE may merge a token across the seam.
 const SEAM_TOKENS: usize = 2;
 /// A private-use character: no tokenizer or template gives it a meaning.
@@ -56,14 +54,15 @@ impl Frame {
         Self { pieces }
     }
 
-    /// Tokens of the filled prompt, never fewer than encoding it would give: the frame's own,
-    /// each passage's (`passage_tokens`) and a seam allowance per quote.
-    pub(super) fn tokens(&self, chunker: &Chunker, passage_tokens: &[usize]) -> usize {
+    /// Tokens of the filled prompt, never fewer than encoding it would give: the frame's own
+    /// (`count`: what encoding a text gives), each passage's (`passage_tokens`) and a seam
+    /// allowance per quote.
+    pub(super) fn tokens(&self, count: impl Fn(&str) -> usize, passage_tokens: &[usize]) -> usize {
         self.pieces
             .iter()
             .map(|piece| match piece {
                 Piece::Literal(text) if text.is_empty() => 0,
-                Piece::Literal(text) => chunker.count(text),
+                Piece::Literal(text) => count(text),
                 Piece::Passage(index) => {
                     passage_tokens.get(*index).copied().unwrap_or(0) + SEAM_TOKENS
                 }
@@ -89,7 +88,7 @@ impl Frame {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ragway_ingest::chunk::ChunkerConfig;
+    use ragway_ingest::chunk::{Chunker, ChunkerConfig};
 
     #[test]
     fn placeholders_become_passages_and_nothing_else_does() {
@@ -130,7 +129,7 @@ mod tests {
         );
         let frame = Frame::parse(&rendered, nonce, 2);
         let passage_tokens: Vec<usize> = texts.iter().map(|t| chunker.count(t)).collect();
-        let estimate = frame.tokens(&chunker, &passage_tokens);
+        let estimate = frame.tokens(|t| chunker.count(t), &passage_tokens);
         let exact = chunker.count(&frame.fill(&texts));
         assert!(estimate >= exact, "{estimate} < {exact}");
         // Counted apart, a seam's newline and punctuation may cost a token more than merged.

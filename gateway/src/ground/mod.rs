@@ -5,6 +5,7 @@ mod budget;
 mod escape;
 mod excerpt;
 mod frame;
+mod line_tokens;
 mod prompt;
 mod templates;
 

@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::escape::{as_data, attribute};
 use super::excerpt::excerpt;
 use super::frame::{Frame, placeholder};
+use super::line_tokens::LineTokens;
 use super::prompt::{Citation, GroundedPrompt, SourcePassage, Turn};
 use crate::error::GatewayError;
 
@@ -96,6 +97,8 @@ pub struct Prompts {
     tenant_written: bool,
     /// The rendered system prompt and its tokens, per language (in `Lang::ALL`'s order).
     systems: [OnceLock<(String, usize)>; Lang::ALL.len()],
+    /// Token counts of the answer frame's recurring lines.
+    frame_lines: LineTokens,
 }
 
 impl std::fmt::Debug for Prompts {
@@ -176,6 +179,7 @@ impl Prompts {
             version: hex::encode(sha2::Digest::finalize(digest)),
             tenant_written: !overrides.is_empty(),
             systems: Default::default(),
+            frame_lines: LineTokens::new(),
         })
     }
 
@@ -309,7 +313,8 @@ impl Prompts {
                 context! { question, sources => template_sources },
             )?;
             let frame = Frame::parse(&rendered, nonce, keep);
-            let prompt_tokens = fixed_tokens + frame.tokens(chunker, &text_tokens);
+            let prompt_tokens = fixed_tokens
+                + frame.tokens(|text| self.frame_lines.count(chunker, text), &text_tokens);
             if prompt_tokens <= budget || keep <= 1 {
                 if prompt_tokens > budget {
                     return Err(GatewayError::BadRequest(format!(

@@ -6,6 +6,7 @@ mod extractive;
 mod fallback;
 mod focus;
 mod openai;
+mod upstream_events;
 
 pub use extractive::Extractive;
 pub use fallback::FallbackChat;

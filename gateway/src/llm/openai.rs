@@ -14,7 +14,8 @@ use futures::StreamExt;
 use ragway_ingest::openai::{EndpointSettings, azure_client, client};
 use tokio::time::Instant;
 
-use super::{AnswerMode, ChatChunk, ChatModel, ChatStream, GenerationOptions, Usage};
+use super::upstream_events::{MAX_EVENTS_TOGETHER, merge_batch};
+use super::{AnswerMode, ChatChunk, ChatModel, ChatStream, GenerationOptions};
 use crate::config::LlmConfig;
 use crate::error::GatewayError;
 use crate::ground::{GroundedPrompt, Role};
@@ -134,8 +135,7 @@ impl ChatModel for OpenAiChat {
                 Backend::Azure(client) => client.chat().create_stream(request).await,
             }
         };
-        let mut stream = match tokio::time::timeout_at(first_token_by.min(finish_by), opening).await
-        {
+        let stream = match tokio::time::timeout_at(first_token_by.min(finish_by), opening).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(e)) => return Err(GatewayError::Llm(format!("{name}: {e}"))),
             Err(_) => {
@@ -149,14 +149,40 @@ impl ChatModel for OpenAiChat {
             self.config.first_token_timeout_secs,
             self.config.timeout_secs,
         );
+        // Every event already arrived, at each read (see `upstream_events`); after the first
+        // token, text is held up to `stream_flush_ms` so that what comes close together goes
+        // to the caller in one piece (a write and a wake-up each, instead of one per token).
+        let window = Duration::from_millis(self.config.stream_flush_ms);
+        let mut batches = stream.ready_chunks(MAX_EVENTS_TOGETHER);
         let chunks = async_stream::stream! {
             let mut first_token_seen = false;
             let mut finished = false;
+            let mut held = String::new();
+            let mut flush_by: Option<Instant> = None;
             loop {
                 let deadline = if first_token_seen { finish_by } else { first_token_by.min(finish_by) };
-                let item = match tokio::time::timeout_at(deadline, stream.next()).await {
-                    Ok(item) => item,
+                let wake = flush_by.map_or(deadline, |at| at.min(deadline));
+                let batch = match tokio::time::timeout_at(wake, batches.next()).await {
+                    Ok(Some(batch)) => batch,
+                    Ok(None) => {
+                        if !held.is_empty() {
+                            yield Ok(ChatChunk::Delta(std::mem::take(&mut held)));
+                        }
+                        if !finished {
+                            yield Err(GatewayError::Llm(format!("{name}: the stream ended before the answer finished")));
+                        }
+                        return;
+                    }
+                    // Woken before the deadline: the held text is due.
+                    Err(_) if Instant::now() < deadline => {
+                        flush_by = None;
+                        yield Ok(ChatChunk::Delta(std::mem::take(&mut held)));
+                        continue;
+                    }
                     Err(_) => {
+                        if !held.is_empty() {
+                            yield Ok(ChatChunk::Delta(std::mem::take(&mut held)));
+                        }
                         let why = if first_token_seen {
                             format!("the answer took longer than {total}s")
                         } else {
@@ -166,31 +192,32 @@ impl ChatModel for OpenAiChat {
                         return;
                     }
                 };
-                let response = match item {
-                    Some(Ok(response)) => response,
-                    Some(Err(e)) => {
-                        yield Err(GatewayError::Llm(format!("{name}: {e}")));
-                        return;
-                    }
-                    None if finished => return,
-                    None => {
-                        yield Err(GatewayError::Llm(format!("{name}: the stream ended before the answer finished")));
-                        return;
-                    }
-                };
-                for choice in response.choices {
-                    finished |= choice.finish_reason.is_some();
-                    if let Some(text) = choice.delta.content.filter(|t| !t.is_empty()) {
-                        first_token_seen = true;
-                        yield Ok(ChatChunk::Delta(text));
+                for chunk in merge_batch(batch, &name, &mut finished) {
+                    match chunk {
+                        Ok(ChatChunk::Delta(text)) if first_token_seen && !window.is_zero() => {
+                            held.push_str(&text);
+                            flush_by.get_or_insert_with(|| Instant::now() + window);
+                        }
+                        Ok(ChatChunk::Delta(text)) => {
+                            first_token_seen = true;
+                            yield Ok(ChatChunk::Delta(text));
+                        }
+                        other => {
+                            if !held.is_empty() {
+                                flush_by = None;
+                                yield Ok(ChatChunk::Delta(std::mem::take(&mut held)));
+                            }
+                            let failed = other.is_err();
+                            yield other;
+                            if failed {
+                                return;
+                            }
+                        }
                     }
                 }
-                if let Some(usage) = response.usage {
-                    yield Ok(ChatChunk::Usage(Usage {
-                        prompt_tokens: usage.prompt_tokens as usize,
-                        completion_tokens: usage.completion_tokens as usize,
-                        total_tokens: usage.total_tokens as usize,
-                    }));
+                if flush_by.is_some_and(|at| Instant::now() >= at) {
+                    flush_by = None;
+                    yield Ok(ChatChunk::Delta(std::mem::take(&mut held)));
                 }
             }
         };

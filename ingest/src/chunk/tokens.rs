@@ -59,7 +59,7 @@ impl SectionTokens {
 /// character that is not whitespace, '\r', '\n' or '/', exactly as at the end of the text, and
 /// none of them starts at a newline and goes on into a word. So the pieces (and hence the tokens)
 /// of the text before `h` and of the text from `h` are those of the whole.
-fn restarts_at(text: &str, h: usize) -> bool {
+pub(super) fn restarts_at(text: &str, h: usize) -> bool {
     let bytes = text.as_bytes();
     bytes[h - 1] == b'\n'
         && bytes[h] != b'/'
@@ -189,6 +189,21 @@ mod tests {
                     let mut apart = bpe.encode_ordinary(&text[..h]);
                     apart.extend(bpe.encode_ordinary(&text[h..]));
                     assert_eq!(apart, whole, "{encoding:?} at {h} of {text:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn restart_pieces_give_the_text_and_its_tokens_back() {
+        for (_, bpe) in encodings() {
+            for text in texts() {
+                let pieces: Vec<&str> = super::super::Chunker::restart_pieces(&text).collect();
+                assert_eq!(pieces.concat(), text);
+                let apart: usize = pieces.iter().map(|p| bpe.encode_ordinary(p).len()).sum();
+                assert_eq!(apart, bpe.encode_ordinary(&text).len(), "{text:?}");
+                if text.contains("\n#") {
+                    assert!(pieces.len() > 1, "a line start was not cut: {text:?}");
                 }
             }
         }
