@@ -98,8 +98,10 @@ async fn generative_answers_through_an_openai_compatible_llm() {
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names[..2], ["conversation", "sources"]);
     assert_eq!(names.last(), Some(&"done"));
+    // The first token goes out at once; the fake sends the rest at once too, and what arrives
+    // within `stream_flush_ms` goes out together (openai_api.rs checks the pieces' sizes).
     assert!(
-        names.iter().filter(|n| **n == "delta").count() > 3,
+        names.iter().filter(|n| **n == "delta").count() >= 2,
         "{names:?}"
     );
     let streamed: String = events

@@ -174,9 +174,11 @@ impl ChatModel for OpenAiChat {
                         return;
                     }
                     // Woken before the deadline: the held text is due.
-                    Err(_) if Instant::now() < deadline => {
+                    Err(_) if flush_by.is_some() && Instant::now() < deadline => {
                         flush_by = None;
-                        yield Ok(ChatChunk::Delta(std::mem::take(&mut held)));
+                        if !held.is_empty() {
+                            yield Ok(ChatChunk::Delta(std::mem::take(&mut held)));
+                        }
                         continue;
                     }
                     Err(_) => {
@@ -217,7 +219,9 @@ impl ChatModel for OpenAiChat {
                 }
                 if flush_by.is_some_and(|at| Instant::now() >= at) {
                     flush_by = None;
-                    yield Ok(ChatChunk::Delta(std::mem::take(&mut held)));
+                    if !held.is_empty() {
+                        yield Ok(ChatChunk::Delta(std::mem::take(&mut held)));
+                    }
                 }
             }
         };
