@@ -39,9 +39,10 @@ pub struct EdgeStore {
     /// Serialises creating shards (two first writes of one tenant must not both create it).
     creating: Arc<Mutex<()>>,
     root: PathBuf,
-    /// Searches running at once, one per core: more only queue on the CPU, and each one waiting
-    /// on a blocking thread of its own grew the process by hundreds of threads (and their
-    /// allocator heaps) when questions came faster than the cores answer them.
+    /// Searches running at once, one per core: more only queue on the CPU (searches run on the
+    /// async workers; before, each one waiting on a blocking thread of its own grew the process
+    /// by hundreds of threads and their allocator heaps when questions came faster than the cores
+    /// answer them).
     searches: Arc<tokio::sync::Semaphore>,
     dense: Option<usize>,
     /// The dimension of the dense vectors the index holds (even when no embedder is configured).
@@ -384,16 +385,18 @@ impl VectorStore for EdgeStore {
             .acquire()
             .await
             .map_err(|_| store_err("the index is closed"))?;
-        blocking(move || {
-            shard
-                .get()?
-                .query(request)
-                .map_err(store_err)?
-                .into_iter()
-                .map(to_hit)
-                .collect()
-        })
-        .await
+        // Run where the question is, not on a blocking thread: a tenant shard's search is about a
+        // millisecond of CPU, and the hop there and back (two thread wake-ups, each thread its
+        // own allocator heap) cost 11 % of a cache miss's CPU (docs/BENCHMARKS.md). A worker
+        // busy for that millisecond is what the CPU would be anyway; a shard large enough to
+        // search for much longer belongs on a Qdrant server (`[index] backend = "qdrant"`).
+        shard
+            .get()?
+            .query(request)
+            .map_err(store_err)?
+            .into_iter()
+            .map(to_hit)
+            .collect()
     }
 
     async fn count(&self, tenant_id: &str) -> Result<usize> {
