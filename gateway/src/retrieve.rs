@@ -31,20 +31,24 @@ pub struct Retriever {
 
 #[derive(Debug, Clone)]
 struct RetrievalCaches {
-    query_vectors: Cache<String, Arc<Vec<f32>>>,
-    results: Cache<String, Arc<Vec<Hit>>>,
+    query_vectors: Cache<Digest32, Arc<[f32]>>,
+    results: Cache<Digest32, Arc<Vec<Hit>>>,
 }
+
+/// A cache key: the SHA-256 of its parts, kept as bytes (a hex `String` would weigh 88 bytes
+/// and a heap allocation more per entry).
+type Digest32 = [u8; 32];
 
 const QUERY_EMBEDDING: &str = "query_embedding";
 const RETRIEVAL: &str = "retrieval";
 
-fn digest(parts: &[&str]) -> String {
+fn digest(parts: &[&str]) -> Digest32 {
     let mut hash = Sha256::new();
     for part in parts {
         hash.update((part.len() as u64).to_le_bytes());
         hash.update(part.as_bytes());
     }
-    hex::encode(hash.finalize())
+    hash.finalize().into()
 }
 
 impl Retriever {
@@ -92,7 +96,7 @@ impl Retriever {
         ttl: Duration,
         metrics: &Arc<Metrics>,
         name: &str,
-    ) -> Cache<String, V> {
+    ) -> Cache<Digest32, V> {
         let evictions = metrics
             .cache_evictions
             .get_or_create(&Metrics::cache(name))
@@ -114,7 +118,7 @@ impl Retriever {
         cache: &CacheConfig,
         ttl: Duration,
         metrics: &Arc<Metrics>,
-    ) -> Cache<String, Arc<Vec<Hit>>> {
+    ) -> Cache<Digest32, Arc<Vec<Hit>>> {
         let evictions = metrics
             .cache_evictions
             .get_or_create(&Metrics::cache(RETRIEVAL))
@@ -122,7 +126,7 @@ impl Retriever {
         let share = cache.retrieval_max_bytes / cache.retrieval_entries.max(1);
         Cache::builder()
             .max_capacity(cache.retrieval_max_bytes)
-            .weigher(move |key: &String, hits: &Arc<Vec<Hit>>| {
+            .weigher(move |key: &Digest32, hits: &Arc<Vec<Hit>>| {
                 let bytes = key.len() as u64 + hits.iter().map(hit_bytes).sum::<u64>();
                 u32::try_from(bytes.max(share)).unwrap_or(u32::MAX)
             })
@@ -223,7 +227,7 @@ impl Retriever {
                 indices: sparse.indices,
                 values: sparse.values,
             },
-            dense: dense.map(|v| v.as_ref().clone()),
+            dense: dense.map(|v| v.to_vec()),
             limit,
             candidates: config.candidates.max(limit),
             min_bm25_score: config.min_bm25_score,
@@ -244,7 +248,7 @@ impl Retriever {
         embedder: &Arc<dyn Embedder>,
         tenant_id: &str,
         question: &str,
-    ) -> Result<Arc<Vec<f32>>, GatewayError> {
+    ) -> Result<Arc<[f32]>, GatewayError> {
         let key = digest(&[tenant_id, question]);
         if let Some(caches) = &self.caches {
             if let Some(vector) = caches.query_vectors.get(&key).await {
@@ -263,7 +267,9 @@ impl Retriever {
                     "the embeddings endpoint returned no vector for the question".into(),
                 ))
             })?;
-        let vector = Arc::new(vector);
+        // An exact-size copy: the vector as decoded may hold spare capacity (a 384-d vector
+        // parsed from JSON sits in a 512-float buffer), which the cache would keep for its life.
+        let vector: Arc<[f32]> = Arc::from(vector);
         if let Some(caches) = &self.caches {
             caches.query_vectors.insert(key, Arc::clone(&vector)).await;
         }
@@ -315,7 +321,7 @@ mod tests {
         // 100 results of ~30 KB: 3 MB asked for, 1 MB allowed.
         let cache = Retriever::results_cache(&config, ttl, &metrics);
         for i in 0..100 {
-            cache.insert(format!("q{i}"), hits(3_000)).await;
+            cache.insert(digest(&[&format!("q{i}")]), hits(3_000)).await;
         }
         cache.run_pending_tasks().await;
         assert!(cache.weighted_size() <= config.retrieval_max_bytes);
@@ -328,7 +334,7 @@ mod tests {
         };
         let cache = Retriever::results_cache(&few, ttl, &metrics);
         for i in 0..100 {
-            cache.insert(format!("q{i}"), hits(1)).await;
+            cache.insert(digest(&[&format!("q{i}")]), hits(1)).await;
         }
         cache.run_pending_tasks().await;
         assert!(cache.entry_count() <= 10, "{}", cache.entry_count());
