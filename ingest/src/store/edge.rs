@@ -292,7 +292,8 @@ impl VectorStore for EdgeStore {
         blocking(move || {
             for (tenant, points) in by_tenant {
                 let shard = shard_for_write(&shards, &creating, &root, settings, &tenant)?;
-                shard.write(upsert_op(points))?;
+                let count = points.len();
+                shard.upsert(upsert_op(points), count)?;
             }
             Ok(())
         })

@@ -4,13 +4,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use qdrant_edge::{
-    Condition, CreateIndex, Distance, EdgeConfigBuilder, EdgeShard, EdgeSparseVectorParamsBuilder,
-    EdgeVectorParamsBuilder, FieldIndexOperations, Filter, IsEmptyCondition, JsonPath,
-    KeywordIndexParams, Modifier, Payload, PayloadFieldSchema, PayloadOps, PayloadSchemaParams,
-    SetPayloadOp, UpdateOperation,
+    Condition, CreateIndex, Distance, EdgeConfigBuilder, EdgeOptimizersConfig, EdgeShard,
+    EdgeSparseVectorParamsBuilder, EdgeVectorParamsBuilder, FieldIndexOperations, Filter,
+    IsEmptyCondition, JsonPath, KeywordIndexParams, Modifier, Payload, PayloadFieldSchema,
+    PayloadOps, PayloadSchemaParams, SetPayloadOp, UpdateOperation,
 };
 
 use super::edge_wal;
@@ -25,7 +25,20 @@ pub(super) struct TenantShard {
     writes: Mutex<()>,
     /// Written (or opened) since the last optimize.
     dirty: AtomicBool,
+    /// Points upserted into the appendable segment since it was last indexed.
+    unindexed: AtomicUsize,
 }
+
+/// Points an appendable segment takes before it is indexed during a long write. qdrant-edge
+/// 0.7.2 inserts into a BM25 posting list of the appendable segment by rewriting every earlier
+/// entry of that list, so N points cost O(N²) for every common term: a 60,000-chunk sync spent
+/// most of its time there (docs/BENCHMARKS.md). Indexing the segment every so many points keeps
+/// that cost linear; the segments are merged once, when the sync optimizes at its end.
+const INDEX_EVERY_POINTS: usize = 5_000;
+
+/// The number of segments the optimizer aims at while a segment is indexed mid-write: high
+/// enough that it only indexes, leaving the merge to the optimize at the end of the sync.
+const UNMERGED_SEGMENTS: usize = 4_096;
 
 impl TenantShard {
     /// A new, empty shard in `dir`, with dense vectors of `dense` dimensions if set, and its
@@ -68,6 +81,7 @@ impl TenantShard {
             );
         }
         let shard = EdgeShard::load(dir, None).map_err(store_err)?;
+        settle_optimizers(&shard)?;
         upgrade_to_acls(&shard)?;
         // Whether an earlier run optimized it is unknown: the first optimize looks.
         Ok(Self::wrap(shard, true))
@@ -78,6 +92,7 @@ impl TenantShard {
             shard: Some(shard),
             writes: Mutex::new(()),
             dirty: AtomicBool::new(dirty),
+            unindexed: AtomicUsize::new(0),
         }
     }
 
@@ -107,6 +122,46 @@ impl TenantShard {
         Ok(())
     }
 
+    /// Upserts `points` points with [`Self::write`], and indexes the appendable segment once it
+    /// holds [`INDEX_EVERY_POINTS`] of them.
+    pub(super) fn upsert(&self, operation: UpdateOperation, points: usize) -> Result<()> {
+        self.write(operation)?;
+        let unindexed = self.unindexed.fetch_add(points, Ordering::AcqRel) + points;
+        if unindexed >= INDEX_EVERY_POINTS {
+            self.index_appendable()?;
+        }
+        Ok(())
+    }
+
+    /// Turns the appendable segment into an indexed one (a fresh appendable segment takes the
+    /// next writes) without merging it with the others. The shard stays dirty: the optimize at
+    /// the end of the sync merges what this leaves.
+    fn index_appendable(&self) -> Result<()> {
+        let _guard = self
+            .writes
+            .lock()
+            .map_err(|_| store_err("a previous write panicked"))?;
+        let shard = self.get()?;
+        let points = self.unindexed.swap(0, Ordering::AcqRel);
+        let started = std::time::Instant::now();
+        let settled = shard.config().optimizers.clone();
+        shard
+            .set_optimizers_config(indexing_only(&settled))
+            .map_err(store_err)?;
+        let indexed = shard.optimize().map_err(store_err);
+        // Restored even if indexing failed: the end-of-sync optimize must merge again.
+        shard.set_optimizers_config(settled).map_err(store_err)?;
+        if indexed? {
+            shard.flush();
+        }
+        tracing::debug!(
+            points,
+            ms = started.elapsed().as_millis() as u64,
+            "appendable segment indexed"
+        );
+        Ok(())
+    }
+
     /// Optimizes the shard if it was written since the last time; true if anything changed.
     pub(super) fn optimize(&self) -> Result<bool> {
         let _guard = self
@@ -116,6 +171,7 @@ impl TenantShard {
         if !self.dirty.swap(false, Ordering::AcqRel) {
             return Ok(false);
         }
+        self.unindexed.store(0, Ordering::Release);
         let shard = self.get()?;
         let changed = shard.optimize().map_err(store_err)?;
         if changed {
@@ -149,6 +205,32 @@ impl Drop for TenantShard {
             }
         }
     }
+}
+
+/// The optimizer settings of [`TenantShard::index_appendable`]: index any appendable segment
+/// (its size was already judged) and merge nothing.
+fn indexing_only(settled: &EdgeOptimizersConfig) -> EdgeOptimizersConfig {
+    EdgeOptimizersConfig {
+        indexing_threshold: Some(1),
+        default_segment_number: Some(UNMERGED_SEGMENTS),
+        ..settled.clone()
+    }
+}
+
+/// A process that stopped while indexing a segment mid-write left the indexing-only settings in
+/// the shard's config: its segments would never be merged again. Back to the defaults.
+fn settle_optimizers(shard: &EdgeShard) -> Result<()> {
+    let current = shard.config().optimizers.clone();
+    if current.default_segment_number == Some(UNMERGED_SEGMENTS) {
+        shard
+            .set_optimizers_config(EdgeOptimizersConfig {
+                indexing_threshold: None,
+                default_segment_number: None,
+                ..current
+            })
+            .map_err(store_err)?;
+    }
+    Ok(())
 }
 
 /// Shards made before document ACLs existed get the `acl` index on first open, and their points

@@ -166,3 +166,96 @@ async fn a_store_set_to_map_bm25_creates_shards_that_answer_the_same() {
         "{hr:?}"
     );
 }
+
+fn segments(dir: &Path, tenant: &str) -> usize {
+    std::fs::read_dir(dir.join("shards").join(tenant).join("segments"))
+        .unwrap()
+        .filter(|entry| entry.as_ref().unwrap().path().is_dir())
+        .count()
+}
+
+/// A long write indexes its appendable segment every few thousand points (qdrant-edge 0.7's
+/// posting-list inserts grow with the segment), every point stays searchable meanwhile, and the
+/// optimize at the end of the sync merges the segments again.
+#[tokio::test]
+async fn a_long_write_is_indexed_as_it_goes_and_merged_at_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let bm25 = Bm25Encoder::new(&Bm25Config::default()).unwrap();
+    let store = EdgeStore::open(dir.path(), Some(2)).await.unwrap();
+    let total = 12_000;
+    let points: Vec<ChunkPoint> = (0..total)
+        .map(|i| {
+            let text = match i {
+                0 => "Overhead crane hooks are inspected monthly.".to_owned(),
+                i if i == total - 1 => "Crane rental rates for the port.".to_owned(),
+                i => format!("Forklift log entry {i}: battery swapped, tyres checked."),
+            };
+            point(&bm25, "a", &format!("doc-{i}"), &text, 0.5)
+        })
+        .collect();
+    let mut points = points.into_iter();
+    loop {
+        let batch: Vec<ChunkPoint> = points.by_ref().take(256).collect();
+        if batch.is_empty() {
+            break;
+        }
+        store.upsert(batch).await.unwrap();
+    }
+    assert!(
+        segments(dir.path(), "a") >= 3,
+        "two indexed, one appendable"
+    );
+    assert_eq!(store.count("a").await.unwrap(), total);
+    let both = [
+        "Crane rental rates for the port.",
+        "Overhead crane hooks are inspected monthly.",
+    ];
+    // The dense half of the query ranks the (equal) forklift vectors too: BM25 finds these.
+    let cranes = |texts: Vec<String>| -> Vec<String> {
+        texts.into_iter().filter(|t| t.contains("rane")).collect()
+    };
+    assert_eq!(cranes(ask(&store, "a", &[]).await), both);
+
+    assert!(store.optimize().await.unwrap());
+    assert!(segments(dir.path(), "a") <= 2, "merged");
+    assert_eq!(store.count("a").await.unwrap(), total);
+    assert_eq!(cranes(ask(&store, "a", &[]).await), both);
+    let config = std::fs::read_to_string(dir.path().join("shards/a/edge_config.json")).unwrap();
+    let config: serde_json::Value = serde_json::from_str(&config).unwrap();
+    assert!(
+        config["optimizers"]["default_segment_number"].is_null(),
+        "the merge settings are back: {config}"
+    );
+}
+
+/// A process stopped while indexing mid-write leaves the indexing-only optimizer settings in the
+/// shard's config; the next open puts the merging ones back.
+#[tokio::test]
+async fn a_shard_left_with_indexing_only_settings_merges_again_once_reopened() {
+    let dir = tempfile::tempdir().unwrap();
+    let bm25 = Bm25Encoder::new(&Bm25Config::default()).unwrap();
+    let store = EdgeStore::open(dir.path(), Some(2)).await.unwrap();
+    let mut p = point(&bm25, "a", "crane", "Crane rental rates.", 0.5);
+    p.dense = Some(vec![0.5, 0.5]);
+    store.upsert(vec![p]).await.unwrap();
+    drop(store);
+    let path = dir.path().join("shards/a/edge_config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config["optimizers"]["default_segment_number"] = serde_json::json!(4096);
+    config["optimizers"]["indexing_threshold"] = serde_json::json!(1);
+    std::fs::write(&path, config.to_string()).unwrap();
+
+    let store = EdgeStore::open(dir.path(), Some(2)).await.unwrap();
+    assert_eq!(store.count("a").await.unwrap(), 1);
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert!(
+        config["optimizers"]["default_segment_number"].is_null(),
+        "{config}"
+    );
+    assert!(
+        config["optimizers"]["indexing_threshold"].is_null(),
+        "{config}"
+    );
+}
