@@ -5,6 +5,59 @@
 use ragway_catalog::{Catalog, Enqueued, ManifestEntry, StoredTurn, UPLOAD_PART_BYTES};
 use sqlx::Connection;
 
+/// A written batch's manifest rows go in one call: more rows than one statement holds, a
+/// document recorded earlier replaced, and a document twice in the batch (the later entry wins).
+async fn record_a_batch(catalog: &Catalog) {
+    catalog.create_tenant("batchco", "Batch Co").await.unwrap();
+    let source = catalog
+        .upsert_source("batchco", "bulk", "folder", &serde_json::json!({}))
+        .await
+        .unwrap();
+    let entry = |i: usize, hash: &str| ManifestEntry {
+        document_id: format!("bulk-{i}"),
+        uri: format!("doc-{i}.md"),
+        title: format!("Doc {i}"),
+        mime: "text/markdown".into(),
+        content_hash: hash.into(),
+        size_bytes: i as i64,
+        chunk_count: 1,
+        acl: if i.is_multiple_of(2) {
+            vec!["hr".into()]
+        } else {
+            Vec::new()
+        },
+        analysis: "a1".into(),
+    };
+    catalog
+        .record_document("batchco", &source.id, &entry(3, "old"))
+        .await
+        .unwrap();
+    let mut batch: Vec<ManifestEntry> = (0..70).map(|i| entry(i, "new")).collect();
+    batch.push(entry(5, "newest"));
+    let refs: Vec<&ManifestEntry> = batch.iter().collect();
+    catalog
+        .record_documents("batchco", &source.id, &refs)
+        .await
+        .unwrap();
+    let manifest = catalog.manifest(&source.id).await.unwrap();
+    assert_eq!(manifest.len(), 70);
+    assert_eq!(catalog.document_count("batchco").await.unwrap(), 70);
+    assert_eq!(manifest["doc-3.md"].content_hash, "new", "replaced");
+    assert_eq!(
+        manifest["doc-5.md"].content_hash, "newest",
+        "the later entry wins"
+    );
+    assert_eq!(manifest["doc-69.md"].size_bytes, 69);
+    assert_eq!(manifest["doc-68.md"].acl, ["hr"]);
+    assert!(manifest["doc-67.md"].acl.is_empty());
+    catalog
+        .record_documents("batchco", &source.id, &[])
+        .await
+        .unwrap();
+    assert_eq!(catalog.document_count("batchco").await.unwrap(), 70);
+    catalog.delete_tenant("batchco").await.unwrap();
+}
+
 async fn exercise(catalog: &Catalog) {
     let tenant = catalog.create_tenant("acme", "Acme Corp").await.unwrap();
     assert_eq!(tenant.generation, 0);
@@ -836,6 +889,7 @@ async fn sqlite_catalog() {
     let url = ragway_catalog::default_url(dir.path());
     let catalog = Catalog::connect(&url).await.unwrap();
     exercise(&catalog).await;
+    record_a_batch(&catalog).await;
     usage_and_admin_keys(&catalog).await;
     feedback(&catalog).await;
     sources_and_sync_queue(&catalog).await;
@@ -865,6 +919,7 @@ async fn postgres_catalog() {
         .unwrap();
     let catalog = Catalog::connect(&format!("{server}/{name}")).await.unwrap();
     exercise(&catalog).await;
+    record_a_batch(&catalog).await;
     usage_and_admin_keys(&catalog).await;
     feedback(&catalog).await;
     sources_and_sync_queue(&catalog).await;

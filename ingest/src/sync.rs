@@ -466,9 +466,9 @@ impl Indexer {
             Ok(doc) => doc,
             Err(e) => return Step::Failed(e.to_string()),
         };
-        let document_lang = declared
-            .forced
-            .unwrap_or_else(|| document_language(&doc, declared.fallback));
+        // The document's language only decides chunks too short or too ambiguous to tell on their
+        // own: detected when the first such chunk needs it (most documents never do).
+        let document_lang = std::cell::LazyCell::new(|| document_language(&doc, declared.fallback));
         let chunks: Vec<(Chunk, Sparse)> = self
             .chunker
             .chunk(&doc)
@@ -476,7 +476,7 @@ impl Indexer {
             .map(|mut chunk| {
                 chunk.lang = declared
                     .forced
-                    .unwrap_or_else(|| chunk_language(&chunk.text, document_lang));
+                    .unwrap_or_else(|| chunk_language(&chunk.text, || *document_lang));
                 let sparse = self.bm25.embed_document(&chunk.indexed_text(), chunk.lang);
                 let sparse = Sparse {
                     indices: sparse.indices,

@@ -34,11 +34,38 @@ pub(super) fn document_language(doc: &ParsedDocument, fallback: Lang) -> Lang {
     lang::detect_or(&cut, fallback)
 }
 
-/// A chunk's own language when it has enough text to tell (documents may mix languages).
-pub(super) fn chunk_language(text: &str, document: Lang) -> Lang {
+/// A chunk's own language when it has enough text to tell (documents may mix languages), else
+/// its document's (`document` is only asked then).
+pub(super) fn chunk_language(text: &str, document: impl FnOnce() -> Lang) -> Lang {
     let sample: String = text.chars().take(CHUNK_SAMPLE_CHARS).collect();
     if sample.chars().count() < CHUNK_DETECTION_MIN_CHARS {
-        return document;
+        return document();
     }
-    lang::detect_or(&sample, document)
+    lang::detect(&sample).unwrap_or_else(document)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    #[test]
+    fn a_chunk_asks_for_its_documents_language_only_when_it_cannot_tell() {
+        let asked = Cell::new(0);
+        let document = || {
+            asked.set(asked.get() + 1);
+            Lang::Es
+        };
+        let english = "The employee handbook describes how vacation days are requested, approved \
+            and carried over from one year to the next, and which forms the manager signs before \
+            the payroll department records them in the system.";
+        assert!(english.chars().count() >= CHUNK_DETECTION_MIN_CHARS);
+        assert_eq!(chunk_language(english, document), Lang::En);
+        assert_eq!(asked.get(), 0, "told on its own");
+        assert_eq!(chunk_language("Vacation days.", document), Lang::Es);
+        assert_eq!(asked.get(), 1, "too short to tell");
+        assert_eq!(chunk_language(&"1234 ".repeat(60), document), Lang::Es);
+        assert_eq!(asked.get(), 2, "long, but nothing to tell by");
+    }
 }

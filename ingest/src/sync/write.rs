@@ -42,7 +42,8 @@ impl Indexer {
         Ok(written)
     }
 
-    /// Embeds (if dense is on) and writes a batch, then trims stale chunks and records the manifest.
+    /// Embeds (if dense is on) and writes a batch, then trims stale chunks and records the batch's
+    /// manifest rows (one transaction: a crash before it leaves them to the next run).
     async fn write(
         &self,
         tenant_id: &str,
@@ -105,16 +106,19 @@ impl Indexer {
             .instrument(tracing::info_span!("upsert", points = written))
             .await?;
         report.chunks_written += written;
-        for prepared in batch {
+        for prepared in &batch {
             let new_count = prepared.chunks.len();
             if prepared.previous_chunks.is_some_and(|old| old > new_count) {
                 self.store
                     .delete_document_chunks(tenant_id, &prepared.entry.document_id, new_count)
                     .await?;
             }
-            self.catalog
-                .record_document(tenant_id, source_id, &prepared.entry)
-                .await?;
+        }
+        let entries: Vec<_> = batch.iter().map(|p| &p.entry).collect();
+        self.catalog
+            .record_documents(tenant_id, source_id, &entries)
+            .await?;
+        for prepared in batch {
             let outcome = if prepared.previous_chunks.is_some() {
                 report.changed += 1;
                 DocumentOutcome::Changed
