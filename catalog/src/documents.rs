@@ -91,6 +91,7 @@ impl Catalog {
         if rows.is_empty() {
             return Ok(());
         }
+        // In id order: writers that meet on the same rows take their locks in the same order.
         rows.sort_by(|a, b| a.document_id.cmp(&b.document_id));
         let indexed_at = now();
         let mut tx = self.pool().begin().await?;
