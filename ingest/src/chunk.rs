@@ -2,13 +2,15 @@
 //! boundary — paragraph, line, sentence, then word — so that every chunk's indexed text fits
 //! `max_tokens`, and consecutive chunks of a section share `overlap` tokens.
 
+mod encoder;
+mod pretokenize;
 mod tokens;
 
 use serde::{Deserialize, Serialize};
-use tiktoken_rs::CoreBPE;
 
 use crate::error::{IngestError, Result};
 use crate::model::{Chunk, ParsedDocument, Section, indexed};
+use encoder::Encoder;
 use tokens::SectionTokens;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,8 +45,7 @@ impl Default for ChunkerConfig {
 }
 
 pub struct Chunker {
-    bpe: &'static CoreBPE,
-    encoding: TokenEncoding,
+    encoder: Encoder,
     max_tokens: usize,
     overlap: usize,
     prefix_context: bool,
@@ -99,13 +100,8 @@ impl Chunker {
                 config.overlap, config.max_tokens
             )));
         }
-        let bpe = match config.encoding {
-            TokenEncoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
-            TokenEncoding::O200kBase => tiktoken_rs::o200k_base_singleton(),
-        };
         Ok(Self {
-            bpe,
-            encoding: config.encoding,
+            encoder: Encoder::new(config.encoding),
             max_tokens: config.max_tokens,
             overlap: config.overlap,
             prefix_context: config.prefix_context,
@@ -123,7 +119,7 @@ impl Chunker {
     }
 
     pub fn count(&self, text: &str) -> usize {
-        self.bpe.encode_ordinary(text).len()
+        self.encoder.count(text)
     }
 
     /// `text` cut at every line start where its encoding restarts: the pieces, each encoded
@@ -305,7 +301,7 @@ impl Chunker {
         loop {
             let (from, to) = (words[start].start, words[end - 1].end);
             let piece = &text[from..to];
-            let tokens = tokenized.tokens.count_piece(self.bpe, text, from, to);
+            let tokens = tokenized.tokens.count_piece(&self.encoder, text, from, to);
             if tokens <= budget {
                 return (piece.to_owned(), end, tokens);
             }
@@ -330,7 +326,7 @@ impl Chunker {
     }
 
     fn tokenize(&self, text: &str) -> Tokenized {
-        let tokens = SectionTokens::new(self.bpe, self.encoding, text);
+        let tokens = SectionTokens::new(&self.encoder, text);
         Tokenized {
             words: words(text, &tokens.starts),
             tokens,

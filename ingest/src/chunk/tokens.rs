@@ -2,11 +2,7 @@
 //! the whole piece again: chunking a long section encoded its text once to cut it and then every
 //! chunk (overlaps included) a second time to confirm its count.
 
-use std::sync::OnceLock;
-
-use tiktoken_rs::CoreBPE;
-
-use super::TokenEncoding;
+use super::encoder::Encoder;
 
 /// Where a section's tokens start, and where its encoding restarts.
 pub(super) struct SectionTokens {
@@ -18,18 +14,14 @@ pub(super) struct SectionTokens {
 }
 
 impl SectionTokens {
-    pub fn new(bpe: &CoreBPE, encoding: TokenEncoding, text: &str) -> Self {
-        let lengths = token_lengths(encoding, bpe);
-        let tokens = bpe.encode_ordinary(text);
-        let mut starts = Vec::with_capacity(tokens.len());
+    pub fn new(encoder: &Encoder, text: &str) -> Self {
+        // Most tokens are 3 to 5 bytes long.
+        let mut starts = Vec::with_capacity(text.len() / 3);
         let mut offset = 0;
-        for &token in &tokens {
+        encoder.token_lengths(text, |length| {
             starts.push(offset);
-            offset += match lengths.get(token as usize) {
-                Some(&length) if length > 0 => usize::from(length),
-                _ => decoded_length(bpe, token),
-            };
-        }
+            offset += length;
+        });
         let restarts = std::iter::once(0)
             .chain((1..text.len()).filter(|&h| restarts_at(text, h)))
             .collect();
@@ -38,8 +30,8 @@ impl SectionTokens {
 
     /// Tokens of `text[a..b]` encoded on its own: the lines between its first and last restart
     /// are counted from the section's encoding, only its partial first and last lines are encoded.
-    pub fn count_piece(&self, bpe: &CoreBPE, text: &str, a: usize, b: usize) -> usize {
-        let count = |piece: &str| bpe.encode_ordinary(piece).len();
+    pub fn count_piece(&self, encoder: &Encoder, text: &str, a: usize, b: usize) -> usize {
+        let count = |piece: &str| encoder.count(piece);
         let first = self.restarts.partition_point(|&h| h < a);
         let last = self.restarts.partition_point(|&h| h < b);
         if first >= last {
@@ -66,48 +58,11 @@ pub(super) fn restarts_at(text: &str, h: usize) -> bool {
         && text[h..].chars().next().is_some_and(|c| !c.is_whitespace())
 }
 
-/// Byte length of each token of an encoding, by rank (0: unused, or decode it), built on first use.
-/// Token offsets are sums of these: decoding a document's tokens one by one allocated once per
-/// token (a few percent of ingest).
-fn token_lengths(encoding: TokenEncoding, bpe: &CoreBPE) -> &'static [u16] {
-    static CL100K: OnceLock<Vec<u16>> = OnceLock::new();
-    static O200K: OnceLock<Vec<u16>> = OnceLock::new();
-    let table = match encoding {
-        TokenEncoding::Cl100kBase => &CL100K,
-        TokenEncoding::O200kBase => &O200K,
-    };
-    table.get_or_init(|| {
-        // Ranks are dense from 0; a long run of unknown ranks means the vocabulary ended.
-        const END_OF_VOCABULARY: usize = 4096;
-        let mut lengths = Vec::new();
-        let mut unknown_in_a_row = 0;
-        for rank in 0u32.. {
-            match bpe.decode_bytes(&[rank]) {
-                Ok(bytes) => {
-                    lengths.push(u16::try_from(bytes.len()).unwrap_or(0));
-                    unknown_in_a_row = 0;
-                }
-                Err(_) => {
-                    lengths.push(0);
-                    unknown_in_a_row += 1;
-                    if unknown_in_a_row == END_OF_VOCABULARY {
-                        break;
-                    }
-                }
-            }
-        }
-        lengths.truncate(lengths.len() - END_OF_VOCABULARY);
-        lengths
-    })
-}
-
-fn decoded_length(bpe: &CoreBPE, token: u32) -> usize {
-    bpe.decode_bytes(&[token]).map_or(0, |bytes| bytes.len())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chunk::TokenEncoding;
+    use tiktoken_rs::CoreBPE;
 
     /// Lines that stress where pieces of the pre-tokenizer end: whitespace runs holding newlines,
     /// punctuation before a newline, '/' (o200k takes it after newlines), '\r\n', indentation,
@@ -172,9 +127,9 @@ mod tests {
                     offset += bpe.decode_bytes(&[token]).unwrap().len();
                 }
                 assert_eq!(offset, text.len());
-                assert_eq!(SectionTokens::new(bpe, encoding, &text).starts, decoded);
+                let encoder = Encoder::new(encoding);
+                assert_eq!(SectionTokens::new(&encoder, &text).starts, decoded);
             }
-            assert!(token_lengths(encoding, bpe).len() > 100_000);
         }
     }
 
@@ -183,7 +138,7 @@ mod tests {
         for (encoding, bpe) in encodings() {
             for text in texts() {
                 let whole = bpe.encode_ordinary(&text);
-                let tokens = SectionTokens::new(bpe, encoding, &text);
+                let tokens = SectionTokens::new(&Encoder::new(encoding), &text);
                 assert!(tokens.restarts.len() > 10, "{text:?}");
                 for &h in &tokens.restarts {
                     let mut apart = bpe.encode_ordinary(&text[..h]);
@@ -213,7 +168,8 @@ mod tests {
     fn a_piece_counts_as_encoding_it_alone() {
         for (encoding, bpe) in encodings() {
             for text in texts() {
-                let tokens = SectionTokens::new(bpe, encoding, &text);
+                let encoder = Encoder::new(encoding);
+                let tokens = SectionTokens::new(&encoder, &text);
                 let word_starts: Vec<usize> = text
                     .char_indices()
                     .filter(|&(i, c)| {
@@ -234,7 +190,7 @@ mod tests {
                     for &b in word_ends.iter().filter(|&&b| b > a).step_by(4) {
                         let alone = bpe.encode_ordinary(&text[a..b]).len();
                         assert_eq!(
-                            tokens.count_piece(bpe, &text, a, b),
+                            tokens.count_piece(&encoder, &text, a, b),
                             alone,
                             "{encoding:?} {:?}",
                             &text[a..b]
