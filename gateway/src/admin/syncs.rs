@@ -45,16 +45,23 @@ pub struct SyncView {
 }
 
 impl SyncView {
-    pub fn from_run(state: &AppState, run: SyncRunRecord) -> Self {
+    pub fn from_run(state: &AppState, mut run: SyncRunRecord) -> Self {
         let live = state
             .jobs
             .watch(&run.id)
             .map(|progress| progress.borrow().clone());
         let stored = run
             .progress
+            .take()
             .and_then(|p| serde_json::from_value::<SyncProgress>(p).ok());
+        let progress = live.or(stored);
+        let progress = if run.is_active() {
+            progress
+        } else {
+            progress.map(|p| p.settled(&run.status))
+        };
         Self {
-            progress: live.or(stored),
+            progress,
             id: run.id,
             source_id: run.source_id,
             status: run.status,

@@ -67,6 +67,23 @@ impl Default for SyncProgress {
     }
 }
 
+impl SyncProgress {
+    /// The progress of a run whose record says it ended with `status`. The sync finishes its
+    /// record itself, a moment before its runner marks the live progress done: a reader in between
+    /// sees the run over and its progress still at work.
+    pub fn settled(mut self, status: &str) -> Self {
+        let phase = match status {
+            "succeeded" => SyncPhase::Succeeded,
+            "failed" => SyncPhase::Failed,
+            _ => return self,
+        };
+        self.phase = phase;
+        self.current = None;
+        self.eta_secs = None;
+        self
+    }
+}
+
 /// Folds events into progress, timing from the start of the sync.
 #[derive(Debug)]
 pub struct ProgressTracker {
@@ -153,6 +170,20 @@ impl ProgressTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_finished_runs_progress_is_settled_by_its_status() {
+        let mut t = ProgressTracker::start();
+        t.apply(&SyncEvent::Listed { total: 3 });
+        t.apply(&SyncEvent::Read { bytes: 10 });
+        let working = t.snapshot();
+        assert_eq!(working.phase, SyncPhase::Indexing);
+        let done = working.clone().settled("succeeded");
+        assert_eq!((done.phase, done.eta_secs), (SyncPhase::Succeeded, None));
+        assert_eq!((done.total, done.bytes), (working.total, working.bytes));
+        assert_eq!(working.clone().settled("failed").phase, SyncPhase::Failed);
+        assert_eq!(working.clone().settled("cancelled"), working);
+    }
 
     #[test]
     fn counts_follow_the_events() {
