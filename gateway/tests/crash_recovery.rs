@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! Crash recovery of the write path: `ragway ingest` SIGKILLed at N random points (seeded), the
-//! documents edited, deleted and added between kills, every kill followed by a re-run. After each
+//! Crash recovery of the write path: `ragway ingest` SIGKILLed at N random points (seeded; half
+//! timed from its start, half from its first recorded change), the documents edited, deleted and added between kills, every kill followed by a re-run. After each
 //! re-run the index's point set (ids, payloads, vectors) and the catalog manifest must equal, digest
 //! for digest, those of a clean, never-killed sync of the same documents into a fresh data
 //! directory: nothing lost, nothing duplicated, every deletion propagated.
@@ -18,8 +18,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use binary::{ChildLogs, command, spawn};
-use index_digest::{IndexDigest, index_digest, manifest_digest};
+use binary::{ChildLogs, Running, command, spawn};
+use index_digest::{IndexDigest, index_digest, manifest_digest, manifest_rows};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sync_runs::{SOURCE, TENANT, clean_sync, create_tenant, ingest, ingest_args};
@@ -146,6 +146,75 @@ async fn reference(logs: &ChildLogs, root: &Path, corpus: &Corpus) -> (IndexDige
     clean_sync(logs, None, dir.path(), root, &corpus.ingest_args()).await
 }
 
+/// When a kill round's process dies.
+#[derive(Debug, Clone, Copy)]
+enum KillPoint {
+    /// This long after it started: anywhere from start-up to well into the writes.
+    AfterStart(Duration),
+    /// This long after it recorded its first change. The timer alone cannot be relied on to land
+    /// mid-way: start-up, the scan and the first batch can outlast its whole window on a slow
+    /// build, and a changed document is recorded only when its batch is written.
+    AfterFirstChange(Duration),
+}
+
+impl KillPoint {
+    fn draw(rng: &mut StdRng, full_sync: Duration) -> Self {
+        let full = u64::try_from(full_sync.as_millis()).unwrap();
+        if rng.random_bool(0.5) {
+            Self::AfterStart(Duration::from_millis(rng.random_range(0..=full * 6 / 10)))
+        } else {
+            Self::AfterFirstChange(Duration::from_millis(rng.random_range(0..=full / 10)))
+        }
+    }
+
+    /// Waits for the point (or the process's end); false when the process ended first.
+    async fn wait(
+        self,
+        child: &mut Running,
+        data: &Path,
+        previous: &BTreeMap<String, String>,
+    ) -> bool {
+        let delay = match self {
+            Self::AfterStart(delay) => delay,
+            Self::AfterFirstChange(delay) => {
+                if !first_change_recorded(child, data, previous).await {
+                    return false;
+                }
+                delay
+            }
+        };
+        tokio::time::sleep(delay).await;
+        child.0.try_wait().unwrap().is_none()
+    }
+}
+
+/// Polls the catalog until the manifest differs from `previous`; false when the process ended
+/// before.
+async fn first_change_recorded(
+    child: &mut Running,
+    data: &Path,
+    previous: &BTreeMap<String, String>,
+) -> bool {
+    let catalog = ragway_catalog::Catalog::connect(&ragway_catalog::default_url(data))
+        .await
+        .unwrap();
+    let changed = loop {
+        if child.0.try_wait().unwrap().is_some() {
+            break false;
+        }
+        // A read error (the source not created yet, a write in progress) is "not yet".
+        if manifest_rows(&catalog, TENANT, SOURCE)
+            .await
+            .is_ok_and(|now| now != *previous)
+        {
+            break true;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    catalog.pool().close().await;
+    changed
+}
+
 /// Where a kill landed: how many of the changes the next sync has to make (documents to write,
 /// re-ACL or delete) were already recorded in the catalog when the process died.
 #[derive(Debug, Default)]
@@ -191,10 +260,7 @@ async fn ingest_killed_at_random_points_always_converges_to_a_clean_sync() {
         }
         rounds += 1;
 
-        // A kill point anywhere from start-up to well into the writes of this sync.
-        let delay = Duration::from_millis(
-            rng.random_range(0..=u64::try_from(full_sync.as_millis()).unwrap() * 6 / 10),
-        );
+        let kill_point = KillPoint::draw(&mut rng, full_sync);
         let args = corpus.ingest_args();
         let ingest_to_kill: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut child = spawn(
@@ -202,8 +268,7 @@ async fn ingest_killed_at_random_points_always_converges_to_a_clean_sync() {
             "ragway ingest (kill round)",
             &mut command(None, &data, root.path(), &ingest_to_kill),
         );
-        tokio::time::sleep(delay).await;
-        let finished = child.0.try_wait().unwrap().is_some();
+        let finished = !kill_point.wait(&mut child, &data, &previous.manifest).await;
         if !finished {
             child.0.kill().unwrap();
             killed += 1;
@@ -231,15 +296,11 @@ async fn ingest_killed_at_random_points_always_converges_to_a_clean_sync() {
                 _ => landings.mid_way += 1,
             }
             eprintln!(
-                "round {rounds}: killed after {} ms, {done} of {} changes recorded",
-                delay.as_millis(),
+                "round {rounds}: killed at {kill_point:?}, {done} of {} changes recorded",
                 to_do.len()
             );
         } else {
-            eprintln!(
-                "round {rounds}: the sync finished before {} ms",
-                delay.as_millis()
-            );
+            eprintln!("round {rounds}: the sync finished before {kill_point:?}");
         }
 
         let rerun = ingest(&logs, None, &data, root.path(), &args).await;

@@ -120,7 +120,8 @@ pub async fn manifest_digest(
     manifest
 }
 
-async fn manifest_rows(
+/// [`manifest_digest`] through an open catalog (to watch a running sync's progress).
+pub async fn manifest_rows(
     catalog: &Catalog,
     tenant: &str,
     source: &str,

@@ -43,21 +43,11 @@ impl Encoder {
 
     /// The tokens `text` encodes to on its own.
     pub fn count(&self, text: &str) -> usize {
-        let Some(ranks) = &self.vocabulary.ranks else {
+        if self.vocabulary.ranks.is_none() {
             return self.core.encode_ordinary(text).len();
-        };
+        }
         let mut count = 0;
-        let mut start = 0;
-        pretokenize::cl100k_pieces(text, |end| {
-            let piece = &text[start..end];
-            count += match piece.len() {
-                1 => 1,
-                _ if ranks.contains_key(piece.as_bytes()) => 1,
-                n if n < LONG_PIECE => tiktoken_rs::byte_pair_split(piece.as_bytes(), ranks).len(),
-                _ => self.core.encode_ordinary(piece).len(),
-            };
-            start = end;
-        });
+        self.token_lengths(text, |_| count += 1);
         count
     }
 
