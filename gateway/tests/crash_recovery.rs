@@ -1,9 +1,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Crash recovery of the write path: `ragway ingest` SIGKILLed at N random points (seeded; half
-//! timed from its start, half from its first recorded change), the documents edited, deleted and added between kills, every kill followed by a re-run. After each
-//! re-run the index's point set (ids, payloads, vectors) and the catalog manifest must equal, digest
-//! for digest, those of a clean, never-killed sync of the same documents into a fresh data
-//! directory: nothing lost, nothing duplicated, every deletion propagated.
+//! timed from its start, half from its first recorded change), the documents edited, deleted and
+//! added between kills, every kill followed by a re-run. After each re-run the index's point set
+//! (ids, payloads, vectors) and the catalog manifest must equal, digest for digest, those of a
+//! clean, never-killed sync of the same documents into a fresh data directory: nothing lost,
+//! nothing duplicated, every deletion propagated.
 //!
 //! `CRASH_KILLS` (default 10) and `CRASH_SEED` (default 20261204) vary the run.
 
