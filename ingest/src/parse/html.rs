@@ -12,6 +12,7 @@ mod elements;
 
 use std::cell::RefCell;
 
+use html5ever::LocalName;
 use html5ever::tendril::StrTendril;
 use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{
@@ -70,7 +71,7 @@ struct Heading {
 struct Walker {
     sections: SectionCollector,
     /// Names of the open elements, outermost first (`html` and `body` are implied).
-    open: Vec<String>,
+    open: Vec<LocalName>,
     /// Depth of the element whose content is not document text (script, nav, …).
     skip_from: Option<usize>,
     /// Depth of the open `head` (its content ends at the first body content).
@@ -141,13 +142,13 @@ impl Walker {
             return TokenSinkResult::Continue;
         }
         self.close_implied_by(name);
-        let foreign = self.open.iter().any(|n| n == "svg" || n == "math");
+        let foreign = self.open.iter().any(|n| matches!(&**n, "svg" | "math"));
         let void =
             is_void(name) || (tag.self_closing && (foreign || name == "svg" || name == "math"));
         let depth = self.open.len();
         let pushed = !void && depth < MAX_OPEN;
         if pushed {
-            self.open.push(name.to_owned());
+            self.open.push(tag.name.clone());
         }
         self.opened(tag, depth, pushed);
         match name {
@@ -236,7 +237,7 @@ impl Walker {
     /// another special element but `address`, `div` and `p`) comes first.
     fn close_sibling(&mut self, siblings: &[&str], within: &[&str]) {
         for (depth, open) in self.open.iter().enumerate().rev() {
-            let open = open.as_str();
+            let open: &str = open;
             if siblings.contains(&open) {
                 self.pop_to(depth);
                 return;
@@ -250,7 +251,7 @@ impl Walker {
 
     fn close_in_scope(&mut self, name: &str, boundary: impl Fn(&str) -> bool) -> bool {
         for (depth, open) in self.open.iter().enumerate().rev() {
-            if open == name {
+            if &**open == name {
                 self.pop_to(depth);
                 return true;
             }
