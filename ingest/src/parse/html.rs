@@ -26,8 +26,9 @@ use elements::{
     BLOCKS, CLOSES_P, HEAD_CONTENT, SKIPPED, heading_level, is_scope_boundary, is_special, is_void,
 };
 
-/// Open elements kept at most; deeper ones (hostile input) are read as if they had no tags.
-const MAX_OPEN: usize = 4_096;
+/// Open elements followed at most: what is nested deeper (hostile input) is not read, and the
+/// scopes searched for every tag stay short.
+const MAX_OPEN: usize = 512;
 
 pub(super) fn parse(text: &str, fallback_title: String) -> ParsedDocument {
     let tokenizer = Tokenizer::new(TextSink::default(), TokenizerOpts::default());
@@ -78,6 +79,8 @@ struct Walker {
     head_at: Option<usize>,
     head_seen: bool,
     pre_from: Option<usize>,
+    /// Depth of the open `svg` or `math`, where `<x/>` closes itself.
+    foreign_from: Option<usize>,
     heading: Option<Heading>,
     /// The first `title`'s text: None until one is met, then its collapsed text.
     title: Option<Option<String>>,
@@ -141,25 +144,22 @@ impl Walker {
         if name == "body" {
             return TokenSinkResult::Continue;
         }
+        if self.open.len() >= MAX_OPEN {
+            // Too deep to follow: the tag is not read, nor (see `flush_text`) its text.
+            return raw_text_of(name);
+        }
         self.close_implied_by(name);
-        let foreign = self.open.iter().any(|n| matches!(&**n, "svg" | "math"));
-        let void =
-            is_void(name) || (tag.self_closing && (foreign || name == "svg" || name == "math"));
+        let foreign = self.foreign_from.is_some() || matches!(name, "svg" | "math");
+        let void = is_void(name) || (tag.self_closing && foreign);
         let depth = self.open.len();
-        let pushed = !void && depth < MAX_OPEN;
-        if pushed {
+        if !void {
             self.open.push(tag.name.clone());
-        }
-        self.opened(tag, depth, pushed);
-        match name {
-            "script" => TokenSinkResult::RawData(RawKind::ScriptData),
-            "style" | "xmp" | "iframe" | "noembed" | "noframes" | "noscript" => {
-                TokenSinkResult::RawData(RawKind::Rawtext)
+            if matches!(name, "svg" | "math") {
+                self.foreign_from.get_or_insert(depth);
             }
-            "textarea" | "title" => TokenSinkResult::RawData(RawKind::Rcdata),
-            "plaintext" => TokenSinkResult::Plaintext,
-            _ => TokenSinkResult::Continue,
         }
+        self.opened(tag, depth, !void);
+        raw_text_of(name)
     }
 
     /// What an element's start tag adds to the text; `pushed` if it stays open.
@@ -340,6 +340,9 @@ impl Walker {
         if self.pre_from == Some(depth) {
             self.pre_from = None;
         }
+        if self.foreign_from == Some(depth) {
+            self.foreign_from = None;
+        }
         if let Some(heading) = self.heading.take_if(|h| h.depth == depth) {
             self.sections.open_heading(heading.level, &heading.text);
             return;
@@ -375,11 +378,24 @@ impl Walker {
             self.title_text.push_str(text);
         } else if let Some(heading) = &mut self.heading {
             heading.text.push_str(text);
-        } else if self.skip_from.is_none() {
+        } else if self.skip_from.is_none() && self.open.len() < MAX_OPEN {
             push_text(&mut self.sections.current, text, self.pre_from.is_some());
         }
         self.pending = pending;
         self.pending.clear();
+    }
+}
+
+/// How the tokenizer reads what follows a start tag (the tree builder's instruction to it).
+fn raw_text_of(name: &str) -> TokenSinkResult<()> {
+    match name {
+        "script" => TokenSinkResult::RawData(RawKind::ScriptData),
+        "style" | "xmp" | "iframe" | "noembed" | "noframes" | "noscript" => {
+            TokenSinkResult::RawData(RawKind::Rawtext)
+        }
+        "textarea" | "title" => TokenSinkResult::RawData(RawKind::Rcdata),
+        "plaintext" => TokenSinkResult::Plaintext,
+        _ => TokenSinkResult::Continue,
     }
 }
 

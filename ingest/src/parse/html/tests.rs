@@ -36,6 +36,25 @@ fn keeps_headings_and_text_drops_noise() {
     );
 }
 
+#[test]
+fn text_nested_past_the_depth_followed_is_left_out_and_the_rest_kept() {
+    let deep = format!(
+        "<p>before</p>{}deep{}<p>after</p>",
+        "<div>".repeat(MAX_OPEN + 100),
+        "</div>".repeat(MAX_OPEN + 100)
+    );
+    let text: String = parse(&deep, "f".into())
+        .sections
+        .iter()
+        .map(|s| s.text.clone())
+        .collect();
+    assert!(
+        text.contains("before") && text.contains("after"),
+        "{text:?}"
+    );
+    assert!(!text.contains("deep"), "{text:?}");
+}
+
 fn assert_as_the_tree_builder(html: &str, what: &str) {
     let tokens = parse(html, "fallback".into());
     let tree = reference::parse(html, "fallback".into());
