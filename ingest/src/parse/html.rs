@@ -23,7 +23,8 @@ use super::collapse_whitespace;
 use super::sections::SectionCollector;
 use crate::model::ParsedDocument;
 use elements::{
-    BLOCKS, CLOSES_P, HEAD_CONTENT, SKIPPED, heading_level, is_scope_boundary, is_special, is_void,
+    BLOCKS, CLOSES_P, HEAD_CONTENT, SKIPPED, TABLE_PARTS, heading_level, is_scope_boundary,
+    is_special, is_void,
 };
 
 /// Open elements followed at most: what is nested deeper (hostile input) is not read, and the
@@ -141,7 +142,7 @@ impl Walker {
         if !HEAD_CONTENT.contains(&name) {
             self.close_head();
         }
-        if name == "body" {
+        if name == "body" || self.is_stray_table_part(name) {
             return TokenSinkResult::Continue;
         }
         if self.open.len() >= MAX_OPEN {
@@ -160,6 +161,18 @@ impl Walker {
         }
         self.opened(tag, depth, !void);
         raw_text_of(name)
+    }
+
+    /// A row, cell or other table part with no table (or template) open: the tree builder drops
+    /// the tag and keeps its text, so it adds no cell separator or line end. Inside `svg`/`math`
+    /// it is a foreign element like any other.
+    fn is_stray_table_part(&self, name: &str) -> bool {
+        TABLE_PARTS.contains(&name)
+            && self.foreign_from.is_none()
+            && !self
+                .open
+                .iter()
+                .any(|n| matches!(&**n, "table" | "template"))
     }
 
     /// What an element's start tag adds to the text; `pushed` if it stays open.

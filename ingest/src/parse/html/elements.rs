@@ -40,6 +40,11 @@ pub(super) const HEAD_CONTENT: &[&str] = &[
     "bgsound",
 ];
 
+/// Parts of a table: "in body", with no table open, the tree builder ignores their start tags.
+pub(super) const TABLE_PARTS: &[&str] = &[
+    "caption", "col", "colgroup", "tbody", "td", "tfoot", "th", "thead", "tr",
+];
+
 /// Start tags that close an open `p` ("in body" insertion mode).
 pub(super) const CLOSES_P: &[&str] = &[
     "address",

@@ -164,6 +164,14 @@ fn malformed_markup_reads_as_the_tree_builder_repairs_it() {
             "an HTML 4.0 transitional doctype is quirks",
             r#"<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.0 Transitional//EN"><p>a<table><tr><td>b</table>c"#,
         ),
+        (
+            "rows and cells with no table open (a template fragment)",
+            "{{ range .x }}<tr><td>a</td><th>b</th></tr>{{ end }}<tbody><caption>c</caption>text",
+        ),
+        (
+            "a cell in a div in a cell",
+            "<table><tr><td><div><td>x</div>y</table>z",
+        ),
     ];
     for (what, html) in cases {
         assert_as_the_tree_builder(html, what);
