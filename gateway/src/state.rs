@@ -66,6 +66,7 @@ impl AppState {
             bm25: Arc::clone(&bm25),
             embedder: embedder.clone(),
             max_document_bytes: config.ingest.max_document_bytes,
+            write_batch_points: config.ingest.write_batch_points,
             rewrite_all: false,
         };
         let limiter = config.limits.limiter().await?;

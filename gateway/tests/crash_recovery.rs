@@ -264,10 +264,13 @@ async fn ingest_killed_at_random_points_always_converges_to_a_clean_sync() {
         let kill_point = KillPoint::draw(&mut rng, full_sync);
         let args = corpus.ingest_args();
         let ingest_to_kill: Vec<&str> = args.iter().map(String::as_str).collect();
+        // Small write batches: the ≈ 1,000 points of a round take several writes (one with the
+        // default), so a kill can land between them.
         let mut child = spawn(
             &logs,
             "ragway ingest (kill round)",
-            &mut command(None, &data, root.path(), &ingest_to_kill),
+            command(None, &data, root.path(), &ingest_to_kill)
+                .env("RAGWAY_INGEST__WRITE_BATCH_POINTS", "128"),
         );
         let finished = !kill_point.wait(&mut child, &data, &previous.manifest).await;
         if !finished {

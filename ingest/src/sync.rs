@@ -31,8 +31,6 @@ mod write;
 use language::{SourceLanguage, chunk_language, document_language};
 pub use plan::{Documents, SyncPlan};
 
-/// Points buffered before a write: large enough to amortise the store's per-call cost.
-const WRITE_BATCH_POINTS: usize = 256;
 /// Documents in flight at once, taken in listing order: a large page being parsed does not hold up
 /// the small ones behind it (only as many are parsed at a time as there are cores).
 const PREPARED_AHEAD: usize = 32;
@@ -53,6 +51,9 @@ pub struct Indexer {
     pub bm25: Arc<Bm25Encoder>,
     pub embedder: Option<Arc<dyn Embedder>>,
     pub max_document_bytes: u64,
+    /// Points buffered before a write: large enough to amortise the store's per-call cost (a
+    /// write is flushed to disk, and its documents recorded, before the next).
+    pub write_batch_points: usize,
     /// Write every document again, as if indexed under other settings (a re-index into a new,
     /// empty index generation): nothing is skipped as unchanged, web pages are fetched whole.
     pub rewrite_all: bool,
@@ -324,7 +325,7 @@ impl Indexer {
                 Step::Ready(prepared) => {
                     batch.push(*prepared);
                     let points: usize = batch.iter().map(|p| p.chunks.len()).sum();
-                    if points >= WRITE_BATCH_POINTS
+                    if points >= self.write_batch_points.max(1)
                         && queue.send(std::mem::take(&mut batch)).await.is_err()
                     {
                         // The writer stopped on an error, which the run reports.

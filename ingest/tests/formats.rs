@@ -307,6 +307,7 @@ async fn folder_sync_skips_broken_documents() {
         bm25: bm25.clone(),
         embedder: None,
         max_document_bytes: 20 * 1024 * 1024,
+        write_batch_points: 1024,
         rewrite_all: false,
     };
     let report = indexer

@@ -83,6 +83,7 @@ async fn setup() -> Setup {
         bm25: bm25.clone(),
         embedder: None,
         max_document_bytes: 1 << 20,
+        write_batch_points: 1024,
         rewrite_all: false,
     };
     Setup {

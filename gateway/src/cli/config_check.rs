@@ -49,6 +49,9 @@ pub fn problems(config: &Config, secrets: &dyn Fn(&str) -> Option<String>) -> Ve
     let mut problems = config.index.problems();
     problems.extend(config.telemetry.problems());
     problems.extend(config.sources.problems(&config.data_dir));
+    if config.ingest.write_batch_points == 0 {
+        problems.push("ingest.write_batch_points must be at least 1".into());
+    }
     if config.index.api_key_env.is_some()
         && let Err(err) = config.index.qdrant_settings(secrets)
         && problems.is_empty()
@@ -97,7 +100,8 @@ mod tests {
     #[test]
     fn every_problem_is_reported_not_just_the_first() {
         let text = "[index]\nbackend = \"qdrant\"\n[llm]\nbase_url = \"http://llm/v1\"\nmodel = \"m\"\n\
-                    api_key_env = \"LLM_KEY\"\n[chunking]\nmax_tokens = 0\n";
+                    api_key_env = \"LLM_KEY\"\n[chunking]\nmax_tokens = 0\n\
+                    [ingest]\nwrite_batch_points = 0\n";
         let config = Config::from_toml_and_env(text, Vec::new()).unwrap();
         let found = problems(&config, &|_| None);
         for expected in [
@@ -105,6 +109,7 @@ mod tests {
             "widget.session_secret_env",
             "LLM_KEY",
             "[chunking]",
+            "ingest.write_batch_points",
         ] {
             assert!(
                 found.iter().any(|p| p.contains(expected)),

@@ -68,6 +68,7 @@ pub async fn rebuild(config: &Config, drop_previous: bool) -> Result<RebuildRepo
         bm25: Arc::new(Bm25Encoder::new(&config.bm25)?),
         embedder,
         max_document_bytes: config.ingest.max_document_bytes,
+        write_batch_points: config.ingest.write_batch_points,
         rewrite_all: true,
     };
     let tenants = TenantDirectory::new(catalog.clone());

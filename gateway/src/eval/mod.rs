@@ -239,6 +239,7 @@ pub async fn run(
         bm25: Arc::clone(&bm25),
         embedder: embedder.clone(),
         max_document_bytes: config.ingest.max_document_bytes,
+        write_batch_points: config.ingest.write_batch_points,
         rewrite_all: false,
     };
 

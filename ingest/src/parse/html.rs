@@ -6,7 +6,9 @@
 //! wherever that changes the text: an end tag closes what it encloses (within the same limits),
 //! `p`, `li`, `dt`/`dd`, table cells and headings are closed by what the standard says ends them,
 //! a `head` left open ends at the first body content, and text split by character references is
-//! one text node. A test holds it to the tree builder on real pages (`html/tests.rs`).
+//! one text node. A test holds it to the tree builder on real pages (`html/tests.rs`). One
+//! repair is not followed: text between a table's rows stays where it stands, where the tree
+//! builder moves it before the table.
 
 mod elements;
 
@@ -107,7 +109,9 @@ impl Walker {
                 self.pending.push_str(&text);
             }
             Token::TagToken(tag) => {
-                self.flush_text();
+                // Text is not flushed here: a tag the tree builder ignores (a stray end tag, a
+                // row with no table) leaves the text around it one node. What inserts or closes
+                // an element flushes first (`start`, `pop_to`, `opened_void`).
                 // A page that starts without a doctype is read in quirks mode.
                 let _ = self.quirks.get_or_insert(true);
                 return match tag.kind {
@@ -145,6 +149,7 @@ impl Walker {
         if name == "body" || self.is_stray_table_part(name) {
             return TokenSinkResult::Continue;
         }
+        self.flush_text();
         if self.open.len() >= MAX_OPEN {
             // Too deep to follow: the tag is not read, nor (see `flush_text`) its text.
             return raw_text_of(name);
@@ -320,6 +325,7 @@ impl Walker {
 
     /// A start tag's text effect for an element that does not stay open.
     fn opened_void(&mut self, name: &str) {
+        self.flush_text();
         if self.skip_from.is_none() && self.heading.is_none() && BLOCKS.contains(&name) {
             self.sections.newline();
         }
@@ -333,6 +339,9 @@ impl Walker {
 
     /// Closes the open elements from `depth` up, innermost first.
     fn pop_to(&mut self, depth: usize) {
+        if self.open.len() > depth {
+            self.flush_text();
+        }
         while self.open.len() > depth {
             let Some(name) = self.open.pop() else { break };
             self.closed(&name, self.open.len());
