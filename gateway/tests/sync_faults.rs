@@ -36,8 +36,9 @@ fn write_documents(dir: &Path, count: usize) {
 // ---------------------------------------------------------------------------------------------
 // The embeddings endpoint down mid-sync.
 
-/// 600 one-chunk documents: three write batches (256, 256, 88 chunks) of 8, 8 and 3 embeddings
-/// requests (32 texts each). The outage starts after 10 answered requests, inside the second.
+/// 600 one-chunk documents: three write batches (256, 256, 88 chunks: the batch is set to 256
+/// points) of 8, 8 and 3 embeddings requests (32 texts each). The outage starts after 10 answered
+/// requests, inside the second.
 const DOCUMENTS: usize = 600;
 const ANSWERED_BEFORE_OUTAGE: usize = 10;
 
@@ -46,7 +47,7 @@ fn embeddings_config(dir: &Path, fake: &FakeOpenAi) -> PathBuf {
     let toml = format!(
         "[embeddings]\nbase_url = \"{}\"\nmodel = \"fake-embed\"\ndimensions = 64\n\
          api_key_env = \"\"\nsend_dimensions = true\nbatch_size = 32\nconcurrency = 2\n\
-         max_retries = 2\ntimeout_secs = 2\n",
+         max_retries = 2\ntimeout_secs = 2\n[ingest]\nwrite_batch_points = 256\n",
         fake.base_url
     );
     std::fs::write(&path, toml).unwrap();
