@@ -84,6 +84,9 @@ struct Analyser {
 
 /// Distinct words one thread remembers per analyser (≈ 8 MB at most); a full memo starts over.
 const MEMO_WORDS: usize = 1 << 17;
+/// Analysers one thread keeps memos for: encoders made and dropped (an `eval`, a test) leave
+/// theirs behind, and a thread that meets more starts over.
+const MEMO_ANALYSERS: usize = 8;
 
 static NEXT_MEMO: AtomicU64 = AtomicU64::new(0);
 
@@ -145,6 +148,9 @@ impl Bm25Encoder {
         };
         let mut ids = Vec::new();
         WORD_IDS.with_borrow_mut(|memos| {
+            if memos.len() >= MEMO_ANALYSERS && !memos.contains_key(&analyser.memo) {
+                memos.clear();
+            }
             let memo = memos.entry(analyser.memo).or_default();
             // qdrant's word tokenizer: every run of alphanumerics, analysed on its own.
             for word in text.split(|c: char| !c.is_alphanumeric()) {
