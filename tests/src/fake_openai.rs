@@ -669,7 +669,10 @@ async fn serve(listener: tokio::net::TcpListener, router: Router, shared: Arc<Sh
         let current = axum::serve::ListenerExt::tap_io(current, |tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        let served = axum::serve(current, router.clone()).with_graceful_shutdown(closed);
+        // One router for every connection, as `ragway serve` does (axum otherwise rebuilds the
+        // router for each new connection: CPU and memory the benchmarks would charge the fake).
+        let service = router.clone().with_state::<()>(()).into_make_service();
+        let served = axum::serve(current, service).with_graceful_shutdown(closed);
         if let Err(err) = served.await {
             tracing::error!(%err, "fake OpenAI server stopped");
             return;

@@ -80,7 +80,9 @@ impl Gateway {
             let graceful = async {
                 let _ = stopped.await;
             };
-            let served = axum::serve(listener, router).with_graceful_shutdown(graceful);
+            // Served as `ragway serve` serves it: one router shared by every connection.
+            let served =
+                axum::serve(listener, router.into_make_service()).with_graceful_shutdown(graceful);
             if let Err(err) = served.await {
                 tracing::error!(%err, "test gateway stopped");
             }

@@ -61,7 +61,7 @@ pub async fn run(mut config: Config, args: ServeArgs) -> Result<(), GatewayError
         let metrics = crate::app::metrics_app(state.core.clone());
         let stop = stop_housekeeping.clone();
         state.core.tasks.spawn(async move {
-            let served = axum::serve(listener, metrics)
+            let served = axum::serve(listener, metrics.into_make_service())
                 .with_graceful_shutdown(async move { stop.cancelled().await })
                 .await;
             if let Err(err) = served {
@@ -93,7 +93,11 @@ pub async fn run(mut config: Config, args: ServeArgs) -> Result<(), GatewayError
             tracing::debug!(%err, "cannot set TCP_NODELAY on a connection");
         }
     });
-    let serving = axum::serve(listener, app(server)).with_graceful_shutdown({
+    // One router for every connection. Served as itself, axum re-materialises the whole router
+    // (every route's boxed layer stack cloned) for each new connection: ≈ 150 KB and a burst of
+    // allocation per connection, which a spike of new connections turned into RSS the allocator
+    // kept (docs/BENCHMARKS.md). The routes already hold their state, so a shared clone serves.
+    let serving = axum::serve(listener, app(server).into_make_service()).with_graceful_shutdown({
         let (stopping, signalled) = (stopping.clone(), std::sync::Arc::clone(&signalled));
         async move {
             shutdown_signal().await;
