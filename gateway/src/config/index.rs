@@ -47,8 +47,10 @@ pub struct IndexConfig {
     pub write_consistency_factor: Option<u32>,
     /// The index's large parts memory-mapped rather than in RAM: on Qdrant, the dense vectors and
     /// payloads of the collections ragway creates; embedded (whose vectors and payloads are always
-    /// mapped), the BM25 inverted index of the tenants' shards created from then on.
-    pub on_disk: bool,
+    /// mapped), the BM25 inverted index of the tenants' shards created from then on. Unset: mapped
+    /// on the embedded index (a copy in RAM would duplicate the page cache's for no measured
+    /// speed), in RAM on Qdrant (its server's memory, sized for it).
+    pub on_disk: Option<bool>,
     pub quantization: Quantization,
     /// Deadline of one Qdrant request.
     pub timeout_secs: u64,
@@ -64,7 +66,7 @@ impl Default for IndexConfig {
             shard_number: None,
             replication_factor: None,
             write_consistency_factor: None,
-            on_disk: false,
+            on_disk: None,
             quantization: Quantization::None,
             timeout_secs: 30,
         }
@@ -164,7 +166,7 @@ impl IndexConfig {
                 shard_number: self.shard_number,
                 replication_factor: self.replication_factor,
                 write_consistency_factor: self.write_consistency_factor,
-                on_disk: self.on_disk,
+                on_disk: self.on_disk.unwrap_or(false),
                 int8_quantization: self.quantization == Quantization::Int8,
             },
             timeout: Duration::from_secs(self.timeout_secs),
@@ -184,13 +186,18 @@ impl IndexConfig {
             IndexBackend::Edge => Arc::new(
                 EdgeStore::open(edge_dir, dense)
                     .await?
-                    .with_bm25_on_disk(self.on_disk),
+                    .with_bm25_on_disk(self.edge_bm25_on_disk()),
             ),
             IndexBackend::Qdrant => {
                 let settings = self.qdrant_settings(&|name| std::env::var(name).ok())?;
                 Arc::new(QdrantStore::connect(&settings, dense).await?)
             }
         })
+    }
+
+    /// Whether the embedded index's new shards map their BM25 index rather than load it.
+    pub fn edge_bm25_on_disk(&self) -> bool {
+        self.on_disk.unwrap_or(true)
     }
 
     /// Whether the index is shared by several processes (the Qdrant backend).
@@ -215,6 +222,35 @@ mod tests {
         assert_eq!(config.index.backend, IndexBackend::Qdrant);
         assert_eq!(config.index.url.as_deref(), Some("http://qdrant:6334"));
         assert!(config.index.problems().is_empty());
+    }
+
+    #[test]
+    fn unset_on_disk_maps_the_embedded_bm25_and_keeps_qdrant_collections_in_ram() {
+        let unset = IndexConfig {
+            backend: IndexBackend::Qdrant,
+            url: Some("http://q:6334".into()),
+            ..IndexConfig::default()
+        };
+        assert!(unset.edge_bm25_on_disk());
+        assert!(!unset.qdrant_settings(&|_| None).unwrap().layout.on_disk);
+        for set in [false, true] {
+            let config =
+                Config::from_toml_and_env(&format!("[index]\non_disk = {set}\n"), env(&[]))
+                    .unwrap();
+            assert_eq!(config.index.edge_bm25_on_disk(), set);
+            let qdrant = IndexConfig {
+                url: Some("http://q:6334".into()),
+                backend: IndexBackend::Qdrant,
+                ..config.index
+            };
+            assert_eq!(
+                qdrant.qdrant_settings(&|_| None).unwrap().layout.on_disk,
+                set
+            );
+        }
+        let from_env =
+            Config::from_toml_and_env("", env(&[("RAGWAY_INDEX__ON_DISK", "false")])).unwrap();
+        assert!(!from_env.index.edge_bm25_on_disk());
     }
 
     #[test]
