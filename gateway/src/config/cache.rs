@@ -9,8 +9,11 @@ pub struct CacheConfig {
     /// Memory the cached answers may hold (bytes: their text, citations and per-entry bookkeeping).
     pub max_bytes: u64,
     pub ttl_secs: u64,
-    /// Dense query vectors kept (by tenant and question text).
+    /// Dense query vectors kept (by tenant and question text), at most.
     pub query_embedding_entries: u64,
+    /// Total size of the kept query vectors (bytes: 4 a dimension and the entry's bookkeeping, so
+    /// the budget holds whatever the embedder's dimensions).
+    pub query_embedding_max_bytes: u64,
     /// Retrieval results kept (by tenant, groups, index generation, query and k).
     pub retrieval_entries: u64,
     /// Total size of the kept retrieval results (bytes, approximately: they hold the passages'
@@ -25,6 +28,7 @@ impl Default for CacheConfig {
             max_bytes: 64 * 1024 * 1024,
             ttl_secs: 3600,
             query_embedding_entries: 10_000,
+            query_embedding_max_bytes: 16 * 1024 * 1024,
             retrieval_entries: 10_000,
             retrieval_max_bytes: 32 * 1024 * 1024,
         }
