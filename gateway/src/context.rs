@@ -2,6 +2,7 @@
 //! prompts, profiles, tenant settings, limits, caches, usage and metrics. Channel runtimes (bots,
 //! the widget, sync jobs) live beside it in `AppState`, never inside it.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use ragway_catalog::Catalog;
@@ -21,8 +22,13 @@ use crate::retrieve::Retriever;
 use crate::tenants::TenantDirectory;
 use crate::usage::UsageRecorder;
 
+/// The core context, shared: cloning it (every request's extractors and middleware do, several
+/// times) copies one reference count instead of the dozens its parts hold.
 #[derive(Debug, Clone)]
-pub struct Core {
+pub struct Core(Arc<CoreParts>);
+
+#[derive(Debug, Clone)]
+pub struct CoreParts {
     pub config: Arc<Config>,
     pub catalog: Catalog,
     pub retriever: Retriever,
@@ -46,6 +52,15 @@ pub struct Core {
 }
 
 impl Core {
+    pub fn new(parts: CoreParts) -> Self {
+        Self(Arc::new(parts))
+    }
+
+    /// Replaces the configuration of this copy (a copy shared with others gets parts of its own).
+    pub fn set_config(&mut self, config: Arc<Config>) {
+        Arc::make_mut(&mut self.0).config = config;
+    }
+
     /// The limits in force for a tenant: defaults, configuration overrides, then its settings.
     pub async fn quotas(&self, tenant_id: &str) -> Quotas {
         let settings = self.tenants.settings(tenant_id).await;
@@ -99,5 +114,13 @@ impl Core {
         if let Err(err) = self.usage.flush(&self.catalog).await {
             tracing::warn!(%err, "could not record usage; keeping it for the next flush");
         }
+    }
+}
+
+impl Deref for Core {
+    type Target = CoreParts;
+
+    fn deref(&self) -> &CoreParts {
+        &self.0
     }
 }

@@ -12,7 +12,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::cache::AnswerCache;
 use crate::config::Config;
-use crate::context::Core;
+use crate::context::{Core, CoreParts};
 use crate::copilot::Profiles;
 use crate::error::GatewayError;
 use crate::ground::Prompts;
@@ -67,6 +67,7 @@ impl AppState {
             embedder: embedder.clone(),
             max_document_bytes: config.ingest.max_document_bytes,
             write_batch_points: config.ingest.write_batch_points,
+            flush_interval: config.ingest.flush_interval(),
             rewrite_all: false,
         };
         let limiter = config.limits.limiter().await?;
@@ -84,7 +85,7 @@ impl AppState {
             metrics.answers_in_flight.clone(),
             metrics.capacity_refusals.clone(),
         ));
-        let core = Core {
+        let core = Core::new(CoreParts {
             limiter,
             capacity,
             tenants: TenantDirectory::new(catalog.clone()),
@@ -99,7 +100,7 @@ impl AppState {
             prompts,
             tasks: TaskTracker::new(),
             key_touches: Arc::new(KeyTouches::default()),
-        };
+        });
         Ok(Self {
             core,
             store,

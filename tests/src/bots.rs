@@ -32,7 +32,7 @@ pub async fn gateway_with_bots(
     bare.teams = None;
     let mut server = Server::open(bare).await?;
     server.bots = Bots::new(&config, &|name| secrets.get(name).cloned(), clock)?;
-    server.state.core.config = Arc::new(config);
+    server.state.core.set_config(Arc::new(config));
     let gateway = Gateway::serve(server).await?;
     gateway.tenant_with_key(HANDBOOK_TENANT).await?;
     let report = gateway

@@ -51,7 +51,7 @@ pub async fn widget_gateway(
     let mut server = Server::open(bare).await?;
     server.widget = Arc::new(Widget::new(&config.widget, &lookup)?);
     server.bots = Bots::new(&config, &lookup, clock)?;
-    server.state.core.config = Arc::new(config);
+    server.state.core.set_config(Arc::new(config));
     let gateway = Gateway::serve(server).await?;
     gateway.tenant_with_key(HANDBOOK_TENANT).await?;
     copy_dir(&handbook_dir(), docs_dir)?;

@@ -102,7 +102,7 @@ impl Setup {
         let mut state = self.gateway.state.clone();
         let mut config = (*state.core.config).clone();
         config.sources.folder_roots = roots;
-        state.core.config = Arc::new(config);
+        state.core.set_config(Arc::new(config));
         state
     }
 

@@ -373,7 +373,7 @@ async fn setup(seed: u64) -> Setup {
     let mut server = Server::open(bare).await.unwrap();
     server.widget = Arc::new(Widget::new(&config.widget, &lookup).unwrap());
     server.bots = Bots::new(&config, &lookup, clock.clone()).unwrap();
-    server.state.core.config = Arc::new(config);
+    server.state.core.set_config(Arc::new(config));
     let gateway = Gateway::serve(server).await.unwrap();
 
     let catalog = &gateway.state.core.catalog;
