@@ -500,11 +500,11 @@ async fn a_killed_ingest_converges_when_re_run() {
     let catalog_url = ragway_catalog::default_url(data.path());
 
     let ingest = ["ingest", "--tenant", "acme", docs_arg];
-    let mut child = spawn(
-        &logs,
-        "ragway ingest (killed)",
-        &mut command(None, data.path(), data.path(), &ingest),
-    );
+    // Flushed (and recorded) every 20 ms rather than every 2 s: this small sync would otherwise
+    // record everything at its end, and the kill must land between flushes.
+    let mut killed = command(None, data.path(), data.path(), &ingest);
+    killed.env("RAGWAY_INGEST__FLUSH_INTERVAL_MS", "20");
+    let mut child = spawn(&logs, "ragway ingest (killed)", &mut killed);
     // Kill it (SIGKILL: no cleanup) as soon as some, but not all, documents are recorded.
     let catalog = ragway_catalog::Catalog::connect(&catalog_url)
         .await

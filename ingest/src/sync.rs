@@ -51,9 +51,13 @@ pub struct Indexer {
     pub bm25: Arc<Bm25Encoder>,
     pub embedder: Option<Arc<dyn Embedder>>,
     pub max_document_bytes: u64,
-    /// Points buffered before a write: large enough to amortise the store's per-call cost (a
-    /// write is flushed to disk, and its documents recorded, before the next).
+    /// Points buffered before a write: large enough to amortise the store's per-call cost (its
+    /// documents are recorded once a flush has made it durable; see `sync/write.rs`).
     pub write_batch_points: usize,
+    /// How long written documents wait for the flush that makes them durable (and records them
+    /// in the manifest): the embedded index syncs every file of every segment at a flush, so a
+    /// sync flushes a run of writes at once. A crash redoes at most this much work.
+    pub flush_interval: std::time::Duration,
     /// Write every document again, as if indexed under other settings (a re-index into a new,
     /// empty index generation): nothing is skipped as unchanged, web pages are fetched whole.
     pub rewrite_all: bool,

@@ -308,6 +308,7 @@ async fn folder_sync_skips_broken_documents() {
         embedder: None,
         max_document_bytes: 20 * 1024 * 1024,
         write_batch_points: 1024,
+        flush_interval: std::time::Duration::from_secs(2),
         rewrite_all: false,
     };
     let report = indexer

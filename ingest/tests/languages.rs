@@ -84,6 +84,7 @@ async fn setup() -> Setup {
         embedder: None,
         max_document_bytes: 1 << 20,
         write_batch_points: 1024,
+        flush_interval: std::time::Duration::from_secs(2),
         rewrite_all: false,
     };
     Setup {

@@ -69,6 +69,7 @@ pub async fn rebuild(config: &Config, drop_previous: bool) -> Result<RebuildRepo
         embedder,
         max_document_bytes: config.ingest.max_document_bytes,
         write_batch_points: config.ingest.write_batch_points,
+        flush_interval: config.ingest.flush_interval(),
         rewrite_all: true,
     };
     let tenants = TenantDirectory::new(catalog.clone());

@@ -240,6 +240,7 @@ pub async fn run(
         embedder: embedder.clone(),
         max_document_bytes: config.ingest.max_document_bytes,
         write_batch_points: config.ingest.write_batch_points,
+        flush_interval: config.ingest.flush_interval(),
         rewrite_all: false,
     };
 

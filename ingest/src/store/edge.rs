@@ -264,6 +264,31 @@ where
     tokio::task::spawn_blocking(f).await?
 }
 
+impl EdgeStore {
+    /// Writes points into their tenants' shards, flushed before returning if `durable`.
+    async fn upsert_points(&self, points: Vec<ChunkPoint>, durable: bool) -> Result<()> {
+        let mut by_tenant: BTreeMap<String, Vec<PointStruct>> = BTreeMap::new();
+        for point in points {
+            let tenant = point.payload.tenant_id.clone();
+            by_tenant.entry(tenant).or_default().push(to_point(point)?);
+        }
+        if by_tenant.is_empty() {
+            return Ok(());
+        }
+        let (shards, creating) = (Arc::clone(&self.shards), Arc::clone(&self.creating));
+        let (root, settings) = (self.root.clone(), (self.stored_dense, self.bm25_on_disk));
+        blocking(move || {
+            for (tenant, points) in by_tenant {
+                let shard = shard_for_write(&shards, &creating, &root, settings, &tenant)?;
+                let count = points.len();
+                shard.upsert(upsert_op(points), count, durable)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
 #[async_trait::async_trait]
 impl VectorStore for EdgeStore {
     fn backend(&self) -> &'static str {
@@ -279,25 +304,16 @@ impl VectorStore for EdgeStore {
     }
 
     async fn upsert(&self, points: Vec<ChunkPoint>) -> Result<()> {
-        let mut by_tenant: BTreeMap<String, Vec<PointStruct>> = BTreeMap::new();
-        for point in points {
-            let tenant = point.payload.tenant_id.clone();
-            by_tenant.entry(tenant).or_default().push(to_point(point)?);
-        }
-        if by_tenant.is_empty() {
-            return Ok(());
-        }
-        let (shards, creating) = (Arc::clone(&self.shards), Arc::clone(&self.creating));
-        let (root, settings) = (self.root.clone(), (self.stored_dense, self.bm25_on_disk));
-        blocking(move || {
-            for (tenant, points) in by_tenant {
-                let shard = shard_for_write(&shards, &creating, &root, settings, &tenant)?;
-                let count = points.len();
-                shard.upsert(upsert_op(points), count)?;
-            }
-            Ok(())
-        })
-        .await
+        self.upsert_points(points, true).await
+    }
+
+    async fn upsert_buffered(&self, points: Vec<ChunkPoint>) -> Result<()> {
+        self.upsert_points(points, false).await
+    }
+
+    async fn persist(&self) -> Result<()> {
+        let shards: Vec<Arc<TenantShard>> = self.read_shards()?.values().cloned().collect();
+        blocking(move || shards.iter().try_for_each(|shard| shard.persist())).await
     }
 
     async fn delete_document_chunks(

@@ -27,6 +27,8 @@ pub(super) struct TenantShard {
     dirty: AtomicBool,
     /// Points upserted into the appendable segment since it was last indexed.
     unindexed: AtomicUsize,
+    /// Updated since the last flush (see [`Self::upsert`] with `durable` false).
+    unflushed: AtomicBool,
 }
 
 /// Points an appendable segment takes before it is indexed during a long write. qdrant-edge
@@ -94,6 +96,7 @@ impl TenantShard {
             writes: Mutex::new(()),
             dirty: AtomicBool::new(dirty),
             unindexed: AtomicUsize::new(0),
+            unflushed: AtomicBool::new(false),
         }
     }
 
@@ -112,26 +115,59 @@ impl TenantShard {
     /// replay its WAL on load, so an unflushed write would be lost in a crash — and the sync
     /// records a document in the manifest only after its points are durable.
     pub(super) fn write(&self, operation: UpdateOperation) -> Result<()> {
+        self.apply(operation, true)
+    }
+
+    fn apply(&self, operation: UpdateOperation, flush: bool) -> Result<()> {
         let _guard = self
             .writes
             .lock()
             .map_err(|_| store_err("a previous write panicked"))?;
         let shard = self.get()?;
         self.dirty.store(true, Ordering::Release);
+        self.unflushed.store(true, Ordering::Release);
         shard.update(operation).map_err(store_err)?;
-        shard.flush();
+        if flush {
+            self.flush_locked(shard);
+        }
         Ok(())
     }
 
-    /// Upserts `points` points with [`Self::write`], and indexes the appendable segment once it
-    /// holds [`INDEX_EVERY_POINTS`] of them.
-    pub(super) fn upsert(&self, operation: UpdateOperation, points: usize) -> Result<()> {
-        self.write(operation)?;
+    /// Upserts `points` points — flushed before returning if `durable`, else left for the next
+    /// [`Self::persist`] — and indexes the appendable segment once it holds
+    /// [`INDEX_EVERY_POINTS`] of them.
+    pub(super) fn upsert(
+        &self,
+        operation: UpdateOperation,
+        points: usize,
+        durable: bool,
+    ) -> Result<()> {
+        self.apply(operation, durable)?;
         let unindexed = self.unindexed.fetch_add(points, Ordering::AcqRel) + points;
         if unindexed >= INDEX_EVERY_POINTS {
             self.index_appendable()?;
         }
         Ok(())
+    }
+
+    /// Flushes what was applied since the last flush, if anything: a flush syncs every file of
+    /// every segment (≈ 50 syscalls a shard), so a sync flushes a run of writes at once.
+    pub(super) fn persist(&self) -> Result<()> {
+        if !self.unflushed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let _guard = self
+            .writes
+            .lock()
+            .map_err(|_| store_err("a previous write panicked"))?;
+        self.flush_locked(self.get()?);
+        Ok(())
+    }
+
+    /// Call with `writes` held: an update between the flush and the flag would be marked flushed.
+    fn flush_locked(&self, shard: &EdgeShard) {
+        shard.flush();
+        self.unflushed.store(false, Ordering::Release);
     }
 
     /// Turns the appendable segment into an indexed one (a fresh appendable segment takes the
@@ -153,7 +189,7 @@ impl TenantShard {
         // Restored even if indexing failed: the end-of-sync optimize must merge again.
         shard.set_optimizers_config(settled).map_err(store_err)?;
         if indexed? {
-            shard.flush();
+            self.flush_locked(shard);
         }
         tracing::debug!(
             points,
@@ -175,8 +211,8 @@ impl TenantShard {
         self.unindexed.store(0, Ordering::Release);
         let shard = self.get()?;
         let changed = shard.optimize().map_err(store_err)?;
-        if changed {
-            shard.flush();
+        if changed || self.unflushed.load(Ordering::Acquire) {
+            self.flush_locked(shard);
         }
         Ok(changed)
     }

@@ -259,3 +259,47 @@ async fn a_shard_left_with_indexing_only_settings_merges_again_once_reopened() {
         "{config}"
     );
 }
+
+/// A sync writes batches without flushing each and flushes them once before recording their
+/// documents: what `persist` flushed is on disk even if the process then dies without closing
+/// the shard (a child process writes, persists and exits at once; no destructor runs).
+#[test]
+fn buffered_points_are_durable_once_persisted() {
+    const CHILD_DIR: &str = "EDGE_TEST_PERSIST_DIR";
+    if let Some(dir) = std::env::var_os(CHILD_DIR) {
+        let bm25 = Bm25Encoder::new(&Bm25Config::default()).unwrap();
+        let shard = TenantShard::create(Path::new(&dir), Some(2), false).unwrap();
+        for batch in 0..3 {
+            let points = (0..50)
+                .map(|i| {
+                    let doc = format!("doc-{batch}-{i}");
+                    to_point(point(&bm25, "a", &doc, "Crane rental rates.", 0.5)).unwrap()
+                })
+                .collect();
+            shard.upsert(upsert_op(points), 50, false).unwrap();
+        }
+        shard.persist().unwrap();
+        std::process::exit(0);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "store::edge_tests::buffered_points_are_durable_once_persisted",
+        ])
+        .env(CHILD_DIR, dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let reopened = TenantShard::load(dir.path()).unwrap();
+    let count = reopened
+        .get()
+        .unwrap()
+        .count(qdrant_edge::CountRequest {
+            filter: None,
+            exact: true,
+        })
+        .unwrap();
+    assert_eq!(count, 150);
+}

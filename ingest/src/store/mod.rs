@@ -168,7 +168,19 @@ pub trait VectorStore: Send + Sync + std::fmt::Debug {
     }
     /// Whether the index has a dense vector (an embedder was configured when it was created).
     fn dense_dimensions(&self) -> Option<usize>;
+    /// Writes points, durable when it returns.
     async fn upsert(&self, points: Vec<ChunkPoint>) -> Result<()>;
+    /// Writes points that may become durable only at the next [`Self::persist`]: a store whose
+    /// every flush is costly (the embedded one syncs every segment file) takes a sync's run of
+    /// writes and flushes them once.
+    async fn upsert_buffered(&self, points: Vec<ChunkPoint>) -> Result<()> {
+        self.upsert(points).await
+    }
+    /// Makes every write so far durable (a store whose writes are durable when they return, as a
+    /// Qdrant server's with `wait`, has nothing to do).
+    async fn persist(&self) -> Result<()> {
+        Ok(())
+    }
     /// Deletes a document's chunks with `chunk_index >= from_index` (0 deletes the whole document).
     async fn delete_document_chunks(
         &self,

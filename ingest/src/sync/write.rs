@@ -3,7 +3,9 @@
 //! one-chunk documents (an abstract, a short page) was written while at most two documents were
 //! prepared, and a sync kept barely more than one core busy.
 
-use ragway_catalog::SyncReport;
+use std::time::{Duration, Instant};
+
+use ragway_catalog::{ManifestEntry, SyncReport};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
@@ -24,9 +26,27 @@ pub(super) fn merge(report: &mut SyncReport, written: SyncReport) {
     report.failures.extend(written.failures);
 }
 
+/// Documents written but not yet durable: recorded in the manifest after the next flush.
+#[derive(Default)]
+struct Unrecorded {
+    entries: Vec<ManifestEntry>,
+    /// Per entry: it replaced an indexed version (else it is new).
+    changed: Vec<bool>,
+    /// When the first of them was written.
+    since: Option<Instant>,
+}
+
+impl Unrecorded {
+    fn is_due(&self, interval: Duration) -> bool {
+        self.since.is_some_and(|t| t.elapsed() >= interval)
+    }
+}
+
 impl Indexer {
     /// Writes every batch the reader sends until it closes the queue; its counts in a report of
-    /// their own (merged by the caller: the reader owns the run's report meanwhile).
+    /// their own (merged by the caller: the reader owns the run's report meanwhile). Written
+    /// documents are flushed and recorded together `flush_interval` after the first of them
+    /// was written, whether more batches came meanwhile or not, and at the end.
     pub(super) async fn write_queued(
         &self,
         tenant_id: &str,
@@ -34,22 +54,84 @@ impl Indexer {
         mut queue: mpsc::Receiver<Vec<Prepared>>,
         progress: Progress<'_>,
     ) -> Result<SyncReport> {
+        let target = (tenant_id, source_id);
         let mut written = SyncReport::default();
-        while let Some(batch) = queue.recv().await {
-            self.write(tenant_id, source_id, batch, &mut written, progress)
+        let mut unrecorded = Unrecorded::default();
+        loop {
+            let next = match unrecorded.since {
+                None => queue.recv().await,
+                Some(since) => {
+                    let due = (since + self.flush_interval).into();
+                    match tokio::time::timeout_at(due, queue.recv()).await {
+                        Ok(next) => next,
+                        // Nothing came before the flush was due (a slow source): flush now.
+                        Err(_elapsed) => {
+                            self.record(target, &mut unrecorded, &mut written, progress)
+                                .await?;
+                            continue;
+                        }
+                    }
+                }
+            };
+            let Some(batch) = next else { break };
+            self.write(target, batch, &mut written, &mut unrecorded, progress)
                 .await?;
+            if unrecorded.is_due(self.flush_interval) {
+                self.record(target, &mut unrecorded, &mut written, progress)
+                    .await?;
+            }
         }
+        self.record(target, &mut unrecorded, &mut written, progress)
+            .await?;
         Ok(written)
     }
 
-    /// Embeds (if dense is on) and writes a batch, then trims stale chunks and records the batch's
-    /// manifest rows (one transaction: a crash before it leaves them to the next run).
+    /// Flushes what was written and records its documents in the manifest (one transaction: a
+    /// crash before it leaves them to the next run).
+    async fn record(
+        &self,
+        (tenant_id, source_id): (&str, &str),
+        unrecorded: &mut Unrecorded,
+        report: &mut SyncReport,
+        progress: Progress<'_>,
+    ) -> Result<()> {
+        if unrecorded.entries.is_empty() {
+            return Ok(());
+        }
+        self.store.persist().await?;
+        let entries: Vec<_> = unrecorded.entries.iter().collect();
+        self.catalog
+            .record_documents(tenant_id, source_id, &entries)
+            .await?;
+        let changed = std::mem::take(&mut unrecorded.changed);
+        for (entry, changed) in std::mem::take(&mut unrecorded.entries)
+            .into_iter()
+            .zip(changed)
+        {
+            let outcome = if changed {
+                report.changed += 1;
+                DocumentOutcome::Changed
+            } else {
+                report.added += 1;
+                DocumentOutcome::Added
+            };
+            progress(&SyncEvent::Document {
+                uri: entry.uri,
+                outcome,
+            });
+        }
+        unrecorded.since = None;
+        Ok(())
+    }
+
+    /// Embeds (if dense is on) and writes a batch, then trims stale chunks; its documents wait in
+    /// `unrecorded` for the flush that makes them durable.
     async fn write(
         &self,
-        tenant_id: &str,
-        source_id: &str,
+        (tenant_id, source_id): (&str, &str),
         batch: Vec<Prepared>,
         report: &mut SyncReport,
+        unrecorded: &mut Unrecorded,
         progress: Progress<'_>,
     ) -> Result<()> {
         if batch.is_empty() {
@@ -102,7 +184,7 @@ impl Indexer {
         }
         let written = points.len();
         self.store
-            .upsert(points)
+            .upsert_buffered(points)
             .instrument(tracing::info_span!("upsert", points = written))
             .await?;
         report.chunks_written += written;
@@ -114,22 +196,10 @@ impl Indexer {
                     .await?;
             }
         }
-        let entries: Vec<_> = batch.iter().map(|p| &p.entry).collect();
-        self.catalog
-            .record_documents(tenant_id, source_id, &entries)
-            .await?;
+        unrecorded.since.get_or_insert_with(Instant::now);
         for prepared in batch {
-            let outcome = if prepared.previous_chunks.is_some() {
-                report.changed += 1;
-                DocumentOutcome::Changed
-            } else {
-                report.added += 1;
-                DocumentOutcome::Added
-            };
-            progress(&SyncEvent::Document {
-                uri: prepared.entry.uri,
-                outcome,
-            });
+            unrecorded.changed.push(prepared.previous_chunks.is_some());
+            unrecorded.entries.push(prepared.entry);
         }
         Ok(())
     }
