@@ -25,12 +25,15 @@ impl Default for CacheConfig {
     fn default() -> Self {
         Self {
             enabled: true,
-            max_bytes: 64 * 1024 * 1024,
+            // The three budgets (56 MiB) keep a gateway serving 100k chunks of the embedded index
+            // under 300 MB resident with every cache full (docs/BENCHMARKS.md); raise them on a
+            // larger node for a higher hit rate.
+            max_bytes: 32 * 1024 * 1024,
             ttl_secs: 3600,
             query_embedding_entries: 10_000,
-            query_embedding_max_bytes: 16 * 1024 * 1024,
+            query_embedding_max_bytes: 8 * 1024 * 1024,
             retrieval_entries: 10_000,
-            retrieval_max_bytes: 32 * 1024 * 1024,
+            retrieval_max_bytes: 16 * 1024 * 1024,
         }
     }
 }
