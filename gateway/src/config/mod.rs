@@ -569,6 +569,8 @@ pub(crate) mod tests {
         assert_eq!(config.copilot.profiles["precise"].top_k, Some(8));
         assert_eq!(config.widget.identity["acme"].audience, "ragway-widget");
         assert_eq!(config.widget.session_ttl_secs, 900);
+        // The README lists the cache budgets as the defaults: a changed default must show there.
+        assert_eq!(config.cache, CacheConfig::default());
     }
 
     #[test]
