@@ -223,7 +223,8 @@ impl TenantShard {
 }
 
 /// The shard's drop-time flush panics on I/O errors (e.g. when its directory was removed): it
-/// must not unwind through ragway, and every write was flushed when it happened anyway.
+/// must not unwind through ragway. Nothing recorded is lost: a sync records documents only after
+/// their points are flushed ([`TenantShard::persist`]), and unrecorded points are written again.
 impl Drop for TenantShard {
     fn drop(&mut self) {
         let exists = self.path().is_some_and(|p| p.exists());
@@ -237,7 +238,7 @@ impl Drop for TenantShard {
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(shard)));
             if closed.is_err() {
                 tracing::warn!(
-                    "the index could not be flushed on close; all writes were already flushed"
+                    "the index could not be flushed on close; every recorded write was already flushed"
                 );
             }
         }
