@@ -182,6 +182,10 @@ fn generate(
                 return;
             }
         };
+        // The request is with the LLM: the prompt's texts (passages, system, question; ≈ 20 KB) are
+        // not needed while the answer streams, and under overload hundreds of answers stream at once.
+        let prompt_tokens = prompt.prompt_tokens;
+        drop(prompt);
         let mut answer = String::new();
         let mut usage = None;
         while let Some(chunk) = chunks.next().instrument(llm.clone()).await {
@@ -196,7 +200,7 @@ fn generate(
                 Ok(ChatChunk::Usage(reported)) => usage = Some(reported),
                 Err(err) => {
                     tracing::error!(%tenant, %err, "answer stream failed");
-                    let spent = estimated_usage(&core, &prompt, &answer);
+                    let spent = estimated_usage(&core, prompt_tokens, &answer);
                     settle_tokens(&core, &request.principal, reservation, &spent).await;
                     yield AskEvent::error(&err);
                     return;
@@ -207,7 +211,7 @@ fn generate(
         let usage = match (mode, usage) {
             (AnswerMode::Extractive, _) => Usage::default(),
             (_, Some(usage)) => usage,
-            (_, None) => estimated_usage(&core, &prompt, &answer),
+            (_, None) => estimated_usage(&core, prompt_tokens, &answer),
         };
         if mode == AnswerMode::Generative {
             settle_tokens(&core, &request.principal, reservation, &usage).await;
@@ -226,12 +230,12 @@ fn elapsed_ms(since: std::time::Instant) -> u64 {
 }
 
 /// Usage counted with tiktoken when the LLM did not report it (or stopped mid-way).
-fn estimated_usage(core: &Core, prompt: &GroundedPrompt, answer: &str) -> Usage {
+fn estimated_usage(core: &Core, prompt_tokens: usize, answer: &str) -> Usage {
     let completion_tokens = core.chunker.count(answer);
     Usage {
-        prompt_tokens: prompt.prompt_tokens,
+        prompt_tokens,
         completion_tokens,
-        total_tokens: prompt.prompt_tokens + completion_tokens,
+        total_tokens: prompt_tokens + completion_tokens,
     }
 }
 

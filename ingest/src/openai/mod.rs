@@ -60,9 +60,15 @@ pub fn azure_client(
     with_http(config, settings)
 }
 
+/// Idle connections kept per upstream host. An HTTP/1.1 upstream (vLLM, Ollama, a proxy) takes a
+/// connection per answer streaming; after a burst of hundreds, each idle one would keep its buffers
+/// (≈ 30 KB) for the pool's 90 s. Busy connections are not bounded by this.
+const IDLE_CONNECTIONS_KEPT: usize = 64;
+
 fn with_http<C: Config>(config: C, settings: &EndpointSettings<'_>) -> Result<Client<C>> {
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(settings.connect_timeout_secs))
+        .pool_max_idle_per_host(IDLE_CONNECTIONS_KEPT)
         .build()
         .map_err(|e| IngestError::Config(format!("cannot build the HTTP client: {e}")))?;
     // The timeout bounds each attempt until the response starts (a stream's body is bounded by the caller).
