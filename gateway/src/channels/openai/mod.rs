@@ -20,12 +20,15 @@ use serde_json::{Value, json};
 use crate::ask::{AskError, AskEvent, ChannelAsk, Conversation, begin};
 use crate::context::Core;
 use crate::error::ErrorCode;
-use crate::ground::{Citation, Role, Turn};
+use crate::ground::{Role, Turn};
 use crate::http::ApiError;
 use crate::http::errors::{AtCapacity, ShapedError};
 use crate::http::headers::{accept_language, wants_cache, with_rate};
 use crate::identity::Principal;
 use crate::llm::GenerationOptions;
+
+mod frames;
+use frames::{Frames, annotations};
 
 /// An error in OpenAI's shape; the native error envelope leaves these responses alone.
 #[derive(Debug, Clone)]
@@ -238,37 +241,6 @@ fn parse(body: Result<Json<ChatRequest>, JsonRejection>) -> Result<Parsed, OpenA
     })
 }
 
-/// `url_citation` annotations for every `[n]` marker in the answer (indices in characters).
-fn annotations(answer: &str, citations: &[Citation]) -> Vec<Value> {
-    let chars: Vec<char> = answer.chars().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        if chars[i] == '[' {
-            let digits: String = chars[i + 1..]
-                .iter()
-                .take_while(|c| c.is_ascii_digit())
-                .collect();
-            let end = i + 1 + digits.len();
-            if !digits.is_empty() && chars.get(end) == Some(&']') {
-                if let Some(c) = digits
-                    .parse::<usize>()
-                    .ok()
-                    .and_then(|n| citations.iter().find(|c| c.n == n))
-                {
-                    out.push(json!({"type": "url_citation", "url_citation": {
-                        "start_index": i, "end_index": end + 1, "url": c.uri, "title": c.title,
-                    }}));
-                }
-                i = end + 1;
-                continue;
-            }
-        }
-        i += 1;
-    }
-    out
-}
-
 fn usage_json(usage: &crate::llm::Usage) -> Value {
     json!({"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens, "total_tokens": usage.total_tokens})
 }
@@ -334,31 +306,26 @@ pub async fn chat_completions(
     }
     let model = parsed.model;
     let include_usage = parsed.include_usage;
-    let chunk_model = model.clone();
-    let chunk = move |delta: Value, finish: Value| {
-        json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": chunk_model,
-               "system_fingerprint": null,
-               "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
+    let chunks = Frames {
+        id,
+        created,
+        model: model.clone(),
     };
     let mut events = answer.into_events();
     let frames = async_stream::stream! {
-        yield chunk(json!({"role": "assistant", "content": ""}), Value::Null).to_string();
+        yield chunks.role();
         let mut answer = String::new();
         while let Some(event) = events.next().await {
             match event {
                 AskEvent::Sources { .. } => {}
                 AskEvent::Delta { text } => {
                     answer.push_str(&text);
-                    yield chunk(json!({"content": text}), Value::Null).to_string();
+                    yield chunks.content(&text);
                 }
                 AskEvent::Done { citations, usage, .. } => {
-                    let delta = json!({"annotations": annotations(&answer, &citations)});
-                    yield chunk(delta, json!("stop")).to_string();
+                    yield chunks.stop(&annotations(&answer, &citations));
                     if include_usage {
-                        let mut last = chunk(json!({}), Value::Null);
-                        last["choices"] = json!([]);
-                        last["usage"] = usage_json(&usage);
-                        yield last.to_string();
+                        yield chunks.usage(&usage);
                     }
                 }
                 AskEvent::Error { code, message } => {
