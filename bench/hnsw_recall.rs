@@ -4,10 +4,12 @@
 //! chunks spread over one tenant's shard, embedded the way the fake endpoint embeds them; each is
 //! searched as ragway's dense arm does (the caller's ACL filter, `candidates` results), once at
 //! a reference width far above any setting and once per width under test. Recall@k is the share
-//! of the reference's first k ids the width under test also returns in its first k.
+//! of the reference's first k ids the width under test also returns in its first k. The reference
+//! may come from a second index of the same documents (e.g. one without int8 quantization, to
+//! measure what quantization loses against full-precision vectors).
 //!
 //! cargo run --release -p ragway-tests --example hnsw_recall -- \
-//!   [index dir] [tenant] [queries] [group]
+//!   [index dir] [tenant] [queries] [group] [reference index dir]
 //! (the index must not be open in a running `ragway serve`: the store takes its lock)
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -61,7 +63,7 @@ async fn search(
     group: &str,
     vector: &[f32],
     ef: usize,
-) -> Vec<uuid::Uuid> {
+) -> Vec<(String, usize)> {
     let mut query =
         SearchQuery::unfiltered(tenant, Sparse::default(), Some(vector.to_vec()), CANDIDATES);
     query.candidates = CANDIDATES;
@@ -73,11 +75,13 @@ async fn search(
         .await
         .unwrap()
         .into_iter()
-        .map(|h| h.id)
+        // Ids are random per ingest: a chunk is known by its document and place in it, the same
+        // in two indexes of the same documents.
+        .map(|h| (h.payload.uri, h.payload.chunk_index))
         .collect()
 }
 
-fn recall_at(reference: &[uuid::Uuid], found: &[uuid::Uuid], k: usize) -> f64 {
+fn recall_at(reference: &[(String, usize)], found: &[(String, usize)], k: usize) -> f64 {
     let want: HashSet<_> = reference.iter().take(k).collect();
     if want.is_empty() {
         return 1.0;
@@ -97,17 +101,24 @@ async fn main() {
     let wanted: usize = arg(3).map_or(300, |n| n.parse().unwrap());
     let group = arg(4).unwrap_or_else(|| "support".into());
     let store = EdgeStore::open(&dir, Some(384)).await.unwrap();
+    let reference_dir = arg(5).map(PathBuf::from);
+    let reference_store = match &reference_dir {
+        Some(other) => Some(EdgeStore::open(other, Some(384)).await.unwrap()),
+        None => None,
+    };
     let texts = queries(&store, &tenant, wanted).await;
     let vectors: Vec<Vec<f32>> = texts.iter().map(|t| bow_embedding(t, 384)).collect();
     println!(
-        "index {} · tenant {tenant} ({} chunks) · {} queries · group {group:?} · {CANDIDATES} candidates · reference ef {REFERENCE_EF}",
+        "index {} · tenant {tenant} ({} chunks) · {} queries · group {group:?} · {CANDIDATES} candidates · reference ef {REFERENCE_EF} on {}",
         dir.display(),
         store.count(&tenant).await.unwrap(),
-        vectors.len()
+        vectors.len(),
+        reference_dir.as_ref().unwrap_or(&dir).display()
     );
     let mut reference = Vec::new();
     for v in &vectors {
-        reference.push(search(&store, &tenant, &group, v, REFERENCE_EF).await);
+        let on = reference_store.as_ref().unwrap_or(&store);
+        reference.push(search(on, &tenant, &group, v, REFERENCE_EF).await);
     }
     println!("| hnsw_ef | recall@5 | recall@10 | recall@40 | ms per search (one thread) |");
     println!("|---:|---:|---:|---:|---:|");

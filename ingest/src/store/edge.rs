@@ -24,7 +24,7 @@ use super::edge_legacy;
 use super::edge_points::{
     build_query, from_point_id, from_record, keyword, to_hit, to_point, to_point_id, upsert_op,
 };
-use super::edge_shard::{TenantShard, acl_payload, json_path};
+use super::edge_shard::{ShardSettings, TenantShard, acl_payload, json_path};
 use super::stored::{CHUNK_INDEX, DOCUMENT, store_err};
 use super::{ChunkPoint, Hit, SearchQuery, VectorStore};
 use crate::error::{IngestError, Result};
@@ -49,6 +49,8 @@ pub struct EdgeStore {
     stored_dense: Option<usize>,
     /// Whether shards created from now on map their BM25 inverted index instead of loading it.
     bm25_on_disk: bool,
+    /// Whether shards created from now on keep int8 copies of their dense vectors.
+    int8_quantization: bool,
     path: PathBuf,
     _lock: File,
 }
@@ -104,6 +106,7 @@ impl EdgeStore {
             dense: stored_dense.filter(|_| dense.is_some()),
             stored_dense,
             bm25_on_disk: false,
+            int8_quantization: false,
             path: dir.to_path_buf(),
             _lock: lock,
         })
@@ -114,6 +117,22 @@ impl EdgeStore {
     pub fn with_bm25_on_disk(mut self, on_disk: bool) -> Self {
         self.bm25_on_disk = on_disk;
         self
+    }
+
+    /// Shards created from now on keep int8 copies of their dense vectors (`[index]
+    /// quantization`), which the graph search scores; the originals rescore its candidates.
+    /// Existing shards keep their layout.
+    pub fn with_int8_quantization(mut self, int8: bool) -> Self {
+        self.int8_quantization = int8;
+        self
+    }
+
+    fn shard_settings(&self) -> ShardSettings {
+        ShardSettings {
+            dense: self.stored_dense,
+            bm25_on_disk: self.bm25_on_disk,
+            int8_quantization: self.int8_quantization,
+        }
     }
 
     /// Whether `dir` holds an embedded index (of either layout).
@@ -190,7 +209,7 @@ fn shard_for_write(
     shards: &RwLock<Shards>,
     creating: &Mutex<()>,
     root: &Path,
-    (dense, bm25_on_disk): (Option<usize>, bool),
+    settings: ShardSettings,
     tenant_id: &str,
 ) -> Result<Arc<TenantShard>> {
     let read = |shards: &RwLock<Shards>| -> Result<Option<Arc<TenantShard>>> {
@@ -206,11 +225,7 @@ fn shard_for_write(
     if let Some(shard) = read(shards)? {
         return Ok(shard);
     }
-    let shard = Arc::new(TenantShard::create(
-        &shard_dir(root, tenant_id)?,
-        dense,
-        bm25_on_disk,
-    )?);
+    let shard = Arc::new(TenantShard::create(&shard_dir(root, tenant_id)?, settings)?);
     shards
         .write()
         .map_err(|_| store_err("shard map poisoned"))?
@@ -276,7 +291,7 @@ impl EdgeStore {
             return Ok(());
         }
         let (shards, creating) = (Arc::clone(&self.shards), Arc::clone(&self.creating));
-        let (root, settings) = (self.root.clone(), (self.stored_dense, self.bm25_on_disk));
+        let (root, settings) = (self.root.clone(), self.shard_settings());
         blocking(move || {
             for (tenant, points) in by_tenant {
                 let shard = shard_for_write(&shards, &creating, &root, settings, &tenant)?;

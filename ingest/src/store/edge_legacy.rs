@@ -10,7 +10,7 @@ use qdrant_edge::{CountRequest, ScrollRequest, WithPayloadInterface, WithVector}
 
 use super::edge_layout::{Layout, remove_dir_if_exists, shard_dir, write_layout};
 use super::edge_points::{from_record, to_point, upsert_op};
-use super::edge_shard::TenantShard;
+use super::edge_shard::{ShardSettings, TenantShard};
 use super::stored::store_err;
 use crate::error::{IngestError, Result};
 
@@ -64,7 +64,13 @@ pub(super) fn split(dir: &Path, into: &Path) -> Result<()> {
                 std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
                 std::collections::hash_map::Entry::Vacant(entry) => {
                     let dir = shard_dir(into, entry.key())?;
-                    entry.insert(TenantShard::create(&dir, dense, false)?)
+                    entry.insert(TenantShard::create(
+                        &dir,
+                        ShardSettings {
+                            dense,
+                            ..ShardSettings::default()
+                        },
+                    )?)
                 }
             };
             shard.write(upsert_op(points))?;

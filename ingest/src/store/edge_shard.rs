@@ -10,7 +10,8 @@ use qdrant_edge::{
     Condition, CreateIndex, Distance, EdgeConfigBuilder, EdgeOptimizersConfig, EdgeShard,
     EdgeSparseVectorParamsBuilder, EdgeVectorParamsBuilder, FieldIndexOperations, Filter,
     IsEmptyCondition, JsonPath, KeywordIndexParams, Modifier, Payload, PayloadFieldSchema,
-    PayloadOps, PayloadSchemaParams, SetPayloadOp, UpdateOperation,
+    PayloadOps, PayloadSchemaParams, ScalarQuantizationConfig, ScalarType, SetPayloadOp,
+    UpdateOperation,
 };
 
 use super::edge_wal;
@@ -43,13 +44,24 @@ const INDEX_EVERY_POINTS: usize = 5_000;
 /// enough that it only indexes, leaving the merge to the optimize at the end of the sync.
 const UNMERGED_SEGMENTS: usize = 4_096;
 
+/// How a new shard is laid out; a shard keeps the layout it was created with.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct ShardSettings {
+    /// Dimensions of the dense vectors (None: BM25 only).
+    pub dense: Option<usize>,
+    /// The BM25 inverted index memory-mapped rather than copied into RAM.
+    pub bm25_on_disk: bool,
+    /// Int8 copies of the dense vectors, which the graph search scores; the float32 originals
+    /// rescore the candidates (see `edge_points::build_query`).
+    pub int8_quantization: bool,
+}
+
 impl TenantShard {
-    /// A new, empty shard in `dir`, with dense vectors of `dense` dimensions if set, and its
-    /// BM25 inverted index memory-mapped rather than copied into RAM if `bm25_on_disk`.
-    pub(super) fn create(dir: &Path, dense: Option<usize>, bm25_on_disk: bool) -> Result<Self> {
+    /// A new, empty shard in `dir`, laid out as `settings` say.
+    pub(super) fn create(dir: &Path, settings: ShardSettings) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| IngestError::io(dir, e))?;
         let mut bm25 = EdgeSparseVectorParamsBuilder::new().modifier(Modifier::Idf);
-        if bm25_on_disk {
+        if settings.bm25_on_disk {
             // Optimized segments then map their inverted index (the same file an in-RAM one is
             // copied from): ≈ 96 MB less RSS for 141k chunks, ≈ 8 % fewer misses a second.
             bm25 = bm25.on_disk(true);
@@ -57,15 +69,23 @@ impl TenantShard {
         let mut config = EdgeConfigBuilder::new()
             .wal_options(edge_wal::wal_options())
             .sparse_vector(BM25, bm25.build());
-        if let Some(size) = dense {
-            config = config.vector(
-                DENSE,
-                // Memory-mapped, not loaded: a 100k-chunk index's vectors are 150 MB, and a
-                // search reads only the pages of the vectors it visits.
-                EdgeVectorParamsBuilder::new(size, Distance::Cosine)
-                    .on_disk(true)
-                    .build(),
-            );
+        if let Some(size) = settings.dense {
+            // Memory-mapped, not loaded: a 100k-chunk index's vectors are 150 MB, and a search
+            // reads only the pages of the vectors it visits.
+            let mut vectors = EdgeVectorParamsBuilder::new(size, Distance::Cosine).on_disk(true);
+            if settings.int8_quantization {
+                // Mapped too: the graph walk then touches a quarter of the pages it would in the
+                // float32 vectors (≈ 25 MB less RSS serving 100k chunks, docs/BENCHMARKS.md).
+                vectors = vectors.quantization_config(
+                    ScalarQuantizationConfig {
+                        r#type: ScalarType::Int8,
+                        quantile: Some(0.99),
+                        always_ram: Some(false),
+                    }
+                    .into(),
+                );
+            }
+            config = config.vector(DENSE, vectors.build());
         }
         let shard = EdgeShard::new(dir, config.build()).map_err(store_err)?;
         create_keyword_index(&shard, DOCUMENT)?;

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use super::edge_legacy::FILES;
 use super::edge_points::{to_point, upsert_op};
-use super::edge_shard::TenantShard;
-use super::{ChunkPayload, ChunkPoint, EdgeStore, SearchQuery, Sparse, VectorStore};
+use super::edge_shard::{ShardSettings, TenantShard};
+use super::{ChunkPayload, ChunkPoint, EdgeStore, SearchMode, SearchQuery, Sparse, VectorStore};
 use crate::embed::{Bm25Config, Bm25Encoder};
 use crate::lang::Lang;
 
@@ -36,7 +36,7 @@ fn point(bm25: &Bm25Encoder, tenant: &str, doc: &str, text: &str, dense: f32) ->
 
 /// An index written before shards per tenant: every tenant in one shard at the root.
 fn shared_index(dir: &Path, bm25: &Bm25Encoder) {
-    let shared = TenantShard::create(dir, Some(2), false).unwrap();
+    let shared = TenantShard::create(dir, two_dims()).unwrap();
     let points = [
         point(
             bm25,
@@ -268,7 +268,7 @@ fn buffered_points_are_durable_once_persisted() {
     const CHILD_DIR: &str = "EDGE_TEST_PERSIST_DIR";
     if let Some(dir) = std::env::var_os(CHILD_DIR) {
         let bm25 = Bm25Encoder::new(&Bm25Config::default()).unwrap();
-        let shard = TenantShard::create(Path::new(&dir), Some(2), false).unwrap();
+        let shard = TenantShard::create(Path::new(&dir), two_dims()).unwrap();
         for batch in 0..3 {
             let points = (0..50)
                 .map(|i| {
@@ -302,4 +302,76 @@ fn buffered_points_are_durable_once_persisted() {
         })
         .unwrap();
     assert_eq!(count, 150);
+}
+
+fn two_dims() -> ShardSettings {
+    ShardSettings {
+        dense: Some(2),
+        ..ShardSettings::default()
+    }
+}
+
+/// A deterministic spread of 8-d vectors (no two alike, signs mixed).
+fn spread(i: usize) -> Vec<f32> {
+    (0..8)
+        .map(|j| ((i * 7 + j * 13) as f32 * 0.37).sin() + 0.1 * (j as f32))
+        .collect()
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (norm(a) * norm(b))
+}
+
+/// `[index] quantization = "int8"` on the embedded index: an indexed segment keeps int8 copies
+/// of the vectors, the graph search scores them, and the float32 originals rescore what it found —
+/// the nearest point comes first with its exact cosine, not an int8 approximation.
+#[tokio::test]
+async fn int8_copies_are_searched_and_the_originals_rescore_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let bm25 = Bm25Encoder::new(&Bm25Config::default()).unwrap();
+    let store = EdgeStore::open(dir.path(), Some(8))
+        .await
+        .unwrap()
+        .with_int8_quantization(true);
+    let total = 6_000;
+    for start in (0..total).step_by(1_000) {
+        let batch = (start..start + 1_000)
+            .map(|i| {
+                let mut p = point(&bm25, "a", &format!("doc-{i}"), "Forklift log.", 0.5);
+                p.dense = Some(spread(i));
+                p
+            })
+            .collect();
+        store.upsert(batch).await.unwrap();
+    }
+    store.optimize().await.unwrap();
+    let quantized = std::fs::read_dir(dir.path().join("shards/a/segments"))
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .path()
+                .join("vector_storage-dense/quantized.data")
+        })
+        .filter(|p| p.exists())
+        .count();
+    assert!(quantized >= 1, "an indexed segment has int8 copies");
+    for probe in [17, 2_500, 5_999] {
+        let wanted: Vec<f32> = spread(probe).iter().map(|x| x * 0.98 + 0.01).collect();
+        let (nearest, best) = (0..total)
+            .map(|i| (i, cosine(&wanted, &spread(i))))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap();
+        let mut query = SearchQuery::unfiltered("a", Sparse::default(), Some(wanted), 5);
+        query.mode = SearchMode::Dense;
+        query.min_dense_score = -1.0;
+        let hits = store.search(query).await.unwrap();
+        assert_eq!(hits[0].payload.document_id, format!("doc-{nearest}"));
+        assert!(
+            (hits[0].score - best).abs() < 1e-5,
+            "{} vs {best}",
+            hits[0].score
+        );
+    }
 }
