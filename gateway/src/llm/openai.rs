@@ -1,6 +1,7 @@
 //! Generative answers from an OpenAI-compatible endpoint or an Azure OpenAI deployment, streamed,
 //! with a time-to-first-token and a total deadline (retries happen before the first byte only).
 
+use std::task::Poll;
 use std::time::Duration;
 
 use async_openai::Client;
@@ -159,10 +160,31 @@ impl ChatModel for OpenAiChat {
             let mut finished = false;
             let mut held = String::new();
             let mut flush_by: Option<Instant> = None;
+            // One timer for the whole answer, moved only when its deadline changes: a timer made
+            // for every wait is registered anew each time, and one due sooner than the runtime's
+            // next wake-up wakes a parked worker (≈ 4 wake-ups a streamed answer, docs/BENCHMARKS.md).
+            let timer = tokio::time::sleep_until(first_token_by.min(finish_by));
+            tokio::pin!(timer);
             loop {
                 let deadline = if first_token_seen { finish_by } else { first_token_by.min(finish_by) };
                 let wake = flush_by.map_or(deadline, |at| at.min(deadline));
-                let batch = match tokio::time::timeout_at(wake, batches.next()).await {
+                // The events first, as `timeout_at` did; the timer is moved (which registers it)
+                // only when the answer has to wait for them.
+                let mut next_batch = batches.next();
+                let next = match futures::poll!(&mut next_batch) {
+                    Poll::Ready(next) => Ok(next),
+                    Poll::Pending => {
+                        if timer.deadline() != wake {
+                            timer.as_mut().reset(wake);
+                        }
+                        tokio::select! {
+                            biased;
+                            next = next_batch => Ok(next),
+                            () = &mut timer => Err(()),
+                        }
+                    }
+                };
+                let batch = match next {
                     Ok(Some(batch)) => batch,
                     Ok(None) => {
                         if !held.is_empty() {
