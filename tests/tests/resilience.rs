@@ -105,6 +105,33 @@ async fn a_stream_that_dies_half_way_is_an_error_not_a_hang() {
     assert_eq!(status, 502, "{body}");
 }
 
+/// The total deadline holds once tokens flow: an answer still streaming when `timeout_secs` is
+/// up ends with an error after the tokens it sent, and is not asked again.
+#[tokio::test]
+async fn an_answer_still_streaming_at_its_total_deadline_ends_with_an_error() {
+    // ~30 words, one every 300 ms: the answer would take ~9 s.
+    let fake = FakeOpenAi::start(FakeOptions {
+        chunk_delay: Duration::from_millis(300),
+        ..FakeOptions::default()
+    })
+    .await
+    .unwrap();
+    let mut llm = fake_llm_config(&fake.base_url, 2);
+    llm.first_token_timeout_secs = 30;
+    llm.timeout_secs = 2;
+    let (gateway, key, _tmp) = gateway_with(llm).await;
+
+    let events = ask_stream(&gateway.base_url, &key, QUESTION).await;
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    let deltas = names.iter().filter(|n| **n == "delta").count();
+    // Tokens 300 ms apart each leave the 20 ms flush window on their own.
+    assert!(deltas >= 2, "the first token and the held ones: {names:?}");
+    assert!(!names.contains(&"done"), "{names:?}");
+    assert_eq!(names.last(), Some(&"error"), "{names:?}");
+    assert_eq!(events.last().unwrap().1["code"], "llm_unavailable");
+    assert_eq!(fake.chat_requests().len(), 1, "never retried mid-answer");
+}
+
 #[tokio::test]
 async fn the_circuit_opens_on_repeated_failures_and_recovers() {
     let primary = FakeOpenAi::start(FakeOptions::default()).await.unwrap();
