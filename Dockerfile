@@ -8,7 +8,7 @@
 # It needs BuildKit (Docker's default builder since 23.0, `docker buildx build`; Podman/Buildah work too) for the
 # cargo cache mounts below; Docker's legacy builder rejects `RUN --mount`.
 #
-# Stage 1 builds the release binary; stage 2 is a small Debian runtime with CA certificates (HTTPS to the LLM,
+# Stage 1 builds the binary in the `production` profile (release with link-time optimization, Cargo.toml); stage 2 is a small Debian runtime with CA certificates (HTTPS to the LLM,
 # Slack, Teams, web sources) and a non-root user. The binary carries its prompts, widget and migrations; the
 # prompts/ copy in the image is there to read and to copy from (`prompts_dir` overrides them file by file).
 #
@@ -23,8 +23,8 @@ COPY . .
 # (BuildKit); the binary is copied out of the cached target directory so the next stage can see it.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p ragway-gateway \
-    && install -D -m 0755 target/release/ragway /out/ragway
+    cargo build --profile production --locked -p ragway-gateway \
+    && install -D -m 0755 target/production/ragway /out/ragway
 
 FROM debian:bookworm-slim
 LABEL org.opencontainers.image.title="ragway" \

@@ -5,8 +5,8 @@
     bench/scale --quick              # short load lines and a 3-minute soak (to try the harness)
 
 Steps (each prints what it does; figures go to bench/results/<stamp>/ and docs/BENCHMARKS.md):
-1. builds the **release** profile (what the Dockerfile ships) of `ragway` and the two bench programs
-   (`loadgen`, `fake_openai`) into their own target directory;
+1. builds the **production** profile (release with link-time optimization: what the Dockerfile ships) of
+   `ragway` and the two bench programs (`loadgen`, `fake_openai`) into their own target directory;
 2. builds the corpus (bench/peers/corpus: PostgreSQL + Python manuals + SciFact, 7 tenants);
 3. ingest, dense excluded: `ragway ingest` against LlamaIndex's IngestionPipeline on the same tenant folder;
 4. the serving index: all tenants with BM25 + 384-d dense vectors from the fake embeddings endpoint, the Python
@@ -147,21 +147,21 @@ class Bench:
 
     # -- 1. build ------------------------------------------------------------------------------
     def build(self) -> None:
-        profile = "release"
+        profile = "production"
         if self.args.prebuilt:
-            release = Path(self.args.prebuilt)
-            profile = f"prebuilt binaries from {release} (not a benchmark figure unless release)"
+            built = Path(self.args.prebuilt)
+            profile = f"prebuilt binaries from {built} (not a benchmark figure unless production)"
         else:
             env = {**os.environ, "CARGO_TARGET_DIR": str(self.target)}
             run(
-                ["cargo", "build", "--release", "--locked", "-p", "ragway-gateway", "--bin", "ragway",
-                 "-p", "ragway-tests", "--example", "loadgen", "--example", "fake_openai"],
+                ["cargo", "build", "--profile", "production", "--locked", "-p", "ragway-gateway", "--bin",
+                 "ragway", "-p", "ragway-tests", "--example", "loadgen", "--example", "fake_openai"],
                 cwd=ROOT, env=env,
             )
-            release = self.target / "release"
-        self.ragway = release / "ragway"
-        self.loadgen = release / "examples" / "loadgen"
-        self.fake = release / "examples" / "fake_openai"
+            built = self.target / "production"
+        self.ragway = built / "ragway"
+        self.loadgen = built / "examples" / "loadgen"
+        self.fake = built / "examples" / "fake_openai"
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
                                 capture_output=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, text=True,
@@ -450,7 +450,7 @@ def main() -> int:
     cache_default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ragway-bench"
     parser.add_argument("--cache", default=str(cache_default), help="corpus, indexes (default: %(default)s)")
     parser.add_argument("--target-dir", default=str(cache_default / "target"),
-                        help="cargo target directory of the release build (default: %(default)s)")
+                        help="cargo target directory of the production build (default: %(default)s)")
     parser.add_argument("--quick", action="store_true", help="5 s load lines, a 3-minute soak, one ingest run")
     parser.add_argument("--duration", type=float, default=20.0, help="measured seconds per load line")
     parser.add_argument("--warmup", type=float, default=3.0)
@@ -465,7 +465,7 @@ def main() -> int:
     parser.add_argument("--llm-chunk-ms", type=int, default=0, help="the fake LLM's delay between chunks")
     parser.add_argument("--litellm-workers", type=int, default=1)
     parser.add_argument("--prebuilt", help="use these binaries (ragway, examples/loadgen, examples/fake_openai) "
-                        "instead of building the release profile")
+                        "instead of building the production profile")
     parser.add_argument("--reuse-index", action="store_true", help="keep the serving index whatever built it")
     parser.add_argument("--skip", action="append", default=[], choices=["ingest", "load", "soak", "litellm"])
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/BENCHMARKS.md")
