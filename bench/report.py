@@ -156,8 +156,8 @@ def goals_table(results: dict) -> list[str]:
         ("cache misses sustained", f"≥ {GOAL_MISSES_RPS:,}/s", fmt(max_rate(results, "b: ragway, cache miss"), 0),
          None if max_rate(results, "b: ragway, cache miss") is None
          else max_rate(results, "b: ragway, cache miss") >= GOAL_MISSES_RPS),
-        ("ingest (dense excluded)", f"≥ {GOAL_INGEST_MBPS} MB/s",
-         fmt(ragway_ingest and ragway_ingest["mb_per_s"]),
+        ("ingest (dense excluded), MB of files a second", f"≥ {GOAL_INGEST_MBPS} MB/s",
+         fmt(ragway_ingest and ragway_ingest["mb_per_s"]) + text_rate(ingest, ragway_ingest),
          None if not ragway_ingest else ragway_ingest["mb_per_s"] >= GOAL_INGEST_MBPS),
         ("… and ≥ 10× LlamaIndex", "≥ 10×",
          f"{ragway_ingest['mb_per_s'] / llama_ingest['mb_per_s']:.1f}×" if ragway_ingest and llama_ingest else "—",
@@ -175,18 +175,30 @@ def goals_table(results: dict) -> list[str]:
     return out
 
 
+def text_rate(ingest: dict, row: dict | None) -> str:
+    """The same run's rate in MB of extracted text (the files less their markup), when the run recorded it."""
+    if not row or not ingest.get("text_mb"):
+        return ""
+    return f" ({ingest['text_mb'] / row['seconds']:.2f} of extracted text)"
+
+
 def ingest_table(results: dict) -> list[str]:
     ingest = results.get("ingest")
     if not ingest:
         return ["(not run)"]
-    out = [f"Folder `{ingest['folder']}` of the corpus, {ingest['mb']:.1f} MB of files, each tool's own chunker "
-           "(512 cl100k tokens, 64 overlap) and a BM25 index; dense vectors excluded.", "",
-           "| tool | run | seconds | MB/s | chunks | chunks/s | peak RSS MB |", "|---|---:|---:|---:|---:|---:|---:|"]
+    text_mb = ingest.get("text_mb")
+    text = f" ({text_mb:.1f} MB of text once extracted)" if text_mb else ""
+    out = [f"Folder `{ingest['folder']}` of the corpus, {ingest['mb']:.1f} MB of files{text}, each tool's own "
+           "chunker (512 cl100k tokens, 64 overlap) and a BM25 index; dense vectors excluded. MB/s counts the "
+           "files' bytes, as the goal does; the text column the extracted text's.", "",
+           "| tool | run | seconds | MB/s | MB/s of text | chunks | chunks/s | peak RSS MB |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for tool, rows in (("ragway (`ragway ingest`)", ingest["ragway"]),
                        ("LlamaIndex (IngestionPipeline + BM25Retriever)", ingest["llamaindex"])):
         for i, r in enumerate(rows, 1):
-            out.append(f"| {tool} | {i} | {r['seconds']:.1f} | {r['mb_per_s']:.2f} | {r['chunks']:,} | "
-                       f"{r['chunks_per_s']:,.0f} | {r['peak_rss_mb']:.0f} |")
+            text_rate_cell = f"{text_mb / r['seconds']:.2f}" if text_mb else "—"
+            out.append(f"| {tool} | {i} | {r['seconds']:.1f} | {r['mb_per_s']:.2f} | {text_rate_cell} | "
+                       f"{r['chunks']:,} | {r['chunks_per_s']:,.0f} | {r['peak_rss_mb']:.0f} |")
     return out
 
 

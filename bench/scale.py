@@ -226,7 +226,11 @@ class Bench:
             llama.append({"seconds": report["seconds_total"], "mb_per_s": report["mb_per_s"],
                           "chunks": report["chunks"], "chunks_per_s": report["chunks_per_s"],
                           "peak_rss_mb": report["peak_rss_mb"]})
-        self.results["ingest"] = {"folder": folder.name, "mb": mb, "ragway": rows, "llamaindex": llama}
+        # The folder's text once extracted (tags, markup and PDF structure gone): what both tools chunk.
+        per_tenant = json.loads((self.corpus_dir / "corpus.json").read_text()).get("per_tenant", {})
+        text_mb = per_tenant.get("text_bytes", 0) / 1e6 or None
+        self.results["ingest"] = {"folder": folder.name, "mb": mb, "text_mb": text_mb, "ragway": rows,
+                                  "llamaindex": llama}
         best = lambda rs: max(rs, key=lambda r: r["mb_per_s"])  # noqa: E731
         log(f"ingest: ragway {best(rows)['mb_per_s']:.2f} MB/s, LlamaIndex {best(llama)['mb_per_s']:.2f} MB/s")
 
