@@ -8,9 +8,10 @@
 # It needs BuildKit (Docker's default builder since 23.0, `docker buildx build`; Podman/Buildah work too) for the
 # cargo cache mounts below; Docker's legacy builder rejects `RUN --mount`.
 #
-# Stage 1 builds the binary in the `production` profile (release with link-time optimization, Cargo.toml); stage 2 is a small Debian runtime with CA certificates (HTTPS to the LLM,
-# Slack, Teams, web sources) and a non-root user. The binary carries its prompts, widget and migrations; the
-# prompts/ copy in the image is there to read and to copy from (`prompts_dir` overrides them file by file).
+# Stage 1 builds the binary in the `production` profile (release with link-time optimization, Cargo.toml);
+# stage 2 is a small Debian runtime with CA certificates (HTTPS to the LLM, Slack, Teams, web sources) and a
+# non-root user. The binary carries its prompts, widget and migrations; the prompts/ copy in the image is there
+# to read and to copy from (`prompts_dir` overrides them file by file).
 #
 # Outside Kubernetes:
 #   docker run -p 8080:8080 -v ragway-data:/data -e RAGWAY_ADDR=0.0.0.0:8080 ghcr.io/ragway/ragway:0.1.0

@@ -176,7 +176,8 @@ class Bench:
         if not (self.corpus_dir / "corpus.json").exists():
             run([str(PEERS / "corpus"), str(self.corpus_dir)])
         self.tenants = sorted(p.name for p in self.corpus_dir.iterdir() if p.name.startswith("tenant-"))
-        self.results["corpus"] = json.loads((self.corpus_dir / "corpus.json").read_text()).get("total", {})
+        self.corpus_figures = json.loads((self.corpus_dir / "corpus.json").read_text())
+        self.results["corpus"] = self.corpus_figures.get("total", {})
 
     def ragway_cmd(self, data_dir: Path, config: Path, *rest: str) -> list[str]:
         return [str(self.ragway), "--config", str(config), "--data-dir", str(data_dir), *rest]
@@ -227,8 +228,7 @@ class Bench:
                           "chunks": report["chunks"], "chunks_per_s": report["chunks_per_s"],
                           "peak_rss_mb": report["peak_rss_mb"]})
         # The folder's text once extracted (tags, markup and PDF structure gone): what both tools chunk.
-        per_tenant = json.loads((self.corpus_dir / "corpus.json").read_text()).get("per_tenant", {})
-        text_mb = per_tenant.get("text_bytes", 0) / 1e6 or None
+        text_mb = self.corpus_figures.get("per_tenant", {}).get("text_bytes", 0) / 1e6 or None
         self.results["ingest"] = {"folder": folder.name, "mb": mb, "text_mb": text_mb, "ragway": rows,
                                   "llamaindex": llama}
         best = lambda rs: max(rs, key=lambda r: r["mb_per_s"])  # noqa: E731
